@@ -1,0 +1,1 @@
+"""HTTP surfaces (dialects): translate wire ⇄ domain and delegate; no SQL, no business rules."""

@@ -1,0 +1,62 @@
+"""Dependencies shared by every surface: the app state and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request
+
+from lockgate.errors import PermissionDenied
+from lockgate.identity.schemas import Permission, Principal
+from lockgate.kit.pagination import Page
+from lockgate.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.lockgate
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def get_principal(request: Request) -> Principal:
+    principal = await get_state(request).authenticator.authenticate(bearer_token(request))
+    request.state.principal = principal
+    return principal
+
+
+State = Annotated[AppState, Depends(get_state)]
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*permissions: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets the caller through only with one of `permissions` (admin has all)."""
+
+    async def check(principal: Caller) -> Principal:
+        if not any(principal.has(p) for p in permissions):
+            names = " or ".join(p.value for p in permissions)
+            raise PermissionDenied(f"Permission denied: this operation requires the '{names}' permission.")
+        return principal
+
+    return check
+
+
+def page_params(order_fields: tuple[str, ...], noun: str) -> Callable[..., Page]:
+    """Offset/limit/order query parameters as OpenGateLLM specifies them, validated (422 when wrong)."""
+    order_type = Literal[order_fields]  # type: ignore[valid-type]
+
+    def params(
+        offset: Annotated[int, Query(ge=0, description=f"The offset of the {noun} to get.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=100, description=f"The limit of the {noun} to get.")] = 10,
+        order_by: Annotated[order_type, Query(description=f"The field to order the {noun} by.")] = "id",
+        order_direction: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    ) -> Page:
+        return Page(offset=offset, limit=limit, order_by=order_by, order_direction=order_direction)
+
+    return params

@@ -1,0 +1,61 @@
+"""Render the core's errors in each dialect. OpenGateLLM answers FastAPI-style {"detail": ...};
+the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) answer
+{"error": {"message", "type", "param", "code"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lockgate.errors import AppError
+
+log = logging.getLogger("lockgate.errors")
+
+
+def _dialect(request: Request) -> str:
+    return getattr(request.state, "dialect", "opengate")
+
+
+def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
+    if _dialect(request) == "openai":
+        body = {"error": {"message": message, "type": code, "param": param, "code": status}}
+    else:
+        body = {"detail": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    return _render(request, exc.status_code, exc.message, exc.code, exc.param, exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if _dialect(request) == "openai":
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(p) for p in first["loc"][1:]) or None
+        return _render(request, 422, f"{param}: {first['msg']}", "invalid_request_error", param)
+    # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
+    detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _render(
+        request, exc.status_code, str(exc.detail), "http_error", None, getattr(exc, "headers", None)
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"request_id": request.scope.get("state", {}).get("request_id")})
+    return _render(request, 500, "Internal server error.", "internal_error", None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

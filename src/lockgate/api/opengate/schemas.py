@@ -1,0 +1,204 @@
+"""Wire models of the OpenGateLLM identity API (spec 000), field names exactly as specified."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from lockgate.identity.schemas import LimitType, Permission
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _future(value: int | None) -> int | None:
+    if value is not None and value <= int(time.time()):
+        raise ValueError("must be a Unix timestamp in the future")
+    return value
+
+
+class Wire(BaseModel):
+    # OpenGateLLM accepts additional properties; ignore them rather than fail old clients.
+    model_config = ConfigDict(extra="ignore")
+
+
+class CreatedId(Wire):
+    id: int
+
+
+class LimitBody(Wire):
+    router: int = Field(ge=0, description="The router (model) ID the limit applies to.")
+    type: LimitType
+    value: int | None = Field(default=None, ge=0, description="null = unlimited.")
+
+
+class RoleCreate(Wire):
+    name: Name
+    permissions: list[Permission] | None = Field(default_factory=list)
+    limits: list[LimitBody] | None = Field(default_factory=list)
+
+
+class RoleUpdate(Wire):
+    name: Name | None = None
+    permissions: list[Permission] | None = None
+    limits: list[LimitBody] | None = None
+
+
+class RoleOut(Wire):
+    object: Literal["role"] = "role"
+    id: int
+    name: str
+    permissions: list[Permission]
+    limits: list[LimitBody]
+    users: int
+    created: int
+    updated: int
+
+
+class OrganizationCreate(Wire):
+    name: Name
+
+
+class OrganizationUpdate(Wire):
+    name: Name | None = None
+
+
+class OrganizationOut(Wire):
+    object: Literal["organization"] = "organization"
+    id: int
+    name: str
+    users: int
+    created: int
+    updated: int
+
+
+class UserCreate(Wire):
+    email: Email
+    name: Name | None = None
+    password: Password
+    role: int
+    organization: int | None = None
+    budget: float | None = Field(default=None, ge=0)
+    expires: int | None = None
+    priority: int | None = Field(default=0, ge=0)
+
+    _expires_future = field_validator("expires")(_future)
+
+
+class UserUpdate(Wire):
+    email: Email | None = None
+    name: Name | None = None
+    current_password: str | None = None
+    password: Password | None = None
+    role: int | None = None
+    organization: int | None = None
+    budget: float | None = Field(default=None, ge=0)
+    expires: int | None = None
+    priority: int | None = Field(default=None, ge=0)
+
+    _expires_future = field_validator("expires")(_future)
+
+
+class UserOut(Wire):
+    object: Literal["user"] = "user"
+    id: int
+    email: str
+    name: str | None
+    role: int
+    organization: int | None
+    budget: float | None
+    expires: int | None
+    priority: int
+    created: int
+    updated: int
+
+
+class TokenCreate(Wire):
+    name: Name
+    user: int | None = Field(default=None, description="User ID to create the token for (default: caller).")
+    expires: int | None = None
+
+    _expires_future = field_validator("expires")(_future)
+
+
+class TokenUpdate(Wire):
+    name: Name | None = None
+    expires: int | None = None
+
+    _expires_future = field_validator("expires")(_future)
+
+
+class CreatedToken(Wire):
+    id: int
+    token: str
+
+
+class TokenOut(Wire):
+    object: Literal["token"] = "token"
+    id: int
+    name: str
+    token: str
+    user: int
+    expires: int | None
+    created: int
+
+
+class KeyCreate(Wire):
+    name: Name
+    expires: int | None = None
+
+    _expires_future = field_validator("expires")(_future)
+
+
+class KeyOut(Wire):
+    object: Literal["key"] = "key"
+    id: int
+    name: str
+    token: str
+    expires: int | None
+    created: int
+
+
+class Login(Wire):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    password: Annotated[str, StringConstraints(min_length=1)]
+
+
+class LoginOut(Wire):
+    id: int
+    key: str
+
+
+class MeUpdate(Wire):
+    name: Name | None = None
+    email: Email | None = None
+    current_password: str | None = None
+    password: Password | None = None
+
+
+class UserInfo(Wire):
+    object: Literal["userInfo"] = "userInfo"
+    id: int
+    email: str
+    name: str | None
+    organization: int | None
+    budget: float | None
+    permissions: list[Permission]
+    limits: list[LimitBody]
+    expires: int | None
+    priority: int
+    created: int
+    updated: int
+
+
+T = TypeVar("T")
+
+
+class ListOf(Wire, Generic[T]):
+    object: Literal["list"] = "list"
+    data: list[T]

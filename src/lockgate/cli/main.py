@@ -1,0 +1,74 @@
+"""`lockgate serve|migrate|admin`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lockgate.cli import admin
+from lockgate.cli.common import ConfigOption, console, settings_or_exit
+
+app = typer.Typer(
+    help="Lockgate: self-hosted, OpenAI-compatible generative-AI platform.", no_args_is_help=True
+)
+app.add_typer(admin.app, name="admin")
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Apply database migrations up to the latest revision."""
+    from lockgate.migrate import upgrade
+
+    settings = settings_or_exit(config)
+    upgrade(settings.resolved_database_url)
+    console.print(f"[green]Database is up to date[/green] ({_safe_url(settings.resolved_database_url)})")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
+    ] = True,
+) -> None:
+    """Start the server."""
+    import uvicorn
+
+    from lockgate.app import create_app
+    from lockgate.migrate import upgrade
+    from lockgate.ops.logs import configure_logging
+
+    settings = settings_or_exit(config, host=host, port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate_first:
+        upgrade(settings.resolved_database_url)
+    configure_logging(settings.log_level, settings.log_format)
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"[bold green]Lockgate[/bold green] serving on [link={url}]{url}[/link]  (API docs: {url}/docs)"
+    )
+    console.print(
+        "Admin key: the master key ($LOCKGATE_MASTER_KEY, or the one printed below on first start). "
+        "Lost it? `lockgate admin reset-master-key`."
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    app()

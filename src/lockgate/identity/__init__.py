@@ -1,0 +1,1 @@
+"""Identity: users, roles (permissions + limits), organizations, API keys, login, "me"."""

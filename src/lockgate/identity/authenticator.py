@@ -1,0 +1,88 @@
+"""API key → Principal, from memory on the hot path; the database is read once per key per TTL."""
+
+from __future__ import annotations
+
+import time
+
+from lockgate.errors import PermissionDenied, Unauthenticated
+from lockgate.identity import repository
+from lockgate.identity.models import ApiKey, Role, User
+from lockgate.identity.schemas import Limit, Permission, Principal
+from lockgate.kit.db import Database
+from lockgate.kit.secrets import hash_api_key
+
+_MAX_ENTRIES = 100_000
+
+
+def principal_from_rows(key: ApiKey, user: User, role: Role) -> Principal:
+    permissions = frozenset(p.permission for p in role.permissions)
+    if user.is_master:
+        permissions = frozenset(p.value for p in Permission)
+    return Principal(
+        user_id=user.id,
+        key_id=key.id,
+        key_kind=key.kind,
+        email=user.email,
+        name=user.name,
+        role_id=role.id,
+        organization_id=user.organization_id,
+        permissions=permissions,
+        limits=tuple(Limit(router=lim.router_id, type=lim.type, value=lim.value) for lim in role.limits),
+        budget=user.budget,
+        priority=user.priority,
+        user_expires=user.expires,
+        key_expires=key.expires,
+        is_master=user.is_master,
+        created=user.created,
+        updated=user.updated,
+    )
+
+
+class Authenticator:
+    def __init__(self, db: Database, ttl_seconds: float):
+        self._db = db
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, raw_key: str | None) -> Principal:
+        if not raw_key:
+            raise Unauthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
+        key_hash = hash_api_key(raw_key)
+        principal = self._cached(key_hash)
+        if principal is None:
+            principal = await self._load(key_hash)
+        now = time.time()
+        if principal.key_expires is not None and principal.key_expires <= now:
+            raise Unauthenticated("API key expired.")
+        if principal.user_expires is not None and principal.user_expires <= now:
+            raise PermissionDenied("User account expired.")
+        return principal
+
+    def _cached(self, key_hash: str) -> Principal | None:
+        entry = self._cache.get(key_hash)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._cache.pop(key_hash, None)
+            return None
+        return entry[1]
+
+    async def _load(self, key_hash: str) -> Principal:
+        async with self._db.transaction() as session:
+            rows = await repository.load_principal_rows(session, key_hash)
+            if rows is None:
+                raise Unauthenticated("Invalid API key.")
+            principal = principal_from_rows(*rows)
+        if self._ttl > 0:
+            if len(self._cache) >= _MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[key_hash] = (time.monotonic() + self._ttl, principal)
+        return principal
+
+    def forget(self, key_hashes: list[str]) -> None:
+        for key_hash in key_hashes:
+            self._cache.pop(key_hash, None)
+
+    def clear(self) -> None:
+        """Forget everything: called after any change to users, roles or keys."""
+        self._cache.clear()

@@ -1,0 +1,1 @@
+"""Small shared plumbing: database, ids, crypto, time, pagination, logging."""

@@ -1,0 +1,22 @@
+"""The typed shared state built once in the lifespan and injected into every surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lockgate.config import Settings
+from lockgate.identity.access import AccessService
+from lockgate.identity.authenticator import Authenticator
+from lockgate.identity.service import IdentityService
+from lockgate.kit.db import Database
+from lockgate.ops.metrics import Metrics
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    identity: IdentityService
+    access: AccessService
+    metrics: Metrics
