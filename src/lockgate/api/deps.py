@@ -1,6 +1,5 @@
 """Dependencies shared by every surface: the app state and the authenticated caller."""
 
-from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
