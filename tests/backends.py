@@ -58,7 +58,9 @@ def start_postgres(base_dir: Path) -> tuple[Postgres | None, str]:
         server = pgserver.get_server(base_dir, cleanup_mode="stop")
     except Exception as exc:  # pragma: no cover - depends on the machine
         return None, f"pgserver failed to start: {exc}"
-    socket_dir = make_url(server.get_uri().replace("postgresql://", "postgresql+asyncpg://")).query.get("host")
+    socket_dir = make_url(server.get_uri().replace("postgresql://", "postgresql+asyncpg://")).query.get(
+        "host"
+    )
     return Postgres(f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"), ""
 
 

@@ -33,7 +33,9 @@ class Api:
         self.client = client
         self.state = state
 
-    async def request(self, method: str, path: str, key: str | None = MASTER_KEY, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, key: str | None = MASTER_KEY, **kwargs: Any
+    ) -> httpx.Response:
         headers = kwargs.pop("headers", {})
         if key is not None:
             headers = {**bearer(key), **headers}
@@ -51,7 +53,9 @@ class Api:
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kwargs)
 
-    async def create_role(self, permissions: list[str] | None = None, limits: list[dict] | None = None) -> int:
+    async def create_role(
+        self, permissions: list[str] | None = None, limits: list[dict] | None = None
+    ) -> int:
         body = {"name": f"role-{next(_seq)}", "permissions": permissions or [], "limits": limits or []}
         response = await self.post("/v1/admin/roles", json=body)
         assert response.status_code == 201, response.text

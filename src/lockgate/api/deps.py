@@ -1,6 +1,5 @@
 """Dependencies shared by every surface: the app state and the authenticated caller."""
 
-
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 

@@ -61,7 +61,11 @@ async def test_duplicate_limits_are_refused(api: Api) -> None:
 
 async def test_update_replaces_name_permissions_and_limits(api: Api) -> None:
     role_id = await api.create_role(["read_metric"], [{"router": 1, "type": "rpm", "value": 5}])
-    patch = {"name": "renamed", "permissions": ["admin"], "limits": [{"router": 3, "type": "tpm", "value": 9}]}
+    patch = {
+        "name": "renamed",
+        "permissions": ["admin"],
+        "limits": [{"router": 3, "type": "tpm", "value": 9}],
+    }
     assert (await api.patch(f"/v1/admin/roles/{role_id}", json=patch)).status_code == 204
     role = (await api.get(f"/v1/admin/roles/{role_id}")).json()
     assert (role["name"], role["permissions"], role["limits"]) == ("renamed", ["admin"], patch["limits"])
