@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,30 +13,76 @@ from fastapi import FastAPI
 from lockgate import __version__
 from lockgate.api import ops
 from lockgate.api.errors import install_error_handlers
-from lockgate.api.opengate import admin_organizations, admin_roles, admin_tokens, admin_users, auth, me
+from lockgate.api.openai import embeddings, generation, media, models
+from lockgate.api.opengate import (
+    admin_organizations,
+    admin_providers,
+    admin_roles,
+    admin_routers,
+    admin_tokens,
+    admin_users,
+    auth,
+    me,
+)
 from lockgate.config import Settings
+from lockgate.gateway.admin import GatewayAdmin
+from lockgate.gateway.config_sync import sync_config_models
+from lockgate.gateway.registry import ModelRegistry
+from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
+from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.state import AppState
 
 log = logging.getLogger("lockgate")
+SURFACES = (
+    ops,
+    auth,
+    me,
+    admin_roles,
+    admin_users,
+    admin_organizations,
+    admin_tokens,
+    admin_routers,
+    admin_providers,
+    models,
+    generation,
+    embeddings,
+    media,
+)
 
 
 def build_state(settings: Settings, metrics: Metrics) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
+    box = SecretBox(load_or_create_secret(settings.secret_key, settings.data_dir))
+    registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds)
     return AppState(
         settings=settings,
         db=db,
         authenticator=authenticator,
         identity=IdentityService(db, authenticator),
         access=AccessService(db, authenticator, settings.session_ttl_seconds),
+        gateway=GatewayService(
+            registry, settings.provider_failure_threshold, settings.provider_cooldown_seconds
+        ),
+        gateway_admin=GatewayAdmin(db, box, registry),
         metrics=metrics,
     )
+
+
+async def _watch_registry(state: AppState) -> None:
+    """Pick up router/provider changes made through other replicas."""
+    while True:
+        await asyncio.sleep(state.settings.registry_refresh_seconds)
+        try:
+            await state.gateway.registry.refresh_if_changed()
+        except Exception:  # keep watching: a failed refresh keeps the previous registry
+            log.exception("registry refresh failed")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -44,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics)
         app.state.lockgate = state
+        watcher: asyncio.Task | None = None
         try:
             result = await state.access.bootstrap(settings.master_key)
             if result.generated_master_key:
@@ -52,8 +101,16 @@ def create_app(settings: Settings) -> FastAPI:
                     f"\n  Lockgate master key (shown once, store it now): {result.generated_master_key}\n",
                     flush=True,
                 )
+            await sync_config_models(state.db, state.gateway_admin.box, list(settings.models))
+            await state.gateway.registry.refresh(probe_new=True)
+            watcher = asyncio.create_task(_watch_registry(state))
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await state.gateway.registry.close()
             await state.db.dispose()
 
     app = FastAPI(
@@ -63,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ops, auth, me, admin_roles, admin_users, admin_organizations, admin_tokens):
+    for module in SURFACES:
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -10,12 +10,45 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
+
 _VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "LOCKGATE_"
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which setting and why."""
+
+
+class ProviderSettings(BaseModel):
+    """One upstream of a model declared in the config file (same fields as POST /v1/admin/providers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: ProviderType
+    url: str = Field(description="Domain only, no /v1.")
+    key: str | None = None
+    model_name: str = Field(min_length=1)
+    timeout: int = Field(default=300, ge=1, le=3600)
+    model_hosting_zone: str = Field(default="WOR", min_length=3, max_length=3)
+    model_total_params: int = Field(default=0, ge=0)
+    model_active_params: int = Field(default=0, ge=0)
+    qos_metric: QosMetric | None = None
+    qos_limit: float | None = Field(default=None, ge=0)
+
+
+class ModelSettings(BaseModel):
+    """A model (router) declared in the config file, OpenGateLLM style."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=255)
+    type: ModelType
+    aliases: list[str] = Field(default_factory=list)
+    load_balancing_strategy: Strategy = Strategy.SHUFFLE
+    cost_prompt_tokens: float = Field(default=0.0, ge=0)
+    cost_completion_tokens: float = Field(default=0.0, ge=0)
+    providers: list[ProviderSettings] = Field(min_length=1)
 
 
 class Settings(BaseModel):
@@ -46,6 +79,25 @@ class Settings(BaseModel):
         default=10.0, ge=0, description="How long an authenticated key is served from memory (0 disables)."
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connection pool size per replica.")
+    secret_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Encrypts provider keys at rest. Default: generated once into data_dir/secret.key.",
+    )
+    provider_failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failures after which a provider cools down."
+    )
+    provider_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="How long a failing provider rests."
+    )
+    provider_retry_seconds: float = Field(
+        default=15.0, gt=0, description="How often an unreachable provider is probed again."
+    )
+    registry_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often a replica checks the database for router/provider changes."
+    )
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
+    models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,6 +125,8 @@ def substitute_env(text: str, environ: dict[str, str] | None = None) -> str:
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name in Settings.model_fields:
+        if name == "models":
+            continue
         value = environ.get(ENV_PREFIX + name.upper())
         if value is not None and value != "":
             overrides[name] = value

@@ -43,3 +43,54 @@ class NotFound(AppError):
 class Conflict(AppError):
     status_code = 409
     code = "conflict"
+
+
+class FailedDependency(AppError):
+    """An upstream needed to complete an admin change cannot be reached (e.g. probing a provider)."""
+
+    status_code = 424
+    code = "failed_dependency"
+
+
+class UpstreamError(AppError):
+    """Base of everything that goes wrong on the far side of a provider."""
+
+    status_code = 502
+    code = "upstream_error"
+    retryable = True
+
+
+class UpstreamBadGateway(UpstreamError):
+    """Connection refused/reset, 5xx, or a response we cannot understand."""
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream refused the request itself (4xx such as context too long): passed through as is."""
+
+    code = "invalid_request_error"
+    retryable = False
+
+    def __init__(self, status_code: int, message: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+
+
+class ServiceUnavailable(AppError):
+    """Every provider of a model is busy (QoS), cooling down or unhealthy."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: float, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
+        super().__init__(message, **kwargs)
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "invalid_request_error"

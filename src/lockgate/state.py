@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lockgate.config import Settings
+from lockgate.gateway.admin import GatewayAdmin
+from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
@@ -19,4 +21,6 @@ class AppState:
     authenticator: Authenticator
     identity: IdentityService
     access: AccessService
+    gateway: GatewayService
+    gateway_admin: GatewayAdmin
     metrics: Metrics

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from lockgate.errors import PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
@@ -30,6 +30,8 @@ async def get_principal(request: Request) -> Principal:
 
 
 State = Annotated[AppState, Depends(get_state)]
+# Every database id in a path: bounded so a huge number is a 422, not a database overflow.
+DbId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Caller = Annotated[Principal, Depends(get_principal)]
 
 

@@ -1,0 +1,12 @@
+"""The OpenAI-compatible inference surface: /v1/models, chat, completions, embeddings, rerank,
+audio transcriptions, OCR. Errors use the OpenAI envelope."""
+
+from fastapi import APIRouter, Depends, Request
+
+
+def openai_dialect(request: Request) -> None:
+    request.state.dialect = "openai"
+
+
+def inference_router() -> APIRouter:
+    return APIRouter(prefix="/v1", tags=["inference"], dependencies=[Depends(openai_dialect)])

@@ -1,0 +1,52 @@
+"""POST /v1/audio/transcriptions (multipart) and /v1/ocr (Mistral OCR shape)."""
+
+from typing import Annotated, Literal
+
+from fastapi import File, Form, UploadFile
+from starlette.responses import Response
+
+from lockgate.api.deps import Caller, State
+from lockgate.api.openai import inference_router
+from lockgate.api.openai.schemas import OcrRequest
+from lockgate.api.responses import OrjsonResponse
+from lockgate.errors import AppError
+from lockgate.gateway.providers.base import FilePart, RawResponse
+
+router = inference_router()
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+@router.post("/audio/transcriptions")
+async def transcriptions(
+    caller: Caller,
+    state: State,
+    file: Annotated[UploadFile, File(description="The audio file (mp3, wav, ...).")],
+    model: Annotated[str, Form(min_length=1)],
+    language: Annotated[str, Form()] = "",
+    prompt: Annotated[str, Form()] = "",
+    response_format: Annotated[Literal["json", "text", "verbose_json", "srt", "vtt"], Form()] = "json",
+    temperature: Annotated[float, Form(ge=0, le=1)] = 0,
+) -> Response:
+    limit = state.settings.max_upload_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    fields = {"response_format": response_format, "temperature": str(temperature)}
+    if language:
+        fields["language"] = language
+    if prompt:
+        fields["prompt"] = prompt
+    part = FilePart(file.filename or "audio", content, file.content_type or "application/octet-stream")
+    answer = await state.gateway.transcribe(model, part, fields)
+    if isinstance(answer, RawResponse):
+        return Response(answer.content, media_type=answer.media_type)
+    return OrjsonResponse(answer)
+
+
+@router.post("/ocr")
+async def ocr(body: OcrRequest, caller: Caller, state: State) -> OrjsonResponse:
+    return OrjsonResponse(await state.gateway.ocr(body.model_dump(exclude_unset=True)))

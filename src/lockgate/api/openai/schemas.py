@@ -1,0 +1,64 @@
+"""Wire models of the OpenAI inference routes. Known fields are validated (422 naming the field);
+unknown fields are kept and passed through to the provider."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class Passthrough(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChatRequest(Passthrough):
+    model: NonEmpty
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: dict[str, Any] | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    search: bool | None = None
+
+
+class CompletionRequest(Passthrough):
+    model: NonEmpty
+    prompt: str | list[str] | list[int] | list[list[int]]
+    stream: bool | None = False
+    stream_options: dict[str, Any] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=128)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+
+
+class EmbeddingRequest(Passthrough):
+    model: NonEmpty
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(default=None, ge=1)
+
+
+class RerankRequest(Passthrough):
+    model: NonEmpty
+    query: NonEmpty
+    documents: list[NonEmpty] = Field(min_length=1, max_length=1000)
+    top_n: int | None = Field(default=None, ge=1)
+
+
+class OcrRequest(Passthrough):
+    model: NonEmpty
+    document: dict[str, Any]

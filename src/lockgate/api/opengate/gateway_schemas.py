@@ -1,0 +1,123 @@
+"""Wire models of /v1/admin/routers and /v1/admin/providers (spec 000)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from lockgate.api.opengate.schemas import Name, Wire
+from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
+
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Zone = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+DbInt = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class RouterCreate(Wire):
+    name: Name
+    type: ModelType
+    aliases: list[Alias] = Field(default_factory=list, max_length=64)
+    load_balancing_strategy: Strategy = Strategy.SHUFFLE
+    cost_prompt_tokens: float = Field(default=0.0, ge=0)
+    cost_completion_tokens: float = Field(default=0.0, ge=0)
+
+
+class RouterUpdate(Wire):
+    name: Name | None = None
+    type: ModelType | None = None
+    aliases: list[Alias] | None = Field(default=None, max_length=64)
+    load_balancing_strategy: Strategy | None = None
+    cost_prompt_tokens: float | None = Field(default=None, ge=0)
+    cost_completion_tokens: float | None = Field(default=None, ge=0)
+
+
+class RouterOut(Wire):
+    object: Literal["router"] = "router"
+    id: int
+    name: str
+    user_id: int | None
+    type: ModelType
+    aliases: list[str]
+    load_balancing_strategy: Strategy
+    vector_size: int | None
+    max_context_length: int | None
+    cost_prompt_tokens: float
+    cost_completion_tokens: float
+    providers: int
+    created: int
+    updated: int
+
+
+class RouterList(Wire):
+    object: Literal["list"] = "list"
+    total: int
+    offset: int
+    limit: int
+    data: list[RouterOut]
+
+
+def _check_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://api.example.com")
+    if parts.path.rstrip("/").endswith("/v1"):
+        raise ValueError("give the base URL only, without /v1")
+    return url
+
+
+def _check_qos(metric: QosMetric | None, limit: float | None) -> None:
+    if (metric is None) != (limit is None):
+        raise ValueError("qos_metric and qos_limit go together: set both or neither")
+
+
+class ProviderCreate(Wire):
+    router: DbInt
+    type: ProviderType
+    url: str
+    key: str | None = None
+    timeout: int = Field(default=300, ge=1, le=3600)
+    model_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    model_hosting_zone: Zone = "WOR"
+    model_total_params: int = Field(default=0, ge=0, le=100_000)
+    model_active_params: int = Field(default=0, ge=0, le=100_000)
+    qos_metric: QosMetric | None = None
+    qos_limit: float | None = Field(default=None, ge=0)
+
+    _url = field_validator("url")(_check_url)
+
+    @model_validator(mode="after")
+    def _qos_pair(self) -> ProviderCreate:
+        _check_qos(self.qos_metric, self.qos_limit)
+        return self
+
+
+class ProviderUpdate(Wire):
+    router: DbInt | None = None
+    timeout: int | None = Field(default=None, ge=1, le=3600)
+    model_hosting_zone: Zone | None = None
+    model_total_params: int | None = Field(default=None, ge=0, le=100_000)
+    model_active_params: int | None = Field(default=None, ge=0, le=100_000)
+    qos_metric: QosMetric | None = None
+    qos_limit: float | None = Field(default=None, ge=0)
+
+
+class ProviderOut(Wire):
+    object: Literal["provider"] = "provider"
+    id: int
+    router_id: int
+    user_id: int | None
+    type: ProviderType
+    url: str
+    key: str | None
+    timeout: int
+    model_name: str
+    model_hosting_zone: str
+    model_total_params: int
+    model_active_params: int
+    qos_metric: QosMetric | None
+    qos_limit: float | None
+    created: int
+    updated: int

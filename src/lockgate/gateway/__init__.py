@@ -1,0 +1,1 @@
+"""Gateway: model routers (names + aliases) over providers, balancing, QoS, retries, inference."""

@@ -1,0 +1,59 @@
+"""Models declared in the config file become routers and providers in the database at startup.
+
+The file is the source of truth for what it declares: routers it no longer lists are removed, and
+each declared router's providers are replaced by the declared ones. Upstreams are not contacted
+here: a dead upstream never stops Lockgate from starting (the registry probes in the background)."""
+
+from __future__ import annotations
+
+from lockgate.config import ModelSettings
+from lockgate.errors import Conflict
+from lockgate.gateway import repository
+from lockgate.gateway.admin import bump, check_provider_fits
+from lockgate.gateway.models import Provider, Router
+from lockgate.kit.crypto import SecretBox
+from lockgate.kit.db import Database
+
+
+async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSettings]) -> None:
+    for model in models:
+        for provider in model.providers:
+            check_provider_fits(provider.type.value, model.type.value)
+    declared = {m.name for m in models}
+    async with db.transaction() as session:
+        for router in await repository.config_routers(session):
+            if router.name not in declared:
+                await repository.delete_providers_of(session, router.id)
+                await session.delete(router)
+        await session.flush()
+        for model in models:
+            router = await repository.get_router_by_name(session, model.name)
+            taken = await repository.names_taken(
+                session, [model.name, *model.aliases], except_router=router.id if router else None
+            )
+            if (router is None and taken) or (router is not None and set(taken) - {model.name}):
+                raise Conflict(f"config model '{model.name}': name or alias already used: {', '.join(taken)}")
+            if router is None:
+                router = await repository.add(session, Router(name=model.name, type=model.type.value))
+            router.type = model.type.value
+            router.load_balancing_strategy = model.load_balancing_strategy.value
+            router.cost_prompt_tokens = model.cost_prompt_tokens
+            router.cost_completion_tokens = model.cost_completion_tokens
+            router.from_config = True
+            router.updated = bump(router.updated or 0)
+            router.aliases.clear()
+            await session.flush()
+            repository.set_aliases(router, model.aliases)
+            await repository.delete_providers_of(session, router.id)
+            for declared_provider in model.providers:
+                fields = declared_provider.model_dump(exclude={"key"})
+                fields["type"] = declared_provider.type.value
+                fields["qos_metric"] = (
+                    declared_provider.qos_metric.value if declared_provider.qos_metric else None
+                )
+                fields["url"] = declared_provider.url.rstrip("/")
+                key = declared_provider.key or None
+                session.add(
+                    Provider(**fields, router_id=router.id, key_encrypted=box.encrypt(key) if key else None)
+                )
+            await session.flush()

@@ -1,0 +1,30 @@
+"""Typed stream events: what providers yield and surfaces turn into bytes (SSE) at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class ChunkEvent:
+    """One OpenAI-format chunk (chat.completion.chunk or text_completion), already parsed."""
+
+    payload: dict[str, Any]
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    usage: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ErrorEvent:
+    """The stream broke after it started: the client must see an error, never a clean finish."""
+
+    message: str
+    type: str = "upstream_error"
+    code: int = 502
+
+
+StreamEvent = ChunkEvent | UsageEvent | ErrorEvent

@@ -1,0 +1,208 @@
+"""What every provider adapter offers, and the HTTP plumbing they share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from lockgate.errors import UpstreamBadGateway, UpstreamError, UpstreamRejected, UpstreamTimeout
+from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
+
+# Upstream 4xx that mean "this provider is misconfigured", not "the request is wrong": try another.
+_MISCONFIGURED = {401, 403, 404, 405}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    type: str
+    url: str
+    key: str | None
+    model_name: str
+    timeout: float
+
+
+@dataclass(slots=True)
+class FilePart:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
+class RawResponse:
+    """A non-JSON upstream answer passed through as is (e.g. transcription as text)."""
+
+    content: bytes
+    media_type: str
+
+
+def error_message(response: httpx.Response) -> str:
+    """The human message inside an upstream error body, whatever its flavor."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body.get("message")))
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        if error is not None:
+            return str(error)
+    return str(body)[:500]
+
+
+def raise_for_upstream(response: httpx.Response, provider: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = error_message(response)
+    if status in _MISCONFIGURED:
+        raise UpstreamBadGateway(f"Provider {provider} refused the call ({status}): {message}")
+    if status == 429:
+        raise UpstreamBadGateway(f"Provider {provider} is rate limiting: {message}")
+    if status < 500:
+        raise UpstreamRejected(status, message)
+    raise UpstreamBadGateway(f"Provider {provider} failed ({status}): {message}")
+
+
+def translate_transport_error(exc: Exception, provider: str) -> UpstreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"Provider {provider} timed out.")
+    return UpstreamBadGateway(f"Provider {provider} is unreachable: {type(exc).__name__}")
+
+
+class ProviderAdapter:
+    """Base adapter speaking the OpenAI wire format under /v1. Subclasses override what differs."""
+
+    type: str = "openai"
+    endpoints: frozenset[Endpoint] = frozenset()
+    model_types: frozenset[ModelType] = frozenset()
+
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient):
+        self.config = config
+        self.client = client
+        self.label = f"{config.type}:{config.model_name}@{config.url}"
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    async def _post_json(self, path: str, body: Any) -> Any:
+        try:
+            response = await self.client.post(path, content=orjson.dumps(body), headers=_JSON)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        raise_for_upstream(response, self.label)
+        return _json(response, self.label)
+
+    async def _get_json(self, path: str) -> Any:
+        try:
+            response = await self.client.get(path)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        raise_for_upstream(response, self.label)
+        return _json(response, self.label)
+
+    async def _stream_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        """POST and yield the upstream's SSE `data:` payloads as typed events."""
+        request = self.client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_upstream(response, self.label)
+            finished = False
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    finished = True
+                    break
+                payload = orjson.loads(data)
+                if "error" in payload and "choices" not in payload:
+                    raise UpstreamBadGateway(f"Provider {self.label} stream error: {payload['error']}")
+                if payload.get("usage") and not payload.get("choices"):
+                    yield UsageEvent(payload["usage"])
+                    continue
+                usage = payload.pop("usage", None)
+                yield ChunkEvent(payload)
+                if usage:
+                    yield UsageEvent(usage)
+            if not finished:
+                raise UpstreamBadGateway(f"Provider {self.label} ended the stream without [DONE].")
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamBadGateway(f"Provider {self.label} sent an unreadable stream chunk.") from exc
+        finally:
+            await response.aclose()
+
+    # -- capabilities (override per provider) ------------------------------------------------------
+
+    async def probe(self, model_type: ModelType) -> ProbeResult:
+        models = await self._get_json("/v1/models")
+        entry = next((m for m in models.get("data", []) if m.get("id") == self.config.model_name), None)
+        if entry is None:
+            available = ", ".join(str(m.get("id")) for m in models.get("data", [])[:10])
+            raise UpstreamBadGateway(
+                f"Provider {self.label} does not serve model '{self.config.model_name}' "
+                f"(it has: {available})."
+            )
+        context = entry.get("max_model_len") or entry.get("max_context_length") or entry.get("context_length")
+        vector_size = None
+        if model_type == ModelType.TEXT_EMBEDDINGS:
+            vector_size = await self._probe_vector_size()
+        return ProbeResult(max_context_length=context, vector_size=vector_size)
+
+    async def _probe_vector_size(self) -> int:
+        result = await self.embeddings({"input": "probe", "model": self.config.model_name})
+        return len(result["data"][0]["embedding"])
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post_json("/v1/chat/completions", body)
+
+    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        return self._stream_sse("/v1/chat/completions", body)
+
+    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post_json("/v1/completions", body)
+
+    def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        return self._stream_sse("/v1/completions", body)
+
+    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post_json("/v1/embeddings", body)
+
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def transcribe(self, file: FilePart, fields: dict[str, str]) -> dict[str, Any] | RawResponse:
+        files = {"file": (file.filename, file.content, file.content_type)}
+        try:
+            response = await self.client.post("/v1/audio/transcriptions", data=fields, files=files)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        raise_for_upstream(response, self.label)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return _json(response, self.label)
+        return RawResponse(response.content, response.headers.get("content-type", "text/plain"))
+
+    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _json(response: httpx.Response, label: str) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamBadGateway(f"Provider {label} answered with invalid JSON.") from exc

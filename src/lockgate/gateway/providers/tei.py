@@ -1,0 +1,71 @@
+"""Hugging Face text-embeddings-inference: /embed, /rerank and /info (no /v1/models)."""
+
+from typing import Any
+
+import httpx
+import orjson
+
+from lockgate.errors import UpstreamBadGateway
+from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream, translate_transport_error
+from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
+from lockgate.kit.vectors import encode_base64, renormalize_truncated
+
+
+class TeiAdapter(ProviderAdapter):
+    type = "tei"
+    endpoints = frozenset({Endpoint.EMBEDDINGS, Endpoint.RERANK})
+    model_types = frozenset({ModelType.TEXT_EMBEDDINGS, ModelType.TEXT_CLASSIFICATION})
+
+    async def probe(self, model_type: ModelType) -> ProbeResult:
+        info = await self._get_json("/info")
+        kind = info.get("model_type") or {}
+        expected = "embedding" if model_type == ModelType.TEXT_EMBEDDINGS else "reranker"
+        if expected not in kind:
+            raise UpstreamBadGateway(f"Provider {self.label} serves a {next(iter(kind), 'different')} model.")
+        vector_size = await self._probe_vector_size() if model_type == ModelType.TEXT_EMBEDDINGS else None
+        return ProbeResult(max_context_length=info.get("max_input_length"), vector_size=vector_size)
+
+    async def _post_counted(self, path: str, body: dict[str, Any]) -> tuple[Any, int | None]:
+        """POST, returning the JSON answer and TEI's token count header when present."""
+        try:
+            response = await self.client.post(path, content=orjson.dumps(body), headers=_JSON)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, self.label) from exc
+        raise_for_upstream(response, self.label)
+        tokens = response.headers.get("x-compute-tokens")
+        return orjson.loads(response.content), int(tokens) if tokens and tokens.isdigit() else None
+
+    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        inputs = body["input"]
+        if not isinstance(inputs, str) and inputs and not isinstance(inputs[0], str):
+            raise UpstreamBadGateway(f"Provider {self.label} (TEI) accepts text input only, not token ids.")
+        vectors, tokens = await self._post_counted("/embed", {"inputs": inputs, "truncate": True})
+        dimensions = body.get("dimensions")
+        base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, vector in enumerate(vectors):
+            if dimensions:
+                vector = renormalize_truncated(vector, dimensions)
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": index,
+                    "embedding": encode_base64(vector) if base64 else vector,
+                }
+            )
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens} if tokens is not None else None
+        return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
+
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        scored, tokens = await self._post_counted(
+            "/rerank", {"query": query, "texts": documents, "truncate": True}
+        )
+        results = sorted(
+            ({"index": r["index"], "relevance_score": r["score"]} for r in scored),
+            key=lambda r: r["relevance_score"],
+            reverse=True,
+        )
+        return {"results": results[:top_n] if top_n else results, "prompt_tokens": tokens}
+
+
+_JSON = {"Content-Type": "application/json"}

@@ -1,0 +1,73 @@
+"""Live provider statistics: in-flight counts, sliding windows of measured times, circuit breaker."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from lockgate.gateway.schemas import QosMetric
+
+WINDOW_SECONDS = 60.0
+MAX_SAMPLES = 512
+
+
+class SlidingWindow:
+    """Samples of the last WINDOW_SECONDS; the median is what QoS compares to its limit."""
+
+    def __init__(self, seconds: float = WINDOW_SECONDS):
+        self.seconds = seconds
+        self._samples: deque[tuple[float, float]] = deque(maxlen=MAX_SAMPLES)
+
+    def add(self, value: float, now: float | None = None) -> None:
+        self._samples.append((now if now is not None else time.monotonic(), value))
+
+    def median(self, now: float | None = None) -> float | None:
+        horizon = (now if now is not None else time.monotonic()) - self.seconds
+        while self._samples and self._samples[0][0] < horizon:
+            self._samples.popleft()
+        if not self._samples:
+            return None
+        return statistics.median(v for _, v in self._samples)
+
+
+@dataclass
+class ProviderStats:
+    inflight: int = 0
+    healthy: bool = True
+    consecutive_failures: int = 0
+    cooldown_until: float = 0.0
+    ttft_ms: SlidingWindow = field(default_factory=SlidingWindow)
+    latency_ms: SlidingWindow = field(default_factory=SlidingWindow)
+    ms_per_token: SlidingWindow = field(default_factory=SlidingWindow)
+
+    def cooling_down(self, now: float) -> bool:
+        return self.cooldown_until > now
+
+    def record_success(self, latency_ms: float, ttft_ms: float | None, completion_tokens: int | None) -> None:
+        self.consecutive_failures = 0
+        self.latency_ms.add(latency_ms)
+        if ttft_ms is not None:
+            self.ttft_ms.add(ttft_ms)
+        if completion_tokens:
+            self.ms_per_token.add(latency_ms / completion_tokens)
+
+    def record_failure(self, threshold: int, cooldown_seconds: float) -> None:
+        self.consecutive_failures += 1
+        if self.consecutive_failures >= threshold:
+            self.cooldown_until = time.monotonic() + cooldown_seconds
+            self.consecutive_failures = 0
+
+    def over_limit(self, metric: str | None, limit: float | None) -> bool:
+        if metric is None or limit is None:
+            return False
+        if metric == QosMetric.INFLIGHT:
+            return self.inflight >= limit
+        window = {
+            QosMetric.TTFT: self.ttft_ms,
+            QosMetric.LATENCY: self.latency_ms,
+            QosMetric.PERFORMANCE: self.ms_per_token,
+        }.get(QosMetric(metric))
+        value = window.median() if window is not None else None
+        return value is not None and value > limit

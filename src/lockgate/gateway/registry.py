@@ -1,0 +1,208 @@
+"""The in-memory model registry: routers by name and alias, each with live providers.
+
+Built from the database at startup and rebuilt after every admin change (and periodically, to pick up
+changes made on other replicas). The request path reads only this, never the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+
+import httpx
+
+from lockgate.errors import UpstreamError
+from lockgate.gateway import repository
+from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
+from lockgate.gateway.providers.registry import ADAPTERS
+from lockgate.gateway.qos import ProviderStats
+from lockgate.gateway.schemas import ModelType
+from lockgate.kit.crypto import SecretBox
+from lockgate.kit.db import Database
+
+log = logging.getLogger("lockgate.gateway")
+
+
+@dataclass(eq=False)
+class ProviderRuntime:
+    id: int
+    router_id: int
+    config: ProviderConfig
+    adapter: ProviderAdapter
+    qos_metric: str | None
+    qos_limit: float | None
+    hosting_zone: str
+    total_params: int
+    active_params: int
+    stats: ProviderStats = field(default_factory=ProviderStats)
+
+
+@dataclass(eq=False)
+class RouterRuntime:
+    id: int
+    name: str
+    type: ModelType
+    aliases: list[str]
+    strategy: str
+    cost_prompt_tokens: float
+    cost_completion_tokens: float
+    max_context_length: int | None
+    vector_size: int | None
+    created: int
+    providers: list[ProviderRuntime]
+
+
+def build_client(config: ProviderConfig) -> httpx.AsyncClient:
+    """One pooled client per provider, kept for the provider's life."""
+    headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
+    return httpx.AsyncClient(
+        base_url=config.url.rstrip("/"),
+        headers=headers,
+        timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
+    )
+
+
+def build_adapter(config: ProviderConfig) -> ProviderAdapter:
+    return ADAPTERS[config.type](config, build_client(config))
+
+
+class ModelRegistry:
+    def __init__(self, db: Database, box: SecretBox, retry_seconds: float = 15.0):
+        self._db = db
+        self._box = box
+        self._retry_seconds = retry_seconds
+        self._by_name: dict[str, RouterRuntime] = {}
+        self._routers: list[RouterRuntime] = []
+        self._providers: dict[int, ProviderRuntime] = {}
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self._stamp: tuple | None = None
+
+    # -- reads on the hot path ---------------------------------------------------------------------
+
+    def resolve(self, name: str) -> RouterRuntime | None:
+        return self._by_name.get(name)
+
+    def routers(self) -> list[RouterRuntime]:
+        return self._routers
+
+    def router_by_id(self, router_id: int) -> RouterRuntime | None:
+        return next((r for r in self._routers if r.id == router_id), None)
+
+    # -- (re)building ------------------------------------------------------------------------------
+
+    async def refresh(self, probe_new: bool = False) -> None:
+        """Rebuild from the database, keeping live stats and clients of unchanged providers."""
+        async with self._lock:
+            async with self._db.transaction() as session:
+                rows = await repository.load_all(session)
+                self._stamp = await repository.change_stamp(session)
+            routers: list[RouterRuntime] = []
+            keep: dict[int, ProviderRuntime] = {}
+            fresh: list[tuple[ProviderRuntime, ModelType]] = []
+            for router, providers in rows:
+                runtimes = []
+                for row in providers:
+                    config = ProviderConfig(
+                        type=row.type,
+                        url=row.url,
+                        key=self._box.decrypt(row.key_encrypted) if row.key_encrypted else None,
+                        model_name=row.model_name,
+                        timeout=float(row.timeout),
+                    )
+                    old = self._providers.get(row.id)
+                    if old is not None and old.config == config:
+                        runtime = old
+                        runtime.qos_metric, runtime.qos_limit = row.qos_metric, row.qos_limit
+                        runtime.hosting_zone = row.model_hosting_zone
+                        runtime.total_params, runtime.active_params = (
+                            row.model_total_params,
+                            row.model_active_params,
+                        )
+                    else:
+                        runtime = ProviderRuntime(
+                            id=row.id,
+                            router_id=router.id,
+                            config=config,
+                            adapter=build_adapter(config),
+                            qos_metric=row.qos_metric,
+                            qos_limit=row.qos_limit,
+                            hosting_zone=row.model_hosting_zone,
+                            total_params=row.model_total_params,
+                            active_params=row.model_active_params,
+                        )
+                        fresh.append((runtime, ModelType(router.type)))
+                    keep[row.id] = runtime
+                    runtimes.append(runtime)
+                routers.append(
+                    RouterRuntime(
+                        id=router.id,
+                        name=router.name,
+                        type=ModelType(router.type),
+                        aliases=[a.alias for a in router.aliases],
+                        strategy=router.load_balancing_strategy,
+                        cost_prompt_tokens=router.cost_prompt_tokens,
+                        cost_completion_tokens=router.cost_completion_tokens,
+                        max_context_length=router.max_context_length,
+                        vector_size=router.vector_size,
+                        created=router.created,
+                        providers=runtimes,
+                    )
+                )
+            gone = [p for pid, p in self._providers.items() if pid not in keep]
+            by_name: dict[str, RouterRuntime] = {}
+            for router in routers:
+                by_name[router.name] = router
+                for alias in router.aliases:
+                    by_name[alias] = router
+            self._routers, self._by_name, self._providers = routers, by_name, keep
+        for runtime in gone:
+            self._spawn(self._close_later(runtime))
+        if probe_new and fresh:
+            await asyncio.gather(*(self._initial_probe(runtime, model_type) for runtime, model_type in fresh))
+
+    async def refresh_if_changed(self) -> None:
+        async with self._db.transaction() as session:
+            stamp = await repository.change_stamp(session)
+        if stamp != self._stamp:
+            await self.refresh(probe_new=True)
+
+    async def _initial_probe(self, runtime: ProviderRuntime, model_type: ModelType) -> None:
+        try:
+            await asyncio.wait_for(
+                runtime.adapter.probe(model_type), timeout=min(5.0, runtime.config.timeout)
+            )
+        except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError) as exc:
+            runtime.stats.healthy = False
+            log.warning(
+                "provider unreachable at startup; retrying in background",
+                extra={"provider": runtime.adapter.label, "error": str(exc)},
+            )
+            self._spawn(self._retry_until_healthy(runtime, model_type))
+
+    async def _retry_until_healthy(self, runtime: ProviderRuntime, model_type: ModelType) -> None:
+        while self._providers.get(runtime.id) is runtime and not runtime.stats.healthy:
+            await asyncio.sleep(self._retry_seconds * (0.8 + 0.4 * random.random()))
+            with contextlib.suppress(UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError):
+                await asyncio.wait_for(runtime.adapter.probe(model_type), timeout=runtime.config.timeout)
+                runtime.stats.healthy = True
+                log.info("provider healthy again", extra={"provider": runtime.adapter.label})
+
+    async def _close_later(self, runtime: ProviderRuntime) -> None:
+        # Requests already running on this provider may still be streaming: let them finish.
+        await asyncio.sleep(runtime.config.timeout + 5)
+        await runtime.adapter.client.aclose()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for runtime in self._providers.values():
+            await runtime.adapter.client.aclose()

@@ -1,0 +1,43 @@
+"""Token usage: taken from the provider whenever it reports it, estimated (and marked so) otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Roughly four characters per token for English-like text: only used when the provider reports nothing.
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return max(1, (len(value) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN) if value else 0
+    if isinstance(value, int):
+        return 1
+    if isinstance(value, list):
+        return sum(estimate_tokens(v) for v in value)
+    if isinstance(value, dict):
+        return sum(estimate_tokens(v) for k, v in value.items() if k in {"content", "text", "arguments"})
+    return 0
+
+
+def normalize_usage(usage: dict[str, Any] | None, prompt: Any, completion: Any) -> dict[str, Any]:
+    """An OpenAI usage object; estimated from the request and answer when the provider gave none."""
+    if usage and usage.get("prompt_tokens") is not None:
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        result = dict(usage)
+        result.update(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=int(usage.get("total_tokens") or prompt_tokens + completion_tokens),
+        )
+        return result
+    prompt_tokens, completion_tokens = estimate_tokens(prompt), estimate_tokens(completion)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "estimated": True,
+    }
