@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+HOST   ?=
+PORT   ?=
 
 .PHONY: run test lint format migrate clean
 
@@ -24,7 +24,7 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 
 run: $(VENV)/.installed-run
 	$(BIN)/lockgate migrate
-	$(BIN)/lockgate serve --host $(HOST) --port $(PORT)
+	$(BIN)/lockgate serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/lockgate migrate

@@ -141,3 +141,16 @@ def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "port" in result.stderr
+
+
+def test_cli_refuses_an_unknown_permission(tmp_path: Path) -> None:
+    env = _env(tmp_path / "d", LOCKGATE_MASTER_KEY="cli-test-master-key-123456")
+    result = subprocess.run(
+        [LOCKGATE, "admin", "create-role", "--name", "odd", "--permission", "nonsense"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "nonsense" in result.stderr

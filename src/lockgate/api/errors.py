@@ -20,9 +20,24 @@ def _dialect(request: Request) -> str:
     return getattr(request.state, "dialect", "opengate")
 
 
+def _openai_type(status: int) -> str:
+    """OpenAI's error `type` for an HTTP status."""
+    if status == 401:
+        return "authentication_error"
+    if status == 403:
+        return "permission_error"
+    if status == 404:
+        return "not_found_error"
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "api_error"
+    return "invalid_request_error"
+
+
 def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
     if _dialect(request) == "openai":
-        body = {"error": {"message": message, "type": code, "param": param, "code": status}}
+        body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     else:
         body = {"detail": message}
     return JSONResponse(body, status_code=status, headers=headers)

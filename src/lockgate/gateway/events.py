@@ -23,8 +23,8 @@ class ErrorEvent:
     """The stream broke after it started: the client must see an error, never a clean finish."""
 
     message: str
-    type: str = "upstream_error"
-    code: int = 502
+    type: str = "api_error"
+    code: str = "upstream_error"
 
 
 StreamEvent = ChunkEvent | UsageEvent | ErrorEvent

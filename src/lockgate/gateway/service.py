@@ -176,7 +176,7 @@ class GatewayService:
                 event = await anext(events, None)
         except UpstreamError as exc:
             failed = True
-            yield ErrorEvent(f"Stream interrupted: {exc.message}", type=exc.code, code=exc.status_code)
+            yield ErrorEvent(f"Stream interrupted: {exc.message}", code=exc.code)
             return
         finally:
             provider.stats.inflight -= 1

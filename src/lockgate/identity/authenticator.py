@@ -43,6 +43,8 @@ class Authenticator:
         self._db = db
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
+        # Bumped on every invalidation: a load that raced with one must not re-insert stale data.
+        self._generation = 0
 
     async def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:
@@ -68,21 +70,24 @@ class Authenticator:
         return entry[1]
 
     async def _load(self, key_hash: str) -> Principal:
+        generation = self._generation
         async with self._db.transaction() as session:
             rows = await repository.load_principal_rows(session, key_hash)
             if rows is None:
                 raise Unauthenticated("Invalid API key.")
             principal = principal_from_rows(*rows)
-        if self._ttl > 0:
+        if self._ttl > 0 and generation == self._generation:
             if len(self._cache) >= _MAX_ENTRIES:
                 self._cache.clear()
             self._cache[key_hash] = (time.monotonic() + self._ttl, principal)
         return principal
 
     def forget(self, key_hashes: list[str]) -> None:
+        self._generation += 1
         for key_hash in key_hashes:
             self._cache.pop(key_hash, None)
 
     def clear(self) -> None:
         """Forget everything: called after any change to users, roles or keys."""
+        self._generation += 1
         self._cache.clear()

@@ -11,11 +11,29 @@ from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from lockgate.identity import repository
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.models import Organization, Role, User
-from lockgate.identity.schemas import Limit, OrganizationView, Principal, RoleView, UserView
+from lockgate.identity.schemas import (
+    KeyKind,
+    Limit,
+    OrganizationView,
+    Permission,
+    Principal,
+    RoleView,
+    UserView,
+)
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.kit.secrets import hash_password, verify_password
+
+
+def _check_permissions(permissions: list[str]) -> None:
+    known = {p.value for p in Permission}
+    unknown = sorted(set(permissions) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"permissions: unknown permission(s) {', '.join(unknown)}; use {', '.join(sorted(known))}.",
+            param="permissions",
+        )
 
 
 def _check_unique_limits(limits: list[dict[str, Any]]) -> None:
@@ -67,7 +85,10 @@ class IdentityService:
         async with self._db.transaction() as session:
             if await repository.organization_name_taken(session, name):
                 raise Conflict(f"An organization named '{name}' already exists.", param="name")
-            return (await repository.add(session, Organization(name=name))).id
+            try:
+                return (await repository.add(session, Organization(name=name))).id
+            except IntegrityError as exc:
+                raise Conflict(f"An organization named '{name}' already exists.", param="name") from exc
 
     async def list_organizations(self, page: Page) -> list[OrganizationView]:
         async with self._db.transaction() as session:
@@ -108,6 +129,7 @@ class IdentityService:
     # -- roles -------------------------------------------------------------------------------------
 
     async def create_role(self, name: str, permissions: list[str], limits: list[dict[str, Any]]) -> int:
+        _check_permissions(permissions)
         _check_unique_limits(limits)
         async with self._db.transaction() as session:
             if await repository.role_name_taken(session, name):
@@ -115,7 +137,10 @@ class IdentityService:
             role = Role(name=name)
             repository.set_role_permissions(role, permissions)
             repository.set_role_limits(role, limits)
-            return (await repository.add(session, role)).id
+            try:
+                return (await repository.add(session, role)).id
+            except IntegrityError as exc:
+                raise Conflict(f"A role named '{name}' already exists.", param="name") from exc
 
     async def list_roles(self, page: Page) -> list[RoleView]:
         async with self._db.transaction() as session:
@@ -137,6 +162,7 @@ class IdentityService:
                     raise Conflict(f"A role named '{changes['name']}' already exists.", param="name")
                 role.name = changes["name"]
             if changes.get("permissions") is not None:
+                _check_permissions(changes["permissions"])
                 repository.set_role_permissions(role, changes["permissions"])
             if changes.get("limits") is not None:
                 _check_unique_limits(changes["limits"])
@@ -175,6 +201,7 @@ class IdentityService:
         expires: int | None = None,
         priority: int = 0,
     ) -> int:
+        email = email.lower()
         password_hash = await anyio.to_thread.run_sync(hash_password, password)
         async with self._db.transaction() as session:
             await self._check_references(session, role=role, organization=organization)
@@ -215,17 +242,21 @@ class IdentityService:
             if changes.get("email") is not None:
                 if await repository.email_taken(session, changes["email"], except_id=user.id):
                     raise Conflict(f"A user with email '{changes['email']}' already exists.", param="email")
-                user.email = changes["email"]
+                user.email = changes["email"].lower()
             if changes.get("name") is not None:
                 user.name = changes["name"]
             if password_hash:
                 user.password_hash = password_hash
+                # A new password ends every login session; API keys stay (they are managed explicitly).
+                await repository.delete_keys_of(session, user.id, KeyKind.SESSION.value)
             if changes.get("role") is not None:
                 await self._check_references(session, role=changes["role"])
                 user.role_id = changes["role"]
             if "organization" in changes:
                 await self._check_references(session, organization=changes["organization"])
                 user.organization_id = changes["organization"]
+            if user.is_master and changes.get("expires") is not None:
+                raise Conflict("The master user never expires.", param="expires")
             for field in ("budget", "expires"):
                 if field in changes:
                     setattr(user, field, changes[field])

@@ -165,3 +165,48 @@ async def test_list_users_paginates_without_overlap(api: Api) -> None:
         seen += [u["id"] for u in page]
     assert len(seen) == len(set(seen)) == 5  # 4 members + the master user
     assert seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/v1/admin/users/3000000000", {}),
+        ("GET", "/v1/admin/users", {"params": {"role": 3000000000}}),
+        (
+            "POST",
+            "/v1/admin/users",
+            {"json": {"email": "a@b.org", "password": "p", "role": 1, "expires": 10**20}},
+        ),
+        ("DELETE", "/v1/admin/roles/99999999999999999999", {}),
+        ("POST", "/v1/me/keys", {"json": {"name": "k", "expires": 10**20}}),
+    ],
+)
+async def test_oversized_numbers_are_422_not_500(api: Api, method: str, path: str, kwargs: dict) -> None:
+    assert (await api.request(method, path, **kwargs)).status_code == 422
+
+
+async def test_the_master_user_never_expires(api: Api) -> None:
+    master_id = (await api.get("/v1/me/info")).json()["id"]
+    response = await api.patch(f"/v1/admin/users/{master_id}", json={"expires": int(time.time()) + 60})
+    assert response.status_code == 409
+    assert (await api.get(f"/v1/admin/users/{master_id}")).json()["expires"] is None
+
+
+async def test_password_change_ends_login_sessions_but_keeps_api_keys(api: Api) -> None:
+    member = await api.create_member([])
+    login = await api.post(
+        "/v1/auth/login", key=None, json={"email": member.email, "password": member.password}
+    )
+    session_key = login.json()["key"]
+    await api.patch(f"/v1/admin/users/{member.id}", json={"password": "another-one"})
+    assert (await api.get("/v1/me/info", key=session_key)).status_code == 401
+    assert (await api.get("/v1/me/info", key=member.key)).status_code == 200
+
+
+async def test_emails_are_stored_lowercase(api: Api) -> None:
+    role = await api.create_role([])
+    created = await api.post(
+        "/v1/admin/users", json={"email": "Mixed.Case@Example.org", "password": "p", "role": role}
+    )
+    user = (await api.get(f"/v1/admin/users/{created.json()['id']}")).json()
+    assert user["email"] == "mixed.case@example.org"

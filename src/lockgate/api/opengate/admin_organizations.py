@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from lockgate.api.deps import State, page_params, require
+from lockgate.api.deps import DbId, State, page_params, require
 from lockgate.api.opengate.schemas import (
     CreatedId,
     ListOf,
@@ -38,17 +38,17 @@ async def list_organizations(state: State, page: Paging) -> ListOf[OrganizationO
 
 
 @router.get("/{organization}", response_model=OrganizationOut)
-async def get_organization(organization: int, state: State) -> OrganizationOut:
+async def get_organization(organization: DbId, state: State) -> OrganizationOut:
     return OrganizationOut(**asdict(await state.identity.get_organization(organization)))
 
 
 @router.patch("/{organization}", status_code=204)
-async def update_organization(organization: int, body: OrganizationUpdate, state: State) -> Response:
+async def update_organization(organization: DbId, body: OrganizationUpdate, state: State) -> Response:
     await state.identity.update_organization(organization, body.model_dump(exclude_unset=True))
     return Response(status_code=204)
 
 
 @router.delete("/{organization}", status_code=204)
-async def delete_organization(organization: int, state: State) -> Response:
+async def delete_organization(organization: DbId, state: State) -> Response:
     await state.identity.delete_organization(organization)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from lockgate.api.deps import State, page_params, require
+from lockgate.api.deps import DbId, State, page_params, require
 from lockgate.api.opengate.schemas import CreatedId, ListOf, RoleCreate, RoleOut, RoleUpdate
 from lockgate.identity.schemas import Permission
 from lockgate.kit.pagination import Page
@@ -34,17 +34,17 @@ async def list_roles(state: State, page: Paging) -> ListOf[RoleOut]:
 
 
 @router.get("/{role}", response_model=RoleOut)
-async def get_role(role: int, state: State) -> RoleOut:
+async def get_role(role: DbId, state: State) -> RoleOut:
     return RoleOut(**asdict(await state.identity.get_role(role)))
 
 
 @router.patch("/{role}", status_code=204)
-async def update_role(role: int, body: RoleUpdate, state: State) -> Response:
+async def update_role(role: DbId, body: RoleUpdate, state: State) -> Response:
     await state.identity.update_role(role, body.model_dump(mode="json", exclude_unset=True))
     return Response(status_code=204)
 
 
 @router.delete("/{role}", status_code=204)
-async def delete_role(role: int, state: State) -> Response:
+async def delete_role(role: DbId, state: State) -> Response:
     await state.identity.delete_role(role)
     return Response(status_code=204)

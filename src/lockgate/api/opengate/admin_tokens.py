@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from lockgate.api.deps import State, page_params, require
+from lockgate.api.deps import DbId, State, page_params, require
 from lockgate.api.opengate.schemas import CreatedToken, ListOf, TokenCreate, TokenOut, TokenUpdate
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.pagination import Page
@@ -15,7 +15,9 @@ from lockgate.kit.pagination import Page
 router = APIRouter(prefix="/v1/admin/tokens", tags=["admin"])
 Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "tokens"))]
-UserFilter = Annotated[int | None, Query(description="Restrict to the tokens of this user ID.")]
+UserFilter = Annotated[
+    int | None, Query(ge=0, le=2**31 - 1, description="Restrict to the tokens of this user ID.")
+]
 
 
 @router.post("", status_code=201, response_model=CreatedToken)
@@ -31,17 +33,17 @@ async def list_tokens(state: State, _: Admin, page: Paging, user: UserFilter = N
 
 
 @router.get("/{token}", response_model=TokenOut)
-async def get_token(token: int, state: State, _: Admin, user: UserFilter = None) -> TokenOut:
+async def get_token(token: DbId, state: State, _: Admin, user: UserFilter = None) -> TokenOut:
     return TokenOut(**asdict(await state.access.get_key(token, user_id=user)))
 
 
 @router.patch("/{token}", status_code=204)
-async def update_token(token: int, body: TokenUpdate, state: State, _: Admin) -> Response:
+async def update_token(token: DbId, body: TokenUpdate, state: State, _: Admin) -> Response:
     await state.access.update_key(token, body.model_dump(exclude_unset=True))
     return Response(status_code=204)
 
 
 @router.delete("/{token}", status_code=204)
-async def delete_token(token: int, state: State, _: Admin, user: UserFilter = None) -> Response:
+async def delete_token(token: DbId, state: State, _: Admin, user: UserFilter = None) -> Response:
     await state.access.delete_key(token, user_id=user)
     return Response(status_code=204)

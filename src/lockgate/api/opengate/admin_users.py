@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from lockgate.api.deps import State, page_params, require
+from lockgate.api.deps import DbId, State, page_params, require
 from lockgate.api.opengate.schemas import CreatedId, ListOf, UserCreate, UserOut, UserUpdate
 from lockgate.identity.schemas import Permission
 from lockgate.kit.pagination import Page
@@ -28,8 +28,10 @@ async def create_user(body: UserCreate, state: State) -> CreatedId:
 async def list_users(
     state: State,
     page: Paging,
-    role: Annotated[int | None, Query(description="Filter by role ID.")] = None,
-    organization: Annotated[int | None, Query(description="Filter by organization ID.")] = None,
+    role: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="Filter by role ID.")] = None,
+    organization: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="Filter by organization ID.")
+    ] = None,
     email: Annotated[str | None, Query(description="Filter by email.")] = None,
 ) -> ListOf[UserOut]:
     rows = await state.identity.list_users(page, role=role, organization=organization, email=email)
@@ -37,18 +39,18 @@ async def list_users(
 
 
 @router.get("/{user}", response_model=UserOut)
-async def get_user(user: int, state: State) -> UserOut:
+async def get_user(user: DbId, state: State) -> UserOut:
     return UserOut(**asdict(await state.identity.get_user(user)))
 
 
 @router.patch("/{user}", status_code=204)
-async def update_user(user: int, body: UserUpdate, state: State) -> Response:
+async def update_user(user: DbId, body: UserUpdate, state: State) -> Response:
     # Admins set passwords without the current one; current_password is accepted and ignored here.
     await state.identity.update_user(user, body.model_dump(exclude_unset=True, exclude={"current_password"}))
     return Response(status_code=204)
 
 
 @router.delete("/{user}", status_code=204)
-async def delete_user(user: int, state: State) -> Response:
+async def delete_user(user: DbId, state: State) -> Response:
     await state.identity.delete_user(user)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from lockgate.api.deps import Caller, State, page_params
+from lockgate.api.deps import Caller, DbId, State, page_params
 from lockgate.api.opengate.schemas import (
     CreatedToken,
     KeyCreate,
@@ -62,12 +62,12 @@ async def list_keys(caller: Caller, state: State, page: Paging) -> ListOf[KeyOut
 
 
 @router.get("/keys/{key}", response_model=KeyOut)
-async def get_key(key: int, caller: Caller, state: State) -> KeyOut:
+async def get_key(key: DbId, caller: Caller, state: State) -> KeyOut:
     row = await state.access.get_key(key, user_id=caller.user_id)
     return KeyOut(id=row.id, name=row.name, token=row.token, expires=row.expires, created=row.created)
 
 
 @router.delete("/keys/{key}", status_code=204)
-async def delete_key(key: int, caller: Caller, state: State) -> Response:
+async def delete_key(key: DbId, caller: Caller, state: State) -> Response:
     await state.access.delete_key(key, user_id=caller.user_id)
     return Response(status_code=204)

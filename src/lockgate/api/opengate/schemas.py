@@ -14,6 +14,10 @@ Email = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# Bounded so oversized numbers are a 422 naming the field, never a database overflow.
+RefId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Timestamp = Annotated[int, Field(ge=0, le=2**53)]
+Priority = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 def _future(value: int | None) -> int | None:
@@ -32,9 +36,9 @@ class CreatedId(Wire):
 
 
 class LimitBody(Wire):
-    router: int = Field(ge=0, description="The router (model) ID the limit applies to.")
+    router: int = Field(ge=0, le=2**31 - 1, description="The router (model) ID the limit applies to.")
     type: LimitType
-    value: int | None = Field(default=None, ge=0, description="null = unlimited.")
+    value: int | None = Field(default=None, ge=0, le=2**62, description="null = unlimited.")
 
 
 class RoleCreate(Wire):
@@ -81,11 +85,11 @@ class UserCreate(Wire):
     email: Email
     name: Name | None = None
     password: Password
-    role: int
-    organization: int | None = None
+    role: RefId
+    organization: RefId | None = None
     budget: float | None = Field(default=None, ge=0)
-    expires: int | None = None
-    priority: int | None = Field(default=0, ge=0)
+    expires: Timestamp | None = None
+    priority: Priority | None = 0
 
     _expires_future = field_validator("expires")(_future)
 
@@ -95,11 +99,11 @@ class UserUpdate(Wire):
     name: Name | None = None
     current_password: str | None = None
     password: Password | None = None
-    role: int | None = None
-    organization: int | None = None
+    role: RefId | None = None
+    organization: RefId | None = None
     budget: float | None = Field(default=None, ge=0)
-    expires: int | None = None
-    priority: int | None = Field(default=None, ge=0)
+    expires: Timestamp | None = None
+    priority: Priority | None = None
 
     _expires_future = field_validator("expires")(_future)
 
@@ -109,7 +113,7 @@ class UserOut(Wire):
     id: int
     email: str
     name: str | None
-    role: int
+    role: RefId
     organization: int | None
     budget: float | None
     expires: int | None
@@ -120,15 +124,15 @@ class UserOut(Wire):
 
 class TokenCreate(Wire):
     name: Name
-    user: int | None = Field(default=None, description="User ID to create the token for (default: caller).")
-    expires: int | None = None
+    user: RefId | None = Field(default=None, description="User ID to create the token for (default: caller).")
+    expires: Timestamp | None = None
 
     _expires_future = field_validator("expires")(_future)
 
 
 class TokenUpdate(Wire):
     name: Name | None = None
-    expires: int | None = None
+    expires: Timestamp | None = None
 
     _expires_future = field_validator("expires")(_future)
 
@@ -150,7 +154,7 @@ class TokenOut(Wire):
 
 class KeyCreate(Wire):
     name: Name
-    expires: int | None = None
+    expires: Timestamp | None = None
 
     _expires_future = field_validator("expires")(_future)
 
