@@ -34,7 +34,9 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
             if (router is None and taken) or (router is not None and set(taken) - {model.name}):
                 raise Conflict(f"config model '{model.name}': name or alias already used: {', '.join(taken)}")
             if router is None:
-                router = await repository.add(session, Router(name=model.name, type=model.type.value))
+                router = await repository.add(
+                    session, Router(name=model.name, type=model.type.value, aliases=[])
+                )
             router.type = model.type.value
             router.load_balancing_strategy = model.load_balancing_strategy.value
             router.cost_prompt_tokens = model.cost_prompt_tokens

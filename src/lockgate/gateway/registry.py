@@ -6,7 +6,6 @@ changes made on other replicas). The request path reads only this, never the dat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass, field
@@ -172,24 +171,46 @@ class ModelRegistry:
 
     async def _initial_probe(self, runtime: ProviderRuntime, model_type: ModelType) -> None:
         try:
-            await asyncio.wait_for(
+            probe = await asyncio.wait_for(
                 runtime.adapter.probe(model_type), timeout=min(5.0, runtime.config.timeout)
             )
-        except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError) as exc:
+        except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
             runtime.stats.healthy = False
             log.warning(
                 "provider unreachable at startup; retrying in background",
                 extra={"provider": runtime.adapter.label, "error": str(exc)},
             )
             self._spawn(self._retry_until_healthy(runtime, model_type))
+            return
+        await self._apply_probe(runtime, probe)
 
     async def _retry_until_healthy(self, runtime: ProviderRuntime, model_type: ModelType) -> None:
         while self._providers.get(runtime.id) is runtime and not runtime.stats.healthy:
             await asyncio.sleep(self._retry_seconds * (0.8 + 0.4 * random.random()))
-            with contextlib.suppress(UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError):
-                await asyncio.wait_for(runtime.adapter.probe(model_type), timeout=runtime.config.timeout)
-                runtime.stats.healthy = True
-                log.info("provider healthy again", extra={"provider": runtime.adapter.label})
+            try:
+                probe = await asyncio.wait_for(
+                    runtime.adapter.probe(model_type), timeout=runtime.config.timeout
+                )
+            except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError, TypeError):
+                continue
+            runtime.stats.healthy = True
+            log.info("provider healthy again", extra={"provider": runtime.adapter.label})
+            await self._apply_probe(runtime, probe)
+
+    async def _apply_probe(self, runtime: ProviderRuntime, probe: ProbeResult) -> None:
+        """Keep what the upstream told us: the router's context is the smallest of its providers'."""
+        router = self.router_by_id(runtime.router_id)
+        if router is None:
+            return
+        if probe.max_context_length:
+            current = router.max_context_length
+            router.max_context_length = (
+                min(current, probe.max_context_length) if current else probe.max_context_length
+            )
+        if probe.vector_size:
+            router.vector_size = probe.vector_size
+        async with self._db.transaction() as session:
+            await repository.store_probe(session, router.id, router.max_context_length, router.vector_size)
 
     async def _close_later(self, runtime: ProviderRuntime) -> None:
         # Requests already running on this provider may still be streaming: let them finish.

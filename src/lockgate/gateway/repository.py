@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.gateway.models import Provider, Router, RouterAlias
@@ -106,3 +106,15 @@ async def add(session: AsyncSession, row: Any) -> Any:
     session.add(row)
     await session.flush()
     return row
+
+
+async def store_probe(
+    session: AsyncSession, router_id: int, max_context_length: int | None, vector_size: int | None
+) -> None:
+    """Record what probing found, without moving `updated` (that would look like an admin change)."""
+    values: dict[str, Any] = {"updated": Router.updated}
+    if max_context_length:
+        values["max_context_length"] = max_context_length
+    if vector_size:
+        values["vector_size"] = vector_size
+    await session.execute(update(Router).where(Router.id == router_id).values(**values))

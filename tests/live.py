@@ -1,0 +1,54 @@
+"""A real Lockgate server on 127.0.0.1, in a thread, for contract tests with official clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import openai
+import uvicorn
+
+from lockgate.app import create_app
+from lockgate.config import Settings
+from tests.helpers import MASTER_KEY, bearer
+
+
+@dataclass
+class Live:
+    url: str
+    admin: httpx.Client  # authenticated with the master key
+
+    def openai(self, key: str = MASTER_KEY, **kwargs) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **kwargs)
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[Live]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), loop="asyncio", http="h11", log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("Lockgate did not start (see the log above)")
+        time.sleep(0.01)
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, headers=bearer(MASTER_KEY), timeout=30) as admin:
+        try:
+            yield Live(base, admin)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            sock.close()
