@@ -17,7 +17,7 @@ from lockgate.gateway import repository
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.qos import ProviderStats
-from lockgate.gateway.schemas import ModelType
+from lockgate.gateway.schemas import ModelType, ProbeResult
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
 
