@@ -18,8 +18,15 @@ def estimate_tokens(value: Any) -> int:
     if isinstance(value, list):
         return sum(estimate_tokens(v) for v in value)
     if isinstance(value, dict):
-        return sum(estimate_tokens(v) for k, v in value.items() if k in {"content", "text", "arguments"})
+        # Count the text fields; walk into nested structures (choices → message → tool_calls → ...).
+        return sum(
+            estimate_tokens(v) if k in _TEXT_KEYS or isinstance(v, dict | list) else 0
+            for k, v in value.items()
+        )
     return 0
+
+
+_TEXT_KEYS = frozenset({"content", "text", "arguments", "input", "prompt"})
 
 
 def normalize_usage(usage: dict[str, Any] | None, prompt: Any, completion: Any) -> dict[str, Any]:
