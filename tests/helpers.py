@@ -61,6 +61,11 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
+    async def create_router(self, type_: str = "text-generation") -> int:
+        response = await self.post("/v1/admin/routers", json={"name": f"router-{next(_seq)}", "type": type_})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
     async def create_member(
         self, permissions: list[str] | None = None, role: int | None = None, **fields: Any
     ) -> Member:

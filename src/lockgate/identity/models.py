@@ -51,8 +51,7 @@ class RoleLimit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), index=True)
-    # No foreign key yet: routers arrive with the gateway; limits are stored now, enforced later.
-    router_id: Mapped[int] = mapped_column(Integer)
+    router_id: Mapped[int] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(8))
     value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 

@@ -71,6 +71,15 @@ async def role_name_taken(session: AsyncSession, name: str, except_id: int | Non
     return (await session.scalar(stmt)) is not None
 
 
+async def missing_routers(session: AsyncSession, router_ids: set[int]) -> list[int]:
+    from lockgate.gateway.models import Router  # the one cross-domain read: limits name routers
+
+    if not router_ids:
+        return []
+    found = set((await session.scalars(select(Router.id).where(Router.id.in_(router_ids)))).all())
+    return sorted(router_ids - found)
+
+
 def set_role_permissions(role: Role, permissions: list[str]) -> None:
     role.permissions = [RolePermission(permission=p) for p in sorted(set(permissions))]
 

@@ -47,6 +47,12 @@ def _check_unique_limits(limits: list[dict[str, Any]]) -> None:
         seen.add(pair)
 
 
+async def _check_routers_exist(session, limits: list[dict[str, Any]]) -> None:
+    missing = await repository.missing_routers(session, {limit["router"] for limit in limits})
+    if missing:
+        raise InvalidRequest(f"limits: router(s) {', '.join(map(str, missing))} not found.", param="limits")
+
+
 def _role_view(role: Role, users: int) -> RoleView:
     return RoleView(
         id=role.id,
@@ -134,6 +140,7 @@ class IdentityService:
         async with self._db.transaction() as session:
             if await repository.role_name_taken(session, name):
                 raise Conflict(f"A role named '{name}' already exists.", param="name")
+            await _check_routers_exist(session, limits)
             role = Role(name=name)
             repository.set_role_permissions(role, permissions)
             repository.set_role_limits(role, limits)
@@ -166,6 +173,7 @@ class IdentityService:
                 repository.set_role_permissions(role, changes["permissions"])
             if changes.get("limits") is not None:
                 _check_unique_limits(changes["limits"])
+                await _check_routers_exist(session, changes["limits"])
                 role.limits.clear()
                 await session.flush()
                 repository.set_role_limits(role, changes["limits"])

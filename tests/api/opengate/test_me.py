@@ -6,7 +6,7 @@ from tests.helpers import Api
 
 
 async def test_info_shows_role_permissions_and_limits(api: Api) -> None:
-    limits = [{"router": 4, "type": "rpd", "value": 100}]
+    limits = [{"router": await api.create_router(), "type": "rpd", "value": 100}]
     role = await api.create_role(["read_metric"], limits)
     member = await api.create_member(role=role, name="Grace", budget=3.0, priority=2)
     info = (await api.get("/v1/me/info", key=member.key)).json()

@@ -6,10 +6,11 @@ from tests.helpers import Api
 
 
 async def test_create_and_read_a_role_with_permissions_and_limits(api: Api) -> None:
+    r1 = await api.create_router()
     body = {
         "name": "analysts",
         "permissions": ["read_metric", "create_public_collection"],
-        "limits": [{"router": 1, "type": "rpm", "value": 60}, {"router": 1, "type": "tpd", "value": None}],
+        "limits": [{"router": r1, "type": "rpm", "value": 60}, {"router": r1, "type": "tpd", "value": None}],
     }
     created = await api.post("/v1/admin/roles", json=body)
     assert created.status_code == 201
@@ -53,18 +54,20 @@ async def test_malformed_json_is_422_not_500(api: Api) -> None:
 
 
 async def test_duplicate_limits_are_refused(api: Api) -> None:
-    limits = [{"router": 2, "type": "tpm", "value": 1}, {"router": 2, "type": "tpm", "value": 2}]
+    r = await api.create_router()
+    limits = [{"router": r, "type": "tpm", "value": 1}, {"router": r, "type": "tpm", "value": 2}]
     response = await api.post("/v1/admin/roles", json={"name": "twice", "limits": limits})
     assert response.status_code == 422
     assert "duplicate" in response.json()["detail"]
 
 
 async def test_update_replaces_name_permissions_and_limits(api: Api) -> None:
-    role_id = await api.create_role(["read_metric"], [{"router": 1, "type": "rpm", "value": 5}])
+    r1, r3 = await api.create_router(), await api.create_router()
+    role_id = await api.create_role(["read_metric"], [{"router": r1, "type": "rpm", "value": 5}])
     patch = {
         "name": "renamed",
         "permissions": ["admin"],
-        "limits": [{"router": 3, "type": "tpm", "value": 9}],
+        "limits": [{"router": r3, "type": "tpm", "value": 9}],
     }
     assert (await api.patch(f"/v1/admin/roles/{role_id}", json=patch)).status_code == 204
     role = (await api.get(f"/v1/admin/roles/{role_id}")).json()
@@ -72,11 +75,12 @@ async def test_update_replaces_name_permissions_and_limits(api: Api) -> None:
 
 
 async def test_partial_update_leaves_other_fields(api: Api) -> None:
-    role_id = await api.create_role(["read_metric"], [{"router": 1, "type": "rpm", "value": 5}])
+    r1 = await api.create_router()
+    role_id = await api.create_role(["read_metric"], [{"router": r1, "type": "rpm", "value": 5}])
     assert (await api.patch(f"/v1/admin/roles/{role_id}", json={"name": "only-name"})).status_code == 204
     role = (await api.get(f"/v1/admin/roles/{role_id}")).json()
     assert role["permissions"] == ["read_metric"]
-    assert role["limits"] == [{"router": 1, "type": "rpm", "value": 5}]
+    assert role["limits"] == [{"router": r1, "type": "rpm", "value": 5}]
 
 
 async def test_permission_change_applies_to_existing_keys_at_once(api: Api) -> None:
@@ -127,3 +131,15 @@ async def test_pagination_bounds_are_422(api: Api, params: dict) -> None:
     response = await api.get("/v1/admin/roles", params=params)
     assert response.status_code == 422
     assert any(next(iter(params)) in err["loc"] for err in response.json()["detail"])
+
+
+async def test_limits_must_name_existing_routers_and_go_with_them(api: Api) -> None:
+    missing = await api.post(
+        "/v1/admin/roles", json={"name": "r", "limits": [{"router": 424242, "type": "rpm", "value": 1}]}
+    )
+    assert missing.status_code == 422
+    assert "424242" in missing.json()["detail"]
+    router = await api.create_router()
+    role_id = await api.create_role([], [{"router": router, "type": "rpm", "value": 1}])
+    assert (await api.delete(f"/v1/admin/routers/{router}")).status_code == 204
+    assert (await api.get(f"/v1/admin/roles/{role_id}")).json()["limits"] == []
