@@ -173,3 +173,17 @@ def test_usage_is_estimated_and_marked_when_the_provider_reports_none(fake, lock
     usage = chat(live).json()["usage"]
     assert usage["estimated"] is True
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+
+
+def test_provider_down_at_startup_is_retried_and_comes_back(fake, lockgate) -> None:
+    upstream = fake("openai", "up")
+    upstream.fail_probe = True
+    live = lockgate(models=[model("chat", "text-generation", provider(upstream))], provider_retry_seconds=0.2)
+    assert chat(live).status_code == 503
+    upstream.fail_probe = False
+    deadline = time.monotonic() + 20
+    status = 503
+    while status == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = chat(live).status_code
+    assert status == 200
