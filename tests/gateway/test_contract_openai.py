@@ -184,3 +184,18 @@ def test_wrong_endpoint_for_a_model_type_is_400(stack) -> None:
     response = live.admin.post("/v1/embeddings", json={"model": "chat", "input": "x"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "model"
+
+
+@pytest.mark.parametrize(("flavor", "kwargs"), [("tei", {"tei_kind": "reranker"}), ("albert", {})])
+def test_rerank_through_tei_and_albert_wire_formats(fake, lockgate, flavor: str, kwargs: dict) -> None:
+    upstream = fake(flavor, "up-rank", **kwargs)
+    live = lockgate(models=[model("ranker", "text-classification", provider(upstream))])
+    body = {"model": "ranker", "query": "blue sky", "documents": ["grey sea", "blue sky today", "sky"]}
+    response = live.admin.post("/v1/rerank", json=body)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["index"] for r in results][:2] == [1, 2]
+    assert results[0]["relevance_score"] >= results[1]["relevance_score"] >= results[2]["relevance_score"]
+    path = "/rerank" if flavor == "tei" else "/v1/rerank"
+    sent = upstream.calls(path)[-1].json
+    assert sent.get("texts", sent.get("input")) == body["documents"]
