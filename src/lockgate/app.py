@@ -11,6 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lockgate import __version__
+from lockgate.accounting.history import UsageHistory
+from lockgate.accounting.limits import MemoryLimiter, RedisLimiter
+from lockgate.accounting.recorder import UsageRecorder
+from lockgate.accounting.service import Accountant
 from lockgate.api import ops
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.openai import embeddings, generation, media, models
@@ -23,6 +27,7 @@ from lockgate.api.opengate import (
     admin_users,
     auth,
     me,
+    usage,
 )
 from lockgate.config import Settings
 from lockgate.gateway.admin import GatewayAdmin
@@ -43,6 +48,7 @@ SURFACES = (
     ops,
     auth,
     me,
+    usage,
     admin_roles,
     admin_users,
     admin_organizations,
@@ -61,16 +67,29 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
     box = SecretBox(load_or_create_secret(settings.secret_key, settings.data_dir))
     registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds)
+    limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
+    accountant = Accountant(limiter, recorder, metrics)
+    metrics.watch_inflight(
+        lambda: [(r.name, str(p.id), p.stats.inflight) for r in registry.routers() for p in r.providers]
+    )
     return AppState(
         settings=settings,
         db=db,
         authenticator=authenticator,
-        identity=IdentityService(db, authenticator),
+        identity=IdentityService(db, authenticator, on_budget_change=limiter.budget_forget),
         access=AccessService(db, authenticator, settings.session_ttl_seconds),
         gateway=GatewayService(
-            registry, settings.provider_failure_threshold, settings.provider_cooldown_seconds
+            registry,
+            accountant,
+            settings.provider_failure_threshold,
+            settings.provider_cooldown_seconds,
+            settings.qos_queue_seconds,
+            settings.provider_retry_seconds,
         ),
-        gateway_admin=GatewayAdmin(db, box, registry),
+        gateway_admin=GatewayAdmin(db, box, registry, on_change=authenticator.clear),
+        accountant=accountant,
+        usage_history=UsageHistory(db, recorder),
         metrics=metrics,
     )
 
@@ -101,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
                     f"\n  Lockgate master key (shown once, store it now): {result.generated_master_key}\n",
                     flush=True,
                 )
+            await state.accountant.recorder.start()
             await sync_config_models(state.db, state.gateway_admin.box, list(settings.models))
             await state.gateway.registry.refresh(probe_new=True)
             watcher = asyncio.create_task(_watch_registry(state))
@@ -110,6 +130,8 @@ def create_app(settings: Settings) -> FastAPI:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            await state.accountant.recorder.stop()  # a graceful stop writes every usage row
+            await state.accountant.limiter.close()
             await state.gateway.registry.close()
             await state.db.dispose()
 

@@ -96,6 +96,16 @@ class Settings(BaseModel):
     registry_refresh_seconds: float = Field(
         default=10.0, gt=0, description="How often a replica checks the database for router/provider changes."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db. Set it on every replica so rate limits and budgets are shared.",
+    )
+    usage_flush_seconds: float = Field(
+        default=1.0, gt=0, description="How often journaled usage rows are written to the database."
+    )
+    qos_queue_seconds: float = Field(
+        default=10.0, ge=0, description="How long a request waits for a saturated model before a 503."
+    )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lockgate.accounting.history import UsageHistory
+from lockgate.accounting.service import Accountant
 from lockgate.config import Settings
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.service import GatewayService
@@ -23,4 +25,6 @@ class AppState:
     access: AccessService
     gateway: GatewayService
     gateway_admin: GatewayAdmin
+    accountant: Accountant
+    usage_history: UsageHistory
     metrics: Metrics

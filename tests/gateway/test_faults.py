@@ -77,7 +77,8 @@ def test_mid_stream_cut_ends_with_an_error_event(fake, lockgate) -> None:
 def test_all_providers_over_qos_is_503_with_retry_after(fake, lockgate) -> None:
     upstream = fake("openai", "up")
     live = lockgate(
-        models=[model("chat", "text-generation", provider(upstream, qos_metric="inflight", qos_limit=1))]
+        models=[model("chat", "text-generation", provider(upstream, qos_metric="inflight", qos_limit=1))],
+        qos_queue_seconds=0,
     )
     upstream.delay = 1.5
     background = threading.Thread(target=chat, args=(live,))

@@ -1,10 +1,12 @@
 """Dependencies shared by every surface: the app state and the authenticated caller."""
 
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
 
+from lockgate.accounting.service import CallContext
 from lockgate.errors import PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.pagination import Page
@@ -33,6 +35,15 @@ State = Annotated[AppState, Depends(get_state)]
 # Every database id in a path: bounded so a huge number is a 422, not a database overflow.
 DbId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def call_context(request: Request, principal: Caller) -> CallContext:
+    """Who calls which inference endpoint, for admission and usage records."""
+    request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+    return CallContext(principal, request.url.path, request.method, request_id)
+
+
+Context = Annotated[CallContext, Depends(call_context)]
 
 
 def require(*permissions: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -64,7 +65,14 @@ async def probe_provider(config: ProviderConfig, model_type: str) -> ProbeResult
 
 
 class GatewayAdmin:
-    def __init__(self, db: Database, box: SecretBox, registry: ModelRegistry):
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        registry: ModelRegistry,
+        on_change: Callable[[], None] | None = None,
+    ):
+        self._on_change = on_change
         self._db = db
         self.box = box
         self._registry = registry
@@ -127,6 +135,8 @@ class GatewayAdmin:
             await repository.delete_providers_of(session, router.id)
             await session.delete(router)
         await self._registry.refresh()
+        if self._on_change is not None:  # cached principals carry limits on this router
+            self._on_change()
 
     @staticmethod
     async def _router(session, router_id: int) -> Router:

@@ -1,4 +1,5 @@
-"""Inference through routers: choose a provider, call it, fail over, measure, never block the loop."""
+"""Inference through routers: admit (limits, budget), choose a provider, call it, fail over, measure,
+settle (cost, carbon, usage record). Nothing here blocks the event loop or holds a DB connection."""
 
 from __future__ import annotations
 
@@ -9,28 +10,47 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from lockgate.errors import (
-    BadRequest,
-    NotFound,
-    ServiceUnavailable,
-    UpstreamBadGateway,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from lockgate.accounting.service import Accountant, Admission, CallContext, ProviderFacts
+from lockgate.errors import AppError, BadRequest, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 from lockgate.gateway.providers.base import FilePart, RawResponse
+from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, Strategy
-from lockgate.gateway.usage import normalize_usage
+from lockgate.gateway.usage import estimate_tokens, normalize_usage
 
 T = TypeVar("T")
+# Completion tokens held against budgets and token limits when the request sets no max_tokens.
+DEFAULT_COMPLETION_RESERVE = 512
+
+
+class AtCapacity(ServiceUnavailable):
+    """Every usable provider is over its QoS limit (as opposed to down or cooling)."""
+
+
+def _facts(provider: ProviderRuntime | None) -> ProviderFacts:
+    if provider is None:
+        return ProviderFacts(None, 0, 0, "WOR")
+    return ProviderFacts(provider.id, provider.active_params, provider.total_params, provider.hosting_zone)
 
 
 class GatewayService:
-    def __init__(self, registry: ModelRegistry, failure_threshold: int = 3, cooldown_seconds: float = 30.0):
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        accountant: Accountant,
+        failure_threshold: int = 3,
+        cooldown_seconds: float = 30.0,
+        queue_seconds: float = 10.0,
+        retry_seconds: float = 15.0,
+    ):
+        self._retry_seconds = retry_seconds
         self.registry = registry
+        self.accountant = accountant
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
+        self._queue_seconds = queue_seconds
+        self._gates: dict[int, CapacityGate] = {}
 
     # -- routing -----------------------------------------------------------------------------------
 
@@ -49,26 +69,62 @@ class GatewayService:
         """Providers to try, in order. 503 + Retry-After when none can take the request now."""
         now = time.monotonic()
         providers = [p for p in router.providers if endpoint in p.adapter.endpoints]
+        if router.providers and not providers:
+            raise BadRequest(
+                f"Model '{router.name}' is served by providers that do not offer {endpoint.value}.",
+                param="model",
+            )
         usable = [p for p in providers if p.stats.healthy and not p.stats.cooling_down(now)]
         if not usable:
             waits = [p.stats.cooldown_until - now for p in providers if p.stats.cooling_down(now)]
             raise ServiceUnavailable(
                 f"No provider of model '{router.name}' is available right now.",
-                retry_after=min(waits) if waits else 15,
+                retry_after=min(waits) if waits else self._retry_seconds,
             )
         within = [p for p in usable if not p.stats.over_limit(p.qos_metric, p.qos_limit)]
         if not within:
-            raise ServiceUnavailable(f"Model '{router.name}' is at capacity; retry shortly.", retry_after=1)
+            raise AtCapacity(f"Model '{router.name}' is at capacity; retry shortly.", retry_after=1)
         if router.strategy == Strategy.LEAST_BUSY:
             return sorted(within, key=lambda p: (p.stats.inflight, random.random()))
         return random.sample(within, len(within))
 
+    async def _providers(
+        self, router: RouterRuntime, endpoint: Endpoint, priority: int
+    ) -> list[ProviderRuntime]:
+        """Candidates now, or after waiting in the router's priority queue while it is saturated."""
+        gate = self._gates.setdefault(router.id, CapacityGate())
+        if not gate.waiting:
+            try:
+                return self.candidates(router, endpoint)
+            except AtCapacity:
+                if self._queue_seconds <= 0:
+                    raise
+        deadline = time.monotonic() + self._queue_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await gate.wait(priority, remaining):
+                raise AtCapacity(f"Model '{router.name}' is at capacity; retry shortly.", retry_after=1)
+            try:
+                return self.candidates(router, endpoint)
+            except AtCapacity:
+                continue
+
+    def _done(self, router: RouterRuntime, provider: ProviderRuntime) -> None:
+        provider.stats.inflight -= 1
+        gate = self._gates.get(router.id)
+        if gate is not None:
+            gate.release()
+
     async def _call(
-        self, router: RouterRuntime, endpoint: Endpoint, invoke: Callable[[ProviderRuntime], Awaitable[T]]
+        self,
+        router: RouterRuntime,
+        endpoint: Endpoint,
+        priority: int,
+        invoke: Callable[[ProviderRuntime], Awaitable[T]],
     ) -> tuple[T, ProviderRuntime, float]:
         """Try providers in order until one answers; retry only failures that are the provider's fault."""
         last: UpstreamError | None = None
-        for provider in self.candidates(router, endpoint):
+        for provider in await self._providers(router, endpoint, priority):
             stats = provider.stats
             stats.inflight += 1
             started = time.perf_counter()
@@ -81,17 +137,45 @@ class GatewayService:
                     raise
                 last = exc
             else:
-                return result, provider, (time.perf_counter() - started) * 1000
+                latency_ms = (time.perf_counter() - started) * 1000
+                stats.record_success(latency_ms, latency_ms, None)  # no stream: first token = whole answer
+                return result, provider, latency_ms
             finally:
-                stats.inflight -= 1
+                self._done(router, provider)
             stats.record_failure(self._threshold, self._cooldown)
         assert last is not None
         raise last
 
+    async def _admit(
+        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int
+    ) -> Admission:
+        prices = (router.cost_prompt_tokens, router.cost_completion_tokens)
+        return await self.accountant.admit(
+            ctx, router.id, router.name, prices, estimate_tokens(prompt), max_tokens
+        )
+
+    async def _settled_call(
+        self,
+        ctx: CallContext,
+        router: RouterRuntime,
+        endpoint: Endpoint,
+        prompt: Any,
+        max_tokens: int,
+        invoke: Callable[[ProviderRuntime], Awaitable[T]],
+    ) -> tuple[T, ProviderRuntime, Admission, float]:
+        admission = await self._admit(ctx, router, prompt, max_tokens)
+        try:
+            result, provider, latency_ms = await self._call(router, endpoint, ctx.principal.priority, invoke)
+        except AppError as exc:
+            await self.accountant.fail(admission, exc.status_code)
+            raise
+        return result, provider, admission, latency_ms
+
     # -- chat and completions ----------------------------------------------------------------------
 
-    async def generate(self, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+    async def generate(self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
         router = self.resolve(body.get("model"), endpoint)
+        prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             upstream = {**body, "model": provider.config.model_name}
@@ -99,21 +183,33 @@ class GatewayService:
                 return await provider.adapter.chat(upstream)
             return await provider.adapter.completions(upstream)
 
-        answer, provider, latency_ms = await self._call(router, endpoint, invoke)
+        answer, provider, admission, latency_ms = await self._settled_call(
+            ctx, router, endpoint, prompt, _max_tokens(body), invoke
+        )
         answer["model"] = router.name
-        prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
-        answer["usage"] = normalize_usage(answer.get("usage"), prompt, answer.get("choices"))
-        provider.stats.record_success(latency_ms, latency_ms, answer["usage"]["completion_tokens"])
+        usage = normalize_usage(answer.get("usage"), prompt, answer.get("choices"))
+        if usage["completion_tokens"]:
+            provider.stats.ms_per_token.add(latency_ms / usage["completion_tokens"])
+        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
         return answer
 
-    async def generate_stream(self, endpoint: Endpoint, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def generate_stream(
+        self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]
+    ) -> AsyncIterator[StreamEvent]:
         """Open the stream on the first provider that yields a first event (failing over before that),
         then hand back an iterator over the rest. Errors before the first byte raise; after, they are
         yielded as ErrorEvent."""
         router = self.resolve(body.get("model"), endpoint)
+        prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
+        admission = await self._admit(ctx, router, prompt, _max_tokens(body))
         stream_options = {**(body.get("stream_options") or {}), "include_usage": True}
-        last: UpstreamError | None = None
-        for provider in self.candidates(router, endpoint):
+        last: AppError | None = None
+        try:
+            providers = await self._providers(router, endpoint, ctx.principal.priority)
+        except AppError as exc:
+            await self.accountant.fail(admission, exc.status_code)
+            raise
+        for provider in providers:
             upstream = {
                 **body,
                 "model": provider.config.model_name,
@@ -131,9 +227,10 @@ class GatewayService:
             try:
                 first = await asyncio.wait_for(anext(events), timeout=provider.config.timeout)
             except (TimeoutError, UpstreamError, StopAsyncIteration) as exc:
-                provider.stats.inflight -= 1
+                self._done(router, provider)
                 await events.aclose()
                 if isinstance(exc, UpstreamError) and not exc.retryable:
+                    await self.accountant.fail(admission, exc.status_code, provider.id)
                     raise
                 last = (
                     exc
@@ -142,19 +239,20 @@ class GatewayService:
                         f"Model '{router.name}' timed out after {provider.config.timeout:g}s."
                     )
                     if isinstance(exc, TimeoutError)
-                    else UpstreamBadGateway(f"Model '{router.name}' returned an empty stream.")
+                    else UpstreamError(f"Model '{router.name}' returned an empty stream.")
                 )
                 provider.stats.record_failure(self._threshold, self._cooldown)
                 continue
-            prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
-            return self._relay(router, provider, events, first, started, prompt)
+            return self._relay(router, provider, admission, events, first, started, prompt)
         assert last is not None
+        await self.accountant.fail(admission, last.status_code)
         raise last
 
     async def _relay(
         self,
         router: RouterRuntime,
         provider: ProviderRuntime,
+        admission: Admission,
         events: AsyncIterator[StreamEvent],
         first: StreamEvent,
         started: float,
@@ -163,7 +261,7 @@ class GatewayService:
         ttft_ms = (time.perf_counter() - started) * 1000
         usage: dict[str, Any] | None = None
         text_parts: list[str] = []
-        failed = False
+        error: UpstreamError | None = None
         try:
             event: StreamEvent | None = first
             while event is not None:
@@ -175,81 +273,98 @@ class GatewayService:
                     yield event
                 event = await anext(events, None)
         except UpstreamError as exc:
-            failed = True
-            yield ErrorEvent(f"Stream interrupted: {exc.message}", code=exc.code)
-            return
+            error = exc
         finally:
-            provider.stats.inflight -= 1
+            self._done(router, provider)
             await events.aclose()
-            if failed:
-                provider.stats.record_failure(self._threshold, self._cooldown)
-        final = normalize_usage(usage, prompt, "".join(text_parts))
+            final = normalize_usage(usage, prompt, "".join(text_parts))
+            if not admission.settled:  # also when the client went away: what was generated is billed
+                status = error.status_code if error else 200
+                final = await self.accountant.settle(admission, _facts(provider), final, ttft_ms, status)
         latency_ms = (time.perf_counter() - started) * 1000
+        if error is not None:
+            provider.stats.record_failure(self._threshold, self._cooldown)
+            yield ErrorEvent(f"Stream interrupted: {error.message}", code=error.code)
+            return
         provider.stats.record_success(latency_ms, ttft_ms, final["completion_tokens"])
         yield UsageEvent(final)
 
     # -- embeddings, rerank, audio, ocr ------------------------------------------------------------
 
-    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def embeddings(self, ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         router = self.resolve(body.get("model"), Endpoint.EMBEDDINGS)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             return await provider.adapter.embeddings({**body, "model": provider.config.model_name})
 
-        answer, provider, latency_ms = await self._call(router, Endpoint.EMBEDDINGS, invoke)
+        answer, provider, admission, _ = await self._settled_call(
+            ctx, router, Endpoint.EMBEDDINGS, body.get("input"), 0, invoke
+        )
         answer["model"] = router.name
-        answer["usage"] = normalize_usage(answer.get("usage"), body.get("input"), None)
-        provider.stats.record_success(latency_ms, latency_ms, None)
+        usage = normalize_usage(answer.get("usage"), body.get("input"), None)
+        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
         return answer
 
-    async def rerank(self, model: str, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+    async def rerank(
+        self, ctx: CallContext, model: str, query: str, documents: list[str], top_n: int | None
+    ) -> dict[str, Any]:
         router = self.resolve(model, Endpoint.RERANK)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             return await provider.adapter.rerank(query, documents, top_n)
 
-        answer, provider, latency_ms = await self._call(router, Endpoint.RERANK, invoke)
-        provider.stats.record_success(latency_ms, latency_ms, None)
-        tokens = answer.get("prompt_tokens")
-        usage = normalize_usage(
-            {"prompt_tokens": tokens, "completion_tokens": 0} if tokens is not None else None,
-            [query, *documents],
-            None,
+        answer, provider, admission, _ = await self._settled_call(
+            ctx, router, Endpoint.RERANK, [query, *documents], 0, invoke
         )
+        tokens = answer.get("prompt_tokens")
+        reported = {"prompt_tokens": tokens, "completion_tokens": 0} if tokens is not None else None
+        usage = normalize_usage(reported, [query, *documents], None)
         return {
             "object": "list",
             "id": f"rerank-{uuid.uuid4().hex}",
             "model": router.name,
             "results": answer["results"],
-            "usage": usage,
+            "usage": await self.accountant.settle(admission, _facts(provider), usage),
         }
 
     async def transcribe(
-        self, model: str, file: FilePart, fields: dict[str, str]
+        self, ctx: CallContext, model: str, file: FilePart, fields: dict[str, str]
     ) -> dict[str, Any] | RawResponse:
         router = self.resolve(model, Endpoint.TRANSCRIPTION)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any] | RawResponse:
             return await provider.adapter.transcribe(file, {**fields, "model": provider.config.model_name})
 
-        answer, provider, latency_ms = await self._call(router, Endpoint.TRANSCRIPTION, invoke)
-        provider.stats.record_success(latency_ms, latency_ms, None)
+        answer, provider, admission, _ = await self._settled_call(
+            ctx, router, Endpoint.TRANSCRIPTION, None, 0, invoke
+        )
+        text = answer.get("text") if isinstance(answer, dict) else answer.content.decode(errors="replace")
+        usage = normalize_usage(None, None, text)
+        settled = await self.accountant.settle(admission, _facts(provider), usage)
         if isinstance(answer, dict):
-            answer.setdefault("model", router.name)
+            answer["model"] = router.name
+            answer["usage"] = settled
         return answer
 
-    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def ocr(self, ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         router = self.resolve(body.get("model"), Endpoint.OCR)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             return await provider.adapter.ocr({**body, "model": provider.config.model_name})
 
-        answer, provider, latency_ms = await self._call(router, Endpoint.OCR, invoke)
-        provider.stats.record_success(latency_ms, latency_ms, None)
+        answer, provider, admission, _ = await self._settled_call(ctx, router, Endpoint.OCR, None, 0, invoke)
         answer["model"] = router.name
         answer.setdefault("id", f"ocr-{uuid.uuid4().hex}")
-        answer["usage"] = normalize_usage(answer.get("usage"), None, None)
+        pages = answer.get("pages") or []
+        usage = normalize_usage(answer.get("usage"), None, [p.get("markdown") for p in pages])
+        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
         return answer
+
+
+def _max_tokens(body: dict[str, Any]) -> int:
+    value = body.get("max_completion_tokens") or body.get("max_tokens")
+    n = body.get("n") or 1
+    return int(value or DEFAULT_COMPLETION_RESERVE) * int(n)
 
 
 def _collect_text(payload: dict[str, Any], parts: list[str]) -> None:

@@ -33,6 +33,7 @@ def principal_from_rows(key: ApiKey, user: User, role: Role) -> Principal:
         user_expires=user.expires,
         key_expires=key.expires,
         is_master=user.is_master,
+        key_name=key.name,
         created=user.created,
         updated=user.updated,
     )

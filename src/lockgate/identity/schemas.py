@@ -101,6 +101,7 @@ class Principal:
     user_expires: int | None
     key_expires: int | None
     is_master: bool = False
+    key_name: str | None = None
     created: int = 0
     updated: int = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -81,9 +82,15 @@ def _user_view(user: User) -> UserView:
 
 
 class IdentityService:
-    def __init__(self, db: Database, authenticator: Authenticator):
+    def __init__(
+        self,
+        db: Database,
+        authenticator: Authenticator,
+        on_budget_change: Callable[[int], Awaitable[None]] | None = None,
+    ):
         self._db = db
         self._auth = authenticator
+        self._on_budget_change = on_budget_change
 
     # -- organizations -----------------------------------------------------------------------------
 
@@ -271,6 +278,8 @@ class IdentityService:
             if changes.get("priority") is not None:
                 user.priority = changes["priority"]
         self._auth.clear()
+        if "budget" in changes and self._on_budget_change is not None:
+            await self._on_budget_change(user_id)
 
     async def delete_user(self, user_id: int) -> None:
         async with self._db.transaction() as session:

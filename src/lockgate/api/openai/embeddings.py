@@ -1,6 +1,6 @@
 """POST /v1/embeddings and /v1/rerank."""
 
-from lockgate.api.deps import Caller, State
+from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import EmbeddingRequest, RerankRequest
 from lockgate.api.responses import OrjsonResponse
@@ -9,10 +9,10 @@ router = inference_router()
 
 
 @router.post("/embeddings")
-async def embeddings(body: EmbeddingRequest, caller: Caller, state: State) -> OrjsonResponse:
-    return OrjsonResponse(await state.gateway.embeddings(body.model_dump(exclude_unset=True)))
+async def embeddings(body: EmbeddingRequest, ctx: Context, state: State) -> OrjsonResponse:
+    return OrjsonResponse(await state.gateway.embeddings(ctx, body.model_dump(exclude_unset=True)))
 
 
 @router.post("/rerank")
-async def rerank(body: RerankRequest, caller: Caller, state: State) -> OrjsonResponse:
-    return OrjsonResponse(await state.gateway.rerank(body.model, body.query, body.documents, body.top_n))
+async def rerank(body: RerankRequest, ctx: Context, state: State) -> OrjsonResponse:
+    return OrjsonResponse(await state.gateway.rerank(ctx, body.model, body.query, body.documents, body.top_n))

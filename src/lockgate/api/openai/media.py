@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import File, Form, UploadFile
 from starlette.responses import Response
 
-from lockgate.api.deps import Caller, State
+from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import OcrRequest
 from lockgate.api.responses import OrjsonResponse
@@ -22,7 +22,7 @@ class PayloadTooLarge(AppError):
 
 @router.post("/audio/transcriptions")
 async def transcriptions(
-    caller: Caller,
+    ctx: Context,
     state: State,
     file: Annotated[UploadFile, File(description="The audio file (mp3, wav, ...).")],
     model: Annotated[str, Form(min_length=1)],
@@ -41,12 +41,12 @@ async def transcriptions(
     if prompt:
         fields["prompt"] = prompt
     part = FilePart(file.filename or "audio", content, file.content_type or "application/octet-stream")
-    answer = await state.gateway.transcribe(model, part, fields)
+    answer = await state.gateway.transcribe(ctx, model, part, fields)
     if isinstance(answer, RawResponse):
         return Response(answer.content, media_type=answer.media_type)
     return OrjsonResponse(answer)
 
 
 @router.post("/ocr")
-async def ocr(body: OcrRequest, caller: Caller, state: State) -> OrjsonResponse:
-    return OrjsonResponse(await state.gateway.ocr(body.model_dump(exclude_unset=True)))
+async def ocr(body: OcrRequest, ctx: Context, state: State) -> OrjsonResponse:
+    return OrjsonResponse(await state.gateway.ocr(ctx, body.model_dump(exclude_unset=True)))

@@ -1,0 +1,1 @@
+"""Accounting: usage records, costs and budgets, rate limits (memory | Redis), carbon footprint."""

@@ -1,0 +1,160 @@
+"""Usage rows leave the request path at once: appended to a local journal (one write, no fsync: it
+survives a process crash) and queued; a background task inserts them in batches and then deletes the
+journal segment. At start, segments left by a crash are replayed (idempotent by request_id)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import itertools
+import logging
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lockgate.accounting.models import Usage
+from lockgate.identity.models import User
+from lockgate.kit.db import Database, is_sqlite
+
+log = logging.getLogger("lockgate.usage")
+
+
+class _Segment:
+    """One journal file, locked while its writer lives so no other process replays it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.rows = 0
+
+    def append(self, line: bytes) -> None:
+        os.write(self.fd, line)
+        self.rows += 1
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class UsageRecorder:
+    def __init__(self, db: Database, journal_dir: Path, flush_seconds: float = 1.0, batch_size: int = 1000):
+        self._db = db
+        self._dir = journal_dir
+        self._flush_seconds = flush_seconds
+        self._batch_size = batch_size
+        self._pending: list[dict[str, Any]] = []
+        self._sealed: list[tuple[_Segment, list[dict[str, Any]]]] = []
+        self._seq = itertools.count()
+        self._segment: _Segment | None = None
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._insert = (sqlite.insert if is_sqlite(db.url) else postgresql.insert)(Usage)
+
+    async def start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        await self._replay()
+        self._segment = self._new_segment()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Called on the request path: one append to the journal, one list append."""
+        assert self._segment is not None, "recorder not started"
+        self._segment.append(orjson.dumps(row) + b"\n")
+        self._pending.append(row)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        """Seal the current segment and write everything sealed to the database."""
+        async with self._lock:
+            if self._pending:
+                assert self._segment is not None
+                self._sealed.append((self._segment, self._pending))
+                self._segment, self._pending = self._new_segment(), []
+            while self._sealed:
+                segment, rows = self._sealed[0]
+                await self._store(rows)
+                self._sealed.pop(0)
+                segment.close()
+                segment.path.unlink(missing_ok=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+        if self._segment is not None:
+            self._segment.close()
+            if self._segment.rows == 0:
+                self._segment.path.unlink(missing_ok=True)
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._flush_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # the rows stay journaled and queued: retried on the next tick
+                log.exception("usage flush failed; will retry")
+
+    def _new_segment(self) -> _Segment:
+        return _Segment(self._dir / f"usage-{os.getpid()}-{next(self._seq)}.jsonl")
+
+    async def _store(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows not seen before and charge their cost to the users' budgets, in one transaction."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                self._insert.on_conflict_do_nothing(index_elements=["request_id"]).returning(
+                    Usage.user_id, Usage.cost
+                ),
+                rows,
+            )
+            spent: dict[int, float] = defaultdict(float)
+            for user_id, cost in result.all():
+                if cost:
+                    spent[user_id] += cost
+            for user_id, amount in spent.items():
+                await session.execute(
+                    update(User)
+                    .where(User.id == user_id, User.budget.is_not(None))
+                    .values(budget=User.budget - amount, updated=User.updated)
+                )
+
+    async def _replay(self) -> None:
+        """Store what a crashed process journaled but never wrote to the database."""
+        for path in sorted(self._dir.glob("usage-*.jsonl")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live process is writing it
+                rows = _read_rows(path)
+                if rows:
+                    await self._store(rows)
+                    log.info("replayed usage journal", extra={"file": path.name, "rows": len(rows)})
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in path.read_bytes().splitlines():
+        try:
+            rows.append(orjson.loads(line))
+        except orjson.JSONDecodeError:  # a line cut short by the crash: it was never acknowledged
+            log.warning("skipping a torn usage journal line", extra={"file": path.name})
+    return rows

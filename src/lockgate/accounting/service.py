@@ -1,0 +1,177 @@
+"""Admission and settlement of billable requests: budgets and rate limits before the upstream call,
+real cost, carbon and usage record after."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.accounting.carbon import ZERO, cost, footprint
+from lockgate.accounting.limits import Counter, Limiter, window_counters
+from lockgate.accounting.recorder import UsageRecorder
+from lockgate.errors import AppError
+from lockgate.identity.schemas import Principal
+from lockgate.ops.metrics import Metrics
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(AppError):
+    status_code = 402
+    code = "insufficient_budget"
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who calls which endpoint: what accounting needs to know about a request."""
+
+    principal: Principal
+    endpoint: str  # e.g. "/v1/chat/completions"
+    method: str = "POST"
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(slots=True)
+class Admission:
+    context: CallContext
+    router_id: int
+    model: str
+    prices: tuple[float, float]
+    counters: list[Counter]
+    reserved_tokens: int
+    reserved_cost: float
+    started: float = field(default_factory=time.perf_counter)
+    settled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    id: int | None
+    active_params: int
+    total_params: int
+    zone: str
+
+
+class Accountant:
+    def __init__(self, limiter: Limiter, recorder: UsageRecorder, metrics: Metrics | None = None):
+        self.limiter = limiter
+        self.recorder = recorder
+        self.metrics = metrics
+
+    async def admit(
+        self,
+        context: CallContext,
+        router_id: int,
+        model: str,
+        prices: tuple[float, float],
+        prompt_tokens: int,
+        max_completion_tokens: int,
+    ) -> Admission:
+        """Refuse (402/429) before any upstream call, or hold what the request may use."""
+        principal = context.principal
+        tokens = prompt_tokens + max_completion_tokens
+        counters: list[Counter] = []
+        reserved_cost = 0.0
+        if not principal.is_master:
+            limits = {lim.type: lim.value for lim in principal.limits if lim.router == router_id}
+            counters = window_counters(principal.user_id, router_id, limits, 1, tokens, time.time())
+            if principal.budget is not None and any(prices):
+                reserved_cost = cost(prompt_tokens, max_completion_tokens, *prices)
+                if not await self.limiter.budget_reserve(principal.user_id, principal.budget, reserved_cost):
+                    raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
+            refused = await self.limiter.reserve(counters)
+            if refused is not None:
+                if reserved_cost:
+                    await self.limiter.budget_settle(principal.user_id, reserved_cost, 0.0)
+                retry_after = max(1, int(refused.window_end - time.time() + 0.999))
+                unit = "requests" if refused.label.startswith("r") else "tokens"
+                raise RateLimited(
+                    f"Rate limit exceeded: {refused.label} = {refused.limit} {unit} for model '{model}'.",
+                    headers={"Retry-After": str(retry_after)},
+                )
+        return Admission(context, router_id, model, prices, counters, tokens, reserved_cost)
+
+    async def settle(
+        self,
+        admission: Admission,
+        provider: ProviderFacts,
+        usage: dict[str, Any],
+        ttft_ms: float | None = None,
+        status: int = 200,
+    ) -> dict[str, Any]:
+        """Charge the real amounts, record the usage row, and return `usage` with cost and carbon."""
+        admission.settled = True
+        latency_ms = (time.perf_counter() - admission.started) * 1000
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        spent = cost(prompt, completion, *admission.prices)
+        impact = (
+            footprint(
+                provider.active_params, provider.total_params, provider.zone, completion, latency_ms / 1000
+            )
+            if completion
+            else ZERO
+        )
+        for counter in admission.counters:
+            if counter.label.startswith("t"):
+                await self.limiter.adjust(counter, prompt + completion - admission.reserved_tokens)
+        user_id = admission.context.principal.user_id
+        if admission.reserved_cost or (spent and admission.context.principal.budget is not None):
+            await self.limiter.budget_settle(user_id, admission.reserved_cost, spent)
+        self._record(admission, provider.id, status, usage, spent, impact, latency_ms, ttft_ms)
+        return {**usage, "cost": spent, "carbon": impact.as_usage(), "requests": 1}
+
+    async def fail(self, admission: Admission, status: int, provider_id: int | None = None) -> None:
+        """The request failed before any output: give back what was held, record the failure."""
+        if admission.settled:
+            return
+        admission.settled = True
+        for counter in admission.counters:
+            if counter.label.startswith("t"):
+                await self.limiter.adjust(counter, -admission.reserved_tokens)
+        if admission.reserved_cost:
+            await self.limiter.budget_settle(
+                admission.context.principal.user_id, admission.reserved_cost, 0.0
+            )
+        latency_ms = (time.perf_counter() - admission.started) * 1000
+        self._record(admission, provider_id, status, {}, 0.0, ZERO, latency_ms, None)
+
+    def _record(self, admission, provider_id, status, usage, spent, impact, latency_ms, ttft_ms) -> None:
+        context = admission.context
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        if self.metrics is not None:
+            ttft_s = ttft_ms / 1000 if ttft_ms is not None else None
+            provider = str(provider_id) if provider_id is not None else "none"
+            self.metrics.observe_model(
+                admission.model, provider, status, prompt, completion, latency_ms / 1000, ttft_s
+            )
+        self.recorder.record(
+            {
+                "request_id": context.request_id,
+                "created": int(time.time()),
+                "user_id": context.principal.user_id,
+                "key_id": context.principal.key_id,
+                "key_name": context.principal.key_name,
+                "router_id": admission.router_id,
+                "model": admission.model,
+                "provider_id": provider_id,
+                "endpoint": context.endpoint,
+                "method": context.method,
+                "status": status,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+                "estimated": bool(usage.get("estimated")),
+                "cost": spent,
+                "kwh_min": impact.kwh_min,
+                "kwh_max": impact.kwh_max,
+                "kgco2eq_min": impact.kgco2_min,
+                "kgco2eq_max": impact.kgco2_max,
+                "latency_ms": round(latency_ms, 3),
+                "ttft_ms": round(ttft_ms, 3) if ttft_ms is not None else None,
+            }
+        )
