@@ -58,3 +58,18 @@ async def api(app) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lockgate.test") as client:
         yield Api(client, app.state.lockgate)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    """A real Redis for the whole session — skipped loudly when absent, never on CI."""
+    from tests.redis_server import start_redis
+
+    process, url_or_reason = start_redis(tmp_path_factory.mktemp("redis"))
+    if process is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test Redis, but: {url_or_reason}")
+        pytest.skip(backends.loud_skip_message(url_or_reason).replace("PostgreSQL", "Redis"))
+    yield url_or_reason
+    process.terminate()
+    process.wait(timeout=10)

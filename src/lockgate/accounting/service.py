@@ -15,6 +15,9 @@ from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.ops.metrics import Metrics
 
+# Completion tokens held against a budget when the request sets no max_tokens.
+DEFAULT_COMPLETION_RESERVE = 512
+
 
 class RateLimited(AppError):
     status_code = 429
@@ -70,18 +73,24 @@ class Accountant:
         model: str,
         prices: tuple[float, float],
         prompt_tokens: int,
-        max_completion_tokens: int,
+        max_completion_tokens: int | None,
     ) -> Admission:
-        """Refuse (402/429) before any upstream call, or hold what the request may use."""
+        """Refuse (402/429) before any upstream call, or hold what the request may use.
+
+        Token limits hold the prompt plus the requested max_tokens (if any) and are corrected with the
+        real count after; budgets hold the worst case (max_tokens, or a default reserve)."""
         principal = context.principal
-        tokens = prompt_tokens + max_completion_tokens
+        tokens = prompt_tokens + (max_completion_tokens or 0)
+        budget_completion = (
+            DEFAULT_COMPLETION_RESERVE if max_completion_tokens is None else max_completion_tokens
+        )
         counters: list[Counter] = []
         reserved_cost = 0.0
         if not principal.is_master:
             limits = {lim.type: lim.value for lim in principal.limits if lim.router == router_id}
             counters = window_counters(principal.user_id, router_id, limits, 1, tokens, time.time())
             if principal.budget is not None and any(prices):
-                reserved_cost = cost(prompt_tokens, max_completion_tokens, *prices)
+                reserved_cost = cost(prompt_tokens, budget_completion, *prices)
                 if not await self.limiter.budget_reserve(principal.user_id, principal.budget, reserved_cost):
                     raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
             refused = await self.limiter.reserve(counters)

@@ -20,8 +20,6 @@ from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, Strategy
 from lockgate.gateway.usage import estimate_tokens, normalize_usage
 
 T = TypeVar("T")
-# Completion tokens held against budgets and token limits when the request sets no max_tokens.
-DEFAULT_COMPLETION_RESERVE = 512
 
 
 class AtCapacity(ServiceUnavailable):
@@ -147,7 +145,7 @@ class GatewayService:
         raise last
 
     async def _admit(
-        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int
+        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int | None
     ) -> Admission:
         prices = (router.cost_prompt_tokens, router.cost_completion_tokens)
         return await self.accountant.admit(
@@ -160,7 +158,7 @@ class GatewayService:
         router: RouterRuntime,
         endpoint: Endpoint,
         prompt: Any,
-        max_tokens: int,
+        max_tokens: int | None,
         invoke: Callable[[ProviderRuntime], Awaitable[T]],
     ) -> tuple[T, ProviderRuntime, Admission, float]:
         admission = await self._admit(ctx, router, prompt, max_tokens)
@@ -361,10 +359,9 @@ class GatewayService:
         return answer
 
 
-def _max_tokens(body: dict[str, Any]) -> int:
+def _max_tokens(body: dict[str, Any]) -> int | None:
     value = body.get("max_completion_tokens") or body.get("max_tokens")
-    n = body.get("n") or 1
-    return int(value or DEFAULT_COMPLETION_RESERVE) * int(n)
+    return int(value) * int(body.get("n") or 1) if value else None
 
 
 def _collect_text(payload: dict[str, Any], parts: list[str]) -> None:
