@@ -56,3 +56,66 @@ def test_bad_config_names_the_setting(tmp_path: Path, content: str, message: str
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        (
+            [
+                {
+                    "name": "a",
+                    "type": "text-generation",
+                    "providers": [{"type": "tei", "url": "http://x", "model_name": "m"}],
+                }
+            ],
+            "cannot serve",
+        ),
+        (
+            [
+                {
+                    "name": "a",
+                    "type": "text-generation",
+                    "providers": [{"type": "vllm", "url": "http://x/v1", "model_name": "m"}],
+                }
+            ],
+            "without /v1",
+        ),
+        ([{"name": "a", "type": "text-generation", "providers": []}], "providers"),
+        (
+            [
+                {
+                    "name": "a",
+                    "type": "text-generation",
+                    "providers": [{"type": "vllm", "url": "http://x", "model_name": "m"}],
+                },
+                {
+                    "name": "b",
+                    "type": "text-generation",
+                    "aliases": ["a"],
+                    "providers": [{"type": "vllm", "url": "http://x", "model_name": "m"}],
+                },
+            ],
+            "used twice",
+        ),
+        (
+            [
+                {
+                    "name": "a",
+                    "type": "text-generation",
+                    "providers": [
+                        {"type": "vllm", "url": "http://x", "model_name": "m", "qos_metric": "ttft"}
+                    ],
+                }
+            ],
+            "together",
+        ),
+    ],
+)
+def test_bad_models_are_refused_at_load(tmp_path: Path, models: list, message: str) -> None:
+    import yaml
+
+    config = tmp_path / "models.yaml"
+    config.write_text(yaml.safe_dump({"models": models}))
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, environ={})

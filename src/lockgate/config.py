@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
+from lockgate.kit.urls import check_base_url, check_qos_pair
 
 _VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "LOCKGATE_"
@@ -36,6 +37,20 @@ class ProviderSettings(BaseModel):
     qos_metric: QosMetric | None = None
     qos_limit: float | None = Field(default=None, ge=0)
 
+    _url = field_validator("url")(check_base_url)
+
+    @field_validator("model_hosting_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError("must be an ISO 3166-1 alpha-3 code such as FRA")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _qos_pair(self) -> ProviderSettings:
+        check_qos_pair(self.qos_metric, self.qos_limit)
+        return self
+
 
 class ModelSettings(BaseModel):
     """A model (router) declared in the config file, OpenGateLLM style."""
@@ -44,11 +59,22 @@ class ModelSettings(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     type: ModelType
-    aliases: list[str] = Field(default_factory=list)
+    aliases: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
     load_balancing_strategy: Strategy = Strategy.SHUFFLE
     cost_prompt_tokens: float = Field(default=0.0, ge=0)
     cost_completion_tokens: float = Field(default=0.0, ge=0)
     providers: list[ProviderSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _providers_fit(self) -> ModelSettings:
+        from lockgate.gateway.providers.registry import ADAPTERS
+
+        for provider in self.providers:
+            if self.type not in ADAPTERS[provider.type].model_types:
+                raise ValueError(
+                    f"a '{provider.type.value}' provider cannot serve a '{self.type.value}' model"
+                )
+        return self
 
 
 class Settings(BaseModel):
@@ -108,6 +134,16 @@ class Settings(BaseModel):
     )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
+
+    @model_validator(mode="after")
+    def _model_names_unique(self) -> Settings:
+        seen: set[str] = set()
+        for model in self.models:
+            for name in (model.name, *model.aliases):
+                if name in seen:
+                    raise ValueError(f"models: '{name}' is used twice as a model name or alias")
+                seen.add(name)
+        return self
 
     @property
     def resolved_database_url(self) -> str:

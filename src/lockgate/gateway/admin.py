@@ -227,7 +227,17 @@ class GatewayAdmin:
             for field in ("qos_metric", "qos_limit"):
                 if field in changes:
                     setattr(row, field, changes[field])
+            if (row.qos_metric is None) != (row.qos_limit is None):
+                raise InvalidRequest(
+                    "qos_metric and qos_limit go together: set both or neither.", param="qos_limit"
+                )
             row.updated = bump(row.updated)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise Conflict(
+                    "The target router already has a provider with that url and model_name."
+                ) from exc
         await self._registry.refresh()
 
     async def delete_provider(self, provider_id: int) -> None:

@@ -201,3 +201,24 @@ async def test_provider_list_update_delete(api: Api, vllm: FakeUpstream) -> None
         "/v1/chat/completions", json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
     )
     assert answer.status_code == 503
+
+
+async def test_moving_a_provider_onto_a_duplicate_is_409_and_qos_pairs_are_kept(
+    api: Api, vllm: FakeUpstream
+) -> None:
+    first, second = await make_router(api, "first"), await make_router(api, "second")
+    body = {"type": "vllm", "url": vllm.url, "key": vllm.api_key, "model_name": "up-chat"}
+    a = (await api.post("/v1/admin/providers", json={**body, "router": first["id"]})).json()["id"]
+    await api.post("/v1/admin/providers", json={**body, "router": second["id"]})
+    assert (await api.patch(f"/v1/admin/providers/{a}", json={"router": second["id"]})).status_code == 409
+    assert (await api.patch(f"/v1/admin/providers/{a}", json={"qos_metric": "ttft"})).status_code == 422
+
+
+async def test_an_endpoint_no_provider_offers_is_400(api: Api) -> None:
+    with FakeUpstream("mistral", "up-m") as mistral:
+        router = await make_router(api, "m-chat")
+        body = {"router": router["id"], "type": "mistral", "url": mistral.url, "model_name": "up-m"}
+        assert (await api.post("/v1/admin/providers", json=body)).status_code == 201
+        response = await api.post("/v1/completions", json={"model": "m-chat", "prompt": "hi"})
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "model"

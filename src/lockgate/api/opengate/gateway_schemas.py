@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
 from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
+from lockgate.kit.urls import check_base_url, check_qos_pair
 
 Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Zone = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
@@ -58,21 +58,6 @@ class RouterList(Wire):
     data: list[RouterOut]
 
 
-def _check_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an http(s) URL such as https://api.example.com")
-    if parts.path.rstrip("/").endswith("/v1"):
-        raise ValueError("give the base URL only, without /v1")
-    return url
-
-
-def _check_qos(metric: QosMetric | None, limit: float | None) -> None:
-    if (metric is None) != (limit is None):
-        raise ValueError("qos_metric and qos_limit go together: set both or neither")
-
-
 class ProviderCreate(Wire):
     router: DbInt
     type: ProviderType
@@ -86,11 +71,11 @@ class ProviderCreate(Wire):
     qos_metric: QosMetric | None = None
     qos_limit: float | None = Field(default=None, ge=0)
 
-    _url = field_validator("url")(_check_url)
+    _url = field_validator("url")(check_base_url)
 
     @model_validator(mode="after")
     def _qos_pair(self) -> ProviderCreate:
-        _check_qos(self.qos_metric, self.qos_limit)
+        check_qos_pair(self.qos_metric, self.qos_limit)
         return self
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import orjson
 
-from lockgate.errors import UpstreamBadGateway
+from lockgate.errors import BadRequest, UpstreamBadGateway
 from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream, translate_transport_error
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.kit.vectors import encode_base64, renormalize_truncated
@@ -38,7 +38,7 @@ class TeiAdapter(ProviderAdapter):
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body["input"]
         if not isinstance(inputs, str) and inputs and not isinstance(inputs[0], str):
-            raise UpstreamBadGateway(f"Provider {self.label} (TEI) accepts text input only, not token ids.")
+            raise BadRequest("input: this model accepts text only, not token ids.", param="input")
         vectors, tokens = await self._post_counted("/embed", {"inputs": inputs, "truncate": True})
         dimensions = body.get("dimensions")
         base64 = body.get("encoding_format") == "base64"
