@@ -188,3 +188,16 @@ def test_provider_down_at_startup_is_retried_and_comes_back(fake, lockgate) -> N
         time.sleep(0.1)
         status = chat(live).status_code
     assert status == 200
+
+
+def test_model_metrics_are_exported(fake, lockgate) -> None:
+    upstream = fake("openai", "up")
+    live = lockgate(models=[model("chat", "text-generation", provider(upstream))])
+    assert chat(live).status_code == 200
+    upstream.fail_status = 500
+    assert chat(live).status_code == 502
+    text = live.admin.get("/metrics").text
+    assert 'lockgate_model_requests_total{model="chat",provider="1",status="200"} 1.0' in text
+    assert 'lockgate_model_requests_total{model="chat",provider="none",status="502"} 1.0' in text
+    assert 'lockgate_model_tokens_total{kind="completion",model="chat"}' in text
+    assert 'lockgate_model_inflight{model="chat",provider="1"} 0.0' in text
