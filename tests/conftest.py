@@ -43,7 +43,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, master_key=MASTER_KEY, log_format="text")
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        master_key=MASTER_KEY,
+        log_format="text",
+        local_models="off",
+    )
 
 
 @pytest.fixture

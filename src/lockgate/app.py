@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from lockgate import __version__
@@ -17,6 +18,7 @@ from lockgate.accounting.recorder import UsageRecorder
 from lockgate.accounting.service import Accountant
 from lockgate.api import ops
 from lockgate.api.errors import install_error_handlers
+from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
 from lockgate.api.opengate import (
     admin_organizations,
@@ -29,14 +31,16 @@ from lockgate.api.opengate import (
     me,
     usage,
 )
-from lockgate.config import Settings
+from lockgate.config import ModelSettings, Settings
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.config_sync import sync_config_models
 from lockgate.gateway.registry import ModelRegistry
+from lockgate.gateway.schemas import ProviderType
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
+from lockgate.inference.engines import LocalEngines, default_models
 from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
@@ -59,6 +63,7 @@ SURFACES = (
     generation,
     embeddings,
     media,
+    extras,
 )
 
 
@@ -66,7 +71,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
     box = SecretBox(load_or_create_secret(settings.secret_key, settings.data_dir))
-    registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds)
+    registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds, engines=LocalEngines())
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
     accountant = Accountant(limiter, recorder, metrics)
@@ -92,6 +97,30 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         usage_history=UsageHistory(db, recorder),
         metrics=metrics,
     )
+
+
+def served_models(settings: Settings) -> list[ModelSettings]:
+    """The configured models, plus the installed local models (zero-config default)."""
+    models = list(settings.models)
+    if settings.local_models == "on" or (settings.local_models == "auto" and not models):
+        taken = {name for m in models for name in (m.name, *m.aliases)}
+        for default in default_models():
+            if default["name"] not in taken and not taken & set(default["aliases"]):
+                models.append(ModelSettings(**default))
+    return models
+
+
+async def load_local_engines(state: AppState, models: list[ModelSettings]) -> None:
+    """Load the local engines the served models need, off the event loop. A model that fails to load
+    is logged and its provider stays unhealthy: Lockgate still starts."""
+    engines = state.gateway.registry.engines
+    if engines is None:
+        return
+    for url in [p.url for m in models for p in m.providers if p.type == ProviderType.LOCAL]:
+        try:
+            await anyio.to_thread.run_sync(engines.load, [url])
+        except Exception as exc:
+            log.error("local model failed to load", extra={"model": url, "error": str(exc)})
 
 
 async def _watch_registry(state: AppState) -> None:
@@ -121,7 +150,9 @@ def create_app(settings: Settings) -> FastAPI:
                     flush=True,
                 )
             await state.accountant.recorder.start()
-            await sync_config_models(state.db, state.gateway_admin.box, list(settings.models))
+            served = served_models(settings)
+            await load_local_engines(state, served)
+            await sync_config_models(state.db, state.gateway_admin.box, served)
             await state.gateway.registry.refresh(probe_new=True)
             watcher = asyncio.create_task(_watch_registry(state))
             yield
@@ -133,6 +164,8 @@ def create_app(settings: Settings) -> FastAPI:
             await state.accountant.recorder.stop()  # a graceful stop writes every usage row
             await state.accountant.limiter.close()
             await state.gateway.registry.close()
+            if state.gateway.registry.engines is not None:
+                state.gateway.registry.engines.close()
             await state.db.dispose()
 
     app = FastAPI(

@@ -27,8 +27,11 @@ class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: ProviderType
-    url: str = Field(description="Domain only, no /v1.")
+    url: str | None = Field(default=None, description="Base URL, no /v1. Local providers: set by Lockgate.")
     key: str | None = None
+    model_path: str | None = Field(default=None, description="Local providers: path to a .gguf file.")
+    chat_format: str | None = Field(default=None, description="Local GGUF: llama-cpp-python chat_format.")
+    n_ctx: int | None = Field(default=None, ge=128, le=1_048_576, description="Local GGUF: context size.")
     model_name: str = Field(min_length=1)
     timeout: int = Field(default=300, ge=1, le=3600)
     model_hosting_zone: str = Field(default="WOR", min_length=3, max_length=3)
@@ -37,7 +40,24 @@ class ProviderSettings(BaseModel):
     qos_metric: QosMetric | None = None
     qos_limit: float | None = Field(default=None, ge=0)
 
-    _url = field_validator("url")(check_base_url)
+    @model_validator(mode="after")
+    def _url_for_type(self) -> ProviderSettings:
+        from lockgate.inference.engines import gguf_url, local_url
+
+        if self.type == ProviderType.LOCAL:
+            if self.url is None:
+                if self.model_path:
+                    url = gguf_url(self.model_path, self.chat_format, self.n_ctx)
+                else:
+                    url = local_url(self.model_name)
+                object.__setattr__(self, "url", url)
+            elif not self.url.startswith("local://"):
+                raise ValueError("url: a local provider's url starts with local:// (or give model_path)")
+        elif self.url is None:
+            raise ValueError("url: required for remote providers")
+        else:
+            object.__setattr__(self, "url", check_base_url(self.url))
+        return self
 
     @field_validator("model_hosting_zone")
     @classmethod
@@ -131,6 +151,11 @@ class Settings(BaseModel):
     )
     qos_queue_seconds: float = Field(
         default=10.0, ge=0, description="How long a request waits for a saturated model before a 503."
+    )
+    local_models: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="auto: serve the installed local models when no models are configured; on: always; "
+        "off: never.",
     )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")

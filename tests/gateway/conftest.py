@@ -38,7 +38,7 @@ def lockgate(sqlite_url: str, tmp_path) -> Iterator[Callable[..., Live]]:
                 database_url=sqlite_url,
                 master_key=MASTER_KEY,
                 log_format="text",
-                **overrides,
+                **{"local_models": "off", **overrides},
             )
             return stack.enter_context(live_server(settings))
 

@@ -10,6 +10,8 @@ import fcntl
 import itertools
 import logging
 import os
+import socket
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ class UsageRecorder:
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._insert = (sqlite.insert if is_sqlite(db.url) else postgresql.insert)(Usage)
 
     async def start(self) -> None:
@@ -107,7 +110,8 @@ class UsageRecorder:
                 log.exception("usage flush failed; will retry")
 
     def _new_segment(self) -> _Segment:
-        return _Segment(self._dir / f"usage-{os.getpid()}-{next(self._seq)}.jsonl")
+        # Unique across hosts and containers sharing a data_dir (where every process may be PID 1).
+        return _Segment(self._dir / f"usage-{self._instance}-{next(self._seq)}.jsonl")
 
     async def _store(self, rows: list[dict[str, Any]]) -> None:
         """Insert rows not seen before and charge their cost to the users' budgets, in one transaction."""

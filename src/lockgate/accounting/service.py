@@ -3,6 +3,8 @@ real cost, carbon and usage record after."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,9 +21,17 @@ from lockgate.ops.metrics import Metrics
 DEFAULT_COMPLETION_RESERVE = 512
 
 
+log = logging.getLogger("lockgate.accounting")
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limit_exceeded"
+
+
+class LimiterUnavailable(AppError):
+    status_code = 503
+    code = "limiter_unavailable"
 
 
 class BudgetExceeded(AppError):
@@ -67,6 +77,25 @@ class Accountant:
         self.metrics = metrics
 
     async def admit(
+        self,
+        context: CallContext,
+        router_id: int,
+        model: str,
+        prices: tuple[float, float],
+        prompt_tokens: int,
+        max_completion_tokens: int | None,
+    ) -> Admission:
+        try:
+            return await self._admit(context, router_id, model, prices, prompt_tokens, max_completion_tokens)
+        except (AppError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # the shared limiter (Redis) is down: refuse rather than count nothing
+            log.exception("rate limiter unavailable")
+            raise LimiterUnavailable(
+                "Rate limits cannot be checked right now; retry shortly.", headers={"Retry-After": "5"}
+            ) from exc
+
+    async def _admit(
         self,
         context: CallContext,
         router_id: int,
@@ -125,12 +154,15 @@ class Accountant:
             if completion
             else ZERO
         )
-        for counter in admission.counters:
-            if counter.label.startswith("t"):
-                await self.limiter.adjust(counter, prompt + completion - admission.reserved_tokens)
         user_id = admission.context.principal.user_id
-        if admission.reserved_cost or (spent and admission.context.principal.budget is not None):
-            await self.limiter.budget_settle(user_id, admission.reserved_cost, spent)
+        try:
+            for counter in admission.counters:
+                if counter.label.startswith("t"):
+                    await self.limiter.adjust(counter, prompt + completion - admission.reserved_tokens)
+            if admission.reserved_cost or (spent and admission.context.principal.budget is not None):
+                await self.limiter.budget_settle(user_id, admission.reserved_cost, spent)
+        except Exception:  # the answer is out: record it whatever the limiter's state
+            log.exception("could not settle limits; the usage row is still recorded")
         self._record(admission, provider.id, status, usage, spent, impact, latency_ms, ttft_ms)
         return {**usage, "cost": spent, "carbon": impact.as_usage(), "requests": 1}
 
@@ -139,13 +171,16 @@ class Accountant:
         if admission.settled:
             return
         admission.settled = True
-        for counter in admission.counters:
-            if counter.label.startswith("t"):
-                await self.limiter.adjust(counter, -admission.reserved_tokens)
-        if admission.reserved_cost:
-            await self.limiter.budget_settle(
-                admission.context.principal.user_id, admission.reserved_cost, 0.0
-            )
+        try:
+            for counter in admission.counters:
+                if counter.label.startswith("t"):
+                    await self.limiter.adjust(counter, -admission.reserved_tokens)
+            if admission.reserved_cost:
+                await self.limiter.budget_settle(
+                    admission.context.principal.user_id, admission.reserved_cost, 0.0
+                )
+        except Exception:
+            log.exception("could not release reservations")
         latency_ms = (time.perf_counter() - admission.started) * 1000
         self._record(admission, provider_id, status, {}, 0.0, ZERO, latency_ms, None)
 

@@ -38,9 +38,9 @@ Caller = Annotated[Principal, Depends(get_principal)]
 
 
 def call_context(request: Request, principal: Caller) -> CallContext:
-    """Who calls which inference endpoint, for admission and usage records."""
-    request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
-    return CallContext(principal, request.url.path, request.method, request_id)
+    """Who calls which inference endpoint, for admission and usage records. The usage record gets an id
+    of our own: a client's X-Request-ID may repeat or be long, and must never drop or block a record."""
+    return CallContext(principal, request.url.path, request.method, uuid.uuid4().hex)
 
 
 Context = Annotated[CallContext, Depends(call_context)]

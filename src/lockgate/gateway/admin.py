@@ -49,9 +49,9 @@ def check_provider_fits(provider_type: str, model_type: str) -> None:
         )
 
 
-async def probe_provider(config: ProviderConfig, model_type: str) -> ProbeResult:
+async def probe_provider(config: ProviderConfig, model_type: str, engines=None) -> ProbeResult:
     """Ask the upstream what it is; an unreachable or wrong upstream is refused with 424."""
-    adapter = build_adapter(config)
+    adapter = build_adapter(config, engines)
     try:
         return await adapter.probe(ModelType(model_type))
     except UpstreamError as exc:
@@ -61,7 +61,7 @@ async def probe_provider(config: ProviderConfig, model_type: str) -> ProbeResult
             f"Provider check failed: unexpected answer from {config.url} ({exc})."
         ) from exc
     finally:
-        await adapter.client.aclose()
+        await adapter.aclose()
 
 
 class GatewayAdmin:
@@ -188,7 +188,9 @@ class GatewayAdmin:
         config = ProviderConfig(
             fields["type"], fields["url"], key, fields["model_name"], float(fields["timeout"])
         )
-        probe = await probe_provider(config, router_type)  # no transaction held while we wait on the upstream
+        probe = await probe_provider(
+            config, router_type, self._registry.engines
+        )  # no transaction held while we wait on the upstream
         async with self._db.transaction() as session:
             router = await self._router(session, router_id)
             row = Provider(

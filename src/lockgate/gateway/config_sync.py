@@ -48,7 +48,7 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
             repository.set_aliases(router, model.aliases)
             await repository.delete_providers_of(session, router.id)
             for declared_provider in model.providers:
-                fields = declared_provider.model_dump(exclude={"key"})
+                fields = declared_provider.model_dump(exclude={"key", "model_path", "chat_format", "n_ctx"})
                 fields["type"] = declared_provider.type.value
                 fields["qos_metric"] = (
                     declared_provider.qos_metric.value if declared_provider.qos_metric else None

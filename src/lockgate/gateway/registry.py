@@ -15,9 +15,11 @@ import httpx
 from lockgate.errors import UpstreamError
 from lockgate.gateway import repository
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
+from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.qos import ProviderStats
 from lockgate.gateway.schemas import ModelType, ProbeResult
+from lockgate.inference.engines import LocalEngines
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
 
@@ -64,12 +66,17 @@ def build_client(config: ProviderConfig) -> httpx.AsyncClient:
     )
 
 
-def build_adapter(config: ProviderConfig) -> ProviderAdapter:
+def build_adapter(config: ProviderConfig, engines: LocalEngines | None = None) -> ProviderAdapter:
+    if config.type == "local":
+        return LocalAdapter(config, engines.get(config.url) if engines else None)
     return ADAPTERS[config.type](config, build_client(config))
 
 
 class ModelRegistry:
-    def __init__(self, db: Database, box: SecretBox, retry_seconds: float = 15.0):
+    def __init__(
+        self, db: Database, box: SecretBox, retry_seconds: float = 15.0, engines: LocalEngines | None = None
+    ):
+        self.engines = engines
         self._db = db
         self._box = box
         self._retry_seconds = retry_seconds
@@ -126,7 +133,7 @@ class ModelRegistry:
                             id=row.id,
                             router_id=router.id,
                             config=config,
-                            adapter=build_adapter(config),
+                            adapter=build_adapter(config, self.engines),
                             qos_metric=row.qos_metric,
                             qos_limit=row.qos_limit,
                             hosting_zone=row.model_hosting_zone,
@@ -215,7 +222,7 @@ class ModelRegistry:
     async def _close_later(self, runtime: ProviderRuntime) -> None:
         # Requests already running on this provider may still be streaming: let them finish.
         await asyncio.sleep(runtime.config.timeout + 5)
-        await runtime.adapter.client.aclose()
+        await runtime.adapter.aclose()
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -226,4 +233,4 @@ class ModelRegistry:
         for task in list(self._tasks):
             task.cancel()
         for runtime in self._providers.values():
-            await runtime.adapter.client.aclose()
+            await runtime.adapter.aclose()

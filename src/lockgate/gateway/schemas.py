@@ -26,6 +26,7 @@ class ProviderType(StrEnum):
     MISTRAL = "mistral"
     TEI = "tei"
     ALBERT = "albert"
+    LOCAL = "local"  # an engine running in this process (see lockgate.inference)
 
 
 class QosMetric(StrEnum):

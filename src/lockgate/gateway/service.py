@@ -18,6 +18,7 @@ from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, Strategy
 from lockgate.gateway.usage import estimate_tokens, normalize_usage
+from lockgate.inference.llama import LlamaEngine
 
 T = TypeVar("T")
 
@@ -286,6 +287,22 @@ class GatewayService:
             return
         provider.stats.record_success(latency_ms, ttft_ms, final["completion_tokens"])
         yield UsageEvent(final)
+
+    # -- local tokenizer (llama-cpp-python's /extras) ----------------------------------------------
+
+    def local_llama(self, name: str | None) -> LlamaEngine:
+        """The llama.cpp engine behind a model (default: the first local chat model)."""
+        routers = [self.resolve(name, Endpoint.CHAT)] if name else self.registry.routers()
+        for router in routers:
+            for provider in router.providers:
+                engine = getattr(provider.adapter, "engine", None)
+                if isinstance(engine, LlamaEngine):
+                    return engine
+        if name:
+            raise BadRequest(
+                f"Model '{name}' is not a local llama.cpp model: it has no tokenizer here.", param="model"
+            )
+        raise NotFound("No local llama.cpp model is loaded.", param="model")
 
     # -- embeddings, rerank, audio, ocr ------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
 from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
@@ -71,7 +71,14 @@ class ProviderCreate(Wire):
     qos_metric: QosMetric | None = None
     qos_limit: float | None = Field(default=None, ge=0)
 
-    _url = field_validator("url")(check_base_url)
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str, info: ValidationInfo) -> str:
+        if info.data.get("type") == ProviderType.LOCAL:
+            if not url.startswith("local://"):
+                raise ValueError("a local provider's url is local://<model> (a model loaded by this server)")
+            return url
+        return check_base_url(url)
 
     @model_validator(mode="after")
     def _qos_pair(self) -> ProviderCreate:

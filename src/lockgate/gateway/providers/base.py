@@ -88,6 +88,9 @@ class ProviderAdapter:
         self.client = client
         self.label = f"{config.type}:{config.model_name}@{config.url}"
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _post_json(self, path: str, body: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from lockgate.gateway.providers.albert import AlbertAdapter
 from lockgate.gateway.providers.base import ProviderAdapter
+from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.mistral import MistralAdapter
 from lockgate.gateway.providers.openai import OpenAIAdapter
 from lockgate.gateway.providers.tei import TeiAdapter
@@ -9,5 +10,5 @@ from lockgate.gateway.providers.vllm import VllmAdapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     adapter.type: adapter
-    for adapter in (OpenAIAdapter, VllmAdapter, MistralAdapter, TeiAdapter, AlbertAdapter)
+    for adapter in (OpenAIAdapter, VllmAdapter, MistralAdapter, TeiAdapter, AlbertAdapter, LocalAdapter)
 }

@@ -1,0 +1,39 @@
+"""POST /extras/tokenize, /extras/tokenize/count, /extras/detokenize."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from lockgate.api.deps import Caller, State
+from lockgate.api.openai import openai_dialect
+
+router = APIRouter(prefix="/extras", tags=["llama.cpp extras"], dependencies=[Depends(openai_dialect)])
+
+
+class TokenizeRequest(BaseModel):
+    model: str | None = None
+    input: str = Field(max_length=1_000_000)
+
+
+class DetokenizeRequest(BaseModel):
+    model: str | None = None
+    tokens: list[int] = Field(max_length=1_000_000)
+
+
+@router.post("/tokenize")
+async def tokenize(body: TokenizeRequest, caller: Caller, state: State) -> dict[str, list[int]]:
+    engine = state.gateway.local_llama(body.model)
+    return {"tokens": await engine.tokenize(body.input)}
+
+
+@router.post("/tokenize/count")
+async def count(body: TokenizeRequest, caller: Caller, state: State) -> dict[str, int]:
+    engine = state.gateway.local_llama(body.model)
+    return {"count": len(await engine.tokenize(body.input))}
+
+
+@router.post("/detokenize")
+async def detokenize(body: DetokenizeRequest, caller: Caller, state: State) -> dict[str, str]:
+    engine = state.gateway.local_llama(body.model)
+    return {"text": await engine.detokenize(body.tokens)}

@@ -1,0 +1,219 @@
+"""Local engines as providers: same routers, limits and usage as remote ones, no HTTP in between."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from lockgate.errors import BadRequest, UpstreamBadGateway
+from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.providers.base import FilePart, ProviderAdapter, ProviderConfig, RawResponse
+from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
+from lockgate.inference.embeddings import OnnxEmbedder
+from lockgate.inference.llama import LlamaEngine
+from lockgate.inference.ocr import OcrEngine
+from lockgate.inference.whisper import WhisperEngine
+from lockgate.kit.vectors import encode_base64, renormalize_truncated
+
+_ENDPOINTS = {
+    LlamaEngine: frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS}),
+    OnnxEmbedder: frozenset({Endpoint.EMBEDDINGS, Endpoint.RERANK}),
+    WhisperEngine: frozenset({Endpoint.TRANSCRIPTION}),
+    OcrEngine: frozenset({Endpoint.OCR}),
+}
+_MODEL_TYPES = {
+    LlamaEngine: {ModelType.TEXT_GENERATION},
+    OnnxEmbedder: {ModelType.TEXT_EMBEDDINGS, ModelType.TEXT_CLASSIFICATION},
+    WhisperEngine: {ModelType.SPEECH_RECOGNITION},
+    OcrEngine: {ModelType.IMAGE_TO_TEXT},
+}
+
+
+class LocalAdapter(ProviderAdapter):
+    type = "local"
+    endpoints = frozenset(Endpoint)
+    model_types = frozenset(ModelType)
+
+    def __init__(self, config: ProviderConfig, engine):
+        self.config = config
+        self.engine = engine
+        self.label = f"local:{config.model_name}"
+        self.endpoints = _ENDPOINTS.get(type(engine), frozenset())
+
+    async def aclose(self) -> None:
+        return None  # engines are owned by the process, not by one provider
+
+    def _need(self, kind: type):
+        if not isinstance(self.engine, kind):
+            raise UpstreamBadGateway(f"Local model {self.config.model_name} cannot do this.")
+        return self.engine
+
+    async def probe(self, model_type: ModelType) -> ProbeResult:
+        if self.engine is None:
+            raise UpstreamBadGateway(f"Local model {self.config.url} is not loaded in this process.")
+        if model_type not in _MODEL_TYPES[type(self.engine)]:
+            raise UpstreamBadGateway(
+                f"Local model {self.config.url} cannot serve a {model_type.value} router."
+            )
+        if isinstance(self.engine, LlamaEngine):
+            return ProbeResult(max_context_length=self.engine.n_ctx)
+        if isinstance(self.engine, OnnxEmbedder):
+            vector_size = self.engine.dimensions if model_type == ModelType.TEXT_EMBEDDINGS else None
+            return ProbeResult(max_context_length=self.engine.max_tokens, vector_size=vector_size)
+        return ProbeResult()
+
+    # -- generation --------------------------------------------------------------------------------
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._need(LlamaEngine).chat(body)
+
+    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._need(LlamaEngine).completion(body)
+
+    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        engine = self._need(LlamaEngine)
+        return self._events(engine, engine.chat_stream(body))
+
+    def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        engine = self._need(LlamaEngine)
+        return self._events(engine, engine.completion_stream(body))
+
+    async def _events(self, engine: LlamaEngine, chunks: AsyncIterator[dict]) -> AsyncIterator[StreamEvent]:
+        produced = 0
+        try:
+            async for chunk in chunks:
+                choice = (chunk.get("choices") or [{}])[0]
+                if (choice.get("delta") or {}).get("content") or choice.get("text"):
+                    produced += 1  # llama.cpp streams one token per chunk
+                yield ChunkEvent(chunk)
+        finally:
+            await chunks.aclose()
+        processed = await engine.worker.run(lambda: engine.llm.n_tokens)
+        prompt = max(0, processed - produced)
+        yield UsageEvent(
+            {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced}
+        )
+
+    # -- embeddings and similarity rerank ----------------------------------------------------------
+
+    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        engine = self._need(OnnxEmbedder)
+        inputs = body["input"]
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise BadRequest("input: this model accepts text only, not token ids.", param="input")
+        vectors, tokens = await engine.embed(texts)
+        dimensions = body.get("dimensions")
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, vector in enumerate(vectors):
+            if dimensions:
+                vector = renormalize_truncated(vector, dimensions)
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": index,
+                    "embedding": encode_base64(vector) if as_base64 else vector,
+                }
+            )
+        usage = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
+        return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
+
+    async def rerank(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        """Cosine similarity of embeddings — what this model is; no cross-encoder weights are available."""
+        vectors, tokens = await self._need(OnnxEmbedder).embed([query, *documents])
+        q = vectors[0]
+        scored = [
+            {"index": i, "relevance_score": sum(a * b for a, b in zip(q, v, strict=True))}
+            for i, v in enumerate(vectors[1:])
+        ]
+        scored.sort(key=lambda r: r["relevance_score"], reverse=True)
+        return {"results": scored[:top_n] if top_n else scored, "prompt_tokens": tokens}
+
+    # -- speech and OCR ----------------------------------------------------------------------------
+
+    async def transcribe(self, file: FilePart, fields: dict[str, str]) -> dict[str, Any] | RawResponse:
+        engine = self._need(WhisperEngine)
+        transcript = await engine.transcribe(
+            file.content, fields.get("language"), fields.get("prompt"), float(fields.get("temperature") or 0)
+        )
+        fmt = fields.get("response_format", "json")
+        if fmt == "text":
+            return RawResponse(transcript.text.encode(), "text/plain; charset=utf-8")
+        if fmt in {"srt", "vtt"}:
+            return RawResponse(_subtitles(transcript.segments, fmt).encode(), "text/plain; charset=utf-8")
+        if fmt == "verbose_json":
+            return {
+                "task": "transcribe",
+                "language": transcript.language,
+                "duration": transcript.duration,
+                "text": transcript.text,
+                "segments": transcript.segments,
+            }
+        return {"text": transcript.text}
+
+    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+        engine = self._need(OcrEngine)
+        data = _document_bytes(body.get("document") or {})
+        pages = body.get("pages")
+        recognized = await engine.recognize(data, pages=pages)
+        return {
+            "id": f"ocr-{uuid.uuid4().hex}",
+            "object": "ocr",
+            "created": int(time.time()),
+            "model": self.config.model_name,
+            "pages": [
+                {
+                    "index": page.index,
+                    "markdown": page.markdown,
+                    "images": [],
+                    "dimensions": {"dpi": page.dpi, "height": page.height, "width": page.width},
+                }
+                for page in recognized
+            ],
+            "document_annotation": None,
+            "usage_info": {"pages_processed": len(recognized), "doc_size_bytes": len(data)},
+        }
+
+
+def _document_bytes(document: dict[str, Any]) -> bytes:
+    """The document's bytes from a data: URL. Remote URLs are not fetched by local OCR (no server-side
+    fetches of user-supplied addresses)."""
+    kind = document.get("type")
+    url = document.get("document_url") if kind == "document_url" else document.get("image_url")
+    if isinstance(url, dict):
+        url = url.get("url")
+    if not isinstance(url, str) or not url:
+        raise BadRequest("document: give a document_url or an image_url.", param="document")
+    if not url.startswith("data:"):
+        raise BadRequest(
+            "document: local OCR reads data: URLs (base64); it does not fetch remote addresses.",
+            param="document",
+        )
+    header, _, payload = url.partition(",")
+    if ";base64" not in header:
+        raise BadRequest("document: the data: URL must be base64-encoded.", param="document")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError as exc:
+        raise BadRequest("document: invalid base64 data.", param="document") from exc
+
+
+def _subtitles(segments: list[dict], fmt: str) -> str:
+    def stamp(seconds: float) -> str:
+        ms = round(seconds * 1000)
+        h, rest = divmod(ms, 3_600_000)
+        m, rest = divmod(rest, 60_000)
+        s, ms = divmod(rest, 1000)
+        sep = "," if fmt == "srt" else "."
+        return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+    lines = ["WEBVTT", ""] if fmt == "vtt" else []
+    for number, segment in enumerate(segments, start=1):
+        if fmt == "srt":
+            lines.append(str(number))
+        lines += [f"{stamp(segment['start'])} --> {stamp(segment['end'])}", segment["text"].strip(), ""]
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Speech to text with faster-whisper (CTranslate2), e.g. Whisper tiny.en shipped in a package."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockgate.errors import BadRequest
+from lockgate.inference.worker import EngineWorker
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float
+    segments: list[dict]
+
+
+class WhisperEngine:
+    def __init__(self, name: str, model_dir: Path):
+        self.name = name
+        self.model_dir = model_dir
+        self.worker = EngineWorker(name)
+        self._model = None
+
+    def load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(
+            str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=max(1, os.cpu_count() or 1)
+        )
+
+    def _transcribe(
+        self, audio: bytes, language: str | None, prompt: str | None, temperature: float
+    ) -> Transcript:
+        try:
+            segments, info = self._model.transcribe(
+                io.BytesIO(audio),
+                language=language or None,
+                initial_prompt=prompt or None,
+                temperature=temperature or 0.0,
+                beam_size=1,
+                vad_filter=False,
+            )
+            parts = [
+                {
+                    "id": index,
+                    "seek": segment.seek,
+                    "start": round(segment.start, 3),
+                    "end": round(segment.end, 3),
+                    "text": segment.text,
+                    "tokens": list(segment.tokens),
+                    "temperature": segment.temperature,
+                    "avg_logprob": segment.avg_logprob,
+                    "compression_ratio": segment.compression_ratio,
+                    "no_speech_prob": segment.no_speech_prob,
+                }
+                for index, segment in enumerate(segments)
+            ]
+        except Exception as exc:  # PyAV cannot decode it: the client's file, not our failure
+            if type(exc).__module__.startswith(("av", "faster_whisper")) or isinstance(exc, ValueError):
+                raise BadRequest(f"file: cannot decode this audio ({exc}).", param="file") from exc
+            raise
+        text = "".join(p["text"] for p in parts).strip()
+        return Transcript(text, info.language, round(info.duration, 3), parts)
+
+    async def transcribe(
+        self, audio: bytes, language: str | None = None, prompt: str | None = None, temperature: float = 0.0
+    ) -> Transcript:
+        async with self.worker.lock:
+            return await self.worker.run(self._transcribe, audio, language, prompt, temperature)
+
+    def close(self) -> None:
+        self.worker.close()
