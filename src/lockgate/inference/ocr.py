@@ -32,8 +32,8 @@ class OcrEngine:
         import numpy as np
         from rapidocr import RapidOCR
 
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         self._ocr = RapidOCR()
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it configures its own chatty logger
         self._ocr(np.full((32, 32, 3), 255, dtype=np.uint8))  # loads its sessions now, not on a request
 
     def _image_text(self, image) -> str:
