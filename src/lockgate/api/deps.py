@@ -13,7 +13,7 @@ from lockgate.kit.pagination import Page
 from lockgate.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.lockgate
 
 
@@ -26,7 +26,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def get_principal(request: Request) -> Principal:
-    principal = await get_state(request).authenticator.authenticate(bearer_token(request))
+    principal = await request.app.state.lockgate.authenticator.authenticate(bearer_token(request))
     request.state.principal = principal
     return principal
 
@@ -37,7 +37,7 @@ DbId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
-def call_context(request: Request, principal: Caller) -> CallContext:
+async def call_context(request: Request, principal: Caller) -> CallContext:
     """Who calls which inference endpoint, for admission and usage records. The usage record gets an id
     of our own: a client's X-Request-ID may repeat or be long, and must never drop or block a record."""
     return CallContext(principal, request.url.path, request.method, uuid.uuid4().hex)
@@ -58,11 +58,11 @@ def require(*permissions: Permission) -> Callable[..., Coroutine[Any, Any, Princ
     return check
 
 
-def page_params(order_fields: tuple[str, ...], noun: str) -> Callable[..., Page]:
+def page_params(order_fields: tuple[str, ...], noun: str) -> Callable[..., Coroutine[Any, Any, Page]]:
     """Offset/limit/order query parameters as OpenGateLLM specifies them, validated (422 when wrong)."""
     order_type = Literal[order_fields]  # type: ignore[valid-type]
 
-    def params(
+    async def params(
         offset: Annotated[int, Query(ge=0, description=f"The offset of the {noun} to get.")] = 0,
         limit: Annotated[int, Query(ge=1, le=100, description=f"The limit of the {noun} to get.")] = 10,
         order_by: Annotated[order_type, Query(description=f"The field to order the {noun} by.")] = "id",

@@ -10,7 +10,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 from lockgate.errors import UpstreamError
 from lockgate.gateway import repository
@@ -55,14 +55,17 @@ class RouterRuntime:
     providers: list[ProviderRuntime]
 
 
-def build_client(config: ProviderConfig) -> httpx.AsyncClient:
-    """One pooled client per provider, kept for the provider's life."""
+def build_client(config: ProviderConfig) -> aiohttp.ClientSession:
+    """One pooled client per provider, kept for the provider's life (aiohttp: see ADR 0008)."""
     headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
-    return httpx.AsyncClient(
-        base_url=config.url.rstrip("/"),
+    return aiohttp.ClientSession(
         headers=headers,
-        timeout=httpx.Timeout(config.timeout, connect=min(10.0, config.timeout)),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=min(10.0, config.timeout), sock_read=config.timeout
+        ),
+        connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=60, enable_cleanup_closed=True),
+        auto_decompress=True,
+        raise_for_status=False,
     )
 
 
@@ -181,7 +184,7 @@ class ModelRegistry:
             probe = await asyncio.wait_for(
                 runtime.adapter.probe(model_type), timeout=min(5.0, runtime.config.timeout)
             )
-        except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+        except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError) as exc:
             runtime.stats.healthy = False
             log.warning(
                 "provider unreachable at startup; retrying in background",
@@ -198,7 +201,7 @@ class ModelRegistry:
                 probe = await asyncio.wait_for(
                     runtime.adapter.probe(model_type), timeout=runtime.config.timeout
                 )
-            except (UpstreamError, TimeoutError, httpx.HTTPError, KeyError, ValueError, TypeError):
+            except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError):
                 continue
             runtime.stats.healthy = True
             log.info("provider healthy again", extra={"provider": runtime.adapter.label})

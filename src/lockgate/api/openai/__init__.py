@@ -4,7 +4,8 @@ audio transcriptions, OCR. Errors use the OpenAI envelope."""
 from fastapi import APIRouter, Depends, Request
 
 
-def openai_dialect(request: Request) -> None:
+async def openai_dialect(request: Request) -> None:
+    # async: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per request.
     request.state.dialect = "openai"
 
 

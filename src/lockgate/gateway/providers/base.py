@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from lockgate.errors import UpstreamBadGateway, UpstreamError, UpstreamRejected, UpstreamTimeout
@@ -41,12 +41,12 @@ class RawResponse:
     media_type: str
 
 
-def error_message(response: httpx.Response) -> str:
+def error_message(status: int, content: bytes, reason: str = "") -> str:
     """The human message inside an upstream error body, whatever its flavor."""
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
-        return response.text[:500] or response.reason_phrase
+        return content[:500].decode(errors="replace") or reason or str(status)
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message")))
         if isinstance(error, dict):
@@ -56,11 +56,10 @@ def error_message(response: httpx.Response) -> str:
     return str(body)[:500]
 
 
-def raise_for_upstream(response: httpx.Response, provider: str) -> None:
-    status = response.status_code
+def raise_for_upstream(status: int, content: bytes, provider: str, reason: str = "") -> None:
     if status < 400:
         return
-    message = error_message(response)
+    message = error_message(status, content, reason)
     if status in _MISCONFIGURED:
         raise UpstreamBadGateway(f"Provider {provider} refused the call ({status}): {message}")
     if status == 429:
@@ -70,10 +69,13 @@ def raise_for_upstream(response: httpx.Response, provider: str) -> None:
     raise UpstreamBadGateway(f"Provider {provider} failed ({status}): {message}")
 
 
-def translate_transport_error(exc: Exception, provider: str) -> UpstreamError:
-    if isinstance(exc, httpx.TimeoutException):
+def translate_transport_error(exc: BaseException, provider: str) -> UpstreamError:
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"Provider {provider} timed out.")
     return UpstreamBadGateway(f"Provider {provider} is unreachable: {type(exc).__name__}")
+
+
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class ProviderAdapter:
@@ -83,49 +85,51 @@ class ProviderAdapter:
     endpoints: frozenset[Endpoint] = frozenset()
     model_types: frozenset[ModelType] = frozenset()
 
-    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient):
+    def __init__(self, config: ProviderConfig, client: aiohttp.ClientSession):
         self.config = config
         self.client = client
+        self.base = config.url.rstrip("/")
         self.label = f"{config.type}:{config.model_name}@{config.url}"
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    async def _post_json(self, path: str, body: Any) -> Any:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, bytes, Any]:
+        """Status, body and headers of one upstream call; transport failures become UpstreamError."""
         try:
-            response = await self.client.post(path, content=orjson.dumps(body), headers=_JSON)
-        except httpx.HTTPError as exc:
+            async with self.client.request(method, self.base + path, **kwargs) as response:
+                return response.status, await response.read(), response.headers
+        except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
-        raise_for_upstream(response, self.label)
-        return _json(response, self.label)
+
+    async def _post_json(self, path: str, body: Any) -> Any:
+        status, content, _ = await self._request("POST", path, data=orjson.dumps(body), headers=_JSON)
+        raise_for_upstream(status, content, self.label)
+        return _json(content, self.label)
 
     async def _get_json(self, path: str) -> Any:
-        try:
-            response = await self.client.get(path)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(exc, self.label) from exc
-        raise_for_upstream(response, self.label)
-        return _json(response, self.label)
+        status, content, _ = await self._request("GET", path)
+        raise_for_upstream(status, content, self.label)
+        return _json(content, self.label)
 
     async def _stream_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         """POST and yield the upstream's SSE `data:` payloads as typed events."""
-        request = self.client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON)
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            response = await self.client.post(self.base + path, data=orjson.dumps(body), headers=_JSON)
+        except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
         try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise_for_upstream(response, self.label)
+            if response.status >= 400:
+                raise_for_upstream(response.status, await response.read(), self.label, response.reason or "")
             finished = False
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
+            async for raw in response.content:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     finished = True
                     break
                 payload = orjson.loads(data)
@@ -140,12 +144,12 @@ class ProviderAdapter:
                     yield UsageEvent(usage)
             if not finished:
                 raise UpstreamBadGateway(f"Provider {self.label} ended the stream without [DONE].")
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
         except orjson.JSONDecodeError as exc:
             raise UpstreamBadGateway(f"Provider {self.label} sent an unreadable stream chunk.") from exc
         finally:
-            await response.aclose()
+            response.close()
 
     # -- capabilities (override per provider) ------------------------------------------------------
 
@@ -187,15 +191,16 @@ class ProviderAdapter:
         raise NotImplementedError
 
     async def transcribe(self, file: FilePart, fields: dict[str, str]) -> dict[str, Any] | RawResponse:
-        files = {"file": (file.filename, file.content, file.content_type)}
-        try:
-            response = await self.client.post("/v1/audio/transcriptions", data=fields, files=files)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(exc, self.label) from exc
-        raise_for_upstream(response, self.label)
-        if response.headers.get("content-type", "").startswith("application/json"):
-            return _json(response, self.label)
-        return RawResponse(response.content, response.headers.get("content-type", "text/plain"))
+        form = aiohttp.FormData()
+        for name, value in fields.items():
+            form.add_field(name, value)
+        form.add_field("file", file.content, filename=file.filename, content_type=file.content_type)
+        status, content, headers = await self._request("POST", "/v1/audio/transcriptions", data=form)
+        raise_for_upstream(status, content, self.label)
+        media_type = headers.get("Content-Type", "text/plain")
+        if media_type.startswith("application/json"):
+            return _json(content, self.label)
+        return RawResponse(content, media_type)
 
     async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -204,8 +209,8 @@ class ProviderAdapter:
 _JSON = {"Content-Type": "application/json"}
 
 
-def _json(response: httpx.Response, label: str) -> Any:
+def _json(content: bytes, label: str) -> Any:
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise UpstreamBadGateway(f"Provider {label} answered with invalid JSON.") from exc

@@ -2,11 +2,10 @@
 
 from typing import Any
 
-import httpx
 import orjson
 
 from lockgate.errors import BadRequest, UpstreamBadGateway
-from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream, translate_transport_error
+from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.kit.vectors import encode_base64, renormalize_truncated
 
@@ -27,13 +26,10 @@ class TeiAdapter(ProviderAdapter):
 
     async def _post_counted(self, path: str, body: dict[str, Any]) -> tuple[Any, int | None]:
         """POST, returning the JSON answer and TEI's token count header when present."""
-        try:
-            response = await self.client.post(path, content=orjson.dumps(body), headers=_JSON)
-        except httpx.HTTPError as exc:
-            raise translate_transport_error(exc, self.label) from exc
-        raise_for_upstream(response, self.label)
-        tokens = response.headers.get("x-compute-tokens")
-        return orjson.loads(response.content), int(tokens) if tokens and tokens.isdigit() else None
+        status, content, headers = await self._request("POST", path, data=orjson.dumps(body), headers=_JSON)
+        raise_for_upstream(status, content, self.label)
+        tokens = headers.get("x-compute-tokens")
+        return orjson.loads(content), int(tokens) if tokens and tokens.isdigit() else None
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body["input"]
