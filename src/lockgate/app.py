@@ -48,7 +48,12 @@ from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.state import AppState
 
 log = logging.getLogger("lockgate")
+# Hot inference routes first: routes are matched in order.
 SURFACES = (
+    generation,
+    embeddings,
+    models,
+    media,
     ops,
     auth,
     me,
@@ -59,10 +64,6 @@ SURFACES = (
     admin_tokens,
     admin_routers,
     admin_providers,
-    models,
-    generation,
-    embeddings,
-    media,
     extras,
 )
 

@@ -58,6 +58,7 @@ class UsageRecorder:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._plain_insert = Usage.__table__.insert()
         self._insert = (sqlite.insert if is_sqlite(db.url) else postgresql.insert)(Usage)
 
     async def start(self) -> None:
@@ -83,7 +84,7 @@ class UsageRecorder:
                 self._segment, self._pending = self._new_segment(), []
             while self._sealed:
                 segment, rows = self._sealed[0]
-                await self._store(rows)
+                await self._store(rows, fresh=True)
                 self._sealed.pop(0)
                 segment.close()
                 segment.path.unlink(missing_ok=True)
@@ -113,17 +114,24 @@ class UsageRecorder:
         # Unique across hosts and containers sharing a data_dir (where every process may be PID 1).
         return _Segment(self._dir / f"usage-{self._instance}-{next(self._seq)}.jsonl")
 
-    async def _store(self, rows: list[dict[str, Any]]) -> None:
-        """Insert rows not seen before and charge their cost to the users' budgets, in one transaction."""
+    async def _store(self, rows: list[dict[str, Any]], fresh: bool = False) -> None:
+        """Insert rows not seen before and charge their cost to the users' budgets, in one transaction.
+        `fresh` rows (this process's own, never written) take a plain bulk insert; replayed rows may
+        already be stored and are inserted one by one only if absent."""
         async with self._db.transaction() as session:
-            result = await session.execute(
-                self._insert.on_conflict_do_nothing(index_elements=["request_id"]).returning(
-                    Usage.user_id, Usage.cost
-                ),
-                rows,
-            )
+            if fresh:
+                await session.execute(self._plain_insert, rows)
+                charged = [(row["user_id"], row["cost"]) for row in rows]
+            else:
+                result = await session.execute(
+                    self._insert.on_conflict_do_nothing(index_elements=["request_id"]).returning(
+                        Usage.user_id, Usage.cost
+                    ),
+                    rows,
+                )
+                charged = list(result.all())
             spent: dict[int, float] = defaultdict(float)
-            for user_id, cost in result.all():
+            for user_id, cost in charged:
                 if cost:
                     spent[user_id] += cost
             for user_id, amount in spent.items():
