@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?=
 PORT   ?=
 
-.PHONY: run test lint format migrate clean system-deps
+.PHONY: run test lint format migrate clean system-deps bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Lockgate needs Python >= 3.11"'
@@ -36,8 +36,8 @@ migrate: $(VENV)/.installed-run
 	$(BIN)/lockgate migrate
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 # Real Redis for the shared-limit tests: installed from Debian when missing and we may (root).
 # Debian tools the suite uses: a real Redis (shared limits) and espeak-ng (speech for the ASR test).
@@ -51,6 +51,12 @@ system-deps:
 
 test: $(VENV)/.installed-test lint system-deps
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.local
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests

@@ -82,6 +82,15 @@ def test_gbnf_grammar_constrains_the_output(local) -> None:
         )
         answers.add(answer.choices[0].message.content)
     assert answers <= {"yes", "no"}
+    for broken in ("root ::= undefined_rule", "root ::= (", 'no root here ::= "x"'):
+        with pytest.raises(openai.BadRequestError, match="grammar"):
+            local.openai().chat.completions.create(
+                model=CHAT,
+                messages=[{"role": "user", "content": "x"}],
+                max_tokens=2,
+                extra_body={"grammar": broken},
+            )
+    assert local.admin.get("/health").status_code == 200  # and the server is still up
 
 
 def test_forced_tool_call(local) -> None:

@@ -37,10 +37,7 @@ _COMPLETION_ONLY = ("suffix", "echo")
 def _grammar(text: str):
     from llama_cpp import LlamaGrammar
 
-    try:
-        return LlamaGrammar.from_string(text, verbose=False)
-    except (ValueError, RuntimeError) as exc:
-        raise BadRequest(f"grammar: not a valid GBNF grammar ({exc}).", param="grammar") from exc
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _response_format(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -61,7 +58,7 @@ def build_kwargs(body: dict[str, Any], chat: bool) -> dict[str, Any]:
     """Translate an OpenAI/llama-cpp request body into llama-cpp-python keyword arguments."""
     if (body.get("n") or 1) > 1:
         raise BadRequest("n: local models generate one choice per request.", param="n")
-    if body.get("logprobs") or body.get("top_logprobs"):
+    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") is not None:
         raise BadRequest("logprobs: not available on local models.", param="logprobs")
     if body.get("best_of") not in (None, 1):
         raise BadRequest("best_of: local models generate one candidate per request.", param="best_of")
@@ -75,12 +72,25 @@ def build_kwargs(body: dict[str, Any], chat: bool) -> dict[str, Any]:
     elif not chat:
         kwargs["max_tokens"] = 16  # the OpenAI default for /v1/completions
     if body.get("grammar"):
+        if not isinstance(body["grammar"], str):
+            raise BadRequest("grammar: must be a GBNF grammar string.", param="grammar")
         kwargs["grammar"] = _grammar(body["grammar"])
     if chat:
         response_format = _response_format(body.get("response_format"))
         if response_format:
             kwargs["response_format"] = response_format
     return kwargs
+
+
+def _single_prompt(prompt: Any) -> str | list[int]:
+    """One text prompt or one list of token ids: local models answer one prompt per request."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+        return prompt
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str | list):
+        return _single_prompt(prompt[0])
+    raise BadRequest("prompt: local models take one prompt per request.", param="prompt")
 
 
 class LlamaEngine:
@@ -91,6 +101,7 @@ class LlamaEngine:
         self.chat_format = chat_format
         self.worker = EngineWorker(name)
         self._llm = None
+        self._valid_grammars: set[str] = set()
 
     def load(self) -> None:
         from llama_cpp import Llama
@@ -115,8 +126,30 @@ class LlamaEngine:
         except ValueError as exc:  # llama-cpp-python's "exceeds context window" and friends
             raise BadRequest(str(exc)) from exc
 
+    def _grammar_parses(self, text: str) -> bool:
+        """llama.cpp crashes on a grammar it cannot parse: ask its parser first (it returns NULL)."""
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode(), b"root")
+        if not sampler:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
+
+    async def _check_grammar(self, body: dict[str, Any]) -> None:
+        text = body.get("grammar")
+        if isinstance(text, str) and text not in self._valid_grammars:
+            if not await self.worker.run(self._grammar_parses, text):
+                raise BadRequest(
+                    "grammar: not a valid GBNF grammar (it needs a `root` rule).", param="grammar"
+                )
+            if len(self._valid_grammars) < 256:
+                self._valid_grammars.add(text)
+
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         kwargs = build_kwargs(body, chat=True)
+        await self._check_grammar(body)
         async with self.worker.lock:
             return await self._call(
                 lambda: self.llm.create_chat_completion(messages=body["messages"], **kwargs)
@@ -124,16 +157,14 @@ class LlamaEngine:
 
     async def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         kwargs = build_kwargs(body, chat=False)
-        prompt = body["prompt"]
-        if isinstance(prompt, list):
-            if len(prompt) != 1 and not all(isinstance(t, int) for t in prompt):
-                raise BadRequest("prompt: local models take one prompt per request.", param="prompt")
-            prompt = prompt if all(isinstance(t, int) for t in prompt) else prompt[0]
+        await self._check_grammar(body)
+        prompt = _single_prompt(body["prompt"])
         async with self.worker.lock:
             return await self._call(lambda: self.llm.create_completion(prompt=prompt, **kwargs))
 
     async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         kwargs = build_kwargs(body, chat=True)
+        await self._check_grammar(body)
         async with self.worker.lock:
             chunks = await self._call(
                 lambda: self.llm.create_chat_completion(messages=body["messages"], stream=True, **kwargs)
@@ -143,7 +174,8 @@ class LlamaEngine:
 
     async def completion_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         kwargs = build_kwargs(body, chat=False)
-        prompt = body["prompt"][0] if isinstance(body["prompt"], list) else body["prompt"]
+        await self._check_grammar(body)
+        prompt = _single_prompt(body["prompt"])
         async with self.worker.lock:
             chunks = await self._call(
                 lambda: self.llm.create_completion(prompt=prompt, stream=True, **kwargs)

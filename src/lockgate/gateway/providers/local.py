@@ -41,7 +41,8 @@ class LocalAdapter(ProviderAdapter):
         self.config = config
         self.engine = engine
         self.label = f"local:{config.model_name}"
-        self.endpoints = _ENDPOINTS.get(type(engine), frozenset())
+        # An engine that failed to load keeps every endpoint: its provider is unhealthy (503), not absent.
+        self.endpoints = _ENDPOINTS.get(type(engine), frozenset(Endpoint))
 
     async def aclose(self) -> None:
         return None  # engines are owned by the process, not by one provider

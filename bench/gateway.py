@@ -1,0 +1,197 @@
+"""Gateway overhead, side by side in one run: the same fake upstream reached directly, through Lockgate
+(master key: no limits; and a user with rate limits + budget: full admission and accounting), and through
+the LiteLLM proxy (installed in its own throwaway venv).
+
+    python bench/gateway.py [--seconds 5] [--no-litellm] [--out bench/results/gateway.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import yaml
+
+from bench.common import BIN, ROOT, free_port, rss_mb, spawn, wait_ready, wrk
+
+MASTER = "sk-bench-master-key-0123456789"
+LITELLM_KEY = "sk-litellm-bench"
+
+
+def litellm_venv(work: Path) -> Path | None:
+    """A throwaway venv with litellm[proxy] (reused from $LITELLM_VENV or bench/.litellm-venv)."""
+    venv = Path(os.environ.get("LITELLM_VENV", ROOT / "bench" / ".litellm-venv"))
+    if not (venv / "bin" / "litellm").exists():
+        print("installing litellm[proxy] into", venv, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        result = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "litellm[proxy]"])
+        if result.returncode != 0:
+            return None
+    return venv
+
+
+def start_lockgate(work: Path, upstream: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = work / "lockgate.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "master_key": MASTER,
+                "local_models": "off",
+                "models": [
+                    {
+                        "name": "bench",
+                        "type": "text-generation",
+                        "cost_prompt_tokens": 1.0,
+                        "cost_completion_tokens": 1.0,
+                        "providers": [{"type": "openai", "url": upstream, "model_name": "bench-model"}],
+                    }
+                ],
+            }
+        )
+    )
+    process = spawn(
+        [str(BIN / "lockgate"), "serve", "--config", str(config), "--port", str(port)],
+        env={"LOCKGATE_DATA_DIR": str(work / "lockgate-data")},
+        log=work / "lockgate.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/health", process)
+    return process, url
+
+
+def user_with_accounting(url: str) -> str:
+    """A user whose every request goes through rate limits (rpm, tpm) and a budget reservation."""
+    admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"})
+    router = admin.get("/v1/admin/routers").json()["data"][0]["id"]
+    limits = [{"router": router, "type": t, "value": 10**9} for t in ("rpm", "rpd", "tpm", "tpd")]
+    role = admin.post("/v1/admin/roles", json={"name": "bench", "limits": limits}).json()["id"]
+    user = admin.post(
+        "/v1/admin/users",
+        json={"email": "bench@example.org", "password": "bench", "role": role, "budget": 1e9},
+    ).json()["id"]
+    return admin.post("/v1/admin/tokens", json={"name": "bench", "user": user}).json()["token"]
+
+
+def start_litellm(work: Path, upstream: str, venv: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = work / "litellm.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model_list": [
+                    {
+                        "model_name": "bench",
+                        "litellm_params": {
+                            "model": "openai/bench-model",
+                            "api_base": f"{upstream}/v1",
+                            "api_key": "x",
+                        },
+                    }
+                ],
+                "general_settings": {"master_key": LITELLM_KEY},
+            }
+        )
+    )
+    process = spawn(
+        [str(venv / "bin" / "litellm"), "--config", str(config), "--port", str(port), "--host", "127.0.0.1"],
+        env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+        log=work / "litellm.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/health/liveliness", process, timeout=180)
+    return process, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gateway.md"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
+    upstream_port = free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    processes = [spawn([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(upstream_port)])]
+    try:
+        wait_ready(f"{upstream}/v1/models", processes[0])
+        lockgate, lockgate_url = start_lockgate(work, upstream)
+        processes.append(lockgate)
+        targets = {
+            "direct": (f"{upstream}/v1/chat/completions", "bench-model", "none", processes[0].pid),
+            "lockgate (master key)": (f"{lockgate_url}/v1/chat/completions", "bench", MASTER, lockgate.pid),
+            "lockgate (user: limits + budget)": (
+                f"{lockgate_url}/v1/chat/completions",
+                "bench",
+                user_with_accounting(lockgate_url),
+                lockgate.pid,
+            ),
+        }
+        venv = None if args.no_litellm else litellm_venv(work)
+        if venv is not None:
+            litellm, litellm_url = start_litellm(work, upstream, venv)
+            processes.append(litellm)
+            targets["litellm proxy"] = (
+                f"{litellm_url}/v1/chat/completions",
+                "bench",
+                LITELLM_KEY,
+                litellm.pid,
+            )
+        results: dict[str, dict[str, float]] = {name: {} for name in targets}
+        for url, model, key, _ in targets.values():  # warm up every path once
+            wrk(url, model, key, 4, 2, work)
+        for connections in (1, 16, 64):
+            for name, (url, model, key, _) in targets.items():  # interleaved: same conditions for all
+                result = wrk(url, model, key, connections, args.seconds, work)
+                results[name][f"c{connections}"] = result
+                print(
+                    f"{name:34s} c={connections:<3d} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.3f} ms  "
+                    f"p99 {result.p99_ms:7.3f} ms  errors {result.errors}",
+                    flush=True,
+                )
+        for name, (_, _, _, pid) in targets.items():
+            results[name]["rss"] = rss_mb(pid)
+        report = render(results, args.seconds)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report)
+        print(report)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def render(results: dict, seconds: int) -> str:
+    direct = results["direct"]
+    lines = [
+        f"Gateway overhead ({seconds}s per cell, wrk, one run, interleaved; fake upstream answers at once)",
+        "",
+        "| target | p50 c=1 (ms) | p99 c=1 (ms) | added p50 (ms) | req/s c=16 | req/s c=64 | RSS (MB) "
+        "| errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        added = r["c1"].p50_ms - direct["c1"].p50_ms if name != "direct" else 0.0
+        errors = sum(r[c].errors for c in ("c1", "c16", "c64"))
+        lines.append(
+            f"| {name} | {r['c1'].p50_ms:.3f} | {r['c1'].p99_ms:.3f} | {added:.3f} | {r['c16'].rps:.0f} | "
+            f"{r['c64'].rps:.0f} | {r['rss']:.0f} | {errors} |"
+        )
+    if "litellm proxy" in results:
+        for name in ("lockgate (master key)", "lockgate (user: limits + budget)"):
+            ratio = results[name]["c64"].rps / max(results["litellm proxy"]["c64"].rps, 1e-9)
+            lines.append(f"\n{name} / LiteLLM requests/s at c=64: **{ratio:.1f}x**")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
