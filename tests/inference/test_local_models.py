@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
 
@@ -168,7 +169,10 @@ def test_local_rerank_is_embedding_similarity(local) -> None:
     assert [r["index"] for r in results] == [1, 0]
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and not os.environ.get("CI"),
+    reason="espeak-ng not installed (make test installs it)",
+)
 def test_transcription_of_synthesized_speech(local, tmp_path) -> None:
     wav = tmp_path / "speech.wav"
     sentence = "The quick brown fox jumps over the lazy dog"

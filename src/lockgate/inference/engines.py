@@ -89,12 +89,13 @@ class LocalEngines:
 
 def _key(url: str) -> str:
     parts = urlsplit(url)
-    return (parts.netloc + parts.path) or url
+    key = (parts.netloc + parts.path) or url
+    return EMBEDDINGS if key == RERANK else key  # the similarity reranker is the embedding model
 
 
 def _build(url: str) -> Engine:
     parts = urlsplit(url)
-    name = parts.netloc + parts.path
+    name = _key(url)
     options = {k: v[0] for k, v in parse_qs(parts.query).items()}
     if name == CHAT:
         path = packages.smollm2_gguf()

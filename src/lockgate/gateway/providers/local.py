@@ -84,16 +84,20 @@ class LocalAdapter(ProviderAdapter):
 
     async def _events(self, engine: LlamaEngine, chunks: AsyncIterator[dict]) -> AsyncIterator[StreamEvent]:
         produced = 0
+        finish = None
         try:
             async for chunk in chunks:
                 choice = (chunk.get("choices") or [{}])[0]
                 if (choice.get("delta") or {}).get("content") or choice.get("text"):
                     produced += 1  # llama.cpp streams one token per chunk
+                finish = choice.get("finish_reason") or finish
                 yield ChunkEvent(chunk)
         finally:
             await chunks.aclose()
+        # The context holds the prompt and every generated token fed back; the last one sampled is not
+        # fed back when the generation stops on max_tokens.
         processed = await engine.worker.run(lambda: engine.llm.n_tokens)
-        prompt = max(0, processed - produced)
+        prompt = max(0, processed - produced + (1 if finish == "length" else 0))
         yield UsageEvent(
             {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced}
         )
