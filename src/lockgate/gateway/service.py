@@ -83,6 +83,8 @@ class GatewayService:
         within = [p for p in usable if not p.stats.over_limit(p.qos_metric, p.qos_limit)]
         if not within:
             raise AtCapacity(f"Model '{router.name}' is at capacity; retry shortly.", retry_after=1)
+        if len(within) == 1:
+            return within
         if router.strategy == Strategy.LEAST_BUSY:
             return sorted(within, key=lambda p: (p.stats.inflight, random.random()))
         return random.sample(within, len(within))
