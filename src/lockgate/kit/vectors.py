@@ -21,3 +21,26 @@ def encode_base64(vector: list[float]) -> str:
 def decode_base64(data: str) -> list[float]:
     raw = base64.b64decode(data)
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def embedding_items(
+    vectors: list[list[float]], dimensions: int | None, encoding_format: str | None
+) -> list[dict]:
+    """OpenAI `data` items for raw vectors, honouring `dimensions` and `encoding_format`."""
+    items = []
+    for index, vector in enumerate(vectors):
+        if dimensions:
+            vector = renormalize_truncated(vector, dimensions)
+        embedding = encode_base64(vector) if encoding_format == "base64" else vector
+        items.append({"object": "embedding", "index": index, "embedding": embedding})
+    return items
+
+
+def text_inputs(inputs: str | list) -> list[str]:
+    """Embedding inputs as texts; engines that read text refuse token ids with a 400."""
+    from lockgate.errors import BadRequest
+
+    texts = [inputs] if isinstance(inputs, str) else inputs
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise BadRequest("input: this model accepts text only, not token ids.", param="input")
+    return texts

@@ -16,7 +16,7 @@ from lockgate.inference.embeddings import OnnxEmbedder
 from lockgate.inference.llama import LlamaEngine
 from lockgate.inference.ocr import OcrEngine
 from lockgate.inference.whisper import WhisperEngine
-from lockgate.kit.vectors import encode_base64, renormalize_truncated
+from lockgate.kit.vectors import embedding_items, text_inputs
 
 _ENDPOINTS = {
     LlamaEngine: frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS}),
@@ -106,24 +106,8 @@ class LocalAdapter(ProviderAdapter):
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         engine = self._need(OnnxEmbedder)
-        inputs = body["input"]
-        texts = [inputs] if isinstance(inputs, str) else inputs
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise BadRequest("input: this model accepts text only, not token ids.", param="input")
-        vectors, tokens = await engine.embed(texts)
-        dimensions = body.get("dimensions")
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, vector in enumerate(vectors):
-            if dimensions:
-                vector = renormalize_truncated(vector, dimensions)
-            data.append(
-                {
-                    "object": "embedding",
-                    "index": index,
-                    "embedding": encode_base64(vector) if as_base64 else vector,
-                }
-            )
+        vectors, tokens = await engine.embed(text_inputs(body["input"]))
+        data = embedding_items(vectors, body.get("dimensions"), body.get("encoding_format"))
         usage = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
         return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
 

@@ -4,10 +4,10 @@ from typing import Any
 
 import orjson
 
-from lockgate.errors import BadRequest, UpstreamBadGateway
+from lockgate.errors import UpstreamBadGateway
 from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
-from lockgate.kit.vectors import encode_base64, renormalize_truncated
+from lockgate.kit.vectors import embedding_items, text_inputs
 
 
 class TeiAdapter(ProviderAdapter):
@@ -32,23 +32,9 @@ class TeiAdapter(ProviderAdapter):
         return orjson.loads(content), int(tokens) if tokens and tokens.isdigit() else None
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
-        inputs = body["input"]
-        if not isinstance(inputs, str) and inputs and not isinstance(inputs[0], str):
-            raise BadRequest("input: this model accepts text only, not token ids.", param="input")
-        vectors, tokens = await self._post_counted("/embed", {"inputs": inputs, "truncate": True})
-        dimensions = body.get("dimensions")
-        base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, vector in enumerate(vectors):
-            if dimensions:
-                vector = renormalize_truncated(vector, dimensions)
-            data.append(
-                {
-                    "object": "embedding",
-                    "index": index,
-                    "embedding": encode_base64(vector) if base64 else vector,
-                }
-            )
+        texts = text_inputs(body["input"])
+        vectors, tokens = await self._post_counted("/embed", {"inputs": texts, "truncate": True})
+        data = embedding_items(vectors, body.get("dimensions"), body.get("encoding_format"))
         usage = {"prompt_tokens": tokens, "total_tokens": tokens} if tokens is not None else None
         return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
 
