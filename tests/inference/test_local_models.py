@@ -238,3 +238,16 @@ def test_a_client_that_disconnects_frees_the_model(local) -> None:
         model=CHAT, messages=[{"role": "user", "content": "Hi"}], max_tokens=3
     )
     assert answer.choices[0].message.content is not None
+
+
+def test_a_refused_stream_frees_its_slot(local) -> None:
+    stream = {
+        "model": CHAT,
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": True,
+        "grammar": "root ::= (",
+    }
+    for _ in range(3):
+        assert local.admin.post("/v1/chat/completions", json=stream).status_code == 400
+    text = local.admin.get("/metrics").text
+    assert 'lockgate_model_inflight{model="smollm2-135m-instruct",provider="1"} 0.0' in text

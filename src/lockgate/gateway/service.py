@@ -227,10 +227,11 @@ class GatewayService:
             started = time.perf_counter()
             try:
                 first = await asyncio.wait_for(anext(events), timeout=provider.config.timeout)
-            except (TimeoutError, UpstreamError, StopAsyncIteration) as exc:
+            except (TimeoutError, AppError, StopAsyncIteration) as exc:
                 self._done(router, provider)
                 await events.aclose()
-                if isinstance(exc, UpstreamError) and not exc.retryable:
+                if isinstance(exc, AppError) and not getattr(exc, "retryable", False):
+                    # the request's own fault (upstream 4xx, a local model's 400): no failover
                     await self.accountant.fail(admission, exc.status_code, provider.id)
                     raise
                 last = (
