@@ -251,3 +251,33 @@ def test_a_refused_stream_frees_its_slot(local) -> None:
         assert local.admin.post("/v1/chat/completions", json=stream).status_code == 400
     text = local.admin.get("/metrics").text
     assert 'lockgate_model_inflight{model="smollm2-135m-instruct",provider="1"} 0.0' in text
+
+
+def test_a_gguf_file_from_the_config_is_served(tmp_path, sqlite_template) -> None:
+    from lockgate.config import Settings
+    from lockgate.inference import packages
+    from tests import backends
+    from tests.helpers import MASTER_KEY
+    from tests.live import live_server
+
+    provider = {
+        "type": "local",
+        "model_name": "my-gguf",
+        "model_path": str(packages.smollm2_gguf()),
+        "chat_format": "chatml",
+        "n_ctx": 1024,
+    }
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=backends.fresh_sqlite(sqlite_template, tmp_path),
+        master_key=MASTER_KEY,
+        models=[{"name": "my-gguf", "type": "text-generation", "providers": [provider]}],
+    )
+    with live_server(settings) as live:
+        client = live.openai()
+        assert [m.id for m in client.models.list()] == ["my-gguf"]  # configured models replace the defaults
+        assert client.models.retrieve("my-gguf").max_context_length == 1024
+        answer = client.chat.completions.create(
+            model="my-gguf", messages=[{"role": "user", "content": "Hello"}], max_tokens=5
+        )
+        assert answer.choices[0].message.content is not None
