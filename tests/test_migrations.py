@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from lockgate.db_models import metadata
+from lockgate.db_models import include_name, metadata
 from lockgate.kit.db import Database
 
 
@@ -13,7 +13,10 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
         async with db.engine.connect() as conn:
             diff = await conn.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                    MigrationContext.configure(
+                        sync, opts={"compare_type": True, "include_name": include_name}
+                    ),
+                    metadata,
                 )
             )
     finally:

@@ -28,7 +28,10 @@ from lockgate.api.opengate import (
     admin_tokens,
     admin_users,
     auth,
+    collections,
+    documents,
     me,
+    search,
     usage,
 )
 from lockgate.config import ModelSettings, Settings
@@ -45,6 +48,7 @@ from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.middleware import RequestContextMiddleware
+from lockgate.rag.service import RagService
 from lockgate.state import AppState
 
 log = logging.getLogger("lockgate")
@@ -64,6 +68,9 @@ SURFACES = (
     admin_tokens,
     admin_routers,
     admin_providers,
+    collections,
+    documents,
+    search,
     extras,
 )
 
@@ -79,23 +86,25 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     metrics.watch_inflight(
         lambda: [(r.name, str(p.id), p.stats.inflight) for r in registry.routers() for p in r.providers]
     )
+    gateway = GatewayService(
+        registry,
+        accountant,
+        settings.provider_failure_threshold,
+        settings.provider_cooldown_seconds,
+        settings.qos_queue_seconds,
+        settings.provider_retry_seconds,
+    )
     return AppState(
         settings=settings,
         db=db,
         authenticator=authenticator,
         identity=IdentityService(db, authenticator, on_budget_change=limiter.budget_forget),
         access=AccessService(db, authenticator, settings.session_ttl_seconds),
-        gateway=GatewayService(
-            registry,
-            accountant,
-            settings.provider_failure_threshold,
-            settings.provider_cooldown_seconds,
-            settings.qos_queue_seconds,
-            settings.provider_retry_seconds,
-        ),
+        gateway=gateway,
         gateway_admin=GatewayAdmin(db, box, registry, on_change=authenticator.clear),
         accountant=accountant,
         usage_history=UsageHistory(db, recorder),
+        rag=RagService(db, gateway, settings.rag_embedding_model),
         metrics=metrics,
     )
 

@@ -157,6 +157,10 @@ class Settings(BaseModel):
         description="auto: serve the installed local models when no models are configured; on: always; "
         "off: never.",
     )
+    rag_embedding_model: str = Field(
+        default="all-minilm-l6-v2",
+        description="Model (name or alias) that embeds RAG chunks and queries, through the gateway.",
+    )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
 

@@ -14,6 +14,7 @@ from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
+from lockgate.rag.service import RagService
 
 
 @dataclass(slots=True)
@@ -27,4 +28,5 @@ class AppState:
     gateway_admin: GatewayAdmin
     accountant: Accountant
     usage_history: UsageHistory
+    rag: RagService
     metrics: Metrics

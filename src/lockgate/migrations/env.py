@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from lockgate.db_models import metadata
+from lockgate.db_models import include_name, metadata
 from lockgate.kit.db import build_engine, is_sqlite
 
 config = context.config
@@ -19,6 +19,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=is_sqlite(config.get_main_option("sqlalchemy.url")),
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

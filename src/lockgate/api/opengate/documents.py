@@ -1,0 +1,145 @@
+"""/v1/documents (upload → parse → chunk → embed), their chunks, and the deprecated /v1/chunks aliases."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+
+from lockgate.api.deps import Caller, Context, DbId, State, page_params
+from lockgate.api.openai.media import PayloadTooLarge
+from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, DocumentOut
+from lockgate.api.opengate.schemas import CreatedId, ListOf
+from lockgate.errors import InvalidRequest
+from lockgate.kit.pagination import Page
+from lockgate.rag.chunking import ChunkingOptions
+
+router = APIRouter(tags=["documents"])
+Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
+
+
+def _document(row) -> DocumentOut:
+    return DocumentOut(
+        id=row.id, name=row.name, collection_id=row.collection_id, created=row.created, chunks=row.chunks
+    )
+
+
+def _metadata(raw: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"metadata: not valid JSON ({exc.msg}).", param="metadata") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("metadata: must be a JSON object.", param="metadata")
+    return value
+
+
+@router.post("/v1/documents", status_code=201, response_model=CreatedId)
+async def create_document(
+    ctx: Context,
+    state: State,
+    collection_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    collection: Annotated[int | None, Form(ge=1, le=2**31 - 1, deprecated=True)] = None,
+    file: Annotated[UploadFile | None, File()] = None,
+    name: Annotated[str | None, Form(max_length=255)] = None,
+    chunk_size: Annotated[int, Form(ge=1, le=1_000_000)] = 2048,
+    chunk_min_size: Annotated[int, Form(ge=0)] = 0,
+    chunk_overlap: Annotated[int, Form(ge=0)] = 0,
+    separators: Annotated[list[str] | None, Form()] = None,
+    is_separator_regex: Annotated[bool, Form()] = False,
+    preset_separators: Annotated[str, Form()] = "markdown",
+    disable_chunking: Annotated[bool, Form()] = False,
+    metadata: Annotated[str, Form()] = "",
+) -> CreatedId:
+    target = collection_id or collection
+    if target is None:
+        raise InvalidRequest("collection_id: required.", param="collection_id")
+    if file is None:
+        if not name:
+            raise InvalidRequest("name: required when no file is uploaded.", param="name")
+        return CreatedId(id=await state.rag.create_document(ctx.principal, target, name))
+    limit = state.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    options = ChunkingOptions(
+        chunk_size=chunk_size,
+        chunk_min_size=chunk_min_size,
+        chunk_overlap=chunk_overlap,
+        separators=[s for s in separators or [] if s != ""],
+        is_separator_regex=is_separator_regex,
+        preset_separators=preset_separators,
+        disable_chunking=disable_chunking,
+    )
+    document_id = await state.rag.ingest(
+        ctx, target, file.filename or "document", file.content_type, data, name, options, _metadata(metadata)
+    )
+    return CreatedId(id=document_id)
+
+
+@router.get("/v1/documents", response_model=ListOf[DocumentOut])
+async def list_documents(
+    caller: Caller,
+    state: State,
+    page: Paging,
+    collection_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    name: Annotated[str | None, Query(max_length=255)] = None,
+) -> ListOf[DocumentOut]:
+    rows = await state.rag.list_documents(caller, page, collection_id, name)
+    return ListOf[DocumentOut](data=[_document(r) for r in rows])
+
+
+@router.get("/v1/documents/{document_id}", response_model=DocumentOut)
+async def get_document(document_id: DbId, caller: Caller, state: State) -> DocumentOut:
+    return _document(await state.rag.get_document(caller, document_id))
+
+
+@router.delete("/v1/documents/{document_id}", status_code=204)
+async def delete_document(document_id: DbId, caller: Caller, state: State) -> Response:
+    await state.rag.delete_document(caller, document_id)
+    return Response(status_code=204)
+
+
+@router.post("/v1/documents/{document_id}/chunks", status_code=201)
+async def add_chunks(document_id: DbId, body: ChunksIn, ctx: Context, state: State) -> dict[str, list[int]]:
+    ids = await state.rag.add_chunks(ctx, document_id, [c.model_dump() for c in body.chunks])
+    return {"ids": ids}
+
+
+@router.get("/v1/documents/{document_id}/chunks", response_model=ListOf[ChunkOut])
+@router.get("/v1/chunks/{document_id}", response_model=ListOf[ChunkOut], deprecated=True)
+async def list_chunks(
+    document_id: DbId,
+    caller: Caller,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ListOf[ChunkOut]:
+    rows = await state.rag.list_chunks(caller, document_id, offset, limit)
+    return ListOf[ChunkOut](data=[_chunk(r) for r in rows])
+
+
+def _chunk(view) -> ChunkOut:
+    return ChunkOut(
+        id=view.id,
+        collection_id=view.collection_id,
+        document_id=view.document_id,
+        content=view.content,
+        metadata=view.metadata,
+        created=view.created,
+    )
+
+
+@router.get("/v1/documents/{document_id}/chunks/{chunk_id}", response_model=ChunkOut)
+@router.get("/v1/chunks/{document_id}/{chunk_id}", response_model=ChunkOut, deprecated=True)
+async def get_chunk(document_id: DbId, chunk_id: DbId, caller: Caller, state: State) -> ChunkOut:
+    return _chunk(await state.rag.get_chunk(caller, document_id, chunk_id))
+
+
+@router.delete("/v1/documents/{document_id}/chunks/{chunk_id}", status_code=204)
+async def delete_chunk(document_id: DbId, chunk_id: DbId, caller: Caller, state: State) -> Response:
+    await state.rag.delete_chunk(caller, document_id, chunk_id)
+    return Response(status_code=204)

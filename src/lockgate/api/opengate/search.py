@@ -1,0 +1,48 @@
+"""POST /v1/search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from lockgate.api.deps import Context, State
+from lockgate.api.opengate.rag_schemas import SearchRequest
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/v1/search")
+async def search(body: SearchRequest, ctx: Context, state: State) -> dict[str, Any]:
+    hits, usage = await state.rag.search(
+        ctx,
+        body.query,
+        method=body.method,
+        collection_ids=body.collection_ids,
+        document_ids=body.document_ids,
+        metadata_filters=body.metadata_filters.model_dump() if body.metadata_filters else None,
+        limit=body.limit,
+        offset=body.offset,
+        rff_k=body.rff_k,
+        score_threshold=body.score_threshold,
+    )
+    return {
+        "object": "list",
+        "data": [
+            {
+                "method": method,
+                "score": score,
+                "chunk": {
+                    "object": "chunk",
+                    "id": chunk.id,
+                    "collection_id": chunk.collection_id,
+                    "document_id": chunk.document_id,
+                    "content": chunk.content,
+                    "metadata": chunk.metadata,
+                    "created": chunk.created,
+                },
+            }
+            for method, score, chunk in hits
+        ],
+        "usage": usage,
+    }

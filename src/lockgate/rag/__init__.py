@@ -1,0 +1,2 @@
+"""RAG: collections, documents, chunks, ingestion (parse → chunk → embed → store) and search, shared by
+the OpenGateLLM and h2oGPTe surfaces. Models are reached only through the gateway."""

@@ -1,0 +1,135 @@
+"""Files → text pages. PDF (text layer, OCR fallback for pages without one), DOCX, HTML → Markdown,
+Markdown, plain text, JSON. Blocking: run it in a thread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from lockgate.errors import AppError, BadRequest
+
+
+class UnsupportedType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    text: str
+    number: int | None = None  # 1-based page number, for PDFs
+
+
+KINDS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".json": "json",
+}
+SUPPORTED = ", ".join(sorted(KINDS))
+
+
+def kind_of(filename: str, content_type: str | None, data: bytes) -> str:
+    if data[:5] == b"%PDF-":
+        return "pdf"
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix in KINDS:
+        return KINDS[suffix]
+    if suffix:  # a named type we do not read, whatever the client claims it is
+        raise UnsupportedType(f"file: unsupported type '{suffix}'; supported: {SUPPORTED}.")
+    mime = (content_type or "").split(";")[0].strip()
+    by_mime = {
+        "application/pdf": "pdf",
+        "text/html": "html",
+        "text/markdown": "markdown",
+        "text/plain": "text",
+        "application/json": "json",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    }
+    if mime in by_mime:
+        return by_mime[mime]
+    raise UnsupportedType(f"file: unsupported type '{suffix or mime or 'unknown'}'; supported: {SUPPORTED}.")
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("file: not valid UTF-8 text.", param="file") from exc
+
+
+def parse(
+    filename: str, content_type: str | None, data: bytes, ocr: Callable[[bytes], str] | None = None
+) -> list[Page]:
+    """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text."""
+    kind = kind_of(filename, content_type, data)
+    if kind in {"text", "markdown"}:
+        return [Page(_text(data))]
+    if kind == "json":
+        try:
+            return [Page(json.dumps(json.loads(_text(data)), indent=2, ensure_ascii=False))]
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"file: invalid JSON ({exc.msg}, line {exc.lineno}).", param="file") from exc
+    if kind == "html":
+        from markdownify import markdownify
+
+        return [Page(markdownify(_text(data), heading_style="ATX").strip())]
+    if kind == "docx":
+        return [Page(_docx(data))]
+    return _pdf(data, ocr)
+
+
+def _docx(data: bytes) -> str:
+    import io
+    import zipfile
+
+    from docx import Document
+
+    try:
+        document = Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise BadRequest("file: not a readable DOCX document.", param="file") from exc
+    lines = []
+    for paragraph in document.paragraphs:
+        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        if style.startswith("heading"):
+            level = "".join(ch for ch in style if ch.isdigit()) or "1"
+            lines.append(f"{'#' * int(level)} {text}")
+        else:
+            lines.append(text)
+    return "\n\n".join(lines)
+
+
+def _pdf(data: bytes, ocr: Callable[[bytes], str] | None) -> list[Page]:
+    import io
+
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise BadRequest("file: not a readable PDF.", param="file") from exc
+    pages = []
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            text = page.get_textpage().get_text_range().strip()
+            if not text and ocr is not None:
+                image = page.render(scale=2.0).to_pil()
+                buffer = io.BytesIO()
+                image.save(buffer, format="PNG")
+                text = ocr(buffer.getvalue()).strip()
+            pages.append(Page(text, index + 1))
+    finally:
+        document.close()
+    return pages

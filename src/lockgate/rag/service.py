@@ -1,0 +1,330 @@
+"""Rules of RAG: who may read and write which collection, ingestion (parse → chunk → embed → one
+transaction), chunks, and search. Every read is ANDed with the caller's access."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+
+from lockgate.accounting.service import CallContext
+from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied
+from lockgate.gateway.service import GatewayService
+from lockgate.identity.schemas import Permission, Principal
+from lockgate.kit.db import Database, is_sqlite
+from lockgate.kit.pagination import Page
+from lockgate.rag import repository
+from lockgate.rag.chunking import ChunkingOptions, split
+from lockgate.rag.models import Chunk, Collection, Document
+from lockgate.rag.parsing import parse
+from lockgate.rag.search import cosine_top, reciprocal_rank_fusion, to_blob
+
+EMBED_BATCH = 64
+
+
+class NotAvailable(AppError):
+    status_code = 501
+    code = "not_implemented"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkView:
+    id: int
+    collection_id: int
+    document_id: int
+    content: str
+    metadata: dict[str, Any]
+    created: int
+
+
+def chunk_view(chunk: Chunk) -> ChunkView:
+    return ChunkView(
+        chunk.id,
+        chunk.collection_id,
+        chunk.document_id,
+        chunk.content,
+        dict(chunk.metadata_ or {}),
+        chunk.created,
+    )
+
+
+class RagService:
+    def __init__(self, db: Database, gateway: GatewayService, embedding_model: str):
+        self._db = db
+        self._gateway = gateway
+        self.embedding_model = embedding_model
+
+    # -- access ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _can_read(principal: Principal, collection: Collection | None) -> bool:
+        return collection is not None and (
+            collection.owner_id == principal.user_id or collection.visibility == "public"
+        )
+
+    async def _readable(self, session, principal: Principal, collection_id: int) -> Collection:
+        collection = await repository.get_collection(session, collection_id)
+        if not self._can_read(principal, collection):
+            raise NotFound(
+                f"Collection {collection_id} not found."
+            )  # another user's private one looks absent
+        return collection
+
+    async def _writable(self, session, principal: Principal, collection_id: int) -> Collection:
+        collection = await self._readable(session, principal, collection_id)
+        if collection.owner_id != principal.user_id:
+            raise PermissionDenied(
+                f"Collection {collection_id} is public but not yours: it is read-only for you."
+            )
+        return collection
+
+    @staticmethod
+    def _check_visibility(principal: Principal, visibility: str | None) -> None:
+        if visibility == "public" and not principal.has(Permission.CREATE_PUBLIC_COLLECTION):
+            raise PermissionDenied(
+                "Creating a public collection requires the 'create_public_collection' permission."
+            )
+
+    # -- collections -------------------------------------------------------------------------------
+
+    async def create_collection(
+        self, principal: Principal, name: str, description: str | None, visibility: str
+    ) -> int:
+        self._check_visibility(principal, visibility)
+        async with self._db.transaction() as session:
+            row = Collection(
+                name=name, description=description, visibility=visibility, owner_id=principal.user_id
+            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def list_collections(
+        self, principal: Principal, page: Page, name: str | None = None, visibility: str | None = None
+    ) -> list[tuple[Collection, int]]:
+        async with self._db.transaction() as session:
+            return await repository.list_collections(session, principal.user_id, page, name, visibility)
+
+    async def get_collection(self, principal: Principal, collection_id: int) -> tuple[Collection, int]:
+        async with self._db.transaction() as session:
+            collection = await self._readable(session, principal, collection_id)
+            return collection, await repository.count_documents(session, collection.id)
+
+    async def update_collection(
+        self, principal: Principal, collection_id: int, changes: dict[str, Any]
+    ) -> None:
+        self._check_visibility(principal, changes.get("visibility"))
+        async with self._db.transaction() as session:
+            collection = await self._writable(session, principal, collection_id)
+            for field in ("name", "description", "visibility"):
+                if changes.get(field) is not None:
+                    setattr(collection, field, changes[field])
+
+    async def delete_collection(self, principal: Principal, collection_id: int) -> None:
+        async with self._db.transaction() as session:
+            await session.delete(await self._writable(session, principal, collection_id))
+
+    # -- documents ---------------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        ctx: CallContext,
+        collection_id: int,
+        filename: str,
+        content_type: str | None,
+        data: bytes,
+        name: str | None,
+        options: ChunkingOptions,
+        metadata: dict[str, Any],
+    ) -> int:
+        """Parse, chunk and embed off the event loop, then write the document and every chunk in one
+        transaction: a failure anywhere leaves nothing behind."""
+        async with self._db.transaction() as session:
+            await self._writable(session, ctx.principal, collection_id)
+        pages = await anyio.to_thread.run_sync(parse, filename, content_type, data)
+        pieces = await anyio.to_thread.run_sync(split, pages, options, metadata)
+        digest = hashlib.sha256("\n\f".join(p.text for p in pages).encode()).hexdigest()
+        async with self._db.transaction() as session:
+            if await repository.document_with_hash(session, collection_id, digest):
+                raise Conflict(f"This content is already in collection {collection_id}.")
+        vectors = await self._embed(ctx, [content for content, _ in pieces])
+        async with self._db.transaction() as session:
+            await self._writable(session, ctx.principal, collection_id)  # still yours, still there
+            document = Document(
+                collection_id=collection_id,
+                name=name or filename or "document",
+                content_hash=digest,
+                chunks=len(pieces),
+            )
+            session.add(document)
+            try:
+                await session.flush()
+            except IntegrityError as exc:  # the same content uploaded concurrently
+                raise Conflict(f"This content is already in collection {collection_id}.") from exc
+            session.add_all(
+                Chunk(
+                    document_id=document.id,
+                    collection_id=collection_id,
+                    position=position,
+                    content=content,
+                    metadata_=chunk_metadata,
+                    embedding=to_blob(vector),
+                )
+                for position, ((content, chunk_metadata), vector) in enumerate(
+                    zip(pieces, vectors, strict=True)
+                )
+            )
+            await session.flush()
+            return document.id
+
+    async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
+        async with self._db.transaction() as session:
+            await self._writable(session, principal, collection_id)
+            document = Document(collection_id=collection_id, name=name, chunks=0)
+            session.add(document)
+            await session.flush()
+            return document.id
+
+    async def list_documents(
+        self, principal: Principal, page: Page, collection_id: int | None, name: str | None
+    ) -> list[Document]:
+        async with self._db.transaction() as session:
+            if collection_id is not None:
+                await self._readable(session, principal, collection_id)
+            return await repository.list_documents(session, principal.user_id, page, collection_id, name)
+
+    async def _document(
+        self, session, principal: Principal, document_id: int, write: bool = False
+    ) -> Document:
+        document = await repository.get_document(session, document_id)
+        if document is None:
+            raise NotFound(f"Document {document_id} not found.")
+        try:
+            check = self._writable if write else self._readable
+            await check(session, principal, document.collection_id)
+        except NotFound as exc:
+            raise NotFound(f"Document {document_id} not found.") from exc
+        return document
+
+    async def get_document(self, principal: Principal, document_id: int) -> Document:
+        async with self._db.transaction() as session:
+            return await self._document(session, principal, document_id)
+
+    async def delete_document(self, principal: Principal, document_id: int) -> None:
+        async with self._db.transaction() as session:
+            await session.delete(await self._document(session, principal, document_id, write=True))
+
+    # -- chunks ------------------------------------------------------------------------------------
+
+    async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[dict[str, Any]]) -> list[int]:
+        async with self._db.transaction() as session:
+            await self._document(session, ctx.principal, document_id, write=True)
+        vectors = await self._embed(ctx, [c["content"] for c in chunks])
+        async with self._db.transaction() as session:
+            document = await self._document(session, ctx.principal, document_id, write=True)
+            start = await repository.next_position(session, document_id)
+            rows = [
+                Chunk(
+                    document_id=document_id,
+                    collection_id=document.collection_id,
+                    position=start + i,
+                    content=chunk["content"],
+                    metadata_=chunk.get("metadata") or {},
+                    embedding=to_blob(vector),
+                )
+                for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+            ]
+            session.add_all(rows)
+            document.chunks += len(rows)
+            await session.flush()
+            return [r.id for r in rows]
+
+    async def list_chunks(
+        self, principal: Principal, document_id: int, offset: int, limit: int
+    ) -> list[ChunkView]:
+        async with self._db.transaction() as session:
+            await self._document(session, principal, document_id)
+            return [chunk_view(c) for c in await repository.list_chunks(session, document_id, offset, limit)]
+
+    async def _chunk(
+        self, session, principal: Principal, document_id: int, chunk_id: int, write: bool
+    ) -> Chunk:
+        await self._document(session, principal, document_id, write=write)
+        chunk = await session.get(Chunk, chunk_id)
+        if chunk is None or chunk.document_id != document_id:
+            raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
+        return chunk
+
+    async def get_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
+        async with self._db.transaction() as session:
+            return chunk_view(await self._chunk(session, principal, document_id, chunk_id, write=False))
+
+    async def delete_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> None:
+        async with self._db.transaction() as session:
+            chunk = await self._chunk(session, principal, document_id, chunk_id, write=True)
+            document = await repository.get_document(session, document_id)
+            document.chunks = max(0, document.chunks - 1)
+            await session.delete(chunk)
+
+    # -- search ------------------------------------------------------------------------------------
+
+    async def search(
+        self,
+        ctx: CallContext,
+        query: str,
+        method: str = "semantic",
+        collection_ids: list[int] | None = None,
+        document_ids: list[int] | None = None,
+        metadata_filters: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        rff_k: int = 60,
+        score_threshold: float = 0.0,
+    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+        """Hits (method, score, chunk) and the embedding usage. Only chunks of collections the caller
+        can read are ever considered, whatever the filters say."""
+        if method in {"lexical", "hybrid"} and not is_sqlite(self._db.url):
+            raise NotAvailable("Lexical and hybrid search on PostgreSQL are not available yet; use semantic.")
+        wanted = offset + limit
+        pool = max(100, 2 * wanted)
+        usage: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        async with self._db.transaction() as session:
+            allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
+        if not allowed:
+            return [], usage
+        rankings: dict[str, list[tuple[int, float]]] = {}
+        if method in {"semantic", "hybrid"}:
+            embedded = await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": [query]})
+            usage = embedded.get("usage", usage)
+            async with self._db.transaction() as session:
+                rows = await repository.vectors(session, allowed, document_ids, metadata_filters)
+            threshold = score_threshold if method == "semantic" else -1.0
+            rankings["semantic"] = cosine_top(embedded["data"][0]["embedding"], rows, pool, threshold)
+        if method in {"lexical", "hybrid"}:
+            async with self._db.transaction() as session:
+                rankings["lexical"] = await repository.lexical(
+                    session, query, allowed, document_ids, metadata_filters, pool
+                )
+        ranked = (
+            reciprocal_rank_fusion([rankings["semantic"], rankings["lexical"]], rff_k)
+            if method == "hybrid"
+            else rankings[method]
+        )
+        page = ranked[offset:wanted]
+        async with self._db.transaction() as session:
+            found = await repository.chunks_by_id(session, [chunk_id for chunk_id, _ in page])
+        hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
+        return hits, usage
+
+    async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch_ctx = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per call
+            answer = await self._gateway.embeddings(
+                batch_ctx, {"model": self.embedding_model, "input": texts[start : start + EMBED_BATCH]}
+            )
+            vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
+        return vectors

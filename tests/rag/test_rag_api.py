@@ -1,0 +1,178 @@
+"""OpenGateLLM RAG routes on a live server with the real MiniLM embeddings (SQLite store)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import httpx
+import pytest
+
+from tests.helpers import bearer
+
+_seq = itertools.count(1)
+
+PASTA = "# Cooking\n\nTo cook pasta, boil salted water, add the pasta and cook it for ten minutes."
+MARKET = "# Finance\n\nThe stock market fell sharply on Monday as investors sold technology shares."
+GARDEN = "# Gardening\n\nWater tomato plants deeply twice a week and keep the soil mulched."
+
+
+def member(local, permissions: list[str] | None = None) -> httpx.Client:
+    n = next(_seq)
+    role = local.admin.post(
+        "/v1/admin/roles", json={"name": f"rag-{n}", "permissions": permissions or []}
+    ).json()
+    user = local.admin.post(
+        "/v1/admin/users", json={"email": f"rag{n}@example.org", "password": "pw", "role": role["id"]}
+    ).json()
+    key = local.admin.post("/v1/admin/tokens", json={"name": "k", "user": user["id"]}).json()["token"]
+    return httpx.Client(base_url=local.url, headers=bearer(key), timeout=60)
+
+
+def collection(client: httpx.Client, visibility: str = "private") -> int:
+    response = client.post("/v1/collections", json={"name": f"c{next(_seq)}", "visibility": visibility})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def upload(
+    client: httpx.Client, collection_id: int, text: str, filename: str = "doc.md", **form
+) -> httpx.Response:
+    files = {"file": (filename, io.BytesIO(text.encode()), "text/markdown")}
+    return client.post("/v1/documents", data={"collection_id": str(collection_id), **form}, files=files)
+
+
+def test_collection_lifecycle_and_visibility_rules(local) -> None:
+    alice, bob = member(local), member(local)
+    private = collection(alice)
+    got = alice.get(f"/v1/collections/{private}").json()
+    assert (got["object"], got["visibility"], got["documents"]) == ("collection", "private", 0)
+    refused = alice.post("/v1/collections", json={"name": "pub", "visibility": "public"})
+    assert refused.status_code == 403 and "create_public_collection" in refused.json()["detail"]
+    for method, path, body in (
+        ("GET", f"/v1/collections/{private}", None),
+        ("PATCH", f"/v1/collections/{private}", {"name": "mine"}),
+        ("DELETE", f"/v1/collections/{private}", None),
+    ):
+        assert bob.request(method, path, json=body).status_code == 404
+    assert upload(bob, private, PASTA).status_code == 404
+    publisher = member(local, ["create_public_collection"])
+    public = collection(publisher, "public")
+    assert bob.get(f"/v1/collections/{public}").status_code == 200
+    assert upload(bob, public, PASTA).status_code == 403  # readable, not writable
+    assert {c["id"] for c in bob.get("/v1/collections", params={"limit": 100}).json()["data"]} >= {public}
+    assert private not in {c["id"] for c in bob.get("/v1/collections", params={"limit": 100}).json()["data"]}
+    assert alice.patch(f"/v1/collections/{private}", json={"description": "d"}).status_code == 204
+    assert alice.delete(f"/v1/collections/{private}").status_code == 204
+    assert alice.get(f"/v1/collections/{private}").status_code == 404
+
+
+def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    created = upload(
+        alice, target, PASTA + "\n\n" + GARDEN, chunk_size="80", metadata='{"source": "kitchen"}'
+    )
+    assert created.status_code == 201, created.text
+    document_id = created.json()["id"]
+    document = alice.get(f"/v1/documents/{document_id}").json()
+    assert document["object"] == "document" and document["chunks"] >= 2
+    chunks = alice.get(f"/v1/documents/{document_id}/chunks", params={"limit": 100}).json()["data"]
+    assert len(chunks) == document["chunks"]
+    assert all(c["metadata"]["source"] == "kitchen" and len(c["content"]) <= 80 for c in chunks)
+    assert alice.get(f"/v1/chunks/{document_id}/{chunks[0]['id']}").json()["content"] == chunks[0]["content"]
+    assert upload(alice, target, PASTA + "\n\n" + GARDEN).status_code == 409  # same content again
+    unsupported = upload(alice, target, "MZ...", filename="tool.exe")
+    assert unsupported.status_code == 415 and ".pdf" in unsupported.json()["detail"]
+    corrupt = alice.post(
+        "/v1/documents",
+        data={"collection_id": str(target)},
+        files={"file": ("broken.pdf", io.BytesIO(b"%PDF-1.7 garbage"), "application/pdf")},
+    )
+    assert corrupt.status_code == 400
+    assert (
+        alice.post(
+            "/v1/documents",
+            data={"collection_id": str(target), "metadata": "[1]"},
+            files={"file": ("a.md", io.BytesIO(b"text"), "text/markdown")},
+        ).status_code
+        == 422
+    )
+    listed = alice.get("/v1/documents", params={"collection_id": target}).json()["data"]
+    assert [d["id"] for d in listed] == [document_id]  # nothing left behind by the refused uploads
+
+
+def test_search_methods_access_and_filters(local) -> None:
+    alice, bob = member(local), member(local)
+    mine = collection(alice)
+    for text, topic in ((PASTA, "food"), (MARKET, "money"), (GARDEN, "plants")):
+        assert upload(alice, mine, text, metadata=f'{{"topic": "{topic}"}}').status_code == 201
+    secret = collection(bob)
+    assert (
+        upload(bob, secret, "To cook pasta perfectly, Bob's secret is a pinch of saffron.").status_code == 201
+    )
+
+    def top(client, **body):
+        response = client.post("/v1/search", json={"query": "how long to cook pasta", "limit": 5, **body})
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    for method in ("semantic", "lexical", "hybrid"):
+        hits = top(alice, method=method)
+        assert "pasta" in hits[0]["chunk"]["content"]
+        assert all(h["chunk"]["collection_id"] == mine for h in hits)  # never Bob's chunk
+        assert hits[0]["method"] == method
+    assert top(alice, collection_ids=[secret]) == []  # asking for it does not open it
+    filtered = top(alice, method="hybrid", metadata_filters={"key": "topic", "type": "eq", "value": "money"})
+    assert [h["chunk"]["metadata"]["topic"] for h in filtered] == ["money"]
+    compound = {
+        "filters": [{"key": "topic", "type": "sw", "value": "pl"}, {"key": "topic", "value": "food"}],
+        "operator": "or",
+    }
+    assert {h["chunk"]["metadata"]["topic"] for h in top(alice, metadata_filters=compound)} == {
+        "plants",
+        "food",
+    }
+    first = top(alice, method="hybrid", limit=2)
+    second = alice.post(
+        "/v1/search", json={"query": "how long to cook pasta", "method": "hybrid", "limit": 2, "offset": 2}
+    ).json()["data"]
+    assert not {h["chunk"]["id"] for h in first} & {h["chunk"]["id"] for h in second}
+    assert alice.post("/v1/search", json={"query": ""}).status_code == 422
+
+
+def test_chunks_added_by_hand_and_deleted_documents_leave_no_ghost_hits(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    empty = alice.post("/v1/documents", data={"collection_id": str(target), "name": "manual"})
+    assert empty.status_code == 201
+    document_id = empty.json()["id"]
+    too_many = {"chunks": [{"content": f"c{i}"} for i in range(65)]}
+    assert alice.post(f"/v1/documents/{document_id}/chunks", json=too_many).status_code == 422
+    added = alice.post(
+        f"/v1/documents/{document_id}/chunks",
+        json={
+            "chunks": [
+                {"content": "Quantum tunnelling lets particles cross barriers.", "metadata": {"k": "v"}}
+            ]
+        },
+    )
+    assert added.status_code == 201
+    chunk_id = added.json()["ids"][0]
+    hits = alice.post("/v1/search", json={"query": "quantum tunnelling", "method": "lexical"}).json()["data"]
+    assert [h["chunk"]["id"] for h in hits] == [chunk_id]
+    assert alice.delete(f"/v1/documents/{document_id}").status_code == 204
+    for method in ("lexical", "semantic", "hybrid"):
+        assert (
+            alice.post("/v1/search", json={"query": "quantum tunnelling", "method": method}).json()["data"]
+            == []
+        )
+    assert alice.get(f"/v1/documents/{document_id}/chunks/{chunk_id}").status_code == 404
+
+
+@pytest.mark.parametrize("size", [26 * 1024 * 1024])
+def test_huge_upload_is_413(local, size: int) -> None:
+    alice = member(local)
+    target = collection(alice)
+    response = upload(alice, target, "x" * size, filename="big.txt")
+    assert response.status_code == 413
