@@ -48,6 +48,7 @@ from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.middleware import RequestContextMiddleware
+from lockgate.rag.answer import GroundedChat
 from lockgate.rag.service import RagService
 from lockgate.state import AppState
 
@@ -94,6 +95,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         settings.qos_queue_seconds,
         settings.provider_retry_seconds,
     )
+    rag = RagService(db, gateway, settings.rag_embedding_model)
     return AppState(
         settings=settings,
         db=db,
@@ -104,7 +106,8 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         gateway_admin=GatewayAdmin(db, box, registry, on_change=authenticator.clear),
         accountant=accountant,
         usage_history=UsageHistory(db, recorder),
-        rag=RagService(db, gateway, settings.rag_embedding_model),
+        rag=rag,
+        grounded_chat=GroundedChat(rag, gateway),
         metrics=metrics,
     )
 

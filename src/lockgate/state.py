@@ -14,6 +14,7 @@ from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
+from lockgate.rag.answer import GroundedChat
 from lockgate.rag.service import RagService
 
 
@@ -29,4 +30,5 @@ class AppState:
     accountant: Accountant
     usage_history: UsageHistory
     rag: RagService
+    grounded_chat: GroundedChat
     metrics: Metrics

@@ -176,3 +176,37 @@ def test_huge_upload_is_413(local, size: int) -> None:
     target = collection(alice)
     response = upload(alice, target, "x" * size, filename="big.txt")
     assert response.status_code == 413
+
+
+def test_chat_with_the_search_tool_is_grounded_and_returns_its_sources(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    assert upload(alice, target, PASTA).status_code == 201
+    assert upload(alice, target, MARKET).status_code == 201
+    body = {
+        "model": "local-chat",
+        "messages": [{"role": "user", "content": "How long should pasta cook?"}],
+        "max_tokens": 20,
+        "tools": [{"type": "search", "collection_ids": [target], "limit": 1, "method": "hybrid"}],
+    }
+    answer = alice.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["search_results"]
+    assert len(results) == 1 and "pasta" in results[0]["chunk"]["content"]
+    assert answer.json()["choices"][0]["message"]["content"]
+    deprecated = {
+        **body,
+        "tools": None,
+        "search": True,
+        "search_args": {"collection_ids": [target], "limit": 2},
+    }
+    deprecated.pop("tools")
+    assert len(alice.post("/v1/chat/completions", json=deprecated).json()["search_results"]) == 1
+    with alice.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+        frames = [line for line in response.iter_lines() if line.startswith("data:")]
+    assert '"search_results"' in frames[0] and frames[-1] == "data: [DONE]"
+    bad = {**body, "tools": [{"type": "search", "limit": 1000}]}
+    refused = alice.post("/v1/chat/completions", json=bad)
+    assert refused.status_code == 422 and "limit" in refused.json()["error"]["param"]
+    endpoints = {r["endpoint"] for r in alice.get("/v1/me/usage", params={"limit": 100}).json()["data"]}
+    assert {"/v1/search", "/v1/chat/completions", "/v1/documents"} <= endpoints

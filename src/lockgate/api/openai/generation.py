@@ -2,16 +2,19 @@
 
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import ChatRequest, CompletionRequest
 from lockgate.api.openai.sse import encode_sse
+from lockgate.api.opengate.rag_schemas import SearchRequest
 from lockgate.api.responses import OrjsonResponse
-from lockgate.errors import BadRequest
 from lockgate.gateway.schemas import Endpoint
+from lockgate.rag.answer import search_request
 from lockgate.state import AppState
 
 router = inference_router()
@@ -34,12 +37,36 @@ async def _respond(
     return OrjsonResponse(await state.gateway.generate(ctx, endpoint, payload))
 
 
+def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Search arguments validated like POST /v1/search (422 naming the field)."""
+    if search is None:
+        return None
+    query = search.get("query")
+    try:
+        checked = SearchRequest(query=query or "-", **{k: v for k, v in search.items() if k != "query"})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "search", *e["loc"])} for e in exc.errors()]
+        ) from exc
+    args = checked.model_dump(exclude={"query"})
+    if args["metadata_filters"] is None:
+        args.pop("metadata_filters")
+    return {**args, "query": query} if query else args
+
+
 @router.post("/chat/completions")
 async def chat_completions(body: ChatRequest, ctx: Context, state: State):
     payload = body.model_dump(exclude_unset=True)
-    if payload.pop("search", None) or any(t.get("type") == "search" for t in payload.get("tools") or ()):
-        raise BadRequest("search in chat completions is not available yet.", param="search")
-    payload.pop("search_args", None)
+    search = _checked(search_request(payload))
+    if search is not None:  # retrieval-augmented: ground the answer in the caller's collections
+        if body.stream:
+            events = await state.grounded_chat.stream(ctx, payload, search)
+            return StreamingResponse(
+                encode_sse(events, "chat.completion.chunk"),
+                media_type="text/event-stream",
+                headers=_SSE_HEADERS,
+            )
+        return OrjsonResponse(await state.grounded_chat.answer(ctx, payload, search))
     return await _respond(state, ctx, Endpoint.CHAT, payload, bool(body.stream), "chat.completion.chunk")
 
 
