@@ -31,6 +31,7 @@ from lockgate.api.opengate import (
     collections,
     documents,
     me,
+    parse,
     search,
     usage,
 )
@@ -72,6 +73,7 @@ SURFACES = (
     collections,
     documents,
     search,
+    parse,
     extras,
 )
 

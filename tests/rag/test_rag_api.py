@@ -210,3 +210,40 @@ def test_chat_with_the_search_tool_is_grounded_and_returns_its_sources(local) ->
     assert refused.status_code == 422 and "limit" in refused.json()["error"]["param"]
     endpoints = {r["endpoint"] for r in alice.get("/v1/me/usage", params={"limit": 100}).json()["data"]}
     assert {"/v1/search", "/v1/chat/completions", "/v1/documents"} <= endpoints
+
+
+def _scanned_pdf(words: str) -> bytes:
+    """A PDF whose only page is an image of text: no text layer, OCR needed."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1000, 220), "white")
+    ImageDraw.Draw(image).text((20, 70), words, fill="black", font=ImageFont.load_default(48))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PDF")
+    return buffer.getvalue()
+
+
+def test_scanned_pdf_pages_are_read_by_ocr_in_uploads_and_parse_beta(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    pdf = _scanned_pdf("Lighthouse keepers log")
+    files = {"file": ("scan.pdf", io.BytesIO(pdf), "application/pdf")}
+    created = alice.post("/v1/documents", data={"collection_id": str(target)}, files=files)
+    assert created.status_code == 201, created.text
+    chunks = alice.get(f"/v1/documents/{created.json()['id']}/chunks").json()["data"]
+    assert "lighthouse" in chunks[0]["content"].lower() and chunks[0]["metadata"]["page"] == 1
+    parsed = alice.post(
+        "/v1/parse-beta",
+        files={"file": ("scan.pdf", io.BytesIO(pdf), "application/pdf")},
+        data={"force_ocr": "true"},
+    )
+    assert parsed.status_code == 200, parsed.text
+    page = parsed.json()["data"][0]
+    assert page["object"] == "documentPage" and "keepers" in page["content"].lower()
+    assert page["metadata"] == {"document_name": "scan.pdf", "page": 0}
+    bad_range = alice.post(
+        "/v1/parse-beta",
+        files={"file": ("scan.pdf", io.BytesIO(pdf), "application/pdf")},
+        data={"page_range": "3-1"},
+    )
+    assert bad_range.status_code == 400

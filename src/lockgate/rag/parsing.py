@@ -11,6 +11,25 @@ from pathlib import PurePath
 from lockgate.errors import AppError, BadRequest
 
 
+def page_range(spec: str) -> set[int] | None:
+    """'0,5-10,20' → {0, 5, ..., 10, 20}; '' → every page."""
+    if not spec.strip():
+        return None
+    pages: set[int] = set()
+    try:
+        for part in spec.split(","):
+            start, _, end = part.strip().partition("-")
+            first, last = int(start), int(end or start)
+            if first < 0 or last < first or last - first > 10_000:
+                raise ValueError
+            pages.update(range(first, last + 1))
+    except ValueError as exc:
+        raise BadRequest(
+            "page_range: use page numbers and ranges such as '0,5-10,20'.", param="page_range"
+        ) from exc
+    return pages
+
+
 class UnsupportedType(AppError):
     status_code = 415
     code = "unsupported_media_type"
@@ -66,9 +85,15 @@ def _text(data: bytes) -> str:
 
 
 def parse(
-    filename: str, content_type: str | None, data: bytes, ocr: Callable[[bytes], str] | None = None
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    ocr: Callable[[bytes], str] | None = None,
+    force_ocr: bool = False,
+    pages: set[int] | None = None,
 ) -> list[Page]:
-    """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text."""
+    """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text
+    (or always, with `force_ocr`); `pages` (0-based) restricts a PDF to some pages."""
     kind = kind_of(filename, content_type, data)
     if kind in {"text", "markdown"}:
         return [Page(_text(data))]
@@ -83,7 +108,7 @@ def parse(
         return [Page(markdownify(_text(data), heading_style="ATX").strip())]
     if kind == "docx":
         return [Page(_docx(data))]
-    return _pdf(data, ocr)
+    return _pdf(data, ocr, force_ocr, pages)
 
 
 def _docx(data: bytes) -> str:
@@ -110,7 +135,9 @@ def _docx(data: bytes) -> str:
     return "\n\n".join(lines)
 
 
-def _pdf(data: bytes, ocr: Callable[[bytes], str] | None) -> list[Page]:
+def _pdf(
+    data: bytes, ocr: Callable[[bytes], str] | None, force_ocr: bool = False, wanted: set[int] | None = None
+) -> list[Page]:
     import io
 
     import pypdfium2 as pdfium
@@ -122,8 +149,10 @@ def _pdf(data: bytes, ocr: Callable[[bytes], str] | None) -> list[Page]:
     pages = []
     try:
         for index in range(len(document)):
+            if wanted is not None and index not in wanted:
+                continue
             page = document[index]
-            text = page.get_textpage().get_text_range().strip()
+            text = "" if force_ocr else page.get_textpage().get_text_range().strip()
             if not text and ocr is not None:
                 image = page.render(scale=2.0).to_pil()
                 buffer = io.BytesIO()

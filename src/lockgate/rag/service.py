@@ -4,6 +4,7 @@ transaction), chunks, and search. Every read is ANDed with the caller's access."
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +15,13 @@ from lockgate.accounting.service import CallContext
 from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Permission, Principal
+from lockgate.inference.ocr import OcrEngine
 from lockgate.kit.db import Database, is_sqlite
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
 from lockgate.rag.chunking import ChunkingOptions, split
 from lockgate.rag.models import Chunk, Collection, Document
+from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
 from lockgate.rag.search import cosine_top, reciprocal_rank_fusion, to_blob
 
@@ -56,6 +59,31 @@ class RagService:
         self._db = db
         self._gateway = gateway
         self.embedding_model = embedding_model
+
+    def _ocr(self) -> Callable[[bytes], str] | None:
+        """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
+        engines = self._gateway.registry.engines
+        engine = next(
+            (e for e in (engines.engines.values() if engines else ()) if isinstance(e, OcrEngine)), None
+        )
+        if engine is None:
+            return None
+
+        async def read(image: bytes) -> str:
+            return "\n".join(page.markdown for page in await engine.recognize(image))
+
+        return lambda image: anyio.from_thread.run(read, image)
+
+    async def parse_pages(
+        self, filename: str, content_type: str | None, data: bytes, pages: set[int] | None, force_ocr: bool
+    ) -> list[ParsedPage]:
+        """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always)."""
+        ocr = self._ocr()
+        if force_ocr and ocr is None:
+            raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
+        return await anyio.to_thread.run_sync(
+            lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=force_ocr, pages=pages)
+        )
 
     # -- access ------------------------------------------------------------------------------------
 
@@ -144,7 +172,8 @@ class RagService:
         transaction: a failure anywhere leaves nothing behind."""
         async with self._db.transaction() as session:
             await self._writable(session, ctx.principal, collection_id)
-        pages = await anyio.to_thread.run_sync(parse, filename, content_type, data)
+        ocr = self._ocr()
+        pages = await anyio.to_thread.run_sync(lambda: parse(filename, content_type, data, ocr=ocr))
         pieces = await anyio.to_thread.run_sync(split, pages, options, metadata)
         digest = hashlib.sha256("\n\f".join(p.text for p in pages).encode()).hexdigest()
         async with self._db.transaction() as session:

@@ -1,0 +1,42 @@
+"""POST /v1/parse-beta: a file's pages as Markdown/text (OCR where a page has no text, or always)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from lockgate.api.deps import Caller, State
+from lockgate.api.openai.media import PayloadTooLarge
+from lockgate.rag.parsing import page_range
+
+router = APIRouter(tags=["documents"])
+
+
+@router.post("/v1/parse-beta")
+async def parse_beta(
+    caller: Caller,
+    state: State,
+    file: Annotated[UploadFile, File()],
+    page_range_: Annotated[str, Form(alias="page_range")] = "",
+    force_ocr: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    limit = state.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    name = file.filename or "document"
+    pages = await state.rag.parse_pages(name, file.content_type, data, page_range(page_range_), force_ocr)
+    return {
+        "object": "list",
+        "data": [
+            {
+                "object": "documentPage",
+                "content": page.text,
+                "images": {},
+                "metadata": {"document_name": name, "page": (page.number - 1) if page.number else 0},
+            }
+            for page in pages
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
