@@ -247,3 +247,29 @@ def test_scanned_pdf_pages_are_read_by_ocr_in_uploads_and_parse_beta(local) -> N
         data={"page_range": "3-1"},
     )
     assert bad_range.status_code == 400
+
+
+def test_cli_ingests_a_folder(local, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    alice = member(local)
+    target = collection(alice)
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.md").write_text(PASTA)
+    (folder / "sub" / "b.txt").write_text(GARDEN)
+    (folder / "ignored.bin").write_bytes(b"\0\1")
+    key = alice.headers["authorization"].removeprefix("Bearer ")
+    lockgate = str(Path(sys.executable).parent / "lockgate")
+    result = subprocess.run(
+        [lockgate, "ingest", str(folder), "--collection", str(target), "--url", local.url, "--key", key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 document(s) ingested" in result.stderr
+    names = {d["name"] for d in alice.get("/v1/documents", params={"collection_id": target}).json()["data"]}
+    assert names == {"a.md", "b.txt"}

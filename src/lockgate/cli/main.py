@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
-from lockgate.cli import admin
+from lockgate.cli import admin, ingest
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 
 app = typer.Typer(
     help="Lockgate: self-hosted, OpenAI-compatible generative-AI platform.", no_args_is_help=True
 )
 app.add_typer(admin.app, name="admin")
+app.command(name="ingest")(ingest.ingest)
 
 
 @app.command()
