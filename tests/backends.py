@@ -116,3 +116,14 @@ async def fresh_postgres(pg: Postgres, template: str) -> str:
     name = f"lockgate_test_{os.getpid()}_{next(_counter)}"
     await pg.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     return pg.database_url(name)
+
+
+def fresh_postgres_sync(pg: Postgres, template: str) -> str:
+    """fresh_postgres for synchronous (e.g. module-scoped) fixtures."""
+    name = f"lockgate_test_{os.getpid()}_{next(_counter)}"
+
+    async def create() -> None:
+        await pg.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+
+    run_in_thread(create)
+    return pg.database_url(name)

@@ -58,4 +58,17 @@ class Chunk(Base):
     content: Mapped[str] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, unit length
+    length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # index terms, for BM25
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+
+
+class ChunkTerm(Base):
+    """BM25 postings (term → chunk, term frequency) for databases without BM25 (PostgreSQL)."""
+
+    __tablename__ = "chunk_terms"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chunk_id: Mapped[int] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    tf: Mapped[int] = mapped_column(Integer)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from sqlalchemy import and_, column, false, func, literal_column, or_, select, table, true
+from sqlalchemy import and_, case, column, false, func, literal_column, or_, select, table, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page
-from lockgate.rag.models import Chunk, Collection, Document
+from lockgate.rag.models import Chunk, ChunkTerm, Collection, Document
+from lockgate.rag.terms import query_terms
 
 
 def readable(owner_id: int) -> Any:
@@ -170,6 +172,60 @@ async def lexical(
         .where(literal_column("chunks_fts").op("MATCH")(match))
         .where(*_chunk_filters(collection_ids, document_ids, metadata))
         .order_by(score.desc(), Chunk.id)
+        .limit(limit)
+    )
+    return [(row[0], float(row[1])) for row in await session.execute(stmt)]
+
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+async def bm25(
+    session: AsyncSession,
+    query: str,
+    collection_ids: list[int],
+    document_ids: list[int] | None,
+    metadata: dict | None,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(chunk id, Okapi BM25 score), best first, from the chunk_terms postings (PostgreSQL). Document
+    frequencies and the average length are those of the collections searched."""
+    wanted = query_terms(query)
+    if not wanted:
+        return []
+    scope = _chunk_filters(collection_ids, document_ids, None)
+    stats = (await session.execute(select(func.count(Chunk.id), func.avg(Chunk.length)).where(*scope))).one()
+    total, avg_length = int(stats[0] or 0), float(stats[1] or 0.0)
+    if not total:
+        return []
+    frequencies = dict(
+        (
+            await session.execute(
+                select(ChunkTerm.term, func.count(ChunkTerm.chunk_id))
+                .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
+                .where(ChunkTerm.term.in_(wanted), *scope)
+                .group_by(ChunkTerm.term)
+            )
+        ).all()
+    )
+    if not frequencies:
+        return []
+    idf = case(
+        *[
+            (ChunkTerm.term == term, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+            for term, df in frequencies.items()
+        ],
+        else_=0.0,
+    )
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * Chunk.length / max(avg_length, 1e-9))
+    score = func.sum(idf * ChunkTerm.tf * (BM25_K1 + 1) / (ChunkTerm.tf + norm)).label("score")
+    stmt = (
+        select(ChunkTerm.chunk_id, score)
+        .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
+        .where(ChunkTerm.term.in_(list(frequencies)), *_chunk_filters(collection_ids, document_ids, metadata))
+        .group_by(ChunkTerm.chunk_id)
+        .order_by(score.desc(), ChunkTerm.chunk_id)
         .limit(limit)
     )
     return [(row[0], float(row[1])) for row in await session.execute(stmt)]

@@ -20,10 +20,11 @@ from lockgate.kit.db import Database, is_sqlite
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
 from lockgate.rag.chunking import ChunkingOptions, split
-from lockgate.rag.models import Chunk, Collection, Document
+from lockgate.rag.models import Chunk, ChunkTerm, Collection, Document
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
 from lockgate.rag.search import cosine_top, reciprocal_rank_fusion, to_blob
+from lockgate.rag.terms import terms
 
 EMBED_BATCH = 64
 
@@ -193,7 +194,7 @@ class RagService:
                 await session.flush()
             except IntegrityError as exc:  # the same content uploaded concurrently
                 raise Conflict(f"This content is already in collection {collection_id}.") from exc
-            session.add_all(
+            rows = [
                 Chunk(
                     document_id=document.id,
                     collection_id=collection_id,
@@ -205,8 +206,8 @@ class RagService:
                 for position, ((content, chunk_metadata), vector) in enumerate(
                     zip(pieces, vectors, strict=True)
                 )
-            )
-            await session.flush()
+            ]
+            await self._store_chunks(session, rows)
             return document.id
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
@@ -266,9 +267,8 @@ class RagService:
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
             ]
-            session.add_all(rows)
+            await self._store_chunks(session, rows)
             document.chunks += len(rows)
-            await session.flush()
             return [r.id for r in rows]
 
     async def list_chunks(
@@ -315,8 +315,6 @@ class RagService:
     ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
         """Hits (method, score, chunk) and the embedding usage. Only chunks of collections the caller
         can read are ever considered, whatever the filters say."""
-        if method in {"lexical", "hybrid"} and not is_sqlite(self._db.url):
-            raise NotAvailable("Lexical and hybrid search on PostgreSQL are not available yet; use semantic.")
         wanted = offset + limit
         pool = max(100, 2 * wanted)
         usage: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -334,7 +332,8 @@ class RagService:
             rankings["semantic"] = cosine_top(embedded["data"][0]["embedding"], rows, pool, threshold)
         if method in {"lexical", "hybrid"}:
             async with self._db.transaction() as session:
-                rankings["lexical"] = await repository.lexical(
+                lexical = repository.lexical if is_sqlite(self._db.url) else repository.bm25
+                rankings["lexical"] = await lexical(
                     session, query, allowed, document_ids, metadata_filters, pool
                 )
         ranked = (
@@ -347,6 +346,22 @@ class RagService:
             found = await repository.chunks_by_id(session, [chunk_id for chunk_id, _ in page])
         hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
         return hits, usage
+
+    @staticmethod
+    async def _store_chunks(session, rows: list[Chunk]) -> None:
+        """Chunks and their BM25 postings, in the caller's transaction."""
+        counted = [terms(row.content) for row in rows]
+        for row, counts in zip(rows, counted, strict=True):
+            row.length = sum(counts.values())
+        session.add_all(rows)
+        await session.flush()
+        postings = [
+            {"chunk_id": row.id, "term": term, "tf": tf}
+            for row, counts in zip(rows, counted, strict=True)
+            for term, tf in counts.items()
+        ]
+        if postings:
+            await session.execute(ChunkTerm.__table__.insert(), postings)
 
     async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
