@@ -86,8 +86,13 @@ def reference_bm25(docs: dict[int, str], queries: dict[int, str]) -> dict[int, l
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "cisi"))
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_cisi.md"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--postgres", action="store_true", help="store in PostgreSQL (pgserver) instead of SQLite"
+    )
     args = parser.parse_args()
+    backend = "postgres" if args.postgres else "sqlite"
+    out = args.out or str(ROOT / "bench" / "results" / f"rag_cisi_{backend}.md")
     dataset = Path(args.dataset)
     docs = {
         i: (r.get("T", "") + "\n" + r.get("W", "")).strip()
@@ -98,7 +103,14 @@ def main() -> None:
     judged = {q: t for q, t in queries.items() if relevance.get(q)}
 
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-cisi-"))
-    (work / "lockgate.yaml").write_text(yaml.safe_dump({"master_key": MASTER, "local_models": "on"}))
+    config = {"master_key": MASTER, "local_models": "on"}
+    if args.postgres:
+        import pgserver
+
+        server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+        socket_dir = server.get_uri().split("host=")[1]
+        config["database_url"] = f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
+    (work / "lockgate.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
     process = spawn(
         [str(BIN / "lockgate"), "serve", "--config", str(work / "lockgate.yaml"), "--port", str(port)],
@@ -153,7 +165,7 @@ def main() -> None:
             "recall": [recall_at(reference[q], relevance[q]) for q in judged],
         }
         lines = [
-            f"CISI: {len(docs)} abstracts, {len(judged)} judged queries; MiniLM embeddings; "
+            f"CISI on {backend}: {len(docs)} abstracts, {len(judged)} judged queries; MiniLM embeddings; "
             "one chunk per abstract",
             "",
             "| method | nDCG@10 | recall@100 | search p50 (ms) |",
@@ -167,8 +179,8 @@ def main() -> None:
             f"\nIngest (upload, parse, embed, store; one request per document): {ingest_rate:.1f} docs/s"
         )
         report = "\n".join(lines) + "\n"
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(report)
         print(report)
     finally:
         process.terminate()
