@@ -273,3 +273,12 @@ def test_cli_ingests_a_folder(local, tmp_path) -> None:
     assert "2 document(s) ingested" in result.stderr
     names = {d["name"] for d in alice.get("/v1/documents", params={"collection_id": target}).json()["data"]}
     assert names == {"a.md", "b.txt"}
+
+
+def test_text_with_nul_bytes_is_stored_without_them(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    response = upload(alice, target, "Null\x00 bytes\x00 are dropped.", filename="nul.txt")
+    assert response.status_code == 201, response.text
+    chunk = alice.get(f"/v1/documents/{response.json()['id']}/chunks").json()["data"][0]
+    assert chunk["content"] == "Null bytes are dropped."

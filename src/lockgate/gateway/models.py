@@ -13,6 +13,7 @@ class Router(Base):
     """A model as users see it: a name, aliases, prices, and the providers that serve it."""
 
     __tablename__ = "routers"
+    __table_args__ = {"sqlite_autoincrement": True}  # router ids are kept in usage history
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)

@@ -79,7 +79,7 @@ def kind_of(filename: str, content_type: str | None, data: bytes) -> str:
 
 def _text(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig").replace("\x00", "")
     except UnicodeDecodeError as exc:
         raise BadRequest("file: not valid UTF-8 text.", param="file") from exc
 

@@ -210,3 +210,10 @@ async def test_emails_are_stored_lowercase(api: Api) -> None:
     )
     user = (await api.get(f"/v1/admin/users/{created.json()['id']}")).json()
     assert user["email"] == "mixed.case@example.org"
+
+
+async def test_a_deleted_users_id_is_never_given_again(api: Api) -> None:
+    member = await api.create_member([])
+    assert (await api.delete(f"/v1/admin/users/{member.id}")).status_code == 204
+    newcomer = await api.create_member(role=member.role)
+    assert newcomer.id > member.id  # usage history keeps user ids: a reused one would inherit it

@@ -37,6 +37,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_routers")),
         sa.UniqueConstraint("name", name=op.f("uq_routers_name")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "providers",
