@@ -22,6 +22,7 @@ from tests.helpers import MASTER_KEY, bearer
 class Live:
     url: str
     admin: httpx.Client  # authenticated with the master key
+    database_url: str = ""
 
     def openai(self, key: str = MASTER_KEY, **kwargs) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **kwargs)
@@ -47,7 +48,7 @@ def live_server(settings: Settings) -> Iterator[Live]:
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, headers=bearer(MASTER_KEY), timeout=30) as admin:
         try:
-            yield Live(base, admin)
+            yield Live(base, admin, settings.resolved_database_url)
         finally:
             server.should_exit = True
             thread.join(timeout=30)

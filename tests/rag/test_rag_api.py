@@ -282,3 +282,79 @@ def test_text_with_nul_bytes_is_stored_without_them(local) -> None:
     assert response.status_code == 201, response.text
     chunk = alice.get(f"/v1/documents/{response.json()['id']}/chunks").json()["data"][0]
     assert chunk["content"] == "Null bytes are dropped."
+
+
+def test_docx_headings_become_markdown(local) -> None:
+    from docx import Document as Docx
+
+    document = Docx()
+    document.add_heading("Harvest notes", level=1)
+    document.add_paragraph("Pick apples when the seeds turn brown.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    alice = member(local)
+    target = collection(alice)
+    mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    created = alice.post(
+        "/v1/documents",
+        data={"collection_id": str(target)},
+        files={"file": ("notes.docx", buffer.getvalue(), mime)},
+    )
+    assert created.status_code == 201, created.text
+    content = alice.get(f"/v1/documents/{created.json()['id']}/chunks").json()["data"][0]["content"]
+    assert content.startswith("# Harvest notes") and "seeds turn brown" in content
+
+
+def test_a_failure_half_way_through_writing_chunks_leaves_nothing(local) -> None:
+    """A real database failure on the 5th of 10 chunk rows (a trigger raises), not a mock."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(local.database_url)
+    alice = member(local)
+    target = collection(alice)
+    text = "\n\n".join(f"# Part {i}\n\nParagraph number {i} about crash safety." for i in range(10))
+
+    async def trigger(sql_sqlite: list[str], sql_pg: list[str]) -> None:
+        if url.get_backend_name() == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(url.database) as db:
+                for statement in sql_sqlite:
+                    db.execute(statement)
+            return
+        conn = await asyncpg.connect(user=url.username, host=url.query["host"], database=url.database)
+        try:
+            for statement in sql_pg:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(
+        trigger(
+            [
+                "CREATE TRIGGER boom BEFORE INSERT ON chunks WHEN NEW.position = 4 "
+                "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+            ],
+            [
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.position = 4 THEN "
+                "RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER boom BEFORE INSERT ON chunks FOR EACH ROW EXECUTE FUNCTION boom()",
+            ],
+        )
+    )
+    try:
+        response = upload(alice, target, text, chunk_size="60")
+        assert response.status_code == 500  # the simulated crash
+    finally:
+        asyncio.run(trigger(["DROP TRIGGER boom"], ["DROP TRIGGER boom ON chunks", "DROP FUNCTION boom()"]))
+    assert alice.get("/v1/documents", params={"collection_id": target}).json()["data"] == []
+    hits = alice.post(
+        "/v1/search", json={"query": "crash safety", "method": "hybrid", "collection_ids": [target]}
+    )
+    assert hits.json()["data"] == []
+    assert (
+        upload(alice, target, text, chunk_size="60").status_code == 201
+    )  # and the same content goes in after
