@@ -58,6 +58,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.local
 	$(BIN)/python -m bench.rag_cisi
+	$(BIN)/python -m bench.rag_cisi --postgres
+	$(BIN)/python -m bench.rag_scale
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests
