@@ -30,6 +30,8 @@ class Collection(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     visibility: Mapped[str] = mapped_column(String(16), default="private")  # private | public
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Moves on every chunk write or delete: vector caches compare it to know they are stale.
+    vectors_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
     updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts)
 

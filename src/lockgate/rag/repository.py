@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import and_, case, column, false, func, literal_column, or_, select, table, true
+from sqlalchemy import and_, case, column, false, func, literal_column, or_, select, table, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page
@@ -24,6 +24,19 @@ async def readable_collection_ids(session: AsyncSession, user_id: int, wanted: l
     if wanted:
         stmt = stmt.where(Collection.id.in_(wanted))
     return list((await session.scalars(stmt)).all())
+
+
+async def bump_vectors(session: AsyncSession, collection_id: int) -> None:
+    await session.execute(
+        update(Collection)
+        .where(Collection.id == collection_id)
+        .values(vectors_version=Collection.vectors_version + 1, updated=Collection.updated)
+    )
+
+
+async def vector_versions(session: AsyncSession, collection_ids: list[int]) -> dict[int, int]:
+    stmt = select(Collection.id, Collection.vectors_version).where(Collection.id.in_(collection_ids))
+    return {row[0]: row[1] for row in await session.execute(stmt)}
 
 
 async def get_collection(session: AsyncSession, collection_id: int) -> Collection | None:

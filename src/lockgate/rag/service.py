@@ -25,6 +25,7 @@ from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
 from lockgate.rag.search import cosine_top, reciprocal_rank_fusion, to_blob
 from lockgate.rag.terms import terms
+from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 
 EMBED_BATCH = 64
 
@@ -60,6 +61,7 @@ class RagService:
         self._db = db
         self._gateway = gateway
         self.embedding_model = embedding_model
+        self._vectors = VectorCache()
 
     def _ocr(self) -> Callable[[bytes], str] | None:
         """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
@@ -245,7 +247,9 @@ class RagService:
 
     async def delete_document(self, principal: Principal, document_id: int) -> None:
         async with self._db.transaction() as session:
-            await session.delete(await self._document(session, principal, document_id, write=True))
+            document = await self._document(session, principal, document_id, write=True)
+            await repository.bump_vectors(session, document.collection_id)
+            await session.delete(document)
 
     # -- chunks ------------------------------------------------------------------------------------
 
@@ -296,6 +300,7 @@ class RagService:
             chunk = await self._chunk(session, principal, document_id, chunk_id, write=True)
             document = await repository.get_document(session, document_id)
             document.chunks = max(0, document.chunks - 1)
+            await repository.bump_vectors(session, document.collection_id)
             await session.delete(chunk)
 
     # -- search ------------------------------------------------------------------------------------
@@ -326,10 +331,15 @@ class RagService:
         if method in {"semantic", "hybrid"}:
             embedded = await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": [query]})
             usage = embedded.get("usage", usage)
-            async with self._db.transaction() as session:
-                rows = await repository.vectors(session, allowed, document_ids, metadata_filters)
             threshold = score_threshold if method == "semantic" else -1.0
-            rankings["semantic"] = cosine_top(embedded["data"][0]["embedding"], rows, pool, threshold)
+            query_vector = embedded["data"][0]["embedding"]
+            if document_ids or metadata_filters:  # filtered: let the database pick the rows
+                async with self._db.transaction() as session:
+                    rows = await repository.vectors(session, allowed, document_ids, metadata_filters)
+                rankings["semantic"] = cosine_top(query_vector, rows, pool, threshold)
+            else:
+                entries = await self._cached_vectors(allowed)
+                rankings["semantic"] = top_k(query_vector, entries, pool, threshold)
         if method in {"lexical", "hybrid"}:
             async with self._db.transaction() as session:
                 lexical = repository.lexical if is_sqlite(self._db.url) else repository.bm25
@@ -349,7 +359,10 @@ class RagService:
 
     @staticmethod
     async def _store_chunks(session, rows: list[Chunk]) -> None:
-        """Chunks and their BM25 postings, in the caller's transaction."""
+        """Chunks and their BM25 postings, in the caller's transaction (which also moves the collection's
+        vectors version, so every replica's vector cache reloads)."""
+        for collection_id in {row.collection_id for row in rows}:
+            await repository.bump_vectors(session, collection_id)
         counted = [terms(row.content) for row in rows]
         for row, counts in zip(rows, counted, strict=True):
             row.length = sum(counts.values())
@@ -362,6 +375,18 @@ class RagService:
         ]
         if postings:
             await session.execute(ChunkTerm.__table__.insert(), postings)
+
+    async def _cached_vectors(self, collection_ids: list[int]) -> list[CachedVectors]:
+        async with self._db.transaction() as session:
+            versions = await repository.vector_versions(session, collection_ids)
+            entries = []
+            for collection_id, version in versions.items():
+                entry = self._vectors.get(collection_id, version)
+                if entry is None:
+                    rows = await repository.vectors(session, [collection_id], None, None)
+                    entry = self._vectors.put(collection_id, version, rows)
+                entries.append(entry)
+        return entries
 
     async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
