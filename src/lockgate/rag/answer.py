@@ -11,7 +11,7 @@ from lockgate.errors import InvalidRequest
 from lockgate.gateway.events import ChunkEvent, StreamEvent
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
-from lockgate.rag.service import RagService
+from lockgate.rag.service import ChunkView, RagService
 
 SEARCH_FIELDS = (
     "collection_ids",
@@ -27,6 +27,23 @@ PROMPT = (
     "Answer the user's question using the context below when it is relevant. Cite the sources you use "
     "as [n]. If the context does not contain the answer, say so.\n\n{context}"
 )
+
+
+def search_result(method: str, score: float, chunk: ChunkView) -> dict[str, Any]:
+    """One hit in the shape of POST /v1/search (also `search_results` of a grounded chat answer)."""
+    return {
+        "method": method,
+        "score": score,
+        "chunk": {
+            "object": "chunk",
+            "id": chunk.id,
+            "collection_id": chunk.collection_id,
+            "document_id": chunk.document_id,
+            "content": chunk.content,
+            "metadata": chunk.metadata,
+            "created": chunk.created,
+        },
+    }
 
 
 def search_request(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -78,22 +95,7 @@ class GroundedChat:
             **body,
             "messages": [{"role": "system", "content": PROMPT.format(context=context)}, *body["messages"]],
         }
-        results = [
-            {
-                "method": method,
-                "score": score,
-                "chunk": {
-                    "object": "chunk",
-                    "id": chunk.id,
-                    "collection_id": chunk.collection_id,
-                    "document_id": chunk.document_id,
-                    "content": chunk.content,
-                    "metadata": chunk.metadata,
-                    "created": chunk.created,
-                },
-            }
-            for method, score, chunk in hits
-        ]
+        results = [search_result(method, score, chunk) for method, score, chunk in hits]
         return grounded, results
 
     async def answer(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from lockgate.api.deps import Context, State
 from lockgate.api.opengate.rag_schemas import SearchRequest
+from lockgate.rag.answer import search_result
 
 router = APIRouter(tags=["search"])
 
@@ -28,21 +29,6 @@ async def search(body: SearchRequest, ctx: Context, state: State) -> dict[str, A
     )
     return {
         "object": "list",
-        "data": [
-            {
-                "method": method,
-                "score": score,
-                "chunk": {
-                    "object": "chunk",
-                    "id": chunk.id,
-                    "collection_id": chunk.collection_id,
-                    "document_id": chunk.document_id,
-                    "content": chunk.content,
-                    "metadata": chunk.metadata,
-                    "created": chunk.created,
-                },
-            }
-            for method, score, chunk in hits
-        ],
+        "data": [search_result(method, score, chunk) for method, score, chunk in hits],
         "usage": usage,
     }
