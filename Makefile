@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.local
 	$(BIN)/python -m bench.rag_cisi
 	$(BIN)/python -m bench.rag_cisi --postgres
