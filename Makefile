@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.streaming
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.local
 	$(BIN)/python -m bench.rag_cisi
 	$(BIN)/python -m bench.rag_cisi --postgres
