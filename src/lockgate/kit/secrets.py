@@ -7,7 +7,6 @@ authentication fast; passwords are low-entropy and get argon2id.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -30,10 +29,6 @@ def hash_api_key(key: str) -> str:
 def display_api_key(key: str) -> str:
     """The truncated form shown in lists: enough to recognise a key, useless to an attacker."""
     return f"{key[:7]}...{key[-4:]}"
-
-
-def keys_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def hash_password(password: str) -> str:

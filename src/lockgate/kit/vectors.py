@@ -18,11 +18,6 @@ def encode_base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-def decode_base64(data: str) -> list[float]:
-    raw = base64.b64decode(data)
-    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
-
-
 def embedding_items(
     vectors: list[list[float]], dimensions: int | None, encoding_format: str | None
 ) -> list[dict]:

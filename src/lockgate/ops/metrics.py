@@ -78,13 +78,12 @@ class Metrics:
     def watch_inflight(self, read: Callable[[], list[tuple[str, str, int]]]) -> None:
         """In-flight requests per model and provider, read from the gateway at scrape time (free on the
         request path)."""
-        gauge = GaugeMetricFamily(
-            "lockgate_model_inflight", "Requests in flight.", labels=["model", "provider"]
-        )
 
         class _Collector:
             def collect(self):
-                family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=["model", "provider"])
+                family = GaugeMetricFamily(
+                    "lockgate_model_inflight", "Requests in flight.", labels=["model", "provider"]
+                )
                 for model, provider, value in read():
                     family.add_metric([model, provider], value)
                 yield family
