@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.gateway.models import Provider, Router, RouterAlias
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import Page, paginate
 
 
 async def load_all(session: AsyncSession) -> list[tuple[Router, list[Provider]]]:
@@ -28,12 +28,6 @@ async def change_stamp(session: AsyncSession) -> tuple[Any, ...]:
     return (*routers, *providers, aliases)
 
 
-def _order(stmt, model, page: Page):
-    column = getattr(model, page.order_by)
-    ordering = column.desc() if page.order_direction == "desc" else column.asc()
-    return stmt.order_by(ordering, model.id.asc()).offset(page.offset).limit(page.limit)
-
-
 async def get_router(session: AsyncSession, router_id: int) -> Router | None:
     return await session.get(Router, router_id)
 
@@ -44,7 +38,7 @@ async def get_router_by_name(session: AsyncSession, name: str) -> Router | None:
 
 async def list_routers(session: AsyncSession, page: Page) -> tuple[list[Router], int]:
     total = await session.scalar(select(func.count(Router.id))) or 0
-    rows = list((await session.scalars(_order(select(Router), Router, page))).all())
+    rows = list((await session.scalars(paginate(select(Router), Router, page))).all())
     return rows, total
 
 
@@ -84,7 +78,7 @@ async def list_providers(session: AsyncSession, page: Page, router_id: int | Non
     stmt = select(Provider)
     if router_id is not None:
         stmt = stmt.where(Provider.router_id == router_id)
-    return list((await session.scalars(_order(stmt, Provider, page))).all())
+    return list((await session.scalars(paginate(stmt, Provider, page))).all())
 
 
 async def provider_exists(session: AsyncSession, router_id: int, url: str, model_name: str) -> bool:

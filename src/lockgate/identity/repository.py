@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import ApiKey, Organization, Role, RoleLimit, RolePermission, User
-from lockgate.kit.pagination import Page
-
-
-def _paginate(stmt: Select, model: type, page: Page) -> Select:
-    column = getattr(model, page.order_by)
-    ordering = column.desc() if page.order_direction == "desc" else column.asc()
-    # Tie-break on id so pages never overlap or skip rows.
-    return stmt.order_by(ordering, model.id.asc()).offset(page.offset).limit(page.limit)
-
+from lockgate.kit.pagination import Page, paginate
 
 # -- organizations ---------------------------------------------------------------------------------
 
@@ -32,7 +24,7 @@ async def get_organization(session: AsyncSession, organization_id: int) -> Organ
 
 
 async def list_organizations(session: AsyncSession, page: Page) -> list[Organization]:
-    return list((await session.scalars(_paginate(select(Organization), Organization, page))).all())
+    return list((await session.scalars(paginate(select(Organization), Organization, page))).all())
 
 
 async def organization_name_taken(session: AsyncSession, name: str, except_id: int | None = None) -> bool:
@@ -61,7 +53,7 @@ async def get_role_by_name(session: AsyncSession, name: str) -> Role | None:
 
 
 async def list_roles(session: AsyncSession, page: Page) -> list[Role]:
-    return list((await session.scalars(_paginate(select(Role), Role, page))).all())
+    return list((await session.scalars(paginate(select(Role), Role, page))).all())
 
 
 async def role_name_taken(session: AsyncSession, name: str, except_id: int | None = None) -> bool:
@@ -124,7 +116,7 @@ async def list_users(
         stmt = stmt.where(User.organization_id == organization_id)
     if email is not None:
         stmt = stmt.where(func.lower(User.email) == email.lower())
-    return list((await session.scalars(_paginate(stmt, User, page))).all())
+    return list((await session.scalars(paginate(stmt, User, page))).all())
 
 
 # -- api keys --------------------------------------------------------------------------------------
@@ -140,7 +132,7 @@ async def list_keys(
     stmt = select(ApiKey).where(ApiKey.kind.in_(kinds))
     if user_id is not None:
         stmt = stmt.where(ApiKey.user_id == user_id)
-    return list((await session.scalars(_paginate(stmt, ApiKey, page))).all())
+    return list((await session.scalars(paginate(stmt, ApiKey, page))).all())
 
 
 async def delete_keys_of(session: AsyncSession, user_id: int, kind: str) -> list[str]:

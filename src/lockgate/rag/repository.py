@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, column, false, func, literal_column, or_, select, table, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import Page, paginate
 from lockgate.rag.models import Chunk, ChunkTerm, Collection, Document
 from lockgate.rag.terms import query_terms
 
@@ -59,9 +59,7 @@ async def list_collections(
         stmt = stmt.where(Collection.name == name)
     if visibility is not None:
         stmt = stmt.where(Collection.visibility == visibility)
-    column = getattr(Collection, page.order_by)
-    stmt = stmt.order_by(column.desc() if page.order_direction == "desc" else column.asc(), Collection.id)
-    return [(row[0], row[1]) for row in await session.execute(stmt.offset(page.offset).limit(page.limit))]
+    return [(row[0], row[1]) for row in await session.execute(paginate(stmt, Collection, page))]
 
 
 async def count_documents(session: AsyncSession, collection_id: int) -> int:
@@ -90,9 +88,7 @@ async def list_documents(
         stmt = stmt.where(Document.collection_id == collection_id)
     if name is not None:
         stmt = stmt.where(Document.name == name)
-    column = getattr(Document, page.order_by)
-    stmt = stmt.order_by(column.desc() if page.order_direction == "desc" else column.asc(), Document.id)
-    return list((await session.scalars(stmt.offset(page.offset).limit(page.limit))).all())
+    return list((await session.scalars(paginate(stmt, Document, page))).all())
 
 
 async def list_chunks(session: AsyncSession, document_id: int, offset: int, limit: int) -> list[Chunk]:

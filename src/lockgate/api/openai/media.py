@@ -9,15 +9,10 @@ from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import OcrRequest
 from lockgate.api.responses import OrjsonResponse
-from lockgate.errors import AppError
+from lockgate.api.uploads import read_upload
 from lockgate.gateway.providers.base import FilePart, RawResponse
 
 router = inference_router()
-
-
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 @router.post("/audio/transcriptions")
@@ -31,10 +26,7 @@ async def transcriptions(
     response_format: Annotated[Literal["json", "text", "verbose_json", "srt", "vtt"], Form()] = "json",
     temperature: Annotated[float, Form(ge=0, le=1)] = 0,
 ) -> Response:
-    limit = state.settings.max_upload_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    content = await read_upload(file, state.settings.max_upload_bytes)
     fields = {"response_format": response_format, "temperature": str(temperature)}
     if language:
         fields["language"] = language

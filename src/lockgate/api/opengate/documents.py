@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
-from lockgate.api.openai.media import PayloadTooLarge
 from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, DocumentOut
 from lockgate.api.opengate.schemas import CreatedId, ListOf
+from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import Page
 from lockgate.rag.chunking import ChunkingOptions
@@ -61,10 +61,7 @@ async def create_document(
         if not name:
             raise InvalidRequest("name: required when no file is uploaded.", param="name")
         return CreatedId(id=await state.rag.create_document(ctx.principal, target, name))
-    limit = state.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    data = await read_upload(file, state.settings.max_upload_bytes)
     options = ChunkingOptions(
         chunk_size=chunk_size,
         chunk_min_size=chunk_min_size,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from lockgate.api.deps import Caller, State
-from lockgate.api.openai.media import PayloadTooLarge
+from lockgate.api.uploads import read_upload
 from lockgate.rag.parsing import page_range
 
 router = APIRouter(tags=["documents"])
@@ -21,10 +21,7 @@ async def parse_beta(
     page_range_: Annotated[str, Form(alias="page_range")] = "",
     force_ocr: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    limit = state.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"file: larger than the {limit} bytes allowed.", param="file")
+    data = await read_upload(file, state.settings.max_upload_bytes)
     name = file.filename or "document"
     pages = await state.rag.parse_pages(name, file.content_type, data, page_range(page_range_), force_ocr)
     return {
