@@ -136,3 +136,18 @@ def test_two_processes_sharing_redis_enforce_one_exact_count(tmp_path: Path, red
         finally:
             first.terminate()
             first.wait(timeout=30)
+
+
+def test_redis_down_refuses_limited_users_with_503_and_serves_the_rest(fake, lockgate) -> None:
+    upstream = fake("openai", "up")
+    live = lockgate(
+        models=[model("chat", "text-generation", provider(upstream))],
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+    )
+    _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "rpm", "value": 100}])
+    refused = chat(live, key)
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert "Rate limits cannot be checked" in refused.json()["error"]["message"]
+    assert upstream.calls("/v1/chat/completions") == []  # never reached the upstream
+    assert chat(live, MASTER_KEY).status_code == 200  # no limits to check: served

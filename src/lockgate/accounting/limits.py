@@ -8,6 +8,19 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from lockgate.errors import AppError
+
+
+class LimiterUnavailable(AppError):
+    """The shared limiter (Redis) cannot be reached: refuse rather than count nothing."""
+
+    status_code = 503
+    code = "limiter_unavailable"
+
+    def __init__(self, message: str = "Rate limits cannot be checked right now; retry shortly.", **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(message, **kwargs)
+
 
 @dataclass(frozen=True, slots=True)
 class Counter:
@@ -146,17 +159,34 @@ return 1
 """
 
 
+def _unavailable_on_redis_errors(method):
+    """Every Redis failure becomes LimiterUnavailable (503), the one error callers handle."""
+    import functools
+
+    from redis.exceptions import RedisError
+
+    @functools.wraps(method)
+    async def guarded(self, *args, **kwargs):
+        try:
+            return await method(self, *args, **kwargs)
+        except RedisError as exc:
+            raise LimiterUnavailable() from exc
+
+    return guarded
+
+
 class RedisLimiter:
     """Shared by all replicas: the counts are exact across processes."""
 
     def __init__(self, url: str):
         from redis.asyncio import Redis
 
-        self._redis = Redis.from_url(url, decode_responses=True)
+        self._redis = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
         self._reserve = self._redis.register_script(_RESERVE)
         self._budget_reserve = self._redis.register_script(_BUDGET_RESERVE)
         self._budget_settle = self._redis.register_script(_BUDGET_SETTLE)
 
+    @_unavailable_on_redis_errors
     async def reserve(self, counters: list[Counter]) -> Counter | None:
         if not counters:
             return None
@@ -166,19 +196,23 @@ class RedisLimiter:
         failed = int(await self._reserve(keys=[c.key for c in counters], args=args))
         return counters[failed - 1] if failed else None
 
+    @_unavailable_on_redis_errors
     async def adjust(self, counter: Counter, delta: int) -> None:
         if delta:
             async with self._redis.pipeline(transaction=True) as pipe:
                 await pipe.incrby(counter.key, delta).expire(counter.key, counter.ttl).execute()
 
+    @_unavailable_on_redis_errors
     async def budget_reserve(self, user_id: int, balance: float, amount: float) -> bool:
         keys = [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
         return bool(int(await self._budget_reserve(keys=keys, args=[repr(balance), repr(amount)])))
 
+    @_unavailable_on_redis_errors
     async def budget_settle(self, user_id: int, reserved: float, spent: float) -> None:
         keys = [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
         await self._budget_settle(keys=keys, args=[repr(reserved), repr(spent)])
 
+    @_unavailable_on_redis_errors
     async def budget_forget(self, user_id: int | None = None) -> None:
         if user_id is not None:
             await self._redis.delete(f"lg:budget:{user_id}")

@@ -3,7 +3,6 @@ real cost, carbon and usage record after."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.accounting.carbon import ZERO, cost, footprint
-from lockgate.accounting.limits import Counter, Limiter, window_counters
+from lockgate.accounting.limits import Counter, Limiter, LimiterUnavailable, window_counters
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
@@ -27,11 +26,6 @@ log = logging.getLogger("lockgate.accounting")
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limit_exceeded"
-
-
-class LimiterUnavailable(AppError):
-    status_code = 503
-    code = "limiter_unavailable"
 
 
 class BudgetExceeded(AppError):
@@ -77,25 +71,6 @@ class Accountant:
         self.metrics = metrics
 
     async def admit(
-        self,
-        context: CallContext,
-        router_id: int,
-        model: str,
-        prices: tuple[float, float],
-        prompt_tokens: int,
-        max_completion_tokens: int | None,
-    ) -> Admission:
-        try:
-            return await self._admit(context, router_id, model, prices, prompt_tokens, max_completion_tokens)
-        except (AppError, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # the shared limiter (Redis) is down: refuse rather than count nothing
-            log.exception("rate limiter unavailable")
-            raise LimiterUnavailable(
-                "Rate limits cannot be checked right now; retry shortly.", headers={"Retry-After": "5"}
-            ) from exc
-
-    async def _admit(
         self,
         context: CallContext,
         router_id: int,
@@ -161,7 +136,7 @@ class Accountant:
                     await self.limiter.adjust(counter, prompt + completion - admission.reserved_tokens)
             if admission.reserved_cost or (spent and admission.context.principal.budget is not None):
                 await self.limiter.budget_settle(user_id, admission.reserved_cost, spent)
-        except Exception:  # the answer is out: record it whatever the limiter's state
+        except LimiterUnavailable:  # the answer is out: record it whatever the limiter's state
             log.exception("could not settle limits; the usage row is still recorded")
         self._record(admission, provider.id, status, usage, spent, impact, latency_ms, ttft_ms)
         return {**usage, "cost": spent, "carbon": impact.as_usage(), "requests": 1}
@@ -179,7 +154,7 @@ class Accountant:
                 await self.limiter.budget_settle(
                     admission.context.principal.user_id, admission.reserved_cost, 0.0
                 )
-        except Exception:
+        except LimiterUnavailable:
             log.exception("could not release reservations")
         latency_ms = (time.perf_counter() - admission.started) * 1000
         self._record(admission, provider_id, status, {}, 0.0, ZERO, latency_ms, None)
