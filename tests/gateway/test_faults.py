@@ -201,3 +201,38 @@ def test_model_metrics_are_exported(fake, lockgate) -> None:
     assert 'lockgate_model_requests_total{model="chat",provider="none",status="502"} 1.0' in text
     assert 'lockgate_model_tokens_total{kind="completion",model="chat"}' in text
     assert 'lockgate_model_inflight{model="chat",provider="1"} 0.0' in text
+
+
+def test_config_providers_keep_their_ids_across_restarts(fake, sqlite_url, tmp_path) -> None:
+    from lockgate.config import Settings
+    from tests.helpers import MASTER_KEY
+    from tests.live import live_server
+
+    a, b = fake("openai", "a"), fake("openai", "b")
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=sqlite_url,
+        master_key=MASTER_KEY,
+        local_models="off",
+        models=[model("chat", "text-generation", provider(a, key="sk-first-key"), provider(b))],
+    )
+
+    def providers(live) -> dict[str, dict]:
+        return {
+            p["url"]: p for p in live.admin.get("/v1/admin/providers", params={"limit": 100}).json()["data"]
+        }
+
+    with live_server(settings) as live:
+        before = providers(live)
+    changed = settings.model_copy(
+        update={"models": [model("chat", "text-generation", provider(a, key="sk-second-key", timeout=7))]}
+    )
+    with live_server(Settings(**changed.model_dump())) as live:
+        after = providers(live)
+        assert chat(live).status_code == 200
+    assert set(after) == {a.url}  # b is no longer declared
+    assert after[a.url]["id"] == before[a.url]["id"]
+    assert after[a.url]["timeout"] == 7
+    assert after[a.url]["key"].endswith("ey") and a.calls("/v1/chat/completions")[-1].headers[
+        "authorization"
+    ] == ("Bearer sk-second-key")

@@ -46,7 +46,9 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
             router.aliases.clear()
             await session.flush()
             repository.set_aliases(router, model.aliases)
-            await repository.delete_providers_of(session, router.id)
+            # Providers keep their ids across restarts (usage rows and metrics refer to them): match
+            # the declared ones on (url, model_name), update them in place, drop the undeclared ones.
+            existing = {(p.url, p.model_name): p for p in await repository.providers_of(session, router.id)}
             for declared_provider in model.providers:
                 fields = declared_provider.model_dump(exclude={"key", "model_path", "chat_format", "n_ctx"})
                 fields["type"] = declared_provider.type.value
@@ -55,7 +57,18 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
                 )
                 fields["url"] = declared_provider.url.rstrip("/")
                 key = declared_provider.key or None
-                session.add(
-                    Provider(**fields, router_id=router.id, key_encrypted=box.encrypt(key) if key else None)
-                )
+                row = existing.pop((fields["url"], fields["model_name"]), None)
+                if row is None:
+                    session.add(
+                        Provider(
+                            **fields, router_id=router.id, key_encrypted=box.encrypt(key) if key else None
+                        )
+                    )
+                    continue
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                if (box.decrypt(row.key_encrypted) if row.key_encrypted else None) != key:
+                    row.key_encrypted = box.encrypt(key) if key else None
+            for stale in existing.values():
+                await session.delete(stale)
             await session.flush()

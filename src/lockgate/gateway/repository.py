@@ -81,6 +81,10 @@ async def list_providers(session: AsyncSession, page: Page, router_id: int | Non
     return list((await session.scalars(paginate(stmt, Provider, page))).all())
 
 
+async def providers_of(session: AsyncSession, router_id: int) -> list[Provider]:
+    return list((await session.scalars(select(Provider).where(Provider.router_id == router_id))).all())
+
+
 async def provider_exists(session: AsyncSession, router_id: int, url: str, model_name: str) -> bool:
     stmt = select(Provider.id).where(
         Provider.router_id == router_id, Provider.url == url, Provider.model_name == model_name
