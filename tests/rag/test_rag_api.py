@@ -358,3 +358,54 @@ def test_a_failure_half_way_through_writing_chunks_leaves_nothing(local) -> None
     assert (
         upload(alice, target, text, chunk_size="60").status_code == 201
     )  # and the same content goes in after
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("POST", "/v1/collections", {"json": {"name": "x"}}),
+        ("GET", "/v1/collections", {}),
+        ("GET", "/v1/documents", {}),
+        ("POST", "/v1/documents", {"data": {"collection_id": "1", "name": "n"}}),
+        ("POST", "/v1/search", {"json": {"query": "x"}}),
+        ("POST", "/v1/parse-beta", {"files": {"file": ("a.txt", b"x", "text/plain")}}),
+        ("GET", "/v1/me/usage", {}),
+    ],
+)
+def test_rag_and_usage_routes_refuse_missing_and_wrong_keys(
+    local, method: str, path: str, kwargs: dict
+) -> None:
+    assert httpx.request(method, f"{local.url}{path}", **kwargs).status_code == 401
+    wrong = httpx.request(method, f"{local.url}{path}", headers=bearer("sk-wrong-key"), **kwargs)
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/me/usage", {"limit": 0}),
+        ("/v1/me/usage", {"start_time": -1}),
+        ("/v1/collections", {"limit": 101}),
+    ],
+)
+def test_bad_list_parameters_are_422(local, path: str, params: dict) -> None:
+    response = local.admin.get(path, params=params)
+    assert response.status_code == 422
+    assert next(iter(params)) in response.json()["detail"][0]["loc"]
+
+
+def test_bad_search_and_upload_bodies_are_422_naming_the_field(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    for body, field in (
+        ({"query": "x", "method": "fuzzy"}, "method"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "metadata_filters": {"key": "k", "type": "regex", "value": "v"}}, "metadata_filters"),
+    ):
+        response = alice.post("/v1/search", json=body)
+        assert response.status_code == 422
+        assert field in response.json()["detail"][0]["loc"]
+    bad_preset = upload(alice, target, PASTA, preset_separators="klingon")
+    assert bad_preset.status_code == 422 and "preset_separators" in bad_preset.json()["detail"]
+    no_collection = alice.post("/v1/documents", files={"file": ("a.md", io.BytesIO(b"x"), "text/markdown")})
+    assert no_collection.status_code == 422
