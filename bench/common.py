@@ -109,3 +109,47 @@ def _percentile(out: str, label: str) -> float:
     match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+MASTER = "sk-bench-master-key-0123456789"
+
+
+def bench_model(upstream_url: str, **router: object) -> dict:
+    """The `bench` model: one OpenAI-compatible provider, the fake upstream."""
+    provider = {"type": "openai", "url": upstream_url, "model_name": "bench-model"}
+    return {"name": "bench", "type": "text-generation", "providers": [provider], **router}
+
+
+def serve_lockgate(work: Path, config: dict, **env: str) -> tuple[subprocess.Popen, str]:
+    """`lockgate serve` on a free port with `config` (master key added), once /health answers."""
+    import yaml
+
+    config_file = work / "lockgate.yaml"
+    config_file.write_text(yaml.safe_dump({"master_key": MASTER, **config}))
+    port = free_port()
+    process = spawn(
+        [str(BIN / "lockgate"), "serve", "--config", str(config_file), "--port", str(port)],
+        env={"LOCKGATE_DATA_DIR": str(work / "data"), **env},
+        log=work / "lockgate.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/health", process)
+    return process, url
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print(f"warning: {process.args[0]} did not stop within 60 s; killed", file=sys.stderr)
+            process.kill()
+
+
+def write_report(out: str | Path, report: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report if report.endswith("\n") else report + "\n")
+    print(report)

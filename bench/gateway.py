@@ -17,9 +17,19 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.common import BIN, ROOT, free_port, rss_mb, spawn, wait_ready, wrk
+from bench.common import (
+    MASTER,
+    ROOT,
+    bench_model,
+    free_port,
+    rss_mb,
+    serve_lockgate,
+    spawn,
+    wait_ready,
+    write_report,
+    wrk,
+)
 
-MASTER = "sk-bench-master-key-0123456789"
 LITELLM_KEY = "sk-litellm-bench"
 
 
@@ -36,33 +46,8 @@ def litellm_venv(work: Path) -> Path | None:
 
 
 def start_lockgate(work: Path, upstream: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = work / "lockgate.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "master_key": MASTER,
-                "local_models": "off",
-                "models": [
-                    {
-                        "name": "bench",
-                        "type": "text-generation",
-                        "cost_prompt_tokens": 1.0,
-                        "cost_completion_tokens": 1.0,
-                        "providers": [{"type": "openai", "url": upstream, "model_name": "bench-model"}],
-                    }
-                ],
-            }
-        )
-    )
-    process = spawn(
-        [str(BIN / "lockgate"), "serve", "--config", str(config), "--port", str(port)],
-        env={"LOCKGATE_DATA_DIR": str(work / "lockgate-data")},
-        log=work / "lockgate.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(f"{url}/health", process)
-    return process, url
+    model = bench_model(upstream, cost_prompt_tokens=1.0, cost_completion_tokens=1.0)
+    return serve_lockgate(work, {"local_models": "off", "models": [model]})
 
 
 def user_with_accounting(url: str) -> str:
@@ -157,9 +142,7 @@ def main() -> None:
         for name, (_, _, _, pid) in targets.items():
             results[name]["rss"] = rss_mb(pid)
         report = render(results, args.seconds)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report)
-        print(report)
+        write_report(args.out, report)
     finally:
         for process in processes:
             process.terminate()

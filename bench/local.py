@@ -14,11 +14,9 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
-from bench.common import BIN, ROOT, free_port, spawn, wait_ready
+from bench.common import MASTER, ROOT, serve_lockgate, stop, write_report
 
-MASTER = "sk-bench-master-key-0123456789"
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 MAX_TOKENS = 128
 SENTENCES = [f"Sentence number {i} is about topic {i % 17} and a few other words." for i in range(256)]
@@ -72,17 +70,8 @@ def main() -> None:
     from lockgate.inference.embeddings import OnnxEmbedder
 
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-local-"))
-    config = work / "lockgate.yaml"
-    config.write_text(yaml.safe_dump({"master_key": MASTER, "local_models": "on"}))
-    port = free_port()
-    process = spawn(
-        [str(BIN / "lockgate"), "serve", "--config", str(config), "--port", str(port)],
-        env={"LOCKGATE_DATA_DIR": str(work / "data")},
-        log=work / "lockgate.log",
-    )
+    process, url = serve_lockgate(work, {"local_models": "on"})
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(f"{url}/health", process)
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"}, timeout=300)
         llm = Llama(
             model_path=str(packages.smollm2_gguf()), n_ctx=2048, n_threads=os.cpu_count(), verbose=False
@@ -115,12 +104,9 @@ def main() -> None:
                 f"{median['emb_lockgate']:.0f} | {emb_ratio:.0%} | ≥ 90% |",
             ]
         )
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
-        print(report)
+        write_report(args.out, report)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 if __name__ == "__main__":

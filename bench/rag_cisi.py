@@ -19,11 +19,8 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
-from bench.common import BIN, ROOT, free_port, spawn, wait_ready
-
-MASTER = "sk-bench-master-key-0123456789"
+from bench.common import MASTER, ROOT, serve_lockgate, stop, write_report
 
 
 def read_records(path: Path) -> dict[int, dict[str, str]]:
@@ -103,23 +100,15 @@ def main() -> None:
     judged = {q: t for q, t in queries.items() if relevance.get(q)}
 
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-cisi-"))
-    config = {"master_key": MASTER, "local_models": "on"}
+    config: dict = {"local_models": "on"}
     if args.postgres:
         import pgserver
 
         server = pgserver.get_server(work / "pg", cleanup_mode="stop")
         socket_dir = server.get_uri().split("host=")[1]
         config["database_url"] = f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
-    (work / "lockgate.yaml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    process = spawn(
-        [str(BIN / "lockgate"), "serve", "--config", str(work / "lockgate.yaml"), "--port", str(port)],
-        env={"LOCKGATE_DATA_DIR": str(work / "data")},
-        log=work / "lockgate.log",
-    )
+    process, url = serve_lockgate(work, config)
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(f"{url}/health", process)
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"}, timeout=120)
         collection = client.post("/v1/collections", json={"name": "cisi"}).json()["id"]
         chunk_to_doc: dict[int, int] = {}
@@ -179,12 +168,9 @@ def main() -> None:
             f"\nIngest (upload, parse, embed, store; one request per document): {ingest_rate:.1f} docs/s"
         )
         report = "\n".join(lines) + "\n"
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(report)
-        print(report)
+        write_report(out, report)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 if __name__ == "__main__":

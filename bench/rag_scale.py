@@ -17,11 +17,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import yaml
 
-from bench.common import BIN, ROOT, free_port, spawn, wait_ready
+from bench.common import MASTER, ROOT, serve_lockgate, stop, write_report
 
-MASTER = "sk-bench-master-key-0123456789"
 WORDS = (
     "library catalog index retrieval query document abstract citation journal author subject classification "
     "search relevance ranking thesaurus vocabulary term weighting boolean vector probabilistic evaluation "
@@ -73,17 +71,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_scale.md"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-scale-"))
-    (work / "lockgate.yaml").write_text(yaml.safe_dump({"master_key": MASTER, "local_models": "on"}))
-    port = free_port()
-    process = spawn(
-        [str(BIN / "lockgate"), "serve", "--config", str(work / "lockgate.yaml"), "--port", str(port)],
-        env={"LOCKGATE_DATA_DIR": str(work / "data")},
-        log=work / "lockgate.log",
-    )
+    process, url = serve_lockgate(work, {"local_models": "on"})
     lines = ["| chunks | lexical p50 (ms) | semantic p50 (ms) | hybrid p50 (ms) |", "|---|---|---|---|"]
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(f"{url}/health", process)
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"}, timeout=600)
         collection = client.post("/v1/collections", json={"name": "scale"}).json()["id"]
         present = 0
@@ -107,12 +97,9 @@ def main() -> None:
             + "\n".join(lines)
             + "\n"
         )
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report)
-        print(report)
+        write_report(args.out, report)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,20 @@ import time
 from pathlib import Path
 
 import aiohttp
-import yaml
 
-from bench.common import BIN, ROOT, free_port, rss_mb, spawn, wait_ready
+from bench.common import (
+    MASTER,
+    ROOT,
+    bench_model,
+    free_port,
+    rss_mb,
+    serve_lockgate,
+    spawn,
+    stop,
+    wait_ready,
+    write_report,
+)
 
-MASTER = "sk-bench-master-key-0123456789"
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "ping"}], "stream": True}
 
 
@@ -62,33 +71,18 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "streaming.md"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-stream-"))
-    up_port, lg_port = free_port(), free_port()
+    up_port = free_port()
     # 20 chunks, 20 ms apart (delay 0.2 s → 0.02 s between chunks): each stream lasts ~0.6 s upstream.
     upstream = spawn([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(up_port), "0.2", "20"])
-    config = {
-        "master_key": MASTER,
-        "local_models": "off",
-        "models": [
-            {
-                "name": "bench",
-                "type": "text-generation",
-                "providers": [
-                    {"type": "openai", "url": f"http://127.0.0.1:{up_port}", "model_name": "bench-model"}
-                ],
-            }
-        ],
-    }
-    (work / "lockgate.yaml").write_text(yaml.safe_dump(config))
-    lockgate = spawn(
-        [str(BIN / "lockgate"), "serve", "--config", str(work / "lockgate.yaml"), "--port", str(lg_port)],
-        env={"LOCKGATE_DATA_DIR": str(work / "data"), "LOCKGATE_LOG_LEVEL": "warning"},
-        log=work / "lockgate.log",
+    wait_ready(f"http://127.0.0.1:{up_port}/v1/models", upstream)
+    lockgate, url = serve_lockgate(
+        work,
+        {"local_models": "off", "models": [bench_model(f"http://127.0.0.1:{up_port}")]},
+        LOCKGATE_LOG_LEVEL="warning",
     )
     try:
-        wait_ready(f"http://127.0.0.1:{up_port}/v1/models", upstream)
-        wait_ready(f"http://127.0.0.1:{lg_port}/health", lockgate)
         direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
-        lockgate_url = f"http://127.0.0.1:{lg_port}/v1/chat/completions"
+        lockgate_url = f"{url}/v1/chat/completions"
         direct = asyncio.run(ttft(direct_url, "bench-model", "none", 30))
         through = asyncio.run(ttft(lockgate_url, "bench", MASTER, 30))
         completed, elapsed = asyncio.run(concurrent(lockgate_url, "bench", MASTER, args.streams))
@@ -107,13 +101,9 @@ def main() -> None:
                 f"| Lockgate RSS after (MB) | {rss:.0f} |",
             ]
         )
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
-        print(report)
+        write_report(args.out, report)
     finally:
-        for process in (lockgate, upstream):
-            process.terminate()
-            process.wait(timeout=30)
+        stop(lockgate, upstream)
 
 
 if __name__ == "__main__":
