@@ -80,6 +80,36 @@ def reference_bm25(docs: dict[int, str], queries: dict[int, str]) -> dict[int, l
     return results
 
 
+def postgres_ts_rank(
+    socket_dir: str, chunk_to_doc: dict[int, int], queries: dict[int, str]
+) -> dict[int, list[int]]:
+    """Postgres' built-in full-text ranking (`ts_rank`, any query word may match), on the same chunks:
+    what Lockgate would rank like without its own BM25 postings."""
+    import asyncio
+    import re
+
+    import asyncpg
+
+    async def rank() -> dict[int, list[int]]:
+        connection = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+        try:
+            ranked = {}
+            for qid, text in queries.items():
+                words = sorted(set(re.findall(r"[a-z0-9]+", text.lower())))
+                rows = await connection.fetch(
+                    "SELECT id FROM chunks, to_tsquery('english', $1) query "
+                    "WHERE to_tsvector('english', content) @@ query "
+                    "ORDER BY ts_rank(to_tsvector('english', content), query) DESC, id LIMIT 100",
+                    " | ".join(words) or "nothing",
+                )
+                ranked[qid] = [chunk_to_doc[row["id"]] for row in rows if row["id"] in chunk_to_doc]
+            return ranked
+        finally:
+            await connection.close()
+
+    return asyncio.run(rank())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "cisi"))
@@ -153,6 +183,12 @@ def main() -> None:
             "ndcg": [ndcg_at(reference[q], relevance[q]) for q in judged],
             "recall": [recall_at(reference[q], relevance[q]) for q in judged],
         }
+        if args.postgres:
+            ts_ranked = postgres_ts_rank(socket_dir, chunk_to_doc, judged)
+            scores["Postgres ts_rank (not used)"] = {
+                "ndcg": [ndcg_at(ts_ranked[q], relevance[q]) for q in judged],
+                "recall": [recall_at(ts_ranked[q], relevance[q]) for q in judged],
+            }
         lines = [
             f"CISI on {backend}: {len(docs)} abstracts, {len(judged)} judged queries; MiniLM embeddings; "
             "one chunk per abstract",

@@ -10,5 +10,14 @@ metadata = Base.metadata
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Tables Alembic must not manage: SQLite's FTS5 index of chunks and its shadow tables."""
-    return not (type_ == "table" and name is not None and name.startswith("chunks_fts"))
+    """What Alembic must not manage: SQLite's FTS5 index of chunks and its shadow tables, and on
+    PostgreSQL the pgvector column of chunks and its HNSW indexes (the chunk store owns them)."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith("chunks_fts")
+    if type_ == "column":
+        return not (name == "vector" and parent_names.get("table_name") == "chunks")
+    if type_ == "index":
+        return not name.startswith("ix_chunks_vector_hnsw_")
+    return True

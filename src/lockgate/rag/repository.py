@@ -1,17 +1,15 @@
-"""All SQL of the RAG domain, including the lexical (FTS5 BM25) and vector reads."""
+"""The SQL of the RAG domain that is the same on every database: collections, documents, chunk rows,
+access and filters. How chunks are indexed and ranked is the chunk store's (`chunk_store`)."""
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
-from sqlalchemy import and_, case, column, false, func, literal_column, or_, select, table, true, update
+from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page, paginate
-from lockgate.rag.models import Chunk, ChunkTerm, Collection, Document
-from lockgate.rag.terms import query_terms
+from lockgate.rag.models import Chunk, Collection, Document
 
 
 def readable(owner_id: int) -> Any:
@@ -133,7 +131,7 @@ def _metadata_condition(spec: dict[str, Any]) -> Any:
     return field == value
 
 
-def _chunk_filters(
+def chunk_filters(
     collection_ids: list[int], document_ids: list[int] | None, metadata: dict | None
 ) -> list[Any]:
     conditions = [Chunk.collection_id.in_(collection_ids)]
@@ -147,94 +145,5 @@ def _chunk_filters(
 async def vectors(
     session: AsyncSession, collection_ids: list[int], document_ids: list[int] | None, metadata: dict | None
 ) -> list[tuple[int, bytes]]:
-    stmt = select(Chunk.id, Chunk.embedding).where(*_chunk_filters(collection_ids, document_ids, metadata))
+    stmt = select(Chunk.id, Chunk.embedding).where(*chunk_filters(collection_ids, document_ids, metadata))
     return [(row[0], row[1]) for row in await session.execute(stmt)]
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(query: str) -> str | None:
-    """User text → a safe FTS5 query: every word quoted, any of them may match (BM25 ranks)."""
-    words = _WORD.findall(query)
-    return " OR ".join(f'"{w}"' for w in words) if words else None
-
-
-async def lexical(
-    session: AsyncSession,
-    query: str,
-    collection_ids: list[int],
-    document_ids: list[int] | None,
-    metadata: dict | None,
-    limit: int,
-) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score — higher is better), best first. SQLite FTS5."""
-    match = fts_query(query)
-    if match is None:
-        return []
-    # chunks_fts (FTS5, created by migration 0005 on SQLite) is not part of the ORM metadata.
-    fts = table("chunks_fts", column("rowid"))
-    score = literal_column("-bm25(chunks_fts)").label("score")
-    stmt = (
-        select(Chunk.id, score)
-        .join(fts, fts.c.rowid == Chunk.id)
-        .where(literal_column("chunks_fts").op("MATCH")(match))
-        .where(*_chunk_filters(collection_ids, document_ids, metadata))
-        .order_by(score.desc(), Chunk.id)
-        .limit(limit)
-    )
-    return [(row[0], float(row[1])) for row in await session.execute(stmt)]
-
-
-BM25_K1 = 1.2
-BM25_B = 0.75
-
-
-async def bm25(
-    session: AsyncSession,
-    query: str,
-    collection_ids: list[int],
-    document_ids: list[int] | None,
-    metadata: dict | None,
-    limit: int,
-) -> list[tuple[int, float]]:
-    """(chunk id, Okapi BM25 score), best first, from the chunk_terms postings (PostgreSQL). Document
-    frequencies and the average length are those of the collections searched."""
-    wanted = query_terms(query)
-    if not wanted:
-        return []
-    scope = _chunk_filters(collection_ids, document_ids, None)
-    stats = (await session.execute(select(func.count(Chunk.id), func.avg(Chunk.length)).where(*scope))).one()
-    total, avg_length = int(stats[0] or 0), float(stats[1] or 0.0)
-    if not total:
-        return []
-    frequencies = dict(
-        (
-            await session.execute(
-                select(ChunkTerm.term, func.count(ChunkTerm.chunk_id))
-                .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
-                .where(ChunkTerm.term.in_(wanted), *scope)
-                .group_by(ChunkTerm.term)
-            )
-        ).all()
-    )
-    if not frequencies:
-        return []
-    idf = case(
-        *[
-            (ChunkTerm.term == term, math.log(1 + (total - df + 0.5) / (df + 0.5)))
-            for term, df in frequencies.items()
-        ],
-        else_=0.0,
-    )
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * Chunk.length / max(avg_length, 1e-9))
-    score = func.sum(idf * ChunkTerm.tf * (BM25_K1 + 1) / (ChunkTerm.tf + norm)).label("score")
-    stmt = (
-        select(ChunkTerm.chunk_id, score)
-        .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
-        .where(ChunkTerm.term.in_(list(frequencies)), *_chunk_filters(collection_ids, document_ids, metadata))
-        .group_by(ChunkTerm.chunk_id)
-        .order_by(score.desc(), ChunkTerm.chunk_id)
-        .limit(limit)
-    )
-    return [(row[0], float(row[1])) for row in await session.execute(stmt)]

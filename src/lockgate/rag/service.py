@@ -16,16 +16,15 @@ from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.inference.ocr import OcrEngine
-from lockgate.kit.db import Database, is_sqlite
+from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
+from lockgate.rag.chunk_store import SearchScope, chunk_store_for
 from lockgate.rag.chunking import ChunkingOptions, split
-from lockgate.rag.models import Chunk, ChunkTerm, Collection, Document
+from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
-from lockgate.rag.search import cosine_top, reciprocal_rank_fusion, to_blob
-from lockgate.rag.terms import terms
-from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
+from lockgate.rag.search import reciprocal_rank_fusion, to_blob
 
 EMBED_BATCH = 64
 
@@ -61,7 +60,7 @@ class RagService:
         self._db = db
         self._gateway = gateway
         self.embedding_model = embedding_model
-        self._vectors = VectorCache()
+        self._store = chunk_store_for(db)
 
     def _ocr(self) -> Callable[[bytes], str] | None:
         """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
@@ -327,25 +326,16 @@ class RagService:
             allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
         if not allowed:
             return [], usage
+        scope = SearchScope(allowed, document_ids, metadata_filters)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if method in {"semantic", "hybrid"}:
             embedded = await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": [query]})
             usage = embedded.get("usage", usage)
             threshold = score_threshold if method == "semantic" else -1.0
             query_vector = embedded["data"][0]["embedding"]
-            if document_ids or metadata_filters:  # filtered: let the database pick the rows
-                async with self._db.transaction() as session:
-                    rows = await repository.vectors(session, allowed, document_ids, metadata_filters)
-                rankings["semantic"] = cosine_top(query_vector, rows, pool, threshold)
-            else:
-                entries = await self._cached_vectors(allowed)
-                rankings["semantic"] = top_k(query_vector, entries, pool, threshold)
+            rankings["semantic"] = await self._store.semantic(query_vector, scope, pool, threshold)
         if method in {"lexical", "hybrid"}:
-            async with self._db.transaction() as session:
-                lexical = repository.lexical if is_sqlite(self._db.url) else repository.bm25
-                rankings["lexical"] = await lexical(
-                    session, query, allowed, document_ids, metadata_filters, pool
-                )
+            rankings["lexical"] = await self._store.lexical(query, scope, pool)
         ranked = (
             reciprocal_rank_fusion([rankings["semantic"], rankings["lexical"]], rff_k)
             if method == "hybrid"
@@ -357,36 +347,14 @@ class RagService:
         hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
         return hits, usage
 
-    @staticmethod
-    async def _store_chunks(session, rows: list[Chunk]) -> None:
-        """Chunks and their BM25 postings, in the caller's transaction (which also moves the collection's
+    async def _store_chunks(self, session, rows: list[Chunk]) -> None:
+        """Chunks and their index entries, in the caller's transaction (which also moves the collection's
         vectors version, so every replica's vector cache reloads)."""
         for collection_id in {row.collection_id for row in rows}:
             await repository.bump_vectors(session, collection_id)
-        counted = [terms(row.content) for row in rows]
-        for row, counts in zip(rows, counted, strict=True):
-            row.length = sum(counts.values())
         session.add_all(rows)
         await session.flush()
-        postings = [
-            {"chunk_id": row.id, "term": term, "tf": tf}
-            for row, counts in zip(rows, counted, strict=True)
-            for term, tf in counts.items()
-        ]
-        if postings:
-            await session.execute(ChunkTerm.__table__.insert(), postings)
-
-    async def _cached_vectors(self, collection_ids: list[int]) -> list[CachedVectors]:
-        async with self._db.transaction() as session:
-            versions = await repository.vector_versions(session, collection_ids)
-            entries = []
-            for collection_id, version in versions.items():
-                entry = self._vectors.get(collection_id, version)
-                if entry is None:
-                    rows = await repository.vectors(session, [collection_id], None, None)
-                    entry = self._vectors.put(collection_id, version, rows)
-                entries.append(entry)
-        return entries
+        await self._store.index(session, rows)
 
     async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -396,4 +364,6 @@ class RagService:
                 batch_ctx, {"model": self.embedding_model, "input": texts[start : start + EMBED_BATCH]}
             )
             vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
+        if vectors:
+            await self._store.prepare(len(vectors[0]))
         return vectors

@@ -1,0 +1,159 @@
+"""PostgreSQL chunk store: pgvector HNSW for semantic search, and Okapi BM25 over term postings that
+Lockgate writes itself (Postgres' own `ts_rank` is not BM25 and ranks much worse: bench/rag_cisi.py)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from sqlalchemy import Select, String, bindparam, case, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lockgate.kit.db import Database
+from lockgate.rag import repository
+from lockgate.rag.chunk_store import SearchScope
+from lockgate.rag.models import Chunk, ChunkTerm
+from lockgate.rag.terms import query_terms, terms
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
+
+
+def vector_literal(vector: Iterable[float]) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+class PostgresChunkStore:
+    def __init__(self, db: Database):
+        self._db = db
+        self._indexed_dimensions: set[int] = set()
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    async def index(self, session: AsyncSession, rows: list[Chunk]) -> None:
+        """BM25 postings and the pgvector copy of each vector, in the caller's transaction."""
+        postings, vectors = [], []
+        for row in rows:
+            counts = terms(row.content)
+            postings.extend({"chunk_id": row.id, "term": t, "tf": tf} for t, tf in counts.items())
+            vector = vector_literal(np.frombuffer(row.embedding, dtype=np.float32))
+            vectors.append({"id": row.id, "length": sum(counts.values()), "vector": vector})
+        if postings:
+            await session.execute(ChunkTerm.__table__.insert(), postings)
+        if vectors:
+            await session.execute(
+                text(
+                    "UPDATE chunks SET length = :length, vector = CAST(CAST(:vector AS text) AS vector) "
+                    "WHERE id = :id"
+                ),
+                vectors,
+            )
+
+    async def prepare(self, dimensions: int) -> None:
+        """One HNSW index per vector size, partial on that size (the column itself is untyped, so a
+        change of embedding model needs no migration). Built once, in its own transaction, before any
+        write transaction holds locks on chunks."""
+        if dimensions in self._indexed_dimensions:
+            return
+        async with self._db.transaction() as session:
+            await session.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS ix_chunks_vector_hnsw_{dimensions} ON chunks "
+                    f"USING hnsw ((vector::vector({dimensions})) vector_cosine_ops) "
+                    f"WHERE vector_dims(vector) = {dimensions}"
+                )
+            )
+        self._indexed_dimensions.add(dimensions)
+
+    # -- semantic ----------------------------------------------------------------------------------
+
+    async def semantic(
+        self, query_vector: list[float], scope: SearchScope, limit: int, threshold: float
+    ) -> list[tuple[int, float]]:
+        """HNSW first; if the index's candidates, once filtered by access and the caller's filters,
+        fall short of `limit` (pgvector filters after the index scan), rank the scope exactly."""
+        hits = await self.nearest(query_vector, scope, limit, exact=False)
+        if len(hits) < limit:
+            hits = await self.nearest(query_vector, scope, limit, exact=True)
+        return [(chunk_id, score) for chunk_id, score in hits if score >= threshold]
+
+    @staticmethod
+    def nearest_statement(dimensions: int, scope: SearchScope, limit: int, exact: bool) -> Select:
+        """Chunks by cosine distance to the `:query` parameter. Only the typed cast of the column
+        matches the partial HNSW index, so `exact` leaves the column untyped to rank every row."""
+        column = "vector" if exact else f"(vector::vector({dimensions}))"
+        distance = text(f"{column} <=> CAST(CAST(:query AS text) AS vector({dimensions}))").bindparams(
+            bindparam("query", type_=String)
+        )
+        return (
+            select(Chunk.id, distance)
+            .where(text(f"vector_dims(vector) = {dimensions}"))
+            .where(*repository.chunk_filters(scope.collection_ids, scope.document_ids, scope.metadata))
+            .order_by(*((distance, Chunk.id) if exact else (distance,)))  # HNSW orders by distance only
+            .limit(limit)
+        )
+
+    async def nearest(
+        self, query_vector: list[float], scope: SearchScope, limit: int, exact: bool
+    ) -> list[tuple[int, float]]:
+        stmt = self.nearest_statement(len(query_vector), scope, limit, exact)
+        async with self._db.transaction() as session:
+            if not exact:
+                ef_search = min(HNSW_MAX_EF_SEARCH, max(40, limit))
+                await session.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
+            rows = await session.execute(stmt, {"query": vector_literal(query_vector)})
+            return [(row[0], 1.0 - float(row[1])) for row in rows]
+
+    # -- lexical -----------------------------------------------------------------------------------
+
+    async def lexical(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """Okapi BM25 from the postings. Document frequencies and the average length are those of the
+        collections searched."""
+        wanted = query_terms(query)
+        if not wanted:
+            return []
+        in_collections = repository.chunk_filters(scope.collection_ids, scope.document_ids, None)
+        async with self._db.transaction() as session:
+            stats = (
+                await session.execute(
+                    select(func.count(Chunk.id), func.avg(Chunk.length)).where(*in_collections)
+                )
+            ).one()
+            total, avg_length = int(stats[0] or 0), float(stats[1] or 0.0)
+            if not total:
+                return []
+            frequencies = dict(
+                (
+                    await session.execute(
+                        select(ChunkTerm.term, func.count(ChunkTerm.chunk_id))
+                        .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
+                        .where(ChunkTerm.term.in_(wanted), *in_collections)
+                        .group_by(ChunkTerm.term)
+                    )
+                ).all()
+            )
+            if not frequencies:
+                return []
+            idf = case(
+                *[
+                    (ChunkTerm.term == term, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+                    for term, df in frequencies.items()
+                ],
+                else_=0.0,
+            )
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * Chunk.length / max(avg_length, 1e-9))
+            score = func.sum(idf * ChunkTerm.tf * (BM25_K1 + 1) / (ChunkTerm.tf + norm)).label("score")
+            stmt = (
+                select(ChunkTerm.chunk_id, score)
+                .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
+                .where(
+                    ChunkTerm.term.in_(list(frequencies)),
+                    *repository.chunk_filters(scope.collection_ids, scope.document_ids, scope.metadata),
+                )
+                .group_by(ChunkTerm.chunk_id)
+                .order_by(score.desc(), ChunkTerm.chunk_id)
+                .limit(limit)
+            )
+            return [(row[0], float(row[1])) for row in await session.execute(stmt)]
