@@ -16,7 +16,7 @@ from lockgate.accounting.history import UsageHistory
 from lockgate.accounting.limits import MemoryLimiter, RedisLimiter
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.accounting.service import Accountant
-from lockgate.api import ops
+from lockgate.api import h2ogpte, ops
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
@@ -75,6 +75,7 @@ SURFACES = (
     search,
     parse,
     extras,
+    h2ogpte,
 )
 
 

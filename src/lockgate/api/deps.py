@@ -25,9 +25,18 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def get_principal(request: Request) -> Principal:
+async def get_any_principal(request: Request) -> Principal:
+    """The caller, collection keys included: only for the routes a collection key may use (chat)."""
     principal = await request.app.state.lockgate.authenticator.authenticate(bearer_token(request))
     request.state.principal = principal
+    return principal
+
+
+async def get_principal(request: Request) -> Principal:
+    """The caller. A collection key is refused here: it may only chat with its collection."""
+    principal = await get_any_principal(request)
+    if principal.collection_id is not None:
+        raise PermissionDenied("This is a collection key: it can only chat with its collection.")
     return principal
 
 
@@ -35,6 +44,8 @@ State = Annotated[AppState, Depends(get_state)]
 # Every database id in a path: bounded so a huge number is a 422, not a database overflow.
 DbId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Caller = Annotated[Principal, Depends(get_principal)]
+# Chat routes of the h2oGPTe surface: the service then keeps a collection key to its own collection.
+ChatCaller = Annotated[Principal, Depends(get_any_principal)]
 
 
 async def call_context(request: Request, principal: Caller) -> CallContext:

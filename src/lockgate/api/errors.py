@@ -1,6 +1,7 @@
 """Render the core's errors in each dialect. OpenGateLLM answers FastAPI-style {"detail": ...};
 the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) answer
-{"error": {"message", "type", "param", "code"}}."""
+{"error": {"message", "type", "param", "code"}}; the h2oGPTe routes (`dialect = "h2ogpte"`) answer
+{"code", "message"}."""
 
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def _openai_type(status: int) -> str:
 
 
 def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
-    if _dialect(request) == "openai":
+    dialect = _dialect(request)
+    if dialect == "openai":
         body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
+    elif dialect == "h2ogpte":
+        body = {"code": status, "message": message}
     else:
         body = {"detail": message}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -49,6 +53,10 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
+    if _dialect(request) == "h2ogpte":
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first["loc"][1:]) or "request"
+        return _render(request, 422, f"{field}: {first['msg']}", "invalid_request_error", field)
     if _dialect(request) == "openai":
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         param = ".".join(str(p) for p in first["loc"][1:]) or None

@@ -47,8 +47,15 @@ class AccessService:
         self._session_ttl = session_ttl_seconds
 
     async def create_key(
-        self, user_id: int, name: str, expires: int | None = None, kind: KeyKind = KeyKind.API
+        self,
+        user_id: int,
+        name: str,
+        expires: int | None = None,
+        kind: KeyKind = KeyKind.API,
+        collection_id: int | None = None,
     ) -> CreatedKey:
+        """A new key. With `collection_id` (checked readable by the caller's surface first), a collection
+        key: it may only chat with that collection."""
         raw = generate_api_key()
         async with self._db.transaction() as session:
             if await repository.get_user(session, user_id) is None:
@@ -60,6 +67,7 @@ class AccessService:
                 key_hash=hash_api_key(raw),
                 display=display_api_key(raw),
                 expires=expires,
+                collection_id=collection_id,
             )
             return CreatedKey(id=(await repository.add(session, row)).id, key=raw)
 

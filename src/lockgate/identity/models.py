@@ -86,6 +86,10 @@ class ApiKey(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16), default="api")  # api | session | master
+    # A collection key may only chat with this collection (h2oGPTe); every other call is refused.
+    collection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), nullable=True
+    )
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     display: Mapped[str] = mapped_column(String(32))
     expires: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -102,6 +102,8 @@ class Principal:
     key_expires: int | None
     is_master: bool = False
     key_name: str | None = None
+    # Set for a collection key: it may only chat with this collection (h2oGPTe); all else is refused.
+    collection_id: int | None = None
     created: int = 0
     updated: int = 0
 

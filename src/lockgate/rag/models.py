@@ -32,8 +32,26 @@ class Collection(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Moves on every chunk write or delete: vector caches compare it to know they are stale.
     vectors_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Ingestion and chat defaults (h2oGPTe's collection settings: chunk sizes, summaries, guardrails…).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    prompt_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompt_templates.id", ondelete="SET NULL"), nullable=True
+    )
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
     updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts)
+
+
+class CollectionShare(Base):
+    """A user other than the owner who may read (search, chat with) a private collection."""
+
+    __tablename__ = "collection_shares"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Document(Base):
@@ -46,7 +64,17 @@ class Document(Base):
     # sha256 of the parsed content: the same content twice in one collection is refused (409).
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
+    # A document imported into another collection is a copy (rows and chunks) that keeps the id of the
+    # document it came from, so one document can be "in" several collections (h2oGPTe).
+    origin_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    content_type: Mapped[str | None] = mapped_column(String(127), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # bytes uploaded
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    questions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # sample questions
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict, server_default="{}")
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+    updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts, server_default="0")
 
 
 class Chunk(Base):
@@ -74,3 +102,58 @@ class ChunkTerm(Base):
         ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     tf: Mapped[int] = mapped_column(Integer)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_tags_owner_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+
+
+class DocumentTag(Base):
+    __tablename__ = "document_tags"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Upload(Base):
+    """A file uploaded but not yet ingested (h2oGPTe's two-step `PUT /uploads` then ingest)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(127), nullable=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+
+
+class Job(Base):
+    """Long work (ingestion) that a client polls: status, progress and errors."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    collection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|running|completed|failed|canceled
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+    updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts)

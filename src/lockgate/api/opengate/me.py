@@ -49,7 +49,11 @@ async def update_info(body: MeUpdate, caller: Caller, state: State) -> Response:
 
 @router.post("/keys", status_code=201, response_model=CreatedToken)
 async def create_key(body: KeyCreate, caller: Caller, state: State) -> CreatedToken:
-    created = await state.access.create_key(caller.user_id, body.name, body.expires)
+    if body.collection_id is not None:  # you can only scope a key to a collection you can read
+        await state.rag.get_collection(caller, body.collection_id)
+    created = await state.access.create_key(
+        caller.user_id, body.name, body.expires, collection_id=body.collection_id
+    )
     return CreatedToken(id=created.id, token=created.key)
 
 

@@ -155,6 +155,8 @@ class TokenOut(Wire):
 class KeyCreate(Wire):
     name: Name
     expires: Timestamp | None = None
+    # Lockgate extension: a collection key, limited to chatting with this collection (h2oGPTe surface).
+    collection_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
     _expires_future = field_validator("expires")(_future)
 

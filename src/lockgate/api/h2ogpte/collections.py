@@ -1,0 +1,5 @@
+"""h2oGPTe collections routes (filled in by the h2oGPTe surface work)."""
+
+from lockgate.api.h2ogpte.common import h2ogpte_router
+
+router = h2ogpte_router("collections")
