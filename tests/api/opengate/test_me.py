@@ -109,3 +109,29 @@ async def test_key_bodies_are_validated(api: Api) -> None:
 async def test_me_without_key_is_401(api: Api) -> None:
     assert (await api.get("/v1/me/info", key=None)).status_code == 401
     assert (await api.get("/v1/me/keys", key=None)).status_code == 401
+
+
+async def test_a_collection_key_is_refused_outside_chat(api: Api) -> None:
+    alice, bob = await api.create_member([]), await api.create_member([])
+    mine = (await api.post("/v1/collections", key=alice.key, json={"name": "notes"})).json()["id"]
+    theirs = (await api.post("/v1/collections", key=bob.key, json={"name": "secret"})).json()["id"]
+    refused = await api.post("/v1/me/keys", key=alice.key, json={"name": "k", "collection_id": theirs})
+    assert refused.status_code == 404  # you cannot scope a key to a collection you cannot read
+    missing = await api.post("/v1/me/keys", key=alice.key, json={"name": "k", "collection_id": 2**31})
+    assert missing.status_code == 422 and "collection_id" in missing.text
+    created = await api.post("/v1/me/keys", key=alice.key, json={"name": "kiosk", "collection_id": mine})
+    assert created.status_code == 201, created.text
+    scoped = created.json()["token"]
+    for method, path in (
+        ("get", "/v1/me/info"),
+        ("get", f"/v1/collections/{mine}"),
+        ("get", "/v1/collections"),
+        ("get", "/v1/models"),
+        ("post", "/v1/me/keys"),
+    ):
+        response = await getattr(api, method)(
+            path, key=scoped, **({"json": {"name": "x"}} if method == "post" else {})
+        )
+        assert response.status_code == 403, (path, response.text)
+        assert "collection key" in response.text
+    assert (await api.get("/v1/me/info", key=alice.key)).status_code == 200  # her other keys are untouched
