@@ -90,14 +90,16 @@ class RagService:
     # -- access ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _can_read(principal: Principal, collection: Collection | None) -> bool:
-        return collection is not None and (
-            collection.owner_id == principal.user_id or collection.visibility == "public"
-        )
+    async def _can_read(session, principal: Principal, collection: Collection | None) -> bool:
+        if collection is None:
+            return False
+        if collection.owner_id == principal.user_id or collection.visibility == "public":
+            return True
+        return await repository.is_shared(session, collection.id, principal.user_id)
 
     async def _readable(self, session, principal: Principal, collection_id: int) -> Collection:
         collection = await repository.get_collection(session, collection_id)
-        if not self._can_read(principal, collection):
+        if not await self._can_read(session, principal, collection):
             raise NotFound(
                 f"Collection {collection_id} not found."
             )  # another user's private one looks absent
@@ -106,9 +108,7 @@ class RagService:
     async def _writable(self, session, principal: Principal, collection_id: int) -> Collection:
         collection = await self._readable(session, principal, collection_id)
         if collection.owner_id != principal.user_id:
-            raise PermissionDenied(
-                f"Collection {collection_id} is public but not yours: it is read-only for you."
-            )
+            raise PermissionDenied(f"Collection {collection_id} is not yours: it is read-only for you.")
         return collection
 
     @staticmethod
@@ -189,6 +189,10 @@ class RagService:
                 name=name or filename or "document",
                 content_hash=digest,
                 chunks=len(pieces),
+                content_type=content_type,
+                size=len(data),
+                pages=len(pages),
+                metadata_=metadata,
             )
             session.add(document)
             try:
@@ -208,7 +212,7 @@ class RagService:
                     zip(pieces, vectors, strict=True)
                 )
             ]
-            await self._store_chunks(session, rows)
+            await self.store_chunks(session, rows)
             return document.id
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
@@ -270,7 +274,7 @@ class RagService:
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
             ]
-            await self._store_chunks(session, rows)
+            await self.store_chunks(session, rows)
             document.chunks += len(rows)
             return [r.id for r in rows]
 
@@ -347,7 +351,7 @@ class RagService:
         hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
         return hits, usage
 
-    async def _store_chunks(self, session, rows: list[Chunk]) -> None:
+    async def store_chunks(self, session, rows: list[Chunk]) -> None:
         """Chunks and their index entries, in the caller's transaction (which also moves the collection's
         vectors version, so every replica's vector cache reloads)."""
         for collection_id in {row.collection_id for row in rows}:

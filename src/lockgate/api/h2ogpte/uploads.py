@@ -1,5 +1,60 @@
-"""h2oGPTe uploads and jobs routes (filled in by the h2oGPTe surface work)."""
+"""h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest into a collection."""
 
-from lockgate.api.h2ogpte.common import h2ogpte_router
+from __future__ import annotations
 
-router = h2ogpte_router("uploads and jobs")
+from typing import Annotated, Any
+
+from fastapi import Body, File, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict
+
+from lockgate.api.deps import Context, State
+from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
+from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id
+from lockgate.api.uploads import read_upload
+from lockgate.rag.uploads import IngestOptions
+
+router = h2ogpte_router("uploads")
+
+
+class IngestBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    metadata: dict[str, Any] | None = None
+
+
+@router.put("/uploads")
+async def upload_file(
+    ctx: Context, state: State, uploads: UploadsDep, file: Annotated[UploadFile, File()]
+) -> dict[str, str]:
+    data = await read_upload(file, state.settings.max_upload_bytes)
+    name = file.filename or "document"
+    upload_id = await uploads.save(ctx.principal, name, file.content_type, data)
+    return {"id": to_public_id("upload", upload_id), "filename": name}
+
+
+@router.post("/uploads/{upload_ids}/ingest", status_code=204)
+async def ingest_upload(
+    upload_ids: str,
+    ctx: Context,
+    uploads: UploadsDep,
+    collection_id_: Annotated[str, Query(alias="collection_id")],
+    gen_doc_summaries: bool | None = None,
+    gen_doc_questions: bool | None = None,
+    audio_input_language: str | None = None,
+    ocr_model: str | None = None,
+    tesseract_lang: str | None = None,
+    keep_tables_as_one_chunk: bool | None = None,
+    chunk_by_page: bool | None = None,
+    handwriting_check: bool | None = None,
+    ingest_mode: str | None = None,
+    body: Annotated[IngestBody | None, Body()] = None,
+) -> Response:
+    ids = [from_public_id("upload", u) for u in upload_ids.split(",") if u]
+    options = IngestOptions(
+        gen_doc_summaries=gen_doc_summaries,
+        gen_doc_questions=gen_doc_questions,
+        chunk_by_page=chunk_by_page,
+        keep_tables_as_one_chunk=keep_tables_as_one_chunk,
+        metadata=body.metadata if body else None,
+    )
+    await uploads.ingest(ctx, ids, collection_id(collection_id_), options)
+    return Response(status_code=204)

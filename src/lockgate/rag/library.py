@@ -1,0 +1,321 @@
+"""The document library around collections: summaries, settings, sharing with other users, documents
+in several collections (an import copies rows and chunks, keeping `origin_id`), tags and questions.
+Reads follow the RAG access rule (own, public, shared with you); writes are the collection owner's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from lockgate.identity.schemas import Principal
+from lockgate.kit.db import Database
+from lockgate.kit.pagination import Page
+from lockgate.rag import library_repository as repo
+from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, Tag
+from lockgate.rag.repository import bump_vectors
+from lockgate.rag.service import RagService
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    collection: Collection
+    document_count: int
+    document_size: int
+    share_count: int
+    owner: str  # the owner's email (h2oGPTe's username)
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    document: Document
+    owner: str
+
+    @property
+    def public_id(self) -> int:
+        return self.document.origin_id or self.document.id
+
+
+def _info(row: tuple) -> CollectionInfo:
+    return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]))
+
+
+class Library:
+    def __init__(self, db: Database, rag: RagService):
+        self._db = db
+        self._rag = rag  # its access checks (_readable/_writable) are the one rule of the domain
+
+    # -- collections -------------------------------------------------------------------------------
+
+    async def create(
+        self, principal: Principal, name: str, description: str | None, settings: dict[str, Any]
+    ) -> CollectionInfo:
+        collection_id = await self._rag.create_collection(principal, name, description, "private")
+        if settings:
+            await self.put_settings(principal, collection_id, settings)
+        return await self.info(principal, collection_id)
+
+    async def info(self, principal: Principal, collection_id: int) -> CollectionInfo:
+        async with self._db.transaction() as session:
+            await self._rag._readable(session, principal, collection_id)
+            rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
+        return _info(rows[0])
+
+    async def list(
+        self, principal: Principal, page: Page, name: str | None, mine_only: bool
+    ) -> list[CollectionInfo]:
+        async with self._db.transaction() as session:
+            return [
+                _info(r)
+                for r in await repo.collection_rows(session, principal.user_id, page, name, mine_only)
+            ]
+
+    async def count(self, principal: Principal) -> int:
+        async with self._db.transaction() as session:
+            return await repo.count_collections(session, principal.user_id)
+
+    async def update(
+        self, principal: Principal, collection_id: int, changes: dict[str, Any]
+    ) -> CollectionInfo:
+        async with self._db.transaction() as session:
+            collection = await self._rag._writable(session, principal, collection_id)
+            for field in ("name", "description"):
+                if changes.get(field) is not None:
+                    setattr(collection, field, changes[field])
+            if changes.get("rag_type") is not None:
+                collection.settings = {**(collection.settings or {}), "rag_type": changes["rag_type"]}
+        return await self.info(principal, collection_id)
+
+    async def delete_collection(self, principal: Principal, collection_id: int) -> None:
+        await self._rag.delete_collection(principal, collection_id)
+
+    async def settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
+        async with self._db.transaction() as session:
+            return dict((await self._rag._readable(session, principal, collection_id)).settings or {})
+
+    async def put_settings(self, principal: Principal, collection_id: int, settings: dict[str, Any]) -> None:
+        for field in ("max_tokens_per_chunk", "chunk_overlap_tokens"):
+            value = settings.get(field)
+            if value is not None and (value < 0 or (field == "max_tokens_per_chunk" and value < 1)):
+                raise InvalidRequest(f"{field}: must be a positive number.", param=field)
+        async with self._db.transaction() as session:
+            collection = await self._rag._writable(session, principal, collection_id)
+            kept = {k: v for k, v in (collection.settings or {}).items() if k == "rag_type"}
+            collection.settings = {**kept, **settings}
+
+    async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
+        async with self._db.transaction() as session:
+            await self._rag._readable(session, principal, collection_id)
+            stored = await repo.questions(session, collection_id)
+        found = [q for questions in stored for q in questions or [] if isinstance(q, str)]
+        return found[:limit]
+
+    # -- sharing -----------------------------------------------------------------------------------
+
+    async def permissions(self, principal: Principal, collection_id: int) -> list[str]:
+        """The owner's username, then those the collection is shared with."""
+        async with self._db.transaction() as session:
+            await self._rag._readable(session, principal, collection_id)
+            rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
+            return [rows[0][4], *await repo.shares(session, collection_id)]
+
+    async def share(self, principal: Principal, collection_id: int, username: str) -> None:
+        async with self._db.transaction() as session:
+            collection = await self._rag._writable(session, principal, collection_id)
+            user = await repo.user_by_email(session, username)
+            if user is None:
+                raise NotFound(f"User {username} not found.", param="username")
+            if user.id == collection.owner_id:
+                raise Conflict(f"{username} owns collection: it cannot be shared with them.")
+            if username.lower() not in {e.lower() for e in await repo.shares(session, collection_id)}:
+                session.add(CollectionShare(collection_id=collection_id, user_id=user.id))
+
+    async def unshare(self, principal: Principal, collection_id: int, username: str | None) -> None:
+        """Unshare with one user, or with everyone when `username` is None."""
+        async with self._db.transaction() as session:
+            await self._rag._writable(session, principal, collection_id)
+            user_id = None
+            if username is not None:
+                user = await repo.user_by_email(session, username)
+                if user is None:
+                    raise NotFound(f"User {username} not found.", param="username")
+                user_id = user.id
+            await repo.unshare(session, collection_id, user_id)
+
+    # -- documents ---------------------------------------------------------------------------------
+
+    async def documents(
+        self, principal: Principal, page: Page, collection_id: int | None, mine_only: bool = False
+    ) -> list[DocumentInfo]:
+        async with self._db.transaction() as session:
+            if collection_id is not None:
+                await self._rag._readable(session, principal, collection_id)
+            rows = await repo.documents(session, principal.user_id, page, collection_id, mine_only)
+        return [DocumentInfo(d, owner) for d, owner in rows]
+
+    async def count_documents(
+        self, principal: Principal, collection_id: int | None, mine_only: bool = False
+    ) -> int:
+        async with self._db.transaction() as session:
+            if collection_id is not None:
+                await self._rag._readable(session, principal, collection_id)
+            return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
+
+    async def _copies(self, session, principal: Principal, root: int) -> list[DocumentInfo]:
+        rows = await repo.copies(session, principal.user_id, root)
+        if not rows:
+            raise NotFound(f"Document {root} not found.")
+        return [DocumentInfo(d, owner) for d, owner in rows]
+
+    async def document(self, principal: Principal, root: int) -> DocumentInfo:
+        async with self._db.transaction() as session:
+            return (await self._copies(session, principal, root))[0]
+
+    def _writable_copies(self, principal: Principal, copies: list[DocumentInfo], root: int) -> list[Document]:
+        mine = [c.document for c in copies if c.owner == principal.email or principal.is_master]
+        if not mine:
+            raise PermissionDenied(f"Document {root} is not yours: it is read-only for you.")
+        return mine
+
+    async def update_document(
+        self, principal: Principal, root: int, name: str | None, uri: str | None
+    ) -> DocumentInfo:
+        async with self._db.transaction() as session:
+            copies = await self._copies(session, principal, root)
+            for document in self._writable_copies(principal, copies, root):
+                if name is not None:
+                    document.name = name
+                if uri is not None:
+                    document.metadata_ = {**(document.metadata_ or {}), "uri": uri}
+        return await self.document(principal, root)
+
+    async def delete_document(self, principal: Principal, root: int) -> None:
+        """Delete the document from every collection of yours that holds it."""
+        async with self._db.transaction() as session:
+            copies = await self._copies(session, principal, root)
+            for document in self._writable_copies(principal, copies, root):
+                await bump_vectors(session, document.collection_id)
+                await session.delete(document)
+
+    async def collections_of(
+        self, principal: Principal, root: int, offset: int, limit: int
+    ) -> list[CollectionInfo]:
+        async with self._db.transaction() as session:
+            ids = [c.document.collection_id for c in await self._copies(session, principal, root)]
+            rows = await repo.collection_rows(session, principal.user_id, None, ids=ids)
+        return [_info(r) for r in rows][offset : offset + limit]
+
+    async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
+        """Put a document you can read into a collection of yours: a copy of its row and chunks."""
+        async with self._db.transaction() as session:
+            await self._rag._writable(session, principal, collection_id)
+            source = (await self._copies(session, principal, root))[0].document
+            if await repo.copy_in(session, collection_id, root):
+                return  # already there
+            copy = Document(
+                collection_id=collection_id,
+                origin_id=root,
+                **{
+                    f: getattr(source, f)
+                    for f in ("name", "content_hash", "chunks", "content_type", "size", "pages", "summary")
+                },
+                questions=list(source.questions) if source.questions else None,
+                metadata_=dict(source.metadata_ or {}),
+            )
+            session.add(copy)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise Conflict(f"The same content is already in collection {collection_id}.") from exc
+            rows = [
+                Chunk(
+                    document_id=copy.id,
+                    collection_id=collection_id,
+                    position=c.position,
+                    content=c.content,
+                    metadata_=dict(c.metadata_ or {}),
+                    embedding=c.embedding,
+                    length=c.length,
+                )
+                for c in await repo.chunks_of(session, source.id)
+            ]
+            if rows:
+                await self._rag.store_chunks(session, rows)
+            for tag_id in await repo.tag_ids_of(session, source.id):
+                await repo.tag_documents(session, tag_id, [copy.id])
+
+    async def remove_document(self, principal: Principal, collection_id: int, root: int) -> None:
+        async with self._db.transaction() as session:
+            await self._rag._writable(session, principal, collection_id)
+            copy = await repo.copy_in(session, collection_id, root)
+            if copy is None:
+                raise NotFound(f"Document {root} not found in collection {collection_id}.")
+            await bump_vectors(session, collection_id)
+            await session.delete(copy)
+
+    # -- tags (each user has their own) -------------------------------------------------------------
+
+    async def create_tag(self, principal: Principal, name: str) -> Tag:
+        if not name.strip():
+            raise InvalidRequest("name: must not be empty.", param="name")
+        async with self._db.transaction() as session:
+            if await repo.tag_by_name(session, principal.user_id, name):
+                raise Conflict(f"Tag {name} already exists.")
+            tag = Tag(owner_id=principal.user_id, name=name)
+            session.add(tag)
+            await session.flush()
+            return tag
+
+    async def tags(self, principal: Principal, linked_only: bool) -> list[Tag]:
+        async with self._db.transaction() as session:
+            return await repo.tags(session, principal.user_id, linked_only)
+
+    async def _tag(self, session, principal: Principal, name: str) -> Tag:
+        tag = await repo.tag_by_name(session, principal.user_id, name)
+        if tag is None:
+            raise NotFound(f"Tag {name} not found.")
+        return tag
+
+    async def tag(self, principal: Principal, name: str) -> Tag:
+        async with self._db.transaction() as session:
+            return await self._tag(session, principal, name)
+
+    async def update_tag(self, principal: Principal, name: str, changes: dict[str, Any]) -> Tag:
+        async with self._db.transaction() as session:
+            tag = await self._tag(session, principal, name)
+            for field in ("description", "format"):
+                if field in changes:
+                    setattr(tag, field, changes[field])
+            return tag
+
+    async def tag_document(self, principal: Principal, root: int, name: str) -> Tag:
+        """Tag every copy you can read of a document (created if you have no tag of that name)."""
+        if not name.strip():
+            raise InvalidRequest("name: must not be empty.", param="name")
+        async with self._db.transaction() as session:
+            copies = await self._copies(session, principal, root)
+            tag = await repo.tag_by_name(session, principal.user_id, name)
+            if tag is None:
+                tag = Tag(owner_id=principal.user_id, name=name)
+                session.add(tag)
+                await session.flush()
+            await repo.tag_documents(session, tag.id, [c.document.id for c in copies])
+            return tag
+
+    async def untag_document(self, principal: Principal, root: int, name: str) -> Tag:
+        async with self._db.transaction() as session:
+            copies = await self._copies(session, principal, root)
+            tag = await self._tag(session, principal, name)
+            await repo.untag_documents(session, tag.id, [c.document.id for c in copies])
+            return tag
+
+    async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
+        async with self._db.transaction() as session:
+            await self._rag._readable(session, principal, collection_id)
+            found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]
+            ids = [t.id for t in found if t is not None]
+            rows = await repo.tagged_documents(session, principal.user_id, ids, collection_id) if ids else []
+        return [DocumentInfo(d, owner) for d, owner in rows]

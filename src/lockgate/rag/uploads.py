@@ -1,0 +1,180 @@
+"""Two-step ingestion (h2oGPTe): files are uploaded first, then ingested into a collection with options
+(chunking from the collection's settings, one chunk per page, summaries and sample questions written
+by the chat model). Each ingestion is recorded as a job."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from lockgate.accounting.service import CallContext
+from lockgate.errors import AppError, InvalidRequest, NotFound
+from lockgate.gateway.schemas import Endpoint, ModelType
+from lockgate.gateway.service import GatewayService
+from lockgate.identity.schemas import Principal
+from lockgate.kit.db import Database
+from lockgate.rag.chunking import ChunkingOptions
+from lockgate.rag.models import Chunk, Document, Job, Upload
+from lockgate.rag.service import RagService
+
+CHARS_PER_TOKEN = 4
+SUMMARY_INPUT_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    gen_doc_summaries: bool | None = None
+    gen_doc_questions: bool | None = None
+    chunk_by_page: bool | None = None
+    keep_tables_as_one_chunk: bool | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Uploads:
+    def __init__(self, db: Database, rag: RagService, gateway: GatewayService):
+        self._db = db
+        self._rag = rag
+        self._gateway = gateway
+
+    async def save(self, principal: Principal, name: str, content_type: str | None, data: bytes) -> int:
+        async with self._db.transaction() as session:
+            row = Upload(owner_id=principal.user_id, name=name, content_type=content_type, data=data)
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def ingest(
+        self, ctx: CallContext, upload_ids: list[int], collection_id: int, options: IngestOptions
+    ) -> list[int]:
+        """Ingest each upload (then forget it); the document ids, in order. A failure is raised and
+        recorded in the job; documents ingested before it stay."""
+        principal = ctx.principal
+        async with self._db.transaction() as session:
+            uploads = []
+            for upload_id in upload_ids:
+                upload = await session.get(Upload, upload_id)
+                if upload is None or upload.owner_id != principal.user_id:
+                    raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
+                uploads.append((upload.id, upload.name, upload.content_type, upload.data))
+            collection = await self._rag._writable(session, principal, collection_id)
+            settings = dict(collection.settings or {})
+            job = Job(
+                id=str(uuid.uuid4()),
+                owner_id=principal.user_id,
+                kind="ingest_upload",
+                name=f"Ingesting {len(uploads)} file(s)",
+                collection_id=collection_id,
+                status="running",
+                total=len(uploads),
+                errors=[],
+                result={},
+            )
+            session.add(job)
+        chunking = _chunking(settings, options)
+        summaries = _flag(options.gen_doc_summaries, settings.get("gen_doc_summaries"))
+        questions = _flag(options.gen_doc_questions, settings.get("gen_doc_questions"))
+        document_ids: list[int] = []
+        try:
+            for upload_id, name, content_type, data in uploads:
+                document_id = await self._rag.ingest(
+                    ctx, collection_id, name, content_type, data, name, chunking, options.metadata or {}
+                )
+                document_ids.append(document_id)
+                if summaries or questions:
+                    await self._describe(ctx, document_id, summaries, questions)
+                async with self._db.transaction() as session:
+                    upload = await session.get(Upload, upload_id)
+                    if upload is not None:
+                        await session.delete(upload)
+                    (await session.get(Job, job.id)).done = len(document_ids)
+        except AppError as exc:
+            await self._finish(job.id, "failed", document_ids, [exc.message])
+            raise
+        await self._finish(job.id, "completed", document_ids, [])
+        return document_ids
+
+    async def _finish(self, job_id: str, status: str, document_ids: list[int], errors: list[str]) -> None:
+        async with self._db.transaction() as session:
+            job = await session.get(Job, job_id)
+            job.status = status
+            job.errors = errors
+            job.result = {"document_ids": document_ids}
+
+    # -- summaries and sample questions through the gateway's chat model ----------------------------
+
+    def _chat_model(self) -> str | None:
+        for router in self._gateway.registry.routers():
+            if router.type == ModelType.TEXT_GENERATION:
+                return router.name
+        return None
+
+    async def _ask(self, ctx: CallContext, model: str, instruction: str, text: str, max_tokens: int) -> str:
+        call = CallContext(ctx.principal, ctx.endpoint, ctx.method)
+        answer = await self._gateway.generate(
+            call,
+            Endpoint.CHAT,
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": f"{instruction}\n\n{text}"}],
+                "max_tokens": max_tokens,
+                "temperature": 0.2,
+            },
+        )
+        return (answer["choices"][0]["message"].get("content") or "").strip()
+
+    async def _describe(self, ctx: CallContext, document_id: int, summary: bool, questions: bool) -> None:
+        model = self._chat_model()
+        if model is None:
+            raise InvalidRequest(
+                "gen_doc_summaries/gen_doc_questions: no chat model is served to write them.",
+                param="gen_doc_summaries",
+            )
+        async with self._db.transaction() as session:
+            stmt = select(Chunk.content).where(Chunk.document_id == document_id).order_by(Chunk.position)
+            text = "\n".join((await session.scalars(stmt)).all())[:SUMMARY_INPUT_CHARS]
+        written_summary = (
+            await self._ask(ctx, model, "Summarize this document in two or three sentences.", text, 128)
+            if summary
+            else None
+        )
+        written_questions = (
+            _questions(
+                await self._ask(
+                    ctx,
+                    model,
+                    "Write three short questions that this document answers, one per line.",
+                    text,
+                    96,
+                )
+            )
+            if questions
+            else None
+        )
+        async with self._db.transaction() as session:
+            document = await session.get(Document, document_id)
+            if document is None:
+                return
+            if written_summary is not None:
+                document.summary = written_summary
+            if written_questions is not None:
+                document.questions = written_questions
+
+
+def _flag(asked: bool | None, default: Any) -> bool:
+    return bool(default) if asked is None else asked
+
+
+def _chunking(settings: dict[str, Any], options: IngestOptions) -> ChunkingOptions:
+    by_page = _flag(options.chunk_by_page, settings.get("chunk_by_page"))
+    size = int(settings.get("max_tokens_per_chunk") or 512) * CHARS_PER_TOKEN
+    overlap = int(settings.get("chunk_overlap_tokens") or 0) * CHARS_PER_TOKEN
+    return ChunkingOptions(chunk_size=size, chunk_overlap=min(overlap, size - 1), disable_chunking=by_page)
+
+
+def _questions(text: str) -> list[str]:
+    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in text.splitlines()]
+    return [line for line in lines if len(line) > 3][:5]
