@@ -1,5 +1,205 @@
-"""h2oGPTe chat sessions routes (filled in by the h2oGPTe surface work)."""
+"""h2oGPTe chat sessions: create, list, count, rename, delete, attach a collection or a template, ask
+(completions), read messages and suggested questions; and the sessions of a collection or document."""
 
-from lockgate.api.h2ogpte.common import h2ogpte_router
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, Query
+
+from lockgate.api.deps import Caller, ChatCaller, State
+from lockgate.api.h2ogpte.chat_views import (
+    ChatContext,
+    CollectionChange,
+    CompletionBody,
+    Completions,
+    Conversations,
+    NameBody,
+    TemplateChange,
+    Templates,
+    message_out,
+    optional_id,
+    session_out,
+)
+from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
+from lockgate.identity.schemas import Principal
 
 router = h2ogpte_router("chat sessions")
+
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post("/chats", status_code=201)
+async def create_chat_session(
+    conversations: Conversations,
+    principal: ChatCaller,
+    collection_id: str | None = None,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    view = await conversations.create(principal, optional_id("collection", collection_id))
+    return session_out(view)
+
+
+@router.get("/chats")
+async def list_chat_sessions(
+    conversations: Conversations, principal: ChatCaller, offset: Offset = 0, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    return [session_out(v) for v in await conversations.list(principal, offset, limit)]
+
+
+@router.get("/chats/count")
+async def get_chat_session_count(conversations: Conversations, principal: ChatCaller) -> dict[str, int]:
+    return {"count": await conversations.count(principal)}
+
+
+@router.get("/chats/{session_id}")
+async def get_chat_session(conversations: Conversations, principal: ChatCaller, session_id: str) -> dict:
+    return session_out(await conversations.get(principal, from_public_id("chat", session_id)))
+
+
+@router.patch("/chats/{session_id}")
+async def update_chat_session(
+    conversations: Conversations, principal: ChatCaller, session_id: str, body: NameBody
+) -> dict[str, Any]:
+    view = await conversations.update(principal, from_public_id("chat", session_id), {"name": body.name})
+    return session_out(view)
+
+
+@router.delete("/chats/{session_id}")
+async def delete_chat_session(conversations: Conversations, principal: ChatCaller, session_id: str) -> dict:
+    """The deleted session (the client maps only 204, so a 200 with a body reads as nothing)."""
+    return session_out(await conversations.delete(principal, from_public_id("chat", session_id)))
+
+
+@router.put("/chats/{session_id}/collection")
+async def update_chat_session_collection(
+    conversations: Conversations, principal: ChatCaller, session_id: str, body: CollectionChange
+) -> dict[str, Any]:
+    change = {"collection_id": from_public_id("collection", body.collection_id)}
+    return session_out(await conversations.update(principal, from_public_id("chat", session_id), change))
+
+
+@router.delete("/chats/{session_id}/collection")
+async def delete_chat_session_collection(
+    conversations: Conversations, principal: ChatCaller, session_id: str
+) -> dict[str, Any]:
+    change = {"collection_id": None}
+    return session_out(await conversations.update(principal, from_public_id("chat", session_id), change))
+
+
+@router.put("/chats/{session_id}/prompt_template")
+async def update_chat_session_prompt_template(
+    conversations: Conversations, principal: ChatCaller, session_id: str, body: TemplateChange
+) -> dict[str, Any]:
+    change = {"prompt_template_id": from_public_id("template", body.prompt_template_id)}
+    return session_out(await conversations.update(principal, from_public_id("chat", session_id), change))
+
+
+@router.delete("/chats/{session_id}/prompt_template")
+async def delete_chat_session_prompt_template(
+    conversations: Conversations, principal: ChatCaller, session_id: str
+) -> dict[str, Any]:
+    change = {"prompt_template_id": None}
+    return session_out(await conversations.update(principal, from_public_id("chat", session_id), change))
+
+
+@router.post("/chats/{session_id}/completions")
+async def get_completion(
+    completions: Completions, ctx: ChatContext, session_id: str, body: CompletionBody
+) -> dict[str, str]:
+    request = body.model_dump()
+    message_id, text = await completions.complete(ctx, from_public_id("chat", session_id), request)
+    return {"message_id": to_public_id("message", message_id), "body": text}
+
+
+@router.get("/chats/{session_id}/messages")
+async def get_chat_session_messages(
+    conversations: Conversations,
+    principal: ChatCaller,
+    session_id: str,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    found = await conversations.messages(principal, from_public_id("chat", session_id), offset, limit)
+    return [message_out(v, principal.email) for v in found]
+
+
+@router.get("/chats/{session_id}/questions")
+async def list_questions_for_chat_session(
+    completions: Completions, ctx: ChatContext, session_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 4
+) -> list[dict[str, str]]:
+    found = await completions.questions(ctx, from_public_id("chat", session_id), limit)
+    return [{"question": q} for q in found]
+
+
+# -- the sessions of a collection or a document ------------------------------------------------------
+
+
+@router.get("/collections/{collection_id}/chats/count")
+async def get_chat_session_count_for_collection(
+    conversations: Conversations, principal: Caller, collection_id: str
+) -> dict[str, int]:
+    return {
+        "count": await conversations.count(
+            principal, collection_id=from_public_id("collection", collection_id)
+        )
+    }
+
+
+@router.get("/collections/{collection_id}/chats")
+async def list_chat_sessions_for_collection(
+    conversations: Conversations,
+    principal: Caller,
+    collection_id: str,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    found = await conversations.list(
+        principal, offset, limit, collection_id=from_public_id("collection", collection_id)
+    )
+    return [session_out(v) for v in found]
+
+
+@router.get("/documents/{document_id}/chats/count")
+async def get_chat_session_count_for_document(
+    conversations: Conversations, principal: Caller, document_id: str
+) -> dict[str, int]:
+    return {
+        "count": await conversations.count(principal, document_id=from_public_id("document", document_id))
+    }
+
+
+@router.get("/documents/{document_id}/chats")
+async def list_chat_sessions_for_document(
+    conversations: Conversations, principal: Caller, document_id: str, offset: Offset = 0, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    found = await conversations.list(
+        principal, offset, limit, document_id=from_public_id("document", document_id)
+    )
+    return [session_out(v) for v in found]
+
+
+@router.put("/collections/{collection_id}/prompt_template")
+async def update_collection_prompt_template(
+    state: State, templates: Templates, principal: Caller, collection_id: str, body: TemplateChange
+) -> dict[str, Any]:
+    cid = from_public_id("collection", collection_id)
+    await templates.set_for_collection(principal, cid, from_public_id("template", body.prompt_template_id))
+    return await _collection_out(state, principal, cid)
+
+
+@router.delete("/collections/{collection_id}/prompt_template")
+async def delete_collection_prompt_template(
+    state: State, templates: Templates, principal: Caller, collection_id: str
+) -> dict[str, Any]:
+    cid = from_public_id("collection", collection_id)
+    await templates.set_for_collection(principal, cid, None)
+    return await _collection_out(state, principal, cid)
+
+
+async def _collection_out(state: State, principal: Principal, collection_id: int) -> dict[str, Any]:
+    """The collection in the shape of the collections routes (which own it)."""
+    from lockgate.api.h2ogpte.library_views import collection_out, library
+
+    return collection_out(await library(state).info(principal, collection_id))

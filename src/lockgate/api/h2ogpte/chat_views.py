@@ -1,0 +1,142 @@
+"""What the h2oGPTe chat routes share: the services (built from the app state), request bodies and
+the JSON shapes of sessions, messages, references and templates."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from lockgate.accounting.service import CallContext
+from lockgate.api.deps import ChatCaller, State
+from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
+from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.models import MessageReference
+from lockgate.conversations.service import ConversationService, MessageView, SessionView
+from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService, TemplateView
+
+
+def conversations(state: State) -> ConversationService:
+    return ConversationService(state.db, state.rag)
+
+
+def completions(state: State) -> CompletionService:
+    return CompletionService(state.db, state.rag, state.gateway, ConversationService(state.db, state.rag))
+
+
+def templates(state: State) -> TemplateService:
+    return TemplateService(state.db)
+
+
+async def chat_context(request: Request, principal: ChatCaller) -> CallContext:
+    """The call context of a chat route: collection keys admitted (the services keep them in bounds)."""
+    return CallContext(principal, request.url.path, request.method, uuid.uuid4().hex)
+
+
+Conversations = Annotated[ConversationService, Depends(conversations)]
+Completions = Annotated[CompletionService, Depends(completions)]
+Templates = Annotated[TemplateService, Depends(templates)]
+ChatContext = Annotated[CallContext, Depends(chat_context)]
+
+
+class CompletionBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: str
+    system_prompt: str | None = None
+    pre_prompt_query: str | None = None
+    prompt_query: str | None = None
+    llm: str | None = None
+    llm_args: dict[str, Any] | None = None
+    self_reflection_config: dict[str, Any] | None = None
+    rag_config: dict[str, Any] | None = None
+    include_chat_history: str | None = None
+    tags: Any = None
+
+
+class NameBody(BaseModel):
+    name: str
+
+
+class CollectionChange(BaseModel):
+    collection_id: str
+
+
+class TemplateChange(BaseModel):
+    prompt_template_id: str
+
+
+def public(kind: str, value: int | None) -> str | None:
+    return to_public_id(kind, value) if value is not None else None
+
+
+def optional_id(kind: str, value: str | None) -> int | None:
+    return from_public_id(kind, value) if value else None
+
+
+def session_out(view: SessionView) -> dict[str, Any]:
+    chat = view.session
+    return {
+        "id": to_public_id("chat", chat.id),
+        "name": chat.name,
+        "collection_id": public("collection", chat.collection_id),
+        "collection_name": view.collection_name,
+        "prompt_template_id": public("template", chat.prompt_template_id),
+        "latest_message_content": view.latest_message,
+        "updated_at": timestamp(chat.updated),
+        "username": view.username,
+    }
+
+
+def message_out(view: MessageView, username: str) -> dict[str, Any]:
+    message = view.message
+    return {
+        "id": to_public_id("message", message.id),
+        "content": message.content,
+        "votes": message.votes,
+        "created_at": timestamp(message.created),
+        "has_references": view.references > 0,
+        "total_references": view.references,
+        "username": username,
+        "reply_to": public("message", message.reply_to),
+        "error": message.error,
+        "llm_args": json.dumps(message.llm_args or {}),
+    }
+
+
+def reference_out(reference: MessageReference, deleted: bool) -> dict[str, Any]:
+    return {
+        "collection_id": public("collection", reference.collection_id),
+        "document_id": to_public_id("document", reference.document_id),
+        "document_name": reference.document_name,
+        "chunk_id": reference.chunk_id,
+        "score": reference.score,
+        "pages": reference.pages,
+        "content": reference.content,
+        "were_references_deleted": deleted,
+    }
+
+
+def template_out(view: TemplateView, principal_id: int) -> dict[str, Any]:
+    template = view.template
+    out: dict[str, Any] = {field: (template.prompts or {}).get(field) for field in PROMPT_FIELDS}
+    out.update(
+        id=to_public_id("template", template.id),
+        name=template.name,
+        description=template.description,
+        lang=template.lang,
+        is_default=False,
+        is_public=bool(template.is_public),
+        user_count=view.user_count,
+        group_count=0,
+        username=view.username,
+        user_id=str(template.owner_id),
+        created_at=timestamp(template.created),
+        updated_at=timestamp(template.updated),
+        visible=True,
+        is_system_default=False,
+    )
+    return out
