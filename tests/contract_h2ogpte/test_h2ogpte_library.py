@@ -230,3 +230,59 @@ def test_unhappy_paths(new_user, lockgate):
     assert _status(lambda: ingestion.ingest_upload(["garbage"], collection.id)) == 404
     ingestion.ingest_upload([upload.id], collection.id)
     assert _status(lambda: ingestion.ingest_upload([upload.id], collection.id)) == 404  # consumed
+
+
+def test_bad_input_is_4xx_never_500(new_user, lockgate):
+    rest = _rest()
+    user = new_user()
+    collection = _collection(user, "robust")
+    collections = user.api("CollectionsApi")
+    base = f"{lockgate.url}/api/v1"
+    auth = {"Authorization": f"Bearer {user.key}"}
+    assert _status(lambda: collections.insert_document_into_collection(collection.id, "garbage")) == 404
+    assert _status(lambda: collections.share_collection(collection.id, user.username)) == 409
+    assert _status(lambda: user.api("TagsApi").create_tag(rest.TagCreateRequest(name=" "))) == 422
+    checks = [
+        httpx.patch(f"{base}/collections/{collection.id}", headers=auth, json={"name": 5}),
+        httpx.patch(f"{base}/collections/{collection.id}", headers=auth, json={"rag_type": "magic"}),
+        httpx.post(f"{base}/collections", headers=auth, content=b"not json"),
+        httpx.get(f"{base}/collections/{collection.id}/questions", headers=auth, params={"limit": 0}),
+        httpx.get(f"{base}/collections", headers=auth, params={"offset": "x"}),
+        httpx.get(f"{base}/collections", headers=auth, params={"limit": 10**12}),
+        httpx.post(f"{base}/uploads/{collection.id}/ingest", headers=auth, params={"collection_id": "x"}),
+        httpx.get(f"{base}/tags/red/documents", headers=auth),
+        httpx.post(f"{base}/documents/{collection.id}/tags", headers=auth, json={}),
+    ]
+    for response in checks:
+        assert 400 <= response.status_code < 500, (response.request.url, response.text)
+        assert set(response.json()) >= {"code", "message"}
+
+    ingestion = user.api("DocumentIngestionApi")
+    broken = ingestion.upload_file(file=("broken.pdf", b"%PDF-1.4 this is not really a pdf"))
+    assert 400 <= _status(lambda: ingestion.ingest_upload([broken.id], collection.id)) < 500
+    empty = ingestion.upload_file(file=("empty.txt", b""))
+    status = None
+    try:
+        ingestion.ingest_upload([empty.id], collection.id)
+    except rest.ApiException as exc:
+        status = exc.status
+    assert status is None or 400 <= status < 500
+
+
+def test_ingest_job(new_user):
+    user = new_user()
+    collection = _collection(user, "jobs", chunk_by_page=True)
+    ingestion = user.api("DocumentIngestionApi")
+    jobs = user.api("JobsApi")
+    first = ingestion.upload_file(file=("one.txt", TEXT.format(n=1).encode()))
+    second = ingestion.upload_file(file=("two.txt", TEXT.format(n=2).encode()))
+    job = ingestion.create_ingest_upload_job([first.id, second.id], collection.id)
+    assert job.overall_status == "completed" and job.progress == 1 and len(job.statuses) == 2
+    assert jobs.get_job(job.id).id == job.id
+    assert job.id in {j.id for j in jobs.list_jobs()}
+    assert user.api("CollectionsApi").get_document_count_for_collection(collection.id).count == 2
+
+    broken = ingestion.upload_file(file=("broken.pdf", b"%PDF-1.4 not a pdf"))
+    failed = ingestion.create_ingest_upload_job([broken.id], collection.id)
+    assert failed.overall_status == "failed" and failed.errors
+    assert _status(lambda: new_user().api("JobsApi").get_job(job.id)) == 404

@@ -4,6 +4,7 @@ by the chat model). Each ingestion is recorded as a job."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.models import Chunk, Document, Job, Upload
 from lockgate.rag.service import RagService
 
+log = logging.getLogger("lockgate.rag.uploads")
 CHARS_PER_TOKEN = 4
 SUMMARY_INPUT_CHARS = 2000
 
@@ -48,10 +50,15 @@ class Uploads:
             return row.id
 
     async def ingest(
-        self, ctx: CallContext, upload_ids: list[int], collection_id: int, options: IngestOptions
-    ) -> list[int]:
-        """Ingest each upload (then forget it); the document ids, in order. A failure is raised and
-        recorded in the job; documents ingested before it stay."""
+        self,
+        ctx: CallContext,
+        upload_ids: list[int],
+        collection_id: int,
+        options: IngestOptions,
+        raise_errors: bool = True,
+    ) -> tuple[str, list[int]]:
+        """Ingest each upload (then forget it): the job id and the document ids, in order. A failure is
+        recorded in the job (and raised if `raise_errors`); documents ingested before it stay."""
         principal = ctx.principal
         async with self._db.transaction() as session:
             uploads = []
@@ -91,11 +98,28 @@ class Uploads:
                     if upload is not None:
                         await session.delete(upload)
                     (await session.get(Job, job.id)).done = len(document_ids)
-        except AppError as exc:
-            await self._finish(job.id, "failed", document_ids, [exc.message])
-            raise
+        except Exception as exc:
+            if not isinstance(exc, AppError):
+                log.exception("ingestion job %s failed", job.id)
+            message = exc.message if isinstance(exc, AppError) else "Ingestion failed: internal error."
+            await self._finish(job.id, "failed", document_ids, [message])
+            if raise_errors:
+                raise
+            return job.id, document_ids
         await self._finish(job.id, "completed", document_ids, [])
-        return document_ids
+        return job.id, document_ids
+
+    async def job(self, principal: Principal, job_id: str) -> Job:
+        async with self._db.transaction() as session:
+            job = await session.get(Job, job_id)
+            if job is None or job.owner_id != principal.user_id:
+                raise NotFound(f"Job {job_id} not found.")
+            return job
+
+    async def jobs(self, principal: Principal) -> list[Job]:
+        async with self._db.transaction() as session:
+            stmt = select(Job).where(Job.owner_id == principal.user_id).order_by(Job.created.desc())
+            return list((await session.scalars(stmt.limit(1000))).all())
 
     async def _finish(self, job_id: str, status: str, document_ids: list[int], errors: list[str]) -> None:
         async with self._db.transaction() as session:

@@ -1,15 +1,17 @@
-"""h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest into a collection."""
+"""h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest[/job] into a
+collection; the ingestion jobs (GET /jobs, GET /jobs/{job_id})."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, File, Query, Response, UploadFile
+from fastapi import Body, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 
-from lockgate.api.deps import Context, State
+from lockgate.accounting.service import CallContext
+from lockgate.api.deps import Caller, Context, State
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
-from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id
+from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id, job_out
 from lockgate.api.uploads import read_upload
 from lockgate.rag.uploads import IngestOptions
 
@@ -19,6 +21,35 @@ router = h2ogpte_router("uploads")
 class IngestBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     metadata: dict[str, Any] | None = None
+
+
+Ingest = tuple[CallContext, list[int], int, IngestOptions]
+
+
+async def ingest_params(
+    upload_ids: str,
+    ctx: Context,
+    collection_id_: Annotated[str, Query(alias="collection_id")],
+    gen_doc_summaries: bool | None = None,
+    gen_doc_questions: bool | None = None,
+    audio_input_language: str | None = None,
+    ocr_model: str | None = None,
+    tesseract_lang: str | None = None,
+    keep_tables_as_one_chunk: bool | None = None,
+    chunk_by_page: bool | None = None,
+    handwriting_check: bool | None = None,
+    ingest_mode: str | None = None,
+    body: Annotated[IngestBody | None, Body()] = None,
+) -> Ingest:
+    ids = [from_public_id("upload", u) for u in upload_ids.split(",") if u]
+    options = IngestOptions(
+        gen_doc_summaries=gen_doc_summaries,
+        gen_doc_questions=gen_doc_questions,
+        chunk_by_page=chunk_by_page,
+        keep_tables_as_one_chunk=keep_tables_as_one_chunk,
+        metadata=body.metadata if body else None,
+    )
+    return ctx, ids, collection_id(collection_id_), options
 
 
 @router.put("/uploads")
@@ -32,29 +63,25 @@ async def upload_file(
 
 
 @router.post("/uploads/{upload_ids}/ingest", status_code=204)
-async def ingest_upload(
-    upload_ids: str,
-    ctx: Context,
-    uploads: UploadsDep,
-    collection_id_: Annotated[str, Query(alias="collection_id")],
-    gen_doc_summaries: bool | None = None,
-    gen_doc_questions: bool | None = None,
-    audio_input_language: str | None = None,
-    ocr_model: str | None = None,
-    tesseract_lang: str | None = None,
-    keep_tables_as_one_chunk: bool | None = None,
-    chunk_by_page: bool | None = None,
-    handwriting_check: bool | None = None,
-    ingest_mode: str | None = None,
-    body: Annotated[IngestBody | None, Body()] = None,
-) -> Response:
-    ids = [from_public_id("upload", u) for u in upload_ids.split(",") if u]
-    options = IngestOptions(
-        gen_doc_summaries=gen_doc_summaries,
-        gen_doc_questions=gen_doc_questions,
-        chunk_by_page=chunk_by_page,
-        keep_tables_as_one_chunk=keep_tables_as_one_chunk,
-        metadata=body.metadata if body else None,
-    )
-    await uploads.ingest(ctx, ids, collection_id(collection_id_), options)
+async def ingest_upload(options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep) -> Response:
+    await uploads.ingest(*options)
     return Response(status_code=204)
+
+
+@router.post("/uploads/{upload_ids}/ingest/job", status_code=201)
+async def ingest_upload_job(
+    options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep
+) -> dict[str, Any]:
+    """The same ingestion, run in the request; a failure is reported in the job, not as an error."""
+    job_id, _ = await uploads.ingest(*options, raise_errors=False)
+    return job_out(await uploads.job(options[0].principal, job_id))
+
+
+@router.get("/jobs")
+async def list_jobs(caller: Caller, uploads: UploadsDep) -> list[dict[str, Any]]:
+    return [job_out(j) for j in await uploads.jobs(caller)]
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: str, caller: Caller, uploads: UploadsDep) -> dict[str, Any]:
+    return job_out(await uploads.job(caller, job_id))
