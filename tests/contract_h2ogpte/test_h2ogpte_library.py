@@ -54,6 +54,7 @@ def test_collection_document_flow(new_user):
 
     first = _collection(owner, "first", max_tokens_per_chunk=128, chunk_overlap_tokens=8)
     assert first.username == owner.username and first.document_count == 0 and not first.is_public
+    assert first.embedding_model == "all-minilm-l6-v2"
     settings = collections.get_collection_settings(first.id)
     assert settings.max_tokens_per_chunk == 128 and settings.chunk_overlap_tokens == 8
     collections.update_collection_settings(

@@ -27,6 +27,7 @@ class CollectionInfo:
     share_count: int
     owner: str  # the owner's email (h2oGPTe's username)
     sessions: int
+    embedding_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,8 @@ class DocumentInfo:
         return self.document.origin_id or self.document.id
 
 
-def _info(row: tuple) -> CollectionInfo:
-    return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]))
+def _info(row: tuple, embedding_model: str = "") -> CollectionInfo:
+    return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), embedding_model)
 
 
 class Library:
@@ -62,16 +63,14 @@ class Library:
         async with self._db.transaction() as session:
             await self._rag._readable(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
-        return _info(rows[0])
+        return _info(rows[0], self._rag.embedding_model)
 
     async def list(
         self, principal: Principal, page: Page, name: str | None, mine_only: bool
     ) -> list[CollectionInfo]:
         async with self._db.transaction() as session:
-            return [
-                _info(r)
-                for r in await repo.collection_rows(session, principal.user_id, page, name, mine_only)
-            ]
+            rows = await repo.collection_rows(session, principal.user_id, page, name, mine_only)
+        return [_info(r, self._rag.embedding_model) for r in rows]
 
     async def count(self, principal: Principal) -> int:
         async with self._db.transaction() as session:
@@ -206,7 +205,7 @@ class Library:
         async with self._db.transaction() as session:
             ids = [c.document.collection_id for c in await self._copies(session, principal, root)]
             rows = await repo.collection_rows(session, principal.user_id, None, ids=ids)
-        return [_info(r) for r in rows][offset : offset + limit]
+        return [_info(r, self._rag.embedding_model) for r in rows][offset : offset + limit]
 
     async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
         """Put a document you can read into a collection of yours: a copy of its row and chunks."""

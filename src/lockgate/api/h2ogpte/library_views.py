@@ -133,7 +133,7 @@ def collection_out(info: CollectionInfo) -> dict[str, Any]:
         "id": to_public_id("collection", c.id),
         "name": c.name,
         "description": c.description or "",
-        "embedding_model": "",
+        "embedding_model": info.embedding_model,
         "document_count": info.document_count,
         "document_size": info.document_size,
         "created_at": timestamp(c.created),
