@@ -187,8 +187,42 @@ def test_prompt_templates_crud_share_and_apply(lockgate, new_user) -> None:
     assert "You are a robot." in raw and "pirate" not in raw
     assert chat.delete_chat_session_prompt_template(session.id).prompt_template_id is None
 
+    collection_id, _ = seed_collection(lockgate, alice)
+    public_collection = to_public_id("collection", collection_id)
+    collections = alice.api("CollectionsApi")
+    updated = collections.update_collection_prompt_template(
+        public_collection, rest.PromptTemplateChangeRequest(prompt_template_id=created.id)
+    )
+    assert updated.id == public_collection
+    in_collection = chat.create_chat_session(collection_id=public_collection)
+    answer = ask(chat, in_collection.id, "Who are you?", rag_config={"rag_type": "llm_only"})
+    raw = chat.get_message_meta(answer.message_id, info_type="prompt_raw")[0].content
+    assert "You are a pirate." in raw  # the collection's template applies when the session has none
+    assert collections.delete_collection_prompt_template(public_collection).id == public_collection
+
     templates.delete_prompt_template([created.id])
     assert templates.get_prompt_template_count().count == before
+
+
+def test_tags_limit_what_is_retrieved(lockgate, new_user) -> None:
+    import h2ogpte.rest_sync as rest
+
+    alice = new_user()
+    collection_id, document_id = seed_collection(lockgate, alice)
+    alice.api("DocumentsApi").create_tag_on_document(
+        to_public_id("document", document_id), rest.TagCreateRequest(name="red")
+    )
+    chat = alice.api("ChatApi")
+    session = chat.create_chat_session(collection_id=to_public_id("collection", collection_id))
+    for tags, expected in ((["red"], True), (["blue"], False), (rest.TagFilter(exclude=["red"]), False)):
+        answer = ask(
+            chat,
+            session.id,
+            "What is green tea?",
+            rag_config={"rag_type": "rag"},
+            tags=rest.ChatSettingsTags(tags),
+        )
+        assert bool(chat.get_message_references(answer.message_id)) is expected, tags
 
 
 def test_collection_key_chats_only_with_its_collection(lockgate, new_user) -> None:

@@ -81,6 +81,8 @@ class CompletionService:
                 {k: request.get(k) for k in ("system_prompt", "pre_prompt_query", "prompt_query")},
                 {k: rag_config.get(k) for k in ("hyde_no_rag_llm_prompt_extension",)},
             ]
+            if collection_id is not None and request.get("tags"):
+                rag_config["document_ids"] = await self._tagged(session, collection_id, request["tags"])
             history = await self._history(session, session_id, request.get("include_chat_history"))
             llm_args = dict(request.get("llm_args") or {})
             question = await repository.add_message(
@@ -115,6 +117,15 @@ class CompletionService:
         if error is not None:
             raise failure
         return answer_id, text
+
+    @staticmethod
+    async def _tagged(session, collection_id: int, tags: Any) -> list[int]:
+        """h2oGPTe `tags`: a list of tag names (documents with any of them) or {include, exclude}."""
+        if isinstance(tags, dict):
+            include, exclude = tags.get("include"), tags.get("exclude")
+        else:
+            include, exclude = list(tags), None
+        return await repository.tagged_documents(session, collection_id, include, exclude)
 
     async def _history(self, session, session_id: int, include: Any) -> list[tuple[str, str]]:
         if include in ("off", False, "false"):
@@ -189,9 +200,18 @@ class CompletionService:
         limit = limit if limit > 0 else 4
         min_score = rag_config.get("rag_min_chunk_score")
         method = "semantic" if min_score is not None else "hybrid"
+        documents = rag_config.get("document_ids")
+        if documents is not None and not documents:
+            return []  # the tags leave no document
         search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
         hits, _ = await self._rag.search(
-            search_ctx, query, method, [collection_id], limit=limit, score_threshold=float(min_score or 0.0)
+            search_ctx,
+            query,
+            method,
+            [collection_id],
+            document_ids=documents,
+            limit=limit,
+            score_threshold=float(min_score or 0.0),
         )
         used = [
             Used(c.id, c.document_id, c.collection_id, float(s), c.metadata.get("page"), c.content)
@@ -218,7 +238,9 @@ class CompletionService:
         """Recursive summarisation: summarise the collection batch by batch, then the summaries, until
         one prompt holds everything; that last prompt answers the question."""
         async with self._db.transaction() as session:
-            chunks = await repository.collection_chunks(session, collection_id, ALL_DATA_CHUNKS)
+            chunks = await repository.collection_chunks(
+                session, collection_id, ALL_DATA_CHUNKS, rag_config.get("document_ids")
+            )
         run.used = [
             Used(c.id, c.document_id, c.collection_id, 1.0, (c.metadata_ or {}).get("page"), c.content)
             for c in chunks

@@ -15,7 +15,7 @@ from lockgate.conversations.models import (
     PromptTemplateShare,
 )
 from lockgate.identity.models import User
-from lockgate.rag.models import Collection, Document
+from lockgate.rag.models import Chunk, Collection, Document
 
 # -- sessions ---------------------------------------------------------------------------------------
 
@@ -106,8 +106,6 @@ async def list_references(session: AsyncSession, message_id: int) -> list[Messag
 
 
 async def existing_chunks(session: AsyncSession, chunk_ids: list[int]) -> set[int]:
-    from lockgate.rag.models import Chunk
-
     if not chunk_ids:
         return set()
     return set(await session.scalars(select(Chunk.id).where(Chunk.id.in_(chunk_ids))))
@@ -214,8 +212,6 @@ async def template_prompts(session: AsyncSession, template_id: int | None) -> di
 
 async def neighbour_chunks(session: AsyncSession, chunk_ids: list[int]) -> list[Any]:
     """The chunks right before and after each given chunk in its document (rag+)."""
-    from lockgate.rag.models import Chunk
-
     if not chunk_ids:
         return []
     rows = await session.execute(select(Chunk.document_id, Chunk.position).where(Chunk.id.in_(chunk_ids)))
@@ -227,16 +223,14 @@ async def neighbour_chunks(session: AsyncSession, chunk_ids: list[int]) -> list[
     return list(await session.scalars(stmt))
 
 
-async def collection_chunks(session: AsyncSession, collection_id: int, limit: int) -> list[Any]:
-    """Every chunk of a collection in reading order, up to `limit` (all_data)."""
-    from lockgate.rag.models import Chunk
-
-    stmt = (
-        select(Chunk)
-        .where(Chunk.collection_id == collection_id)
-        .order_by(Chunk.document_id, Chunk.position)
-        .limit(limit)
-    )
+async def collection_chunks(
+    session: AsyncSession, collection_id: int, limit: int, document_ids: list[int] | None = None
+) -> list[Any]:
+    """Every chunk of a collection (or of some of its documents) in reading order, up to `limit`."""
+    stmt = select(Chunk).where(Chunk.collection_id == collection_id)
+    if document_ids is not None:
+        stmt = stmt.where(Chunk.document_id.in_(document_ids))
+    stmt = stmt.order_by(Chunk.document_id, Chunk.position).limit(limit)
     return list(await session.scalars(stmt))
 
 
@@ -254,3 +248,22 @@ async def touch_session(session: AsyncSession, session_id: int, updated: int) ->
     chat = await session.get(ChatSession, session_id)
     if chat is not None:
         chat.updated = updated
+
+
+async def tagged_documents(
+    session: AsyncSession, collection_id: int, include: list[str] | None, exclude: list[str] | None
+) -> list[int]:
+    """The documents of a collection with any of `include` tags (all when None) and none of `exclude`."""
+    from lockgate.rag.models import DocumentTag, Tag
+
+    def having(names: list[str]) -> Any:
+        return (
+            select(DocumentTag.document_id).join(Tag, Tag.id == DocumentTag.tag_id).where(Tag.name.in_(names))
+        )
+
+    stmt = select(Document.id).where(Document.collection_id == collection_id)
+    if include:
+        stmt = stmt.where(Document.id.in_(having(include)))
+    if exclude:
+        stmt = stmt.where(Document.id.not_in(having(exclude)))
+    return list(await session.scalars(stmt))

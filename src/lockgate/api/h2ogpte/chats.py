@@ -22,6 +22,7 @@ from lockgate.api.h2ogpte.chat_views import (
     session_out,
 )
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
+from lockgate.api.h2ogpte.library_views import collection_out, library
 from lockgate.identity.schemas import Principal
 
 router = h2ogpte_router("chat sessions")
@@ -200,6 +201,4 @@ async def delete_collection_prompt_template(
 
 async def _collection_out(state: State, principal: Principal, collection_id: int) -> dict[str, Any]:
     """The collection in the shape of the collections routes (which own it)."""
-    from lockgate.api.h2ogpte.library_views import collection_out, library
-
     return collection_out(await library(state).info(principal, collection_id))
