@@ -44,10 +44,18 @@ def _info(row: tuple, embedding_model: str = "") -> CollectionInfo:
     return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), embedding_model)
 
 
+async def _flush(session, conflict: str) -> None:
+    """Flush; a unique constraint hit by a concurrent request is a 409, not a 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(conflict) from exc
+
+
 class Library:
     def __init__(self, db: Database, rag: RagService):
         self._db = db
-        self._rag = rag  # its access checks (_readable/_writable) are the one rule of the domain
+        self._rag = rag  # its access checks (readable/writable) are the one rule of the domain
 
     # -- collections -------------------------------------------------------------------------------
 
@@ -61,7 +69,7 @@ class Library:
 
     async def info(self, principal: Principal, collection_id: int) -> CollectionInfo:
         async with self._db.transaction() as session:
-            await self._rag._readable(session, principal, collection_id)
+            await self._rag.readable(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
         return _info(rows[0], self._rag.embedding_model)
 
@@ -80,7 +88,7 @@ class Library:
         self, principal: Principal, collection_id: int, changes: dict[str, Any]
     ) -> CollectionInfo:
         async with self._db.transaction() as session:
-            collection = await self._rag._writable(session, principal, collection_id)
+            collection = await self._rag.writable(session, principal, collection_id)
             for field in ("name", "description"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
@@ -93,7 +101,7 @@ class Library:
 
     async def settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag._readable(session, principal, collection_id)).settings or {})
+            return dict((await self._rag.readable(session, principal, collection_id)).settings or {})
 
     async def put_settings(self, principal: Principal, collection_id: int, settings: dict[str, Any]) -> None:
         for field in ("max_tokens_per_chunk", "chunk_overlap_tokens"):
@@ -101,13 +109,13 @@ class Library:
             if value is not None and (value < 0 or (field == "max_tokens_per_chunk" and value < 1)):
                 raise InvalidRequest(f"{field}: must be a positive number.", param=field)
         async with self._db.transaction() as session:
-            collection = await self._rag._writable(session, principal, collection_id)
+            collection = await self._rag.writable(session, principal, collection_id)
             kept = {k: v for k, v in (collection.settings or {}).items() if k == "rag_type"}
             collection.settings = {**kept, **settings}
 
     async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
         async with self._db.transaction() as session:
-            await self._rag._readable(session, principal, collection_id)
+            await self._rag.readable(session, principal, collection_id)
             stored = await repo.questions(session, collection_id)
         found = [q for questions in stored for q in questions or [] if isinstance(q, str)]
         return found[:limit]
@@ -117,13 +125,13 @@ class Library:
     async def permissions(self, principal: Principal, collection_id: int) -> list[str]:
         """The owner's username, then those the collection is shared with."""
         async with self._db.transaction() as session:
-            await self._rag._readable(session, principal, collection_id)
+            await self._rag.readable(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
             return [rows[0][4], *await repo.shares(session, collection_id)]
 
     async def share(self, principal: Principal, collection_id: int, username: str) -> None:
         async with self._db.transaction() as session:
-            collection = await self._rag._writable(session, principal, collection_id)
+            collection = await self._rag.writable(session, principal, collection_id)
             user = await repo.user_by_email(session, username)
             if user is None:
                 raise NotFound(f"User {username} not found.", param="username")
@@ -131,11 +139,12 @@ class Library:
                 raise Conflict(f"{username} owns collection: it cannot be shared with them.")
             if username.lower() not in {e.lower() for e in await repo.shares(session, collection_id)}:
                 session.add(CollectionShare(collection_id=collection_id, user_id=user.id))
+                await _flush(session, f"Collection {collection_id} is being shared with {username} already.")
 
     async def unshare(self, principal: Principal, collection_id: int, username: str | None) -> None:
         """Unshare with one user, or with everyone when `username` is None."""
         async with self._db.transaction() as session:
-            await self._rag._writable(session, principal, collection_id)
+            await self._rag.writable(session, principal, collection_id)
             user_id = None
             if username is not None:
                 user = await repo.user_by_email(session, username)
@@ -151,7 +160,7 @@ class Library:
     ) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag._readable(session, principal, collection_id)
+                await self._rag.readable(session, principal, collection_id)
             rows = await repo.documents(session, principal.user_id, page, collection_id, mine_only)
         return [DocumentInfo(d, owner) for d, owner in rows]
 
@@ -160,7 +169,7 @@ class Library:
     ) -> int:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag._readable(session, principal, collection_id)
+                await self._rag.readable(session, principal, collection_id)
             return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
 
     async def _copies(self, session, principal: Principal, root: int) -> list[DocumentInfo]:
@@ -210,7 +219,7 @@ class Library:
     async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
         """Put a document you can read into a collection of yours: a copy of its row and chunks."""
         async with self._db.transaction() as session:
-            await self._rag._writable(session, principal, collection_id)
+            await self._rag.writable(session, principal, collection_id)
             source = (await self._copies(session, principal, root))[0].document
             if await repo.copy_in(session, collection_id, root):
                 return  # already there
@@ -248,7 +257,7 @@ class Library:
 
     async def remove_document(self, principal: Principal, collection_id: int, root: int) -> None:
         async with self._db.transaction() as session:
-            await self._rag._writable(session, principal, collection_id)
+            await self._rag.writable(session, principal, collection_id)
             copy = await repo.copy_in(session, collection_id, root)
             if copy is None:
                 raise NotFound(f"Document {root} not found in collection {collection_id}.")
@@ -265,7 +274,7 @@ class Library:
                 raise Conflict(f"Tag {name} already exists.")
             tag = Tag(owner_id=principal.user_id, name=name)
             session.add(tag)
-            await session.flush()
+            await _flush(session, f"Tag {name} already exists.")
             return tag
 
     async def tags(self, principal: Principal, linked_only: bool) -> list[Tag]:
@@ -300,7 +309,7 @@ class Library:
             if tag is None:
                 tag = Tag(owner_id=principal.user_id, name=name)
                 session.add(tag)
-                await session.flush()
+                await _flush(session, f"Tag {name} is being created already: try again.")
             await repo.tag_documents(session, tag.id, [c.document.id for c in copies])
             return tag
 
@@ -313,7 +322,7 @@ class Library:
 
     async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
-            await self._rag._readable(session, principal, collection_id)
+            await self._rag.readable(session, principal, collection_id)
             found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]
             ids = [t.id for t in found if t is not None]
             rows = await repo.tagged_documents(session, principal.user_id, ids, collection_id) if ids else []

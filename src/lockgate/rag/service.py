@@ -111,6 +111,14 @@ class RagService:
             raise PermissionDenied(f"Collection {collection_id} is not yours: it is read-only for you.")
         return collection
 
+    async def readable(self, session, principal: Principal, collection_id: int) -> Collection:
+        """The collection if the caller may read it (own, public, shared), in the caller's session."""
+        return await self._readable(session, principal, collection_id)
+
+    async def writable(self, session, principal: Principal, collection_id: int) -> Collection:
+        """The collection if the caller owns it: 404 if unreadable, 403 if only readable."""
+        return await self._writable(session, principal, collection_id)
+
     @staticmethod
     def _check_visibility(principal: Principal, visibility: str | None) -> None:
         if visibility == "public" and not principal.has(Permission.CREATE_PUBLIC_COLLECTION):

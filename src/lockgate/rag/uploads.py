@@ -67,7 +67,7 @@ class Uploads:
                 if upload is None or upload.owner_id != principal.user_id:
                     raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
                 uploads.append((upload.id, upload.name, upload.content_type, upload.data))
-            collection = await self._rag._writable(session, principal, collection_id)
+            collection = await self._rag.writable(session, principal, collection_id)
             settings = dict(collection.settings or {})
             job = Job(
                 id=str(uuid.uuid4()),
