@@ -138,6 +138,36 @@ def test_llm_args_self_reflection_and_history(lockgate, new_user) -> None:
     assert "Name a colour." in raw and "Another one?" in raw
 
 
+def test_streamed_completion_is_json_lines_of_deltas_then_the_full_answer(lockgate, new_user) -> None:
+    """The spec's `stream: true` (the REST client has no field for it, so raw HTTP): deltas with
+    finished false, then one line with the message id, the whole answer and finished true."""
+    import h2ogpte.rest_sync as rest
+
+    alice = new_user()
+    collection_id, _ = seed_collection(lockgate, alice)
+    chat = alice.api("ChatApi")
+    session = chat.create_chat_session(collection_id=to_public_id("collection", collection_id))
+    body = {
+        "message": "What is black tea?",
+        "llm_args": SHORT,
+        "rag_config": {"rag_type": "rag"},
+        "stream": True,
+    }
+    with http(lockgate, alice.key) as client:
+        response = client.post(f"/api/v1/chats/{session.id}/completions", json=body)
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "application/jsonl"
+        )
+        lines = [rest.ChatCompletionDelta.from_json(line) for line in response.text.splitlines() if line]
+        assert lines[-1].finished and not any(d.finished for d in lines[:-1]) and len(lines) > 1
+        assert "".join(d.body for d in lines[:-1]).strip() == lines[-1].body
+        assert chat.get_message_references(lines[-1].message_id)
+        usage = chat.get_message_meta(lines[-1].message_id, info_type="usage_stats")[0].content
+        assert json.loads(usage)["output_tokens"] > 0
+        refused = client.post(f"/api/v1/chats/{to_public_id('chat', 999999)}/completions", json=body)
+        assert refused.status_code == 404
+
+
 def test_prompt_templates_crud_share_and_apply(lockgate, new_user) -> None:
     import h2ogpte.rest_sync as rest
 

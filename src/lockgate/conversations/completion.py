@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from lockgate.conversations import repository
 from lockgate.conversations.models import ChatMessage, MessageReference
 from lockgate.conversations.service import ConversationService
 from lockgate.errors import AppError, UpstreamBadGateway
+from lockgate.gateway.events import ErrorEvent, UsageEvent
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
@@ -47,6 +49,7 @@ class Run:
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
     meta: dict[str, str] = field(default_factory=dict)
     used: list[Used] = field(default_factory=list)
+    on_delta: Callable[[str], Awaitable[None]] | None = None  # set when the answer is streamed
 
 
 class CompletionService:
@@ -65,7 +68,13 @@ class CompletionService:
                 return router.name
         raise UpstreamBadGateway("No chat model is configured.")
 
-    async def complete(self, ctx: CallContext, session_id: int, request: dict[str, Any]) -> tuple[int, str]:
+    async def complete(
+        self,
+        ctx: CallContext,
+        session_id: int,
+        request: dict[str, Any],
+        on_delta: Callable[[str], Awaitable[None]] | None = None,
+    ) -> tuple[int, str]:
         """Answer `request["message"]` in the session: (the answer's message id, its text)."""
         rag_config = dict(request.get("rag_config") or {})
         async with self._db.transaction() as session:
@@ -90,7 +99,7 @@ class CompletionService:
                 ChatMessage(session_id=session_id, content=request["message"], llm_args=llm_args, meta={}),
             )
             question_id = question.id
-        run = Run(request.get("llm") or self.default_llm(), llm_args)
+        run = Run(request.get("llm") or self.default_llm(), llm_args, on_delta=on_delta)
         prompts = P.merged_prompts(*layers)
         started = time.monotonic()
         try:
@@ -128,7 +137,7 @@ class CompletionService:
         return await repository.tagged_documents(session, collection_id, include, exclude)
 
     async def _history(self, session, session_id: int, include: Any) -> list[tuple[str, str]]:
-        if include in ("off", False, "false"):
+        if include in ("off", False, "false"):  # the spec says on/off/auto, the client true/false/auto
             return []
         found = await repository.list_messages(session, session_id)
         questions = {m.id: m.content for m in found if m.reply_to is None}
@@ -136,26 +145,44 @@ class CompletionService:
         return [(q[:500], a[:500]) for q, a in pairs[-HISTORY_TURNS:]]
 
     async def _generate(
-        self, ctx: CallContext, run: Run, system: str, history, user: str, record=True
+        self, ctx: CallContext, run: Run, system: str, history, user: str, record=True, final=False
     ) -> str:
         messages = P.messages_for(system, history, user)
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per model call
-        answer = await self._gateway.generate(
-            call, Endpoint.CHAT, P.chat_body(run.model, run.llm_args, messages)
-        )
+        body = P.chat_body(run.model, run.llm_args, messages)
+        if record:
+            run.prompts.append(P.render_raw(messages))
+        if final and run.on_delta is not None:
+            return await self._stream(call, run, body)
+        answer = await self._gateway.generate(call, Endpoint.CHAT, body)
         usage = answer.get("usage") or {}
         run.usage["input_tokens"] += int(usage.get("prompt_tokens") or 0)
         run.usage["output_tokens"] += int(usage.get("completion_tokens") or 0)
-        if record:
-            run.prompts.append(P.render_raw(messages))
         return (answer["choices"][0]["message"].get("content") or "").strip()
+
+    async def _stream(self, call: CallContext, run: Run, body: dict[str, Any]) -> str:
+        """The final answer streamed: each piece goes to `run.on_delta` as it arrives."""
+        parts: list[str] = []
+        async for event in await self._gateway.generate_stream(call, Endpoint.CHAT, {**body, "stream": True}):
+            if isinstance(event, ErrorEvent):
+                raise UpstreamBadGateway(event.message)
+            if isinstance(event, UsageEvent):
+                run.usage["input_tokens"] += int(event.usage.get("prompt_tokens") or 0)
+                run.usage["output_tokens"] += int(event.usage.get("completion_tokens") or 0)
+                continue
+            for choice in event.payload.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece:
+                    parts.append(piece)
+                    await run.on_delta(piece)
+        return "".join(parts).strip()
 
     async def _answer(
         self, ctx, run: Run, kind: str, prompts, history, message: str, collection_id, rag_config
     ) -> str:
         system = prompts["system_prompt"]
         if kind == "llm_only":
-            return await self._generate(ctx, run, system, history, message)
+            return await self._generate(ctx, run, system, history, message, final=True)
         if kind == "all_data":
             return await self._all_data(ctx, run, prompts, message, collection_id, rag_config)
         query = message
@@ -179,7 +206,7 @@ class CompletionService:
         n = P.fit(texts)
         run.used = hits[:n]
         return await self._generate(
-            ctx, run, system, history, P.rag_prompt(prompts, "\n\n".join(texts[:n]), message)
+            ctx, run, system, history, P.rag_prompt(prompts, "\n\n".join(texts[:n]), message), final=True
         )
 
     def _context(self, hits: list[Used]) -> str:
@@ -257,7 +284,12 @@ class CompletionService:
                 for batch in batches
             ]
         return await self._generate(
-            ctx, run, prompts["system_prompt"], [], P.summary_prompt(prompts, "\n\n".join(texts), message)
+            ctx,
+            run,
+            prompts["system_prompt"],
+            [],
+            P.summary_prompt(prompts, "\n\n".join(texts), message),
+            final=True,
         )
 
     async def _reflect(self, ctx, run: Run, prompts, config: dict[str, Any], text: str) -> None:

@@ -55,6 +55,7 @@ class CompletionBody(BaseModel):
     rag_config: dict[str, Any] | None = None
     include_chat_history: str | None = None
     tags: Any = None
+    stream: bool = False
 
 
 class NameBody(BaseModel):

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Body, Query
+from fastapi.responses import StreamingResponse
 
 from lockgate.api.deps import Caller, ChatCaller, State
 from lockgate.api.h2ogpte.chat_views import (
@@ -23,6 +27,8 @@ from lockgate.api.h2ogpte.chat_views import (
 )
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
 from lockgate.api.h2ogpte.library_views import collection_out, library
+from lockgate.conversations.prompts import rag_type
+from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 
 router = h2ogpte_router("chat sessions")
@@ -105,13 +111,48 @@ async def delete_chat_session_prompt_template(
     return session_out(await conversations.update(principal, from_public_id("chat", session_id), change))
 
 
-@router.post("/chats/{session_id}/completions")
+@router.post("/chats/{session_id}/completions", response_model=None)
 async def get_completion(
-    completions: Completions, ctx: ChatContext, session_id: str, body: CompletionBody
-) -> dict[str, str]:
+    completions: Completions,
+    conversations: Conversations,
+    ctx: ChatContext,
+    session_id: str,
+    body: CompletionBody,
+) -> dict[str, str] | StreamingResponse:
+    """The answer; with `stream: true`, JSON lines of {body: delta, finished: false}, then one
+    {message_id, body: full answer, finished: true} (or {error, finished: true} if the model fails)."""
     request = body.model_dump()
-    message_id, text = await completions.complete(ctx, from_public_id("chat", session_id), request)
-    return {"message_id": to_public_id("message", message_id), "body": text}
+    chat_id = from_public_id("chat", session_id)
+    if not body.stream:
+        message_id, text = await completions.complete(ctx, chat_id, request)
+        return {"message_id": to_public_id("message", message_id), "body": text}
+    await conversations.get(ctx.principal, chat_id)  # refusals before the stream starts are HTTP errors
+    rag_type(dict(body.rag_config or {}), True)
+    return StreamingResponse(_deltas(completions, ctx, chat_id, request), media_type="application/jsonl")
+
+
+async def _deltas(completions, ctx, chat_id: int, request: dict[str, Any]) -> AsyncIterator[str]:
+    send, receive = anyio.create_memory_object_stream[str](100)
+    outcome: dict[str, Any] = {}
+
+    async def produce() -> None:
+        async with send:
+            try:
+                outcome["done"] = await completions.complete(ctx, chat_id, request, on_delta=send.send)
+            except AppError as exc:
+                outcome["error"] = exc.message
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(produce)
+        async with receive:
+            async for piece in receive:
+                yield json.dumps({"body": piece, "finished": False}) + "\n"
+    if "done" in outcome:
+        message_id, text = outcome["done"]
+        yield json.dumps({"message_id": to_public_id("message", message_id), "body": text, "finished": True})
+    else:
+        yield json.dumps({"body": "", "finished": True, "error": outcome.get("error", "failed")})
+    yield "\n"
 
 
 @router.get("/chats/{session_id}/messages")
