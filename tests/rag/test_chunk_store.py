@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from lockgate.identity.models import Role, User
-from lockgate.kit.db import Database, is_sqlite
+from lockgate.kit.db import Database
 from lockgate.rag.chunk_store import SearchScope, chunk_store_for
 from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.search import to_blob
 from lockgate.rag.store_postgres import PostgresChunkStore
+from tests import backends
 
 DIMENSIONS = 8
 
@@ -32,6 +33,17 @@ def away(vector: list[float], step: float) -> list[float]:
 @pytest.fixture
 async def store_db(database_url: str):
     db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def postgres_db(postgres):
+    """PostgreSQL only: HNSW is the PostgreSQL store's index (SQLite ranks an exact in-memory matrix)."""
+    found, reason = postgres
+    if found is None:
+        pytest.skip(reason)
+    db = Database(await backends.fresh_postgres(*found))
     yield db
     await db.dispose()
 
@@ -115,9 +127,8 @@ async def test_lexical_ranks_by_bm25_within_the_scope_only(store_db: Database) -
     assert await store.lexical("!!!", SearchScope([mine]), limit=10) == []
 
 
-async def test_postgres_semantic_search_can_use_the_hnsw_index(store_db: Database) -> None:
-    if is_sqlite(store_db.url):
-        pytest.skip("HNSW is the PostgreSQL store's index; SQLite ranks an exact in-memory matrix")
+async def test_postgres_semantic_search_can_use_the_hnsw_index(postgres_db: Database) -> None:
+    store_db = postgres_db
     store = chunk_store_for(store_db)
     assert isinstance(store, PostgresChunkStore)
     mine = await write_collection(store_db, store, [(f"t{i}", unit(i)) for i in range(2000)])
@@ -135,12 +146,11 @@ async def test_postgres_semantic_search_can_use_the_hnsw_index(store_db: Databas
 
 
 async def test_postgres_falls_back_to_exact_ranking_when_hnsw_candidates_are_filtered_away(
-    store_db: Database,
+    postgres_db: Database,
 ) -> None:
     """pgvector filters after the index scan: when the caller's filters discard the index's candidates,
     the store must rank the scope exactly rather than return too few hits."""
-    if is_sqlite(store_db.url):
-        pytest.skip("HNSW is the PostgreSQL store's index; SQLite ranks an exact in-memory matrix")
+    store_db = postgres_db
     store = chunk_store_for(store_db)
     target = unit(1)
     crowd = [(f"crowd {i}", away(target, 0.01 * i)) for i in range(2000)]
