@@ -89,6 +89,8 @@ def test_sessions_completions_for_every_rag_type_messages_references_and_meta(lo
     assert {a.reply_to for a in answers} == {q.id for q in questions}
     assert all(a.has_references == (a.total_references > 0) for a in answers)
     assert sum(a.has_references for a in answers) == 6
+    assert all("usage_stats" in {t.message_type for t in a.type_list} for a in answers)
+    assert all(not q.type_list for q in questions)
 
     suggested = chat.list_questions_for_chat_session(session.id, limit=2)
     assert isinstance(suggested, list) and len(suggested) <= 2

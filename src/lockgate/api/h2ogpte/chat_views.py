@@ -105,6 +105,12 @@ def message_out(view: MessageView, username: str) -> dict[str, Any]:
         "reply_to": public("message", message.reply_to),
         "error": message.error,
         "llm_args": json.dumps(message.llm_args or {}),
+        # The meta of an answer, but its raw prompt (long: GET /messages/{id}/meta has it).
+        "type_list": [
+            {"message_type": kind, "content": content}
+            for kind, content in sorted((message.meta or {}).items())
+            if kind != "prompt_raw"
+        ],
     }
 
 
