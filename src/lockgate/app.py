@@ -36,6 +36,9 @@ from lockgate.api.opengate import (
     usage,
 )
 from lockgate.config import ModelSettings, Settings
+from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.service import ConversationService
+from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.config_sync import sync_config_models
 from lockgate.gateway.registry import ModelRegistry
@@ -50,7 +53,9 @@ from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
+from lockgate.rag.uploads import Uploads
 from lockgate.state import AppState
 
 log = logging.getLogger("lockgate")
@@ -99,6 +104,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         settings.provider_retry_seconds,
     )
     rag = RagService(db, gateway, settings.rag_embedding_model)
+    conversations = ConversationService(db, rag)
     return AppState(
         settings=settings,
         db=db,
@@ -111,6 +117,11 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         usage_history=UsageHistory(db, recorder),
         rag=rag,
         grounded_chat=GroundedChat(rag, gateway),
+        library=Library(db, rag),
+        uploads=Uploads(db, rag, gateway),
+        conversations=conversations,
+        completions=CompletionService(db, rag, gateway, conversations),
+        templates=TemplateService(db),
         metrics=metrics,
     )
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from lockgate.accounting.history import UsageHistory
 from lockgate.accounting.service import Accountant
 from lockgate.config import Settings
+from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.service import ConversationService
+from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
@@ -15,7 +18,9 @@ from lockgate.identity.service import IdentityService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
+from lockgate.rag.uploads import Uploads
 
 
 @dataclass(slots=True)
@@ -31,4 +36,9 @@ class AppState:
     usage_history: UsageHistory
     rag: RagService
     grounded_chat: GroundedChat
+    library: Library
+    uploads: Uploads
+    conversations: ConversationService
+    completions: CompletionService
+    templates: TemplateService
     metrics: Metrics

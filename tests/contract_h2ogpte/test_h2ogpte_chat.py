@@ -140,6 +140,35 @@ def test_llm_args_self_reflection_and_history(lockgate, new_user) -> None:
     assert "Name a colour." in raw and "Another one?" in raw
 
 
+def test_guided_choice_and_sampling_llm_args_reach_the_local_engine(lockgate, new_user) -> None:
+    import h2ogpte.rest_sync as rest
+
+    chat = new_user().api("ChatApi")
+    session = chat.create_chat_session()
+    for seed in (1, 2, 3):
+        request = rest.ChatCompletionRequest(
+            message="Is the sky green?",
+            rag_config={"rag_type": "llm_only"},
+            llm_args={
+                "max_new_tokens": 8,
+                "temperature": 1.0,
+                "top_k": 40,
+                "repetition_penalty": 1.1,
+                "seed": seed,
+                "guided_choice": ["yes", "no"],
+            },
+        )
+        assert chat.get_completion(session.id, request).body in {"yes", "no"}  # the grammar held
+    regex = rest.ChatCompletionRequest(
+        message="Hi",
+        rag_config={"rag_type": "llm_only"},
+        llm_args={"max_new_tokens": 8, "guided_regex": "a+"},
+    )
+    with pytest.raises(rest.ApiException) as refused:
+        chat.get_completion(session.id, regex)
+    assert refused.value.status == 400 and "guided_regex" in refused.value.body
+
+
 def test_streamed_completion_is_json_lines_of_deltas_then_the_full_answer(lockgate, new_user) -> None:
     """The spec's `stream: true` (the REST client has no field for it, so raw HTTP): deltas with
     finished false, then one line with the message id, the whole answer and finished true."""

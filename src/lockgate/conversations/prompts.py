@@ -96,15 +96,28 @@ def summary_prompt(prompts: dict[str, Any], text: str, question: str) -> str:
     return f'{prompts["pre_prompt_summary"]}"""\n{text}\n"""\n{prompts["prompt_summary"]}{question}'
 
 
+def choice_grammar(choices: list[str]) -> str:
+    """A GBNF grammar whose only sentences are the choices (llama.cpp engines enforce it)."""
+    return "root ::= " + " | ".join(json.dumps(choice) for choice in choices)
+
+
 def chat_body(model: str, llm_args: dict[str, Any], messages: list[dict[str, str]]) -> dict[str, Any]:
     """h2oGPTe llm_args → an OpenAI chat body (only the arguments every engine understands)."""
     body: dict[str, Any] = {"model": model, "messages": messages}
     body["max_tokens"] = int(
         llm_args.get("max_new_tokens") or llm_args.get("max_tokens") or DEFAULT_MAX_TOKENS
     )
-    for name in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
+    for name in ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty"):
         if llm_args.get(name) is not None:
             body[name] = llm_args[name]
+    if llm_args.get("repetition_penalty") is not None:  # llama.cpp's name for it
+        body["repeat_penalty"] = llm_args["repetition_penalty"]
+    if llm_args.get("guided_grammar"):
+        body["grammar"] = llm_args["guided_grammar"]
+    elif llm_args.get("guided_choice"):
+        body["grammar"] = choice_grammar([str(c) for c in llm_args["guided_choice"]])
+    if llm_args.get("guided_regex"):  # vLLM upstreams honour it; local engines answer 400 for it
+        body["guided_regex"] = llm_args["guided_regex"]
     if llm_args.get("guided_json"):
         schema = llm_args["guided_json"]
         schema = json.loads(schema) if isinstance(schema, str) else schema

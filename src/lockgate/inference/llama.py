@@ -60,6 +60,11 @@ def build_kwargs(body: dict[str, Any], chat: bool) -> dict[str, Any]:
         raise BadRequest("n: local models generate one choice per request.", param="n")
     if body.get("logprobs") not in (None, False) or body.get("top_logprobs") is not None:
         raise BadRequest("logprobs: not available on local models.", param="logprobs")
+    if body.get("guided_regex"):
+        raise BadRequest(
+            "guided_regex: not supported by local models; constrain them with a GBNF grammar instead.",
+            param="guided_regex",
+        )
     if body.get("best_of") not in (None, 1):
         raise BadRequest("best_of: local models generate one candidate per request.", param="best_of")
     kwargs = {k: body[k] for k in _SAMPLING if body.get(k) is not None}

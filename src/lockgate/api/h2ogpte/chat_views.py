@@ -20,15 +20,15 @@ from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService, Tem
 
 
 def conversations(state: State) -> ConversationService:
-    return ConversationService(state.db, state.rag)
+    return state.conversations
 
 
 def completions(state: State) -> CompletionService:
-    return CompletionService(state.db, state.rag, state.gateway, ConversationService(state.db, state.rag))
+    return state.completions
 
 
 def templates(state: State) -> TemplateService:
-    return TemplateService(state.db)
+    return state.templates
 
 
 async def chat_context(request: Request, principal: ChatCaller) -> CallContext:

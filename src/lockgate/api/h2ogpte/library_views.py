@@ -96,11 +96,11 @@ class ShareRequest(_Body):
 
 
 def library(state: State) -> Library:
-    return Library(state.db, state.rag)
+    return state.library
 
 
 def uploads(state: State) -> Uploads:
-    return Uploads(state.db, state.rag, state.gateway)
+    return state.uploads
 
 
 LibraryDep = Annotated[Library, Depends(library)]
