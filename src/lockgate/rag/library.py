@@ -311,6 +311,7 @@ class Library:
                 session.add(tag)
                 await _flush(session, f"Tag {name} is being created already: try again.")
             await repo.tag_documents(session, tag.id, [c.document.id for c in copies])
+            await _flush(session, f"Document is being tagged {name} by another request: try again.")
             return tag
 
     async def untag_document(self, principal: Principal, root: int, name: str) -> Tag:
