@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.rag_cisi
 	$(BIN)/python -m bench.rag_cisi --postgres
 	$(BIN)/python -m bench.rag_scale
+	$(BIN)/python -m bench.rag_scale --postgres
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests

@@ -1,8 +1,9 @@
-"""Search latency at 10k and 100k chunks (SQLite). Chunks are written straight into the database with
-random unit vectors and synthetic text (embedding 100k texts would dominate the run and does not change
-search cost); queries go through the API like a user's.
+"""Search latency at 10k and 100k chunks, on SQLite or PostgreSQL (pgvector HNSW). Chunks are written
+straight into the database with random unit vectors and synthetic text (embedding 100k texts would
+dominate the run and does not change search cost), indexed as the chunk store indexes them; queries go
+through the API like a user's.
 
-    python -m bench.rag_scale [--sizes 10000 100000] [--queries 20]
+    python -m bench.rag_scale [--postgres] [--sizes 10000 100000] [--queries 20]
 """
 
 from __future__ import annotations
@@ -64,21 +65,119 @@ def fill(db_path: Path, collection: int, count: int, start: int) -> None:
         db.close()
 
 
+def fill_postgres(database_url: str, collection: int, count: int, start: int) -> None:
+    """The same synthetic chunks in PostgreSQL, with what PostgresChunkStore.index writes: BM25 postings
+    and the pgvector copy of each vector (then the store builds its HNSW index)."""
+    import asyncio
+
+    import asyncpg
+
+    from lockgate.kit.db import Database
+    from lockgate.rag.store_postgres import PostgresChunkStore, vector_literal
+    from lockgate.rag.terms import terms
+
+    rng = np.random.default_rng(start)
+
+    async def run() -> None:
+        dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        host = dsn.split("host=")[1]
+        connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
+        try:
+            document = await connection.fetchval(
+                "INSERT INTO documents (collection_id, name, chunks, created, size, pages, metadata, "
+                "updated) VALUES ($1, $2, $3, 0, 0, 0, '{}', 0) RETURNING id",
+                collection,
+                f"synthetic-{start}",
+                count,
+            )
+            texts, vectors = [], []
+            for _ in range(count):
+                vector = rng.standard_normal(384).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                vectors.append(vector)
+                texts.append(" ".join(random.choice(WORDS) for _ in range(40)))
+            counted = [terms(text) for text in texts]
+            await connection.copy_records_to_table(
+                "chunks",
+                columns=[
+                    "document_id",
+                    "collection_id",
+                    "position",
+                    "content",
+                    "metadata",
+                    "embedding",
+                    "length",
+                    "created",
+                ],
+                records=[
+                    (document, collection, i, text, "{}", vectors[i].tobytes(), sum(counted[i].values()), 0)
+                    for i, text in enumerate(texts)
+                ],
+            )
+            ids = [
+                r["id"]
+                for r in await connection.fetch(
+                    "SELECT id FROM chunks WHERE document_id = $1 ORDER BY position", document
+                )
+            ]
+            await connection.copy_records_to_table(
+                "chunk_terms",
+                columns=["term", "chunk_id", "tf"],
+                records=[
+                    (t, chunk_id, tf) for chunk_id, c in zip(ids, counted, strict=True) for t, tf in c.items()
+                ],
+            )
+            await connection.execute("CREATE TEMP TABLE staged (id integer, v text)")
+            await connection.copy_records_to_table(
+                "staged", records=[(i, vector_literal(v)) for i, v in zip(ids, vectors, strict=True)]
+            )
+            await connection.execute(
+                "UPDATE chunks SET vector = CAST(staged.v AS vector) FROM staged WHERE chunks.id = staged.id"
+            )
+            await connection.execute("ANALYZE chunks")
+        finally:
+            await connection.close()
+        db = Database(database_url)
+        try:
+            await PostgresChunkStore(db).prepare(384)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_scale.md"))
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL (pgserver) instead of SQLite")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    backend = "postgres" if args.postgres else "sqlite"
+    out = args.out or str(ROOT / "bench" / "results" / f"rag_scale_{backend}.md")
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-scale-"))
-    process, url = serve_lockgate(work, {"local_models": "on"})
+    config: dict = {"local_models": "on"}
+    if args.postgres:
+        import pgserver
+
+        server = pgserver.get_server(work / "pg", cleanup_mode="stop")
+        socket_dir = server.get_uri().split("host=")[1]
+        config["database_url"] = f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
+    process, url = serve_lockgate(work, config)
     lines = ["| chunks | lexical p50 (ms) | semantic p50 (ms) | hybrid p50 (ms) |", "|---|---|---|---|"]
     try:
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"}, timeout=600)
         collection = client.post("/v1/collections", json={"name": "scale"}).json()["id"]
         present = 0
         for size in sorted(args.sizes):
-            fill(work / "data" / "lockgate.db", collection, size - present, present)
+            if args.postgres:
+                started = time.perf_counter()
+                fill_postgres(config["database_url"], collection, size - present, present)
+                print(
+                    f"filled and indexed {size:,} chunks in {time.perf_counter() - started:.0f} s", flush=True
+                )
+            else:
+                fill(work / "data" / "lockgate.db", collection, size - present, present)
             present = size
             cells = []
             for method in ("lexical", "semantic", "hybrid"):
@@ -93,11 +192,11 @@ def main() -> None:
             lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
         report = (
-            "Search latency on SQLite, one collection, limit 10, median of queries\n\n"
+            f"Search latency on {backend}, one collection, limit 10, median of queries\n\n"
             + "\n".join(lines)
             + "\n"
         )
-        write_report(args.out, report)
+        write_report(out, report)
     finally:
         stop(process)
 
