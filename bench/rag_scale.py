@@ -135,6 +135,8 @@ def fill_postgres(database_url: str, collection: int, count: int, start: int) ->
                 "UPDATE chunks SET vector = CAST(staged.v AS vector) FROM staged WHERE chunks.id = staged.id"
             )
             await connection.execute("ANALYZE chunks")
+            # Room for the HNSW build in memory (the default 64 MB makes a 100k-vector build crawl).
+            await connection.execute("ALTER DATABASE postgres SET maintenance_work_mem = '1GB'")
         finally:
             await connection.close()
         db = Database(database_url)
