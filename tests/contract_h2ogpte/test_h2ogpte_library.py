@@ -179,8 +179,20 @@ def test_sharing(new_user):
     assert _status(lambda: stranger.api("DocumentsApi").get_document(doc_id)) == 404
     assert _status(lambda: collections.share_collection(collection.id, "nobody@example.org")) == 404
 
+    # The friend starts a chat on the shared collection...
+    rest = _rest()
+    friend_chat = friend.api("ChatApi")
+    chat = friend_chat.create_chat_session(collection_id=collection.id)
     collections.unshare_collection(collection.id, friend.username)
     assert _status(lambda: friend.api("CollectionsApi").get_collection(collection.id)) == 404
+    # ...and once unshared, that session can no longer read the collection, whatever the RAG type.
+    for rag_type in ("rag", "all_data"):
+        request = rest.ChatCompletionRequest(
+            message="Who keeps the lighthouse?",
+            llm_args={"max_new_tokens": 8},
+            rag_config={"rag_type": rag_type},
+        )
+        assert _status(lambda r=request: friend_chat.get_completion(chat.id, r)) == 404
     collections.share_collection(collection.id, friend.username)
     collections.share_collection(collection.id, stranger.username)
     collections.unshare_collection_for_all(collection.id)

@@ -79,14 +79,17 @@ class CompletionService:
         rag_config = dict(request.get("rag_config") or {})
         async with self._db.transaction() as session:
             chat = await self._conversations.owned(session, ctx.principal, session_id)
-            collection_id = chat.collection_id
+            collection_id, session_template_id = chat.collection_id, chat.prompt_template_id
+        if collection_id is not None:  # still readable? (a share may have been withdrawn since)
+            await self._rag.get_collection(ctx.principal, collection_id)
+        async with self._db.transaction() as session:
             kind = P.rag_type(rag_config, collection_id is not None)
             collection = await repository.collection(session, collection_id) if collection_id else None
             layers = [
                 await repository.template_prompts(
                     session, collection.prompt_template_id if collection else None
                 ),
-                await repository.template_prompts(session, chat.prompt_template_id),
+                await repository.template_prompts(session, session_template_id),
                 {k: request.get(k) for k in ("system_prompt", "pre_prompt_query", "prompt_query")},
                 {k: rag_config.get(k) for k in ("hyde_no_rag_llm_prompt_extension",)},
             ]
