@@ -170,3 +170,14 @@ async def test_postgres_falls_back_to_exact_ranking_when_hnsw_candidates_are_fil
     async with store_db.transaction() as session:
         contents = {row[0]: row[1] for row in await session.execute(text("SELECT id, content FROM chunks"))}
     assert sorted(contents[i] for i, _ in hits) == ["wanted 0", "wanted 1", "wanted 2"]
+
+
+async def test_replicas_preparing_the_same_hnsw_index_at_once_all_succeed(postgres_db: Database) -> None:
+    """`CREATE INDEX IF NOT EXISTS` is not atomic: concurrent builders can collide in the catalog."""
+    import asyncio
+
+    stores = [PostgresChunkStore(postgres_db) for _ in range(6)]
+    await asyncio.gather(*(store.prepare(DIMENSIONS + 1) for store in stores))
+    async with postgres_db.transaction() as session:
+        indexes = await session.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"))
+        assert f"ix_chunks_vector_hnsw_{DIMENSIONS + 1}" in {row[0] for row in indexes}

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from sqlalchemy import Select, String, bindparam, case, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
@@ -57,14 +58,23 @@ class PostgresChunkStore:
         write transaction holds locks on chunks."""
         if dimensions in self._indexed_dimensions:
             return
-        async with self._db.transaction() as session:
-            await session.execute(
-                text(
-                    f"CREATE INDEX IF NOT EXISTS ix_chunks_vector_hnsw_{dimensions} ON chunks "
-                    f"USING hnsw ((vector::vector({dimensions})) vector_cosine_ops) "
-                    f"WHERE vector_dims(vector) = {dimensions}"
+        name = f"ix_chunks_vector_hnsw_{dimensions}"
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    text(
+                        f"CREATE INDEX IF NOT EXISTS {name} ON chunks "
+                        f"USING hnsw ((vector::vector({dimensions})) vector_cosine_ops) "
+                        f"WHERE vector_dims(vector) = {dimensions}"
+                    )
                 )
-            )
+        except DBAPIError:  # another replica built it at the same moment: IF NOT EXISTS is not atomic
+            async with self._db.transaction() as session:
+                found = await session.scalar(
+                    text("SELECT 1 FROM pg_indexes WHERE indexname = :n"), {"n": name}
+                )
+            if found is None:
+                raise
         self._indexed_dimensions.add(dimensions)
 
     # -- semantic ----------------------------------------------------------------------------------
