@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -53,3 +54,42 @@ def live_server(settings: Settings) -> Iterator[Live]:
             server.should_exit = True
             thread.join(timeout=30)
             sock.close()
+
+
+@contextmanager
+def local_models_server(
+    backend: str, directory, sqlite_template, postgres, needs: tuple[str, ...] = (), **settings: Any
+) -> Iterator[Live]:
+    """A live Lockgate with the real local models on a fresh SQLite or PostgreSQL database. Skips (fails
+    on CI) when the local models or the extra modules in `needs` are not installed."""
+    import importlib.util
+    import os
+
+    import pytest
+
+    from tests import backends
+    from tests.inference.conftest import REQUIRED
+
+    missing = [m for m in (*REQUIRED, *needs) if importlib.util.find_spec(m) is None]
+    if missing:
+        message = f"not installed ({', '.join(missing)}): pip install -e '.[local,test]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if backend == "sqlite":
+        url = backends.fresh_sqlite(sqlite_template, directory)
+    else:
+        found, reason = postgres
+        if found is None:
+            pytest.skip(reason)
+        url = backends.fresh_postgres_sync(*found)
+    config = Settings(
+        data_dir=directory,
+        database_url=url,
+        master_key=MASTER_KEY,
+        log_format="text",
+        local_models="on",
+        **settings,
+    )
+    with live_server(config) as live:
+        yield live

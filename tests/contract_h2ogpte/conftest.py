@@ -3,42 +3,35 @@ the official `h2ogpte` REST client (`h2ogpte.rest_sync`), once on SQLite and onc
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
 from dataclasses import dataclass
 
 import pytest
 
-from lockgate.config import Settings
-from tests import backends
-from tests.helpers import MASTER_KEY
-from tests.inference.conftest import REQUIRED
-from tests.live import Live, live_server
+from tests.gateway.conftest import dead_url, model, provider
+from tests.live import Live, local_models_server
 
 _seq = itertools.count(1)
 
 
+# Small enough that a test can exceed it without shipping 25 MB.
+MAX_UPLOAD_BYTES = 2_000_000
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def lockgate(request, tmp_path_factory, sqlite_template, postgres) -> Live:
-    missing = [m for m in (*REQUIRED, "h2ogpte") if importlib.util.find_spec(m) is None]
-    if missing:
-        message = f"not installed ({', '.join(missing)}): pip install -e '.[local,test]'"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    """Besides the local models, a chat model "ghost" whose only upstream is down."""
     directory = tmp_path_factory.mktemp("h2ogpte")
-    if request.param == "sqlite":
-        url = backends.fresh_sqlite(sqlite_template, directory)
-    else:
-        found, reason = postgres
-        if found is None:
-            pytest.skip(reason)
-        url = backends.fresh_postgres_sync(*found)
-    settings = Settings(
-        data_dir=directory, database_url=url, master_key=MASTER_KEY, log_format="text", local_models="on"
-    )
-    with live_server(settings) as live:
+    ghost = model("ghost", "text-generation", provider(dead_url(), "openai"))
+    with local_models_server(
+        request.param,
+        directory,
+        sqlite_template,
+        postgres,
+        needs=("h2ogpte",),
+        models=[ghost],
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    ) as live:
         yield live
 
 
