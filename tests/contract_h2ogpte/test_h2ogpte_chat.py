@@ -352,3 +352,22 @@ def test_unhappy_paths(lockgate, new_user) -> None:
     with pytest.raises(rest.ApiException) as unknown_llm:
         ask(alice.api("ChatApi"), session.id, "hi", llm="no-such-model")
     assert unknown_llm.value.status == 404 and "model" in unknown_llm.value.body
+
+
+def test_a_dead_upstream_is_a_503_and_the_answer_keeps_the_error(lockgate, new_user) -> None:
+    """ "ghost" is a chat model whose only provider is down (see conftest). Sessions naming no model
+    still answer: the default chat model is a healthy one."""
+    import h2ogpte.rest_sync as rest
+
+    chat = new_user().api("ChatApi")
+    session = chat.create_chat_session()
+    down = rest.ChatCompletionRequest(message="Hello?", llm="ghost", rag_config={"rag_type": "llm_only"})
+    with pytest.raises(rest.ApiException) as failed:
+        chat.get_completion(session.id, down)
+    assert failed.value.status == 503
+    assert int(failed.value.headers["retry-after"]) >= 1
+    assert json.loads(failed.value.body)["code"] == 503
+    messages = chat.get_chat_session_messages(session.id)
+    answer = next(m for m in messages if m.reply_to is not None)
+    assert answer.error and answer.content == ""
+    assert ask(chat, session.id, "Hello?", rag_config={"rag_type": "llm_only"}).body  # default model works

@@ -215,7 +215,7 @@ def test_unhappy_paths(new_user, lockgate):
     assert _status(lambda: user.api("CollectionsApi").get_collection(str(uuid.uuid4()))) == 404
     assert _status(lambda: user.api("DocumentsApi").get_document(collection.id)) == 404  # wrong kind
 
-    from tests.contract_h2ogpte.conftest import rest_client
+    from tests.contract_h2ogpte.conftest import MAX_UPLOAD_BYTES, rest_client
 
     bad = rest.CollectionsApi(rest_client(lockgate, "sk-wrong"))
     assert _status(lambda: bad.list_collections()) == 401
@@ -236,6 +236,8 @@ def test_unhappy_paths(new_user, lockgate):
     assert no_file.status_code == 422 and "file" in no_file.json()["message"]
 
     ingestion = user.api("DocumentIngestionApi")
+    huge = b"x" * (MAX_UPLOAD_BYTES + 1)
+    assert _status(lambda: ingestion.upload_file(file=("huge.txt", huge))) == 413
     upload = ingestion.upload_file(file=("a.txt", b"some words to ingest"))
     assert _status(lambda: other.api("DocumentIngestionApi").ingest_upload([upload.id], collection.id)) == 404
     theirs = _collection(other, "theirs")

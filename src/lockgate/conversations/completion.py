@@ -17,7 +17,7 @@ from lockgate.conversations.models import ChatMessage, MessageReference
 from lockgate.conversations.service import ConversationService
 from lockgate.errors import AppError, UpstreamBadGateway
 from lockgate.gateway.events import ErrorEvent, UsageEvent
-from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint
+from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
@@ -62,11 +62,10 @@ class CompletionService:
         self._conversations = conversations
 
     def default_llm(self) -> str:
-        kinds = ENDPOINT_MODEL_TYPES[Endpoint.CHAT]
-        for router in self._gateway.registry.routers():
-            if router.type in kinds:
-                return router.name
-        raise UpstreamBadGateway("No chat model is configured.")
+        model = self._gateway.registry.default_chat_model()
+        if model is None:
+            raise UpstreamBadGateway("No chat model is configured.")
+        return model
 
     async def complete(
         self,

@@ -18,7 +18,7 @@ from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.qos import ProviderStats
-from lockgate.gateway.schemas import ModelType, ProbeResult
+from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelType, ProbeResult
 from lockgate.inference.engines import LocalEngines
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
@@ -97,6 +97,13 @@ class ModelRegistry:
 
     def routers(self) -> list[RouterRuntime]:
         return self._routers
+
+    def default_chat_model(self) -> str | None:
+        """The model to use when a caller names none (h2oGPTe chat, document summaries): the first chat
+        model with a healthy provider, else the first chat model at all."""
+        chat = [r for r in self._routers if r.type in ENDPOINT_MODEL_TYPES[Endpoint.CHAT]]
+        healthy = [r for r in chat if any(p.stats.healthy for p in r.providers)]
+        return (healthy or chat)[0].name if chat else None
 
     def router_by_id(self, router_id: int) -> RouterRuntime | None:
         return next((r for r in self._routers if r.id == router_id), None)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import AppError, InvalidRequest, NotFound
-from lockgate.gateway.schemas import Endpoint, ModelType
+from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
@@ -131,10 +131,7 @@ class Uploads:
     # -- summaries and sample questions through the gateway's chat model ----------------------------
 
     def _chat_model(self) -> str | None:
-        for router in self._gateway.registry.routers():
-            if router.type == ModelType.TEXT_GENERATION:
-                return router.name
-        return None
+        return self._gateway.registry.default_chat_model()
 
     async def _ask(self, ctx: CallContext, model: str, instruction: str, text: str, max_tokens: int) -> str:
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)
