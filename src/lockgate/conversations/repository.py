@@ -186,10 +186,6 @@ async def owner_emails(session: AsyncSession, user_ids: set[int]) -> dict[int, s
     return {row.id: row.email for row in rows}
 
 
-async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
-
-
 async def share_template(session: AsyncSession, template_id: int, user_id: int) -> None:
     if await session.get(PromptTemplateShare, (template_id, user_id)) is None:
         session.add(PromptTemplateShare(template_id=template_id, user_id=user_id))

@@ -9,6 +9,7 @@ from typing import Any
 from lockgate.conversations import repository
 from lockgate.conversations.models import PromptTemplate
 from lockgate.errors import InvalidRequest, NotFound, PermissionDenied
+from lockgate.identity.repository import get_user_by_email
 from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
@@ -119,7 +120,7 @@ class TemplateService:
     async def share(self, principal: Principal, template_id: int, username: str, on: bool) -> None:
         async with self._db.transaction() as session:
             await self._owned(session, principal, template_id)
-            user = await repository.user_by_email(session, username)
+            user = await get_user_by_email(session, username)
             if user is None:
                 raise NotFound(f"User {username} not found.")
             if on:

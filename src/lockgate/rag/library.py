@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from lockgate.identity.repository import get_user_by_email
 from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
@@ -132,7 +133,7 @@ class Library:
     async def share(self, principal: Principal, collection_id: int, username: str) -> None:
         async with self._db.transaction() as session:
             collection = await self._rag.writable(session, principal, collection_id)
-            user = await repo.user_by_email(session, username)
+            user = await get_user_by_email(session, username)
             if user is None:
                 raise NotFound(f"User {username} not found.", param="username")
             if user.id == collection.owner_id:
@@ -147,7 +148,7 @@ class Library:
             await self._rag.writable(session, principal, collection_id)
             user_id = None
             if username is not None:
-                user = await repo.user_by_email(session, username)
+                user = await get_user_by_email(session, username)
                 if user is None:
                     raise NotFound(f"User {username} not found.", param="username")
                 user_id = user.id

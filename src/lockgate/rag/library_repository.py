@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lockgate.conversations.models import ChatSession
 from lockgate.identity.models import User
 from lockgate.kit.pagination import Page, paginate
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag
+from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Job, Tag
 from lockgate.rag.repository import readable
 
 ROOT = func.coalesce(Document.origin_id, Document.id)
@@ -81,10 +81,6 @@ async def collection_rows(
 
 async def count_collections(session: AsyncSession, user_id: int) -> int:
     return await session.scalar(select(func.count(Collection.id)).where(readable(user_id))) or 0
-
-
-async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
 async def shares(session: AsyncSession, collection_id: int) -> list[str]:
@@ -164,6 +160,11 @@ async def copy_in(session: AsyncSession, collection_id: int, root: int) -> Docum
 
 async def chunks_of(session: AsyncSession, document_id: int) -> list[Chunk]:
     stmt = select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.position)
+    return list((await session.scalars(stmt)).all())
+
+
+async def jobs_of(session: AsyncSession, owner_id: int, limit: int = 1000) -> list[Job]:
+    stmt = select(Job).where(Job.owner_id == owner_id).order_by(Job.created.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
 
 

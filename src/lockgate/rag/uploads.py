@@ -10,16 +10,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from lockgate.accounting.service import CallContext
 from lockgate.errors import AppError, InvalidRequest, NotFound
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
+from lockgate.rag import library_repository
 from lockgate.rag.chunking import ChunkingOptions
-from lockgate.rag.models import Chunk, Document, Job, Upload
+from lockgate.rag.models import Document, Job, Upload
 from lockgate.rag.service import RagService
 
 log = logging.getLogger("lockgate.rag.uploads")
@@ -118,8 +117,7 @@ class Uploads:
 
     async def jobs(self, principal: Principal) -> list[Job]:
         async with self._db.transaction() as session:
-            stmt = select(Job).where(Job.owner_id == principal.user_id).order_by(Job.created.desc())
-            return list((await session.scalars(stmt.limit(1000))).all())
+            return await library_repository.jobs_of(session, principal.user_id)
 
     async def _finish(self, job_id: str, status: str, document_ids: list[int], errors: list[str]) -> None:
         async with self._db.transaction() as session:
@@ -155,8 +153,8 @@ class Uploads:
                 param="gen_doc_summaries",
             )
         async with self._db.transaction() as session:
-            stmt = select(Chunk.content).where(Chunk.document_id == document_id).order_by(Chunk.position)
-            text = "\n".join((await session.scalars(stmt)).all())[:SUMMARY_INPUT_CHARS]
+            chunks = await library_repository.chunks_of(session, document_id)
+            text = "\n".join(c.content for c in chunks)[:SUMMARY_INPUT_CHARS]
         written_summary = (
             await self._ask(ctx, model, "Summarize this document in two or three sentences.", text, 128)
             if summary
