@@ -20,6 +20,7 @@ from lockgate.api import h2ogpte, ops
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
+from lockgate.api.openai.fast_lane import InferenceFastLane
 from lockgate.api.opengate import (
     admin_organizations,
     admin_providers,
@@ -206,5 +207,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for module in SURFACES:
         app.include_router(module.router)
+    app.add_middleware(InferenceFastLane)  # inside the request context: logged and measured like any route
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -1,5 +1,7 @@
 """Authentication is served from memory: a warm key costs no database round trip."""
 
+import asyncio
+
 from sqlalchemy import event
 
 from tests.helpers import Api
@@ -23,3 +25,28 @@ async def test_warm_key_authenticates_without_touching_the_database(api: Api) ->
         event.remove(engine, "before_cursor_execute", record)
     assert cold >= 1
     assert len(statements) == cold
+
+
+async def test_concurrent_requests_with_a_cold_key_share_one_load(api: Api) -> None:
+    """When a hot key's entry expires under load, the requests in flight read it once, not each."""
+    reader = await api.create_member(["read_metric"])
+    api.state.authenticator.clear()
+    loads: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if "api_keys" in statement:
+            loads.append(statement)
+
+    engine = api.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        statuses = await asyncio.gather(*(api.get("/metrics", key=reader.key) for _ in range(20)))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [r.status_code for r in statuses] == [200] * 20
+    assert len(loads) == 1
+
+
+async def test_a_wrong_key_fails_every_waiter(api: Api) -> None:
+    statuses = await asyncio.gather(*(api.get("/metrics", key="sk-wrong") for _ in range(5)))
+    assert [r.status_code for r in statuses] == [401] * 5

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ from lockgate.accounting.limits import Counter, Limiter, LimiterUnavailable, win
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
+from lockgate.kit.ids import unique_hex
 from lockgate.ops.metrics import Metrics
 
 # Completion tokens held against a budget when the request sets no max_tokens.
@@ -40,7 +40,7 @@ class CallContext:
     principal: Principal
     endpoint: str  # e.g. "/v1/chat/completions"
     method: str = "POST"
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=unique_hex)
 
 
 @dataclass(slots=True)

@@ -1,6 +1,5 @@
 """Dependencies shared by every surface: the app state and the authenticated caller."""
 
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -9,6 +8,7 @@ from fastapi import Depends, Path, Query, Request
 from lockgate.accounting.service import CallContext
 from lockgate.errors import PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
+from lockgate.kit.ids import unique_hex
 from lockgate.kit.pagination import Page
 from lockgate.state import AppState
 
@@ -51,7 +51,7 @@ ChatCaller = Annotated[Principal, Depends(get_any_principal)]
 async def call_context(request: Request, principal: Caller) -> CallContext:
     """Who calls which inference endpoint, for admission and usage records. The usage record gets an id
     of our own: a client's X-Request-ID may repeat or be long, and must never drop or block a record."""
-    return CallContext(principal, request.url.path, request.method, uuid.uuid4().hex)
+    return CallContext(principal, request.scope["path"], request.method, unique_hex())
 
 
 Context = Annotated[CallContext, Depends(call_context)]

@@ -77,8 +77,22 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, 500, "Internal server error.", "internal_error", None)
 
 
+_HANDLERS = (
+    (AppError, _app_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+)
+
+
+async def render_exception(request: Request, exc: Exception) -> JSONResponse:
+    """What the installed handlers answer for `exc`: for routes served outside FastAPI's routing."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            return await handler(request, exc)  # type: ignore[operator]
+    return await _unexpected(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

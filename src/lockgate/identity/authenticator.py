@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from lockgate.errors import PermissionDenied, Unauthenticated
@@ -47,6 +48,9 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal]] = {}
         # Bumped on every invalidation: a load that raced with one must not re-insert stale data.
         self._generation = 0
+        # One database read per key at a time: when a hot key's entry expires, the requests in flight
+        # for it share one load instead of each opening a connection.
+        self._loading: dict[str, asyncio.Task[Principal]] = {}
 
     async def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:
@@ -54,7 +58,7 @@ class Authenticator:
         key_hash = hash_api_key(raw_key)
         principal = self._cached(key_hash)
         if principal is None:
-            principal = await self._load(key_hash)
+            principal = await self._shared_load(key_hash)
         now = time.time()
         if principal.key_expires is not None and principal.key_expires <= now:
             raise Unauthenticated("API key expired.")
@@ -70,6 +74,20 @@ class Authenticator:
             self._cache.pop(key_hash, None)
             return None
         return entry[1]
+
+    async def _shared_load(self, key_hash: str) -> Principal:
+        task = self._loading.get(key_hash)
+        if task is None:
+            task = asyncio.ensure_future(self._load(key_hash))
+            self._loading[key_hash] = task
+            task.add_done_callback(lambda done: self._loaded(key_hash, done))
+        # shielded: one caller going away must not cancel the load the others wait for
+        return await asyncio.shield(task)
+
+    def _loaded(self, key_hash: str, task: asyncio.Task[Principal]) -> None:
+        self._loading.pop(key_hash, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too, in case every waiter went away
 
     async def _load(self, key_hash: str) -> Principal:
         generation = self._generation

@@ -4,7 +4,6 @@ the JSON shapes of sessions, messages, references and templates."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,6 +16,7 @@ from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.models import MessageReference
 from lockgate.conversations.service import ConversationService, MessageView, SessionView
 from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService, TemplateView
+from lockgate.kit.ids import unique_hex
 
 
 def conversations(state: State) -> ConversationService:
@@ -33,7 +33,7 @@ def templates(state: State) -> TemplateService:
 
 async def chat_context(request: Request, principal: ChatCaller) -> CallContext:
     """The call context of a chat route: collection keys admitted (the services keep them in bounds)."""
-    return CallContext(principal, request.url.path, request.method, uuid.uuid4().hex)
+    return CallContext(principal, request.scope["path"], request.method, unique_hex())
 
 
 Conversations = Annotated[ConversationService, Depends(conversations)]

@@ -1,0 +1,73 @@
+"""The hot inference routes are served outside FastAPI's routing (api/openai/fast_lane.py): they must
+answer every unhappy path exactly as the routed surface does, and stay logged, measured and documented."""
+
+import pytest
+
+from tests.helpers import Api
+
+ROUTES = ("/v1/chat/completions", "/v1/completions")
+VALID = {
+    "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
+    "/v1/completions": {"prompt": "hi"},
+}
+
+
+def _error(response) -> dict:
+    return response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+async def test_missing_and_wrong_keys_are_401_in_the_openai_dialect(api: Api, path: str) -> None:
+    for key in (None, "sk-wrong"):
+        response = await api.post(path, key=key, json={"model": "m", **VALID[path]})
+        assert response.status_code == 401
+        assert _error(response)["type"] == "authentication_error"
+        assert len(response.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize("path", ROUTES)
+async def test_malformed_bodies_are_422_naming_the_field(api: Api, path: str) -> None:
+    not_json = await api.post(path, content=b"{oops", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 422
+    assert "JSON decode error" in _error(not_json)["message"]
+    empty = await api.post(path, content=b"")
+    assert (empty.status_code, _error(empty)["code"]) == (422, "invalid_request_error")
+    a_list = await api.post(path, json=[1, 2])
+    assert a_list.status_code == 422
+    missing_model = await api.post(path, json=VALID[path])
+    assert (missing_model.status_code, _error(missing_model)["param"]) == (422, "model")
+    bad_n = await api.post(path, json={"model": "m", **VALID[path], "n": 0})
+    assert (bad_n.status_code, _error(bad_n)["param"]) == (422, "n")
+
+
+async def test_an_unknown_model_is_404_and_the_key_is_checked_before_the_body(api: Api) -> None:
+    unknown = await api.post("/v1/chat/completions", json={"model": "nope", **VALID["/v1/chat/completions"]})
+    assert (unknown.status_code, _error(unknown)["param"]) == (404, "model")
+    unauthenticated = await api.post("/v1/chat/completions", key="sk-wrong", content=b"{oops")
+    assert unauthenticated.status_code == 401
+
+
+async def test_a_collection_key_is_refused(api: Api) -> None:
+    member = await api.create_member()
+    collection = await api.post("/v1/collections", key=member.key, json={"name": "c"})
+    assert collection.status_code == 201, collection.text
+    created = await api.post(
+        "/v1/me/keys", key=member.key, json={"name": "ck", "collection_id": collection.json()["id"]}
+    )
+    assert created.status_code == 201, created.text
+    response = await api.post(
+        "/v1/chat/completions",
+        key=created.json()["token"],
+        json={"model": "m", **VALID["/v1/chat/completions"]},
+    )
+    assert response.status_code == 403
+    assert _error(response)["type"] == "permission_error"
+
+
+async def test_requests_are_measured_under_their_route_and_still_documented(api: Api) -> None:
+    await api.post("/v1/chat/completions", json={"model": "nope", **VALID["/v1/chat/completions"]})
+    metrics = await api.get("/metrics")
+    assert 'route="/v1/chat/completions",status="404"' in metrics.text
+    paths = (await api.get("/openapi.json", key=None)).json()["paths"]
+    assert "requestBody" in paths["/v1/chat/completions"]["post"]
+    assert "requestBody" in paths["/v1/completions"]["post"]
