@@ -53,8 +53,9 @@ def start_lockgate(work: Path, upstream: str) -> tuple[subprocess.Popen, str]:
 def user_with_accounting(url: str) -> str:
     """A user whose every request goes through rate limits (rpm, tpm) and a budget reservation."""
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"})
-    router = admin.get("/v1/admin/routers").json()["data"][0]["id"]
-    limits = [{"router": router, "type": t, "value": 10**9} for t in ("rpm", "rpd", "tpm", "tpd")]
+    routers = [router["id"] for router in admin.get("/v1/admin/routers").json()["data"]]
+    kinds = ("rpm", "rpd", "tpm", "tpd")
+    limits = [{"router": router, "type": t, "value": 10**9} for router in routers for t in kinds]
     role = admin.post("/v1/admin/roles", json={"name": "bench", "limits": limits}).json()["id"]
     user = admin.post(
         "/v1/admin/users",

@@ -56,7 +56,7 @@ def serve(
         "Lost it? `lockgate admin reset-master-key`."
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_startup_heap=True),
         host=settings.host,
         port=settings.port,
         log_config=None,
