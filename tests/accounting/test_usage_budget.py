@@ -169,6 +169,40 @@ async def test_journal_left_by_a_crash_is_replayed_once(tmp_path, sqlite_url) ->
         await db.dispose()
 
 
+async def test_a_flush_larger_than_one_statement_stores_every_row_whole(tmp_path, database_url) -> None:
+    """SQLite writes many rows per INSERT (400 a statement): 1,001 rows cross two statement boundaries and
+    a short last one; every value lands in its own column, and omitted columns take their defaults."""
+    from sqlalchemy import func, select
+
+    from lockgate.accounting.models import Usage
+    from lockgate.accounting.recorder import UsageRecorder
+    from lockgate.kit.db import Database
+
+    db = Database(database_url)
+    try:
+        recorder = UsageRecorder(db, tmp_path / "journal", flush_seconds=3600)
+        await recorder.start()
+        for i in range(1001):
+            recorder.record(
+                {**_row(f"req-{i}"), "prompt_tokens": i, "latency_ms": i / 4, "estimated": i % 2 == 1}
+            )
+        await recorder.stop()
+        async with db.transaction() as session:
+            assert await session.scalar(select(func.count(Usage.id))) == 1001
+            last = (await session.execute(select(Usage).where(Usage.request_id == "req-1000"))).scalar_one()
+            odd = (await session.execute(select(Usage).where(Usage.request_id == "req-401"))).scalar_one()
+        assert (last.prompt_tokens, last.latency_ms, last.estimated) == (1000, 250.0, False)
+        assert (odd.prompt_tokens, odd.latency_ms, odd.estimated, odd.endpoint) == (
+            401,
+            100.25,
+            True,
+            "/v1/chat/completions",
+        )
+        assert (last.kwh_min, last.key_id, last.ttft_ms) == (0.0, None, None)  # defaults for omitted columns
+    finally:
+        await db.dispose()
+
+
 def _row(request_id: str) -> dict:
     return {
         "request_id": request_id,

@@ -19,12 +19,24 @@ from typing import Any
 import orjson
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.models import Usage
 from lockgate.identity.models import User
 from lockgate.kit.db import Database, is_sqlite
 
 log = logging.getLogger("lockgate.usage")
+
+# Columns of a usage row as the accountant builds it (the id is the database's).
+_COLUMNS = tuple(column.name for column in Usage.__table__.columns if column.name != "id")
+_DEFAULTS = {
+    column.name: column.default.arg if column.default is not None and column.default.is_scalar else None
+    for column in Usage.__table__.columns
+}
+# SQLite: many rows per INSERT statement. executemany steps once per row, and each step releases and
+# re-takes the GIL: under load the event loop holds it for up to ~1 ms at a time, so 1,000 rows took
+# ~900 ms and the backlog grew without bound. 400 rows of 22 columns stays under SQLite's 32,766 variables.
+_ROWS_PER_STATEMENT = 400
 
 
 class _Segment:
@@ -56,10 +68,13 @@ class UsageRecorder:
         self._segment: _Segment | None = None
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
         self._lock = asyncio.Lock()
         self._instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._sqlite = is_sqlite(db.url)
         self._plain_insert = Usage.__table__.insert()
-        self._insert = (sqlite.insert if is_sqlite(db.url) else postgresql.insert)(Usage)
+        self._insert = (sqlite.insert if self._sqlite else postgresql.insert)(Usage)
+        self._multi_row_sql: dict[int, str] = {}
 
     async def start(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +106,11 @@ class UsageRecorder:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # not cancelled: a flush cut mid-statement could still hold SQLite's write lock when the
+            # final flush below starts; the loop finishes the flush in progress and returns
+            self._stopping = True
+            self._wake.set()
+            await self._task
         await self.flush()
         if self._segment is not None:
             self._segment.close()
@@ -101,7 +118,7 @@ class UsageRecorder:
                 self._segment.path.unlink(missing_ok=True)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._flush_seconds)
             self._wake.clear()
@@ -120,7 +137,7 @@ class UsageRecorder:
         already be stored and are inserted one by one only if absent."""
         async with self._db.transaction() as session:
             if fresh:
-                await session.execute(self._plain_insert, rows)
+                await self._insert_fresh(session, rows)
                 charged = [(row["user_id"], row["cost"]) for row in rows]
             else:
                 result = await session.execute(
@@ -140,6 +157,26 @@ class UsageRecorder:
                     .where(User.id == user_id, User.budget.is_not(None))
                     .values(budget=User.budget - amount, updated=User.updated)
                 )
+
+    async def _insert_fresh(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        if not self._sqlite:  # asyncpg pipelines executemany on the event loop: no thread, no GIL hops
+            await session.execute(self._plain_insert, rows)
+            return
+        connection = await session.connection()
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            batch = rows[start : start + _ROWS_PER_STATEMENT]
+            values = tuple(row.get(column, _DEFAULTS[column]) for row in batch for column in _COLUMNS)
+            await connection.exec_driver_sql(self._multi_row_statement(len(batch)), values)
+
+    def _multi_row_statement(self, count: int) -> str:
+        statement = self._multi_row_sql.get(count)
+        if statement is None:
+            placeholders = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+            statement = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES " + ", ".join(
+                [placeholders] * count
+            )
+            self._multi_row_sql[count] = statement
+        return statement
 
     async def _replay(self) -> None:
         """Store what a crashed process journaled but never wrote to the database."""
