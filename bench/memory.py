@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.common import (
-    MASTER,
     ROOT,
     bench_model,
     free_port,
@@ -25,6 +25,7 @@ from bench.common import (
     wait_ready,
     write_report,
 )
+from bench.gateway import user_with_accounting
 
 
 def main() -> None:
@@ -47,10 +48,10 @@ def main() -> None:
         'wrk.method = "POST"\n'
         'wrk.body = \'{"model": "bench", "messages": [{"role": "user", "content": "ping"}]}\'\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {MASTER}"\n'
+        f'wrk.headers["Authorization"] = "Bearer {user_with_accounting(url)}"\n'
     )
     try:
-        rows = [f"| 0 | {rss_mb(lockgate.pid):.0f} |"]
+        rows = [f"| 0 | {rss_mb(lockgate.pid):.0f} | 0 |"]
         total = 0
         for _ in range(args.segments):
             out = subprocess.run(
@@ -68,12 +69,26 @@ def main() -> None:
                 check=True,
             ).stdout
             total += int(re.search(r"(\d+) requests in", out).group(1))
-            rows.append(f"| {total:,} | {rss_mb(lockgate.pid):.0f} |")
+            rows.append(f"| {total:,} | {rss_mb(lockgate.pid):.0f} | {_journal_kb(work):,.0f} |")
             print(rows[-1], flush=True)
-        header = "RSS of Lockgate over a long run\n\n| requests served | RSS (MB) |\n|---|---|\n"
-        write_report(args.out, header + "\n".join(rows))
     finally:
         stop(lockgate, upstream)
+    with sqlite3.connect(work / "data" / "lockgate.db") as db:
+        recorded = db.execute(
+            "SELECT count(*) FROM usage WHERE endpoint = '/v1/chat/completions'"
+        ).fetchone()[0]
+    header = (
+        "RSS of Lockgate over a long run (a user with limits and a budget; every request journaled and "
+        "recorded)\n\n"
+        "| requests served | RSS (MB) | usage journal not yet in the database (kB) |\n|---|---|---|\n"
+    )
+    footer = f"\n\nUsage rows in the database after stop: {recorded:,} (wrk counted {total:,} answers)."
+    write_report(args.out, header + "\n".join(rows) + footer)
+
+
+def _journal_kb(work: Path) -> float:
+    """Usage rows written to the journal but not yet flushed to the database: the recorder's backlog."""
+    return sum(path.stat().st_size for path in (work / "data" / "journal").glob("*.jsonl")) / 1024
 
 
 if __name__ == "__main__":
