@@ -1,7 +1,7 @@
 """Local inference through Lockgate vs the same libraries called directly, interleaved in one run:
 tokens/s of SmolLM2 (llama-cpp-python) and embeddings/s of MiniLM (onnxruntime).
 
-    python -m bench.local [--rounds 3] [--out bench/results/local.md]
+    python -m bench.local [--rounds 5] [--out bench/results/local.md]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def lockgate_embeddings_per_s(client: httpx.Client) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "local.md"))
     args = parser.parse_args()
     from llama_cpp import Llama

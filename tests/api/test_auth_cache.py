@@ -50,3 +50,28 @@ async def test_concurrent_requests_with_a_cold_key_share_one_load(api: Api) -> N
 async def test_a_wrong_key_fails_every_waiter(api: Api) -> None:
     statuses = await asyncio.gather(*(api.get("/metrics", key="sk-wrong") for _ in range(5)))
     assert [r.status_code for r in statuses] == [401] * 5
+
+
+async def test_a_load_begun_before_a_change_does_not_answer_calls_made_after_it() -> None:
+    """A key deleted (or a role changed) while its load is in flight: later calls read again."""
+    from lockgate.identity.authenticator import Authenticator
+
+    authenticator = Authenticator(db=None, ttl_seconds=10)  # type: ignore[arg-type]
+    release, loads = asyncio.Event(), []
+
+    async def load(key_hash: str):
+        loads.append(key_hash)
+        generation = len(loads)
+        await release.wait()
+        return generation
+
+    authenticator._load = load  # type: ignore[method-assign]
+    first = asyncio.create_task(authenticator._shared_load("h"))
+    joined = asyncio.create_task(authenticator._shared_load("h"))
+    await asyncio.sleep(0)
+    authenticator.forget(["h"])
+    after = asyncio.create_task(authenticator._shared_load("h"))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await first, await joined, await after) == (1, 1, 2)
+    assert authenticator._loading == {}

@@ -85,7 +85,8 @@ class Authenticator:
         return await asyncio.shield(task)
 
     def _loaded(self, key_hash: str, task: asyncio.Task[Principal]) -> None:
-        self._loading.pop(key_hash, None)
+        if self._loading.get(key_hash) is task:
+            del self._loading[key_hash]
         if not task.cancelled():
             task.exception()  # retrieved here too, in case every waiter went away
 
@@ -106,8 +107,10 @@ class Authenticator:
         self._generation += 1
         for key_hash in key_hashes:
             self._cache.pop(key_hash, None)
+            self._loading.pop(key_hash, None)  # a load begun before the change must not serve later calls
 
     def clear(self) -> None:
         """Forget everything: called after any change to users, roles or keys."""
         self._generation += 1
         self._cache.clear()
+        self._loading.clear()
