@@ -6,6 +6,7 @@ authentication fast; passwords are low-entropy and get argon2id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -14,8 +15,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 KEY_PREFIX = "sk-"
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("lockgate-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs as much as a wrong password.
+    Made on first use: an argon2 hash at import cost every start ~100 ms."""
+    return _hasher.hash("lockgate-dummy-password")
 
 
 def generate_api_key() -> str:
@@ -37,6 +43,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
