@@ -52,7 +52,7 @@ system-deps:
 test: $(VENV)/.installed-test lint system-deps
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test system-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.gateway

@@ -64,6 +64,30 @@ def user_with_accounting(url: str) -> str:
     return admin.post("/v1/admin/tokens", json={"name": "bench", "user": user}).json()["token"]
 
 
+def start_replica_stack(work: Path, upstream: str) -> tuple[list[subprocess.Popen], str]:
+    """Lockgate as replicas run it: PostgreSQL (pgserver) for the database and usage rows, Redis for the
+    shared rate limits and budgets. Returns the processes to stop (Redis, Lockgate) and Lockgate's URL."""
+    import pgserver
+
+    server = pgserver.get_server(work / "pg", cleanup_mode="stop")  # stopped when this process exits
+    socket_dir = server.get_uri().split("host=")[1]
+    redis_port = free_port()
+    redis = spawn(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    )
+    replica_work = work / "replica"
+    replica_work.mkdir()
+    model = bench_model(upstream, cost_prompt_tokens=1.0, cost_completion_tokens=1.0)
+    config = {
+        "local_models": "off",
+        "models": [model],
+        "database_url": f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}",
+        "redis_url": f"redis://127.0.0.1:{redis_port}/0",
+    }
+    lockgate, url = serve_lockgate(replica_work, config)
+    return [redis, lockgate], url
+
+
 def start_litellm(work: Path, upstream: str, venv: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     config = work / "litellm.yaml"
@@ -98,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--no-replica", action="store_true", help="skip Lockgate on PostgreSQL + Redis")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gateway.md"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
@@ -118,6 +143,15 @@ def main() -> None:
                 lockgate.pid,
             ),
         }
+        if not args.no_replica:
+            stack, replica_url = start_replica_stack(work, upstream)
+            processes += stack
+            targets["lockgate (user: limits + budget, PostgreSQL + Redis)"] = (
+                f"{replica_url}/v1/chat/completions",
+                "bench",
+                user_with_accounting(replica_url),
+                stack[-1].pid,
+            )
         venv = None if args.no_litellm else litellm_venv(work)
         if venv is not None:
             litellm, litellm_url = start_litellm(work, upstream, venv)
@@ -171,7 +205,7 @@ def render(results: dict, seconds: int) -> str:
             f"{r['c64'].rps:.0f} | {r['c64'].p99_ms:.1f} | {r['rss']:.0f} | {errors} |"
         )
     if "litellm proxy" in results:
-        for name in ("lockgate (master key)", "lockgate (user: limits + budget)"):
+        for name in [n for n in results if n.startswith("lockgate")]:
             ratio = results[name]["c64"].rps / max(results["litellm proxy"]["c64"].rps, 1e-9)
             lines.append(f"\n{name} / LiteLLM requests/s at c=64: **{ratio:.1f}x**")
     return "\n".join(lines) + "\n"

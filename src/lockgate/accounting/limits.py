@@ -58,17 +58,38 @@ def window_counters(
     return counters
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetHold:
+    """Hold `amount` of a user's budget; `balance` initialises the ledger when the limiter has none."""
+
+    user_id: int
+    balance: float
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSettlement:
+    """Give back what was held and charge what was spent."""
+
+    user_id: int
+    reserved: float
+    spent: float
+
+
+# What `Limiter.admit` returns when the budget, not a rate limit, refused the request.
+BUDGET_REFUSED = "budget"
+
+
 class Limiter(Protocol):
-    async def reserve(self, counters: list[Counter]) -> Counter | None:
-        """Reserve on every counter, or on none: return the first counter that would overflow."""
+    """One call per request before the upstream and one after: with Redis, each is one round trip
+    (an atomic Lua script), whatever the number of counters."""
 
-    async def adjust(self, counter: Counter, delta: int) -> None:
-        """Correct a reservation once the real amount is known."""
+    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
+        """Hold the budget and reserve on every counter, all or nothing. Returns None when admitted,
+        BUDGET_REFUSED when the budget cannot cover the hold, or the first counter that would overflow."""
 
-    async def budget_reserve(self, user_id: int, balance: float, amount: float) -> bool:
-        """Hold `amount` of the user's budget (initialised from `balance` if unknown)."""
-
-    async def budget_settle(self, user_id: int, reserved: float, spent: float) -> None: ...
+    async def release(self, adjustments: list[tuple[Counter, int]], budget: BudgetSettlement | None) -> None:
+        """Correct counters by the given deltas (real amount minus reserved) and settle the budget."""
 
     async def budget_forget(self, user_id: int | None = None) -> None:
         """Drop the cached balance(s): the next reservation reloads from the database."""
@@ -90,33 +111,35 @@ class MemoryLimiter:
             return 0
         return entry[0]
 
-    async def reserve(self, counters: list[Counter]) -> Counter | None:
+    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
         now = time.time()
+        if budget is not None:
+            current = self._balances.setdefault(budget.user_id, budget.balance)
+            reserved = self._reserved.get(budget.user_id, 0.0)
+            if current - reserved < budget.amount or current <= 0:
+                return BUDGET_REFUSED
         for counter in counters:
             if self._get(counter.key, now) + counter.amount > counter.limit:
                 return counter
         for counter in counters:
             self._counts[counter.key] = (self._get(counter.key, now) + counter.amount, now + counter.ttl)
+        if budget is not None:
+            self._reserved[budget.user_id] = self._reserved.get(budget.user_id, 0.0) + budget.amount
         if len(self._counts) > 100_000:
             self._counts = {k: v for k, v in self._counts.items() if v[1] >= now}
         return None
 
-    async def adjust(self, counter: Counter, delta: int) -> None:
+    async def release(self, adjustments: list[tuple[Counter, int]], budget: BudgetSettlement | None) -> None:
         now = time.time()
-        self._counts[counter.key] = (self._get(counter.key, now) + delta, now + counter.ttl)
-
-    async def budget_reserve(self, user_id: int, balance: float, amount: float) -> bool:
-        current = self._balances.setdefault(user_id, balance)
-        reserved = self._reserved.get(user_id, 0.0)
-        if current - reserved < amount or current <= 0:
-            return False
-        self._reserved[user_id] = reserved + amount
-        return True
-
-    async def budget_settle(self, user_id: int, reserved: float, spent: float) -> None:
-        self._reserved[user_id] = max(0.0, self._reserved.get(user_id, 0.0) - reserved)
-        if user_id in self._balances:
-            self._balances[user_id] -= spent
+        for counter, delta in adjustments:
+            if delta:
+                self._counts[counter.key] = (self._get(counter.key, now) + delta, now + counter.ttl)
+        if budget is not None:
+            self._reserved[budget.user_id] = max(
+                0.0, self._reserved.get(budget.user_id, 0.0) - budget.reserved
+            )
+            if budget.user_id in self._balances:
+                self._balances[budget.user_id] -= budget.spent
 
     async def budget_forget(self, user_id: int | None = None) -> None:
         if user_id is None:
@@ -128,35 +151,45 @@ class MemoryLimiter:
         return None
 
 
-_RESERVE = """
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[3 * i - 2])
-  local amount = tonumber(ARGV[3 * i - 1])
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if current + amount > limit then return i end
+# KEYS: budget balance, budget reserved, then one key per counter.
+# ARGV: 1 if a budget hold applies, balance, amount, then (limit, amount, ttl) per counter.
+_ADMIT = """
+local counters = #KEYS - 2
+if ARGV[1] == '1' then
+  redis.call('SET', KEYS[1], ARGV[2], 'NX')
+  local balance = tonumber(redis.call('GET', KEYS[1]))
+  local reserved = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if balance <= 0 or balance - reserved < tonumber(ARGV[3]) then return -1 end
 end
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], ARGV[3 * i - 1])
-  redis.call('EXPIRE', KEYS[i], ARGV[3 * i])
+for i = 1, counters do
+  local current = tonumber(redis.call('GET', KEYS[i + 2]) or '0')
+  if current + tonumber(ARGV[3 * i + 2]) > tonumber(ARGV[3 * i + 1]) then return i end
 end
+for i = 1, counters do
+  redis.call('INCRBY', KEYS[i + 2], ARGV[3 * i + 2])
+  redis.call('EXPIRE', KEYS[i + 2], ARGV[3 * i + 3])
+end
+if ARGV[1] == '1' then redis.call('INCRBYFLOAT', KEYS[2], ARGV[3]) end
 return 0
 """
 
-_BUDGET_RESERVE = """
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-local balance = tonumber(redis.call('GET', KEYS[1]))
-local reserved = tonumber(redis.call('GET', KEYS[2]) or '0')
-local amount = tonumber(ARGV[2])
-if balance <= 0 or balance - reserved < amount then return 0 end
-redis.call('INCRBYFLOAT', KEYS[2], ARGV[2])
+# KEYS: budget balance, budget reserved, then one key per counter to correct.
+# ARGV: 1 if a budget settles, reserved, spent, then (delta, ttl) per counter.
+_RELEASE = """
+for i = 1, #KEYS - 2 do
+  redis.call('INCRBY', KEYS[i + 2], ARGV[2 * i + 2])
+  redis.call('EXPIRE', KEYS[i + 2], ARGV[2 * i + 3])
+end
+if ARGV[1] == '1' then
+  redis.call('INCRBYFLOAT', KEYS[2], -tonumber(ARGV[2]))
+  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBYFLOAT', KEYS[1], -tonumber(ARGV[3])) end
+end
 return 1
 """
 
-_BUDGET_SETTLE = """
-redis.call('INCRBYFLOAT', KEYS[2], -tonumber(ARGV[1]))
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBYFLOAT', KEYS[1], -tonumber(ARGV[2])) end
-return 1
-"""
+
+def _budget_keys(user_id: int) -> list[str]:
+    return [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
 
 
 def _unavailable_on_redis_errors(method):
@@ -182,35 +215,37 @@ class RedisLimiter:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
-        self._reserve = self._redis.register_script(_RESERVE)
-        self._budget_reserve = self._redis.register_script(_BUDGET_RESERVE)
-        self._budget_settle = self._redis.register_script(_BUDGET_SETTLE)
+        self._admit = self._redis.register_script(_ADMIT)
+        self._release = self._redis.register_script(_RELEASE)
 
     @_unavailable_on_redis_errors
-    async def reserve(self, counters: list[Counter]) -> Counter | None:
-        if not counters:
+    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
+        if not counters and budget is None:
             return None
-        args: list[int] = []
+        args: list[int | str] = (
+            ["1", repr(budget.balance), repr(budget.amount)] if budget is not None else ["0", "0", "0"]
+        )
         for counter in counters:
             args += [counter.limit, counter.amount, counter.ttl]
-        failed = int(await self._reserve(keys=[c.key for c in counters], args=args))
-        return counters[failed - 1] if failed else None
+        user_id = budget.user_id if budget is not None else 0
+        keys = [*_budget_keys(user_id), *(c.key for c in counters)]
+        refused = int(await self._admit(keys=keys, args=args))
+        if refused < 0:
+            return BUDGET_REFUSED
+        return counters[refused - 1] if refused else None
 
     @_unavailable_on_redis_errors
-    async def adjust(self, counter: Counter, delta: int) -> None:
-        if delta:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                await pipe.incrby(counter.key, delta).expire(counter.key, counter.ttl).execute()
-
-    @_unavailable_on_redis_errors
-    async def budget_reserve(self, user_id: int, balance: float, amount: float) -> bool:
-        keys = [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
-        return bool(int(await self._budget_reserve(keys=keys, args=[repr(balance), repr(amount)])))
-
-    @_unavailable_on_redis_errors
-    async def budget_settle(self, user_id: int, reserved: float, spent: float) -> None:
-        keys = [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
-        await self._budget_settle(keys=keys, args=[repr(reserved), repr(spent)])
+    async def release(self, adjustments: list[tuple[Counter, int]], budget: BudgetSettlement | None) -> None:
+        adjustments = [(counter, delta) for counter, delta in adjustments if delta]
+        if not adjustments and budget is None:
+            return
+        args: list[int | str] = (
+            ["1", repr(budget.reserved), repr(budget.spent)] if budget is not None else ["0", "0", "0"]
+        )
+        for counter, delta in adjustments:
+            args += [delta, counter.ttl]
+        user_id = budget.user_id if budget is not None else 0
+        await self._release(keys=[*_budget_keys(user_id), *(c.key for c, _ in adjustments)], args=args)
 
     @_unavailable_on_redis_errors
     async def budget_forget(self, user_id: int | None = None) -> None:

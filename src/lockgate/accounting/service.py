@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.accounting.carbon import ZERO, cost, footprint
-from lockgate.accounting.limits import Counter, Limiter, LimiterUnavailable, window_counters
+from lockgate.accounting.limits import (
+    BUDGET_REFUSED,
+    BudgetHold,
+    BudgetSettlement,
+    Counter,
+    Limiter,
+    LimiterUnavailable,
+    window_counters,
+)
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
@@ -93,14 +101,14 @@ class Accountant:
         if not principal.is_master:
             limits = {lim.type: lim.value for lim in principal.limits if lim.router == router_id}
             counters = window_counters(principal.user_id, router_id, limits, 1, tokens, time.time())
+            hold = None
             if principal.budget is not None and any(prices):
                 reserved_cost = cost(prompt_tokens, budget_completion, *prices)
-                if not await self.limiter.budget_reserve(principal.user_id, principal.budget, reserved_cost):
-                    raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
-            refused = await self.limiter.reserve(counters)
-            if refused is not None:
-                if reserved_cost:
-                    await self.limiter.budget_settle(principal.user_id, reserved_cost, 0.0)
+                hold = BudgetHold(principal.user_id, principal.budget, reserved_cost)
+            refused = await self.limiter.admit(counters, hold)
+            if refused == BUDGET_REFUSED:
+                raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
+            if isinstance(refused, Counter):
                 retry_after = max(1, int(refused.window_end - time.time() + 0.999))
                 unit = "requests" if refused.label.startswith("r") else "tokens"
                 raise RateLimited(
@@ -130,12 +138,13 @@ class Accountant:
             else ZERO
         )
         user_id = admission.context.principal.user_id
+        budget = (
+            BudgetSettlement(user_id, admission.reserved_cost, spent)
+            if admission.reserved_cost or (spent and admission.context.principal.budget is not None)
+            else None
+        )
         try:
-            for counter in admission.counters:
-                if counter.label.startswith("t"):
-                    await self.limiter.adjust(counter, prompt + completion - admission.reserved_tokens)
-            if admission.reserved_cost or (spent and admission.context.principal.budget is not None):
-                await self.limiter.budget_settle(user_id, admission.reserved_cost, spent)
+            await self.limiter.release(_token_corrections(admission, prompt + completion), budget)
         except LimiterUnavailable:  # the answer is out: record it whatever the limiter's state
             log.exception("could not settle limits; the usage row is still recorded")
         self._record(admission, provider.id, status, usage, spent, impact, latency_ms, ttft_ms)
@@ -146,14 +155,10 @@ class Accountant:
         if admission.settled:
             return
         admission.settled = True
+        user_id = admission.context.principal.user_id
+        budget = BudgetSettlement(user_id, admission.reserved_cost, 0.0) if admission.reserved_cost else None
         try:
-            for counter in admission.counters:
-                if counter.label.startswith("t"):
-                    await self.limiter.adjust(counter, -admission.reserved_tokens)
-            if admission.reserved_cost:
-                await self.limiter.budget_settle(
-                    admission.context.principal.user_id, admission.reserved_cost, 0.0
-                )
+            await self.limiter.release(_token_corrections(admission, 0), budget)
         except LimiterUnavailable:
             log.exception("could not release reservations")
         latency_ms = (time.perf_counter() - admission.started) * 1000
@@ -194,3 +199,9 @@ class Accountant:
                 "ttft_ms": round(ttft_ms, 3) if ttft_ms is not None else None,
             }
         )
+
+
+def _token_corrections(admission: Admission, used_tokens: int) -> list[tuple[Counter, int]]:
+    """Token counters held prompt + max_tokens: correct them to what was really used."""
+    delta = used_tokens - admission.reserved_tokens
+    return [(counter, delta) for counter in admission.counters if counter.label.startswith("t")]
