@@ -5,11 +5,13 @@ import pytest
 
 from tests.helpers import Api
 
-ROUTES = ("/v1/chat/completions", "/v1/completions")
+ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 VALID = {
     "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
     "/v1/completions": {"prompt": "hi"},
+    "/v1/embeddings": {"input": "hi"},
 }
+OUT_OF_RANGE = {"/v1/chat/completions": "n", "/v1/completions": "n", "/v1/embeddings": "dimensions"}
 
 
 def _error(response) -> dict:
@@ -36,8 +38,9 @@ async def test_malformed_bodies_are_422_naming_the_field(api: Api, path: str) ->
     assert a_list.status_code == 422
     missing_model = await api.post(path, json=VALID[path])
     assert (missing_model.status_code, _error(missing_model)["param"]) == (422, "model")
-    bad_n = await api.post(path, json={"model": "m", **VALID[path], "n": 0})
-    assert (bad_n.status_code, _error(bad_n)["param"]) == (422, "n")
+    field = OUT_OF_RANGE[path]
+    out_of_range = await api.post(path, json={"model": "m", **VALID[path], field: 0})
+    assert (out_of_range.status_code, _error(out_of_range)["param"]) == (422, field)
 
 
 async def test_an_unknown_model_is_404_and_the_key_is_checked_before_the_body(api: Api) -> None:
@@ -69,5 +72,5 @@ async def test_requests_are_measured_under_their_route_and_still_documented(api:
     metrics = await api.get("/metrics")
     assert 'route="/v1/chat/completions",status="404"' in metrics.text
     paths = (await api.get("/openapi.json", key=None)).json()["paths"]
-    assert "requestBody" in paths["/v1/chat/completions"]["post"]
-    assert "requestBody" in paths["/v1/completions"]["post"]
+    for path in ROUTES:
+        assert "requestBody" in paths[path]["post"]
