@@ -45,6 +45,16 @@ def wait_ready(
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
+def start_fake_upstream(delay: float = 0.0, chunks: int = 20) -> tuple[subprocess.Popen, int]:
+    """`bench/fake_upstream.py` on a free port, once it answers: (process, port)."""
+    port = free_port()
+    process = spawn(
+        [sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(port), str(delay), str(chunks)]
+    )
+    wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
+    return process, port
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB."""
     total = 0

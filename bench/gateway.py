@@ -25,6 +25,7 @@ from bench.common import (
     rss_mb,
     serve_lockgate,
     spawn,
+    start_fake_upstream,
     wait_ready,
     write_report,
     wrk,
@@ -126,11 +127,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gateway.md"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
-    upstream_port = free_port()
+    fake, upstream_port = start_fake_upstream()
     upstream = f"http://127.0.0.1:{upstream_port}"
-    processes = [spawn([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(upstream_port)])]
+    processes = [fake]
     try:
-        wait_ready(f"{upstream}/v1/models", processes[0])
         lockgate, lockgate_url = start_lockgate(work, upstream)
         processes.append(lockgate)
         targets = {

@@ -10,19 +10,16 @@ import argparse
 import re
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.common import (
     ROOT,
     bench_model,
-    free_port,
     rss_mb,
     serve_lockgate,
-    spawn,
+    start_fake_upstream,
     stop,
-    wait_ready,
     write_report,
 )
 from bench.gateway import user_with_accounting
@@ -35,9 +32,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "memory.md"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-mem-"))
-    up_port = free_port()
-    upstream = spawn([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(up_port)])
-    wait_ready(f"http://127.0.0.1:{up_port}/v1/models", upstream)
+    upstream, up_port = start_fake_upstream()
     lockgate, url = serve_lockgate(
         work,
         {"local_models": "off", "models": [bench_model(f"http://127.0.0.1:{up_port}")]},

@@ -24,6 +24,7 @@ from bench.common import (
     rss_mb,
     serve_lockgate,
     spawn,
+    start_fake_upstream,
     stop,
     wait_ready,
     write_report,
@@ -79,13 +80,6 @@ async def concurrent(url: str, model: str, key: str, streams: int) -> tuple[int,
     return sum(1 for r in results if isinstance(r, tuple) and r[1]), elapsed
 
 
-def _upstream(delay: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    process = spawn([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), str(port), delay, "20"])
-    wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
-    return process, port
-
-
 def _relay(upstream_port: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = spawn([sys.executable, str(ROOT / "bench" / "tcp_relay.py"), str(port), str(upstream_port)])
@@ -102,8 +96,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-stream-"))
     # "instant": 20 chunks at once (the pure cost of the path); "paced": first chunk after 200 ms, then
     # one every 20 ms (~0.6 s per stream), as a model would answer.
-    instant, instant_port = _upstream("0")
-    paced, paced_port = _upstream("0.2")
+    instant, instant_port = start_fake_upstream()
+    paced, paced_port = start_fake_upstream(delay=0.2)
     relays = [_relay(instant_port), _relay(paced_port)]
     models = [
         {**bench_model(f"http://127.0.0.1:{instant_port}"), "name": "instant"},

@@ -203,6 +203,49 @@ async def test_a_flush_larger_than_one_statement_stores_every_row_whole(tmp_path
         await db.dispose()
 
 
+async def test_stop_lets_a_flush_in_progress_finish(tmp_path, sqlite_url) -> None:
+    """Stopping must not cut a flush mid-statement (the next flush would find SQLite's write lock held):
+    the flush in progress completes, and every row is stored once."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from lockgate.accounting.models import Usage
+    from lockgate.accounting.recorder import UsageRecorder
+    from lockgate.kit.db import Database
+
+    db = Database(sqlite_url)
+    try:
+        recorder = UsageRecorder(db, tmp_path / "journal", flush_seconds=3600, batch_size=3)
+        store, entered, release, calls = recorder._store, asyncio.Event(), asyncio.Event(), []
+
+        async def slow_store(rows, fresh=False):
+            calls.append("started")
+            entered.set()
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                calls.append("cancelled")
+                raise
+            await store(rows, fresh)
+            calls.append(f"stored {len(rows)}")
+
+        recorder._store = slow_store  # type: ignore[method-assign]
+        await recorder.start()
+        for i in range(3):
+            recorder.record(_row(f"req-{i}"))  # the third wakes the loop: a flush starts
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        stopping = asyncio.create_task(recorder.stop())
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.wait_for(stopping, timeout=30)
+        assert calls == ["started", "stored 3"]  # the flush in progress ran to its end, alone
+        async with db.transaction() as session:
+            assert await session.scalar(select(func.count(Usage.id))) == 3
+    finally:
+        await db.dispose()
+
+
 def _row(request_id: str) -> dict:
     return {
         "request_id": request_id,

@@ -74,3 +74,18 @@ async def test_requests_are_measured_under_their_route_and_still_documented(api:
     paths = (await api.get("/openapi.json", key=None)).json()["paths"]
     for path in ROUTES:
         assert "requestBody" in paths[path]["post"]
+
+
+def test_the_lanes_come_from_the_declared_routes_and_a_missing_one_stops_startup() -> None:
+    from lockgate.api.openai import embeddings, generation
+    from lockgate.api.openai.fast_lane import lanes_of
+    from lockgate.api.openai.schemas import ChatRequest, EmbeddingRequest
+
+    lanes = lanes_of([*generation.router.routes, *embeddings.router.routes])
+    assert (lanes["/v1/chat/completions"].model, lanes["/v1/embeddings"].model) == (
+        ChatRequest,
+        EmbeddingRequest,
+    )
+    assert lanes["/v1/chat/completions"].route.endpoint is generation.chat_completions
+    with pytest.raises(RuntimeError, match="/v1/embeddings"):
+        lanes_of(generation.router.routes)

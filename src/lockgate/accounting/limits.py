@@ -188,8 +188,13 @@ return 1
 """
 
 
-def _budget_keys(user_id: int) -> list[str]:
-    return [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"]
+def _budget_part(budget: tuple[int, float, float] | None) -> tuple[list[str], list[int | str]]:
+    """The leading KEYS and ARGV both scripts share: the user's two budget keys, then a flag (1: a
+    budget applies) and its two amounts. Without a budget the keys are placeholders the script skips."""
+    if budget is None:
+        return ["lg:budget:none", "lg:budget_reserved:none"], ["0", "0", "0"]
+    user_id, first, second = budget
+    return [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"], ["1", repr(first), repr(second)]
 
 
 def _unavailable_on_redis_errors(method):
@@ -222,13 +227,10 @@ class RedisLimiter:
     async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
         if not counters and budget is None:
             return None
-        args: list[int | str] = (
-            ["1", repr(budget.balance), repr(budget.amount)] if budget is not None else ["0", "0", "0"]
-        )
+        keys, args = _budget_part(budget and (budget.user_id, budget.balance, budget.amount))
         for counter in counters:
+            keys.append(counter.key)
             args += [counter.limit, counter.amount, counter.ttl]
-        user_id = budget.user_id if budget is not None else 0
-        keys = [*_budget_keys(user_id), *(c.key for c in counters)]
         refused = int(await self._admit(keys=keys, args=args))
         if refused < 0:
             return BUDGET_REFUSED
@@ -239,13 +241,11 @@ class RedisLimiter:
         adjustments = [(counter, delta) for counter, delta in adjustments if delta]
         if not adjustments and budget is None:
             return
-        args: list[int | str] = (
-            ["1", repr(budget.reserved), repr(budget.spent)] if budget is not None else ["0", "0", "0"]
-        )
+        keys, args = _budget_part(budget and (budget.user_id, budget.reserved, budget.spent))
         for counter, delta in adjustments:
+            keys.append(counter.key)
             args += [delta, counter.ttl]
-        user_id = budget.user_id if budget is not None else 0
-        await self._release(keys=[*_budget_keys(user_id), *(c.key for c, _ in adjustments)], args=args)
+        await self._release(keys=keys, args=args)
 
     @_unavailable_on_redis_errors
     async def budget_forget(self, user_id: int | None = None) -> None:

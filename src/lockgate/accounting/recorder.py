@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import itertools
 import logging
 import os
@@ -37,6 +38,12 @@ _DEFAULTS = {
 # re-takes the GIL: under load the event loop holds it for up to ~1 ms at a time, so 1,000 rows took
 # ~900 ms and the backlog grew without bound. 400 rows of 22 columns stays under SQLite's 32,766 variables.
 _ROWS_PER_STATEMENT = 400
+
+
+@functools.lru_cache(maxsize=4)  # full batches, and the last short one of recent flushes
+def _multi_row_insert(rows: int) -> str:
+    row = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+    return f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)
 
 
 class _Segment:
@@ -74,7 +81,6 @@ class UsageRecorder:
         self._sqlite = is_sqlite(db.url)
         self._plain_insert = Usage.__table__.insert()
         self._insert = (sqlite.insert if self._sqlite else postgresql.insert)(Usage)
-        self._multi_row_sql: dict[int, str] = {}
 
     async def start(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -166,17 +172,7 @@ class UsageRecorder:
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
             batch = rows[start : start + _ROWS_PER_STATEMENT]
             values = tuple(row.get(column, _DEFAULTS[column]) for row in batch for column in _COLUMNS)
-            await connection.exec_driver_sql(self._multi_row_statement(len(batch)), values)
-
-    def _multi_row_statement(self, count: int) -> str:
-        statement = self._multi_row_sql.get(count)
-        if statement is None:
-            placeholders = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
-            statement = f"INSERT INTO usage ({', '.join(_COLUMNS)}) VALUES " + ", ".join(
-                [placeholders] * count
-            )
-            self._multi_row_sql[count] = statement
-        return statement
+            await connection.exec_driver_sql(_multi_row_insert(len(batch)), values)
 
     async def _replay(self) -> None:
         """Store what a crashed process journaled but never wrote to the database."""

@@ -11,37 +11,41 @@ so the OpenAPI document describes them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lockgate.api.deps import call_context, get_principal
 from lockgate.api.errors import render_exception
-from lockgate.api.openai import embeddings, generation
-from lockgate.api.openai.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
 
-Handler = Callable[[Any, Any, Any], Awaitable[Response]]
+HOT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 
 
 @dataclass(frozen=True, slots=True)
 class _Lane:
-    path: str  # the route template, for metrics (as FastAPI's route would report it)
-    model: type[BaseModel]
-    handler: Handler
+    route: APIRoute  # the declared route: its endpoint is called, its path labels the metrics
+    model: type[BaseModel]  # the endpoint's `body` annotation, validated as FastAPI would
 
 
-LANES = {
-    "/v1/chat/completions": _Lane("/v1/chat/completions", ChatRequest, generation.chat_completions),
-    "/v1/completions": _Lane("/v1/completions", CompletionRequest, generation.completions),
-    "/v1/embeddings": _Lane("/v1/embeddings", EmbeddingRequest, embeddings.embeddings),
-}
+def lanes_of(routes: Iterable[BaseRoute]) -> dict[str, _Lane]:
+    """The lanes, taken from the declared POST routes (as their routers hold them), so the lane serves
+    exactly what they declare and a hot route that disappears stops the app at startup."""
+    lanes = {
+        route.path: _Lane(route, typing.get_type_hints(route.endpoint)["body"])
+        for route in routes
+        if isinstance(route, APIRoute) and route.path in HOT_PATHS and "POST" in route.methods
+    }
+    if missing := set(HOT_PATHS) - set(lanes):
+        raise RuntimeError(f"fast lane: no POST route declared for {sorted(missing)}")
+    return lanes
 
 
 async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -62,21 +66,22 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
 
 
 class InferenceFastLane:
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]):
         self.app = app
+        self.lanes = lanes_of(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = LANES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if lane is None:
+        lane = self.lanes.get(scope["path"]) if scope["type"] == "http" else None
+        if lane is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        scope["route"] = lane
+        scope["route"] = lane.route
         request = Request(scope, receive)
         request.state.dialect = "openai"
         try:
             context = await call_context(request, await get_principal(request))
             body = await parse_body(request, lane.model)
-            response = await lane.handler(body, context, scope["app"].state.lockgate)
+            response = await lane.route.endpoint(body=body, ctx=context, state=scope["app"].state.lockgate)
         except Exception as exc:  # rendered exactly as the app's exception handlers would
             response = await render_exception(request, exc)
         await response(scope, receive, send)
