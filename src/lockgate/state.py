@@ -42,3 +42,4 @@ class AppState:
     completions: CompletionService
     templates: TemplateService
     metrics: Metrics
+    console_key: bytes = b""  # signs the web console's CSRF tokens (derived from the secret key)

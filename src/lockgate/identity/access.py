@@ -133,6 +133,14 @@ class AccessService:
         self._auth.forget(old_hashes)
         return CreatedKey(id=key_id, key=raw)
 
+    async def logout(self, raw_key: str) -> None:
+        """End a login session: its key stops working at once. Unknown or non-session keys are ignored
+        (signing out twice is not an error, and an API key is never revoked this way)."""
+        key_hash = hash_api_key(raw_key)
+        async with self._db.transaction() as session:
+            await repository.delete_key_by_hash(session, key_hash, KeyKind.SESSION.value)
+        self._auth.forget([key_hash])
+
     async def bootstrap(self, master_key: str | None) -> BootstrapResult:
         """Make sure the admin role, the master user and its key exist. Safe to run on every start,
         and on several replicas at once (a lost race is retried and finds the winner's rows)."""

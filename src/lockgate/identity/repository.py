@@ -148,6 +148,12 @@ async def delete_keys_of(session: AsyncSession, user_id: int, kind: str) -> list
     return hashes
 
 
+async def delete_key_by_hash(session: AsyncSession, key_hash: str, kind: str) -> bool:
+    """Delete the key of one kind with this hash; whether there was one."""
+    result = await session.execute(delete(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.kind == kind))
+    return bool(result.rowcount)
+
+
 async def key_hashes_of_user(session: AsyncSession, user_id: int, kind: str) -> list[str]:
     stmt = select(ApiKey.key_hash).where(ApiKey.user_id == user_id, ApiKey.kind == kind)
     return list((await session.scalars(stmt)).all())

@@ -109,3 +109,7 @@ class Principal:
 
     def has(self, permission: Permission) -> bool:
         return self.is_master or Permission.ADMIN in self.permissions or permission in self.permissions
+
+    def blocked_from(self, router_id: int) -> bool:
+        """A limit of 0 on a router (requests or tokens) means the role may not use that model."""
+        return not self.is_master and any(lim.router == router_id and lim.value == 0 for lim in self.limits)

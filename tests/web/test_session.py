@@ -1,0 +1,135 @@
+"""Console sign-in, CSRF, sign-out and permissions, on SQLite and PostgreSQL (no browser needed)."""
+
+from __future__ import annotations
+
+from lockgate.identity.access import MASTER_EMAIL
+from tests.web.console import Console
+
+
+async def test_pages_need_a_session(app):
+    async with Console(app) as ui:
+        response = await ui.get("/ui/playground")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/ui/login?next=/ui/playground"
+        assert (await ui.get("/ui/admin/users")).status_code == 303
+
+
+async def test_sign_in_sets_a_secure_httponly_samesite_cookie(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.get("/ui/login")
+        response = await ui.post("/ui/login", {"email": member.email, "password": member.password})
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"].lower()
+        assert "lockgate_session=" in cookie
+        for flag in ("httponly", "secure", "samesite=strict", "path=/ui"):
+            assert flag in cookie
+        page = await ui.get("/ui/playground")
+        assert page.status_code == 200
+        assert member.email in page.text
+
+
+async def test_wrong_password_is_refused_on_the_form(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.get("/ui/login")
+        response = await ui.post("/ui/login", {"email": member.email, "password": "not-the-password"})
+        assert response.status_code == 401
+        assert "Wrong email or password" in response.text
+        assert "lockgate_session" not in response.headers.get("set-cookie", "")
+        assert (await ui.get("/ui/playground")).status_code == 303
+
+
+async def test_posts_without_a_valid_csrf_token_are_refused(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.get("/ui/login")
+        no_token = await ui.post(
+            "/ui/login", {"email": member.email, "password": member.password}, csrf=False
+        )
+        assert no_token.status_code == 403
+        assert "CSRF" in no_token.text
+        await ui.sign_in(member.email, member.password)
+        for data in ({}, {"csrf_token": "0" * 64}):
+            refused = await ui.client.post("/ui/keys", data={"name": "forged", **data})
+            assert refused.status_code == 403
+        forged = await ui.client.post("/ui/keys", data={"name": "forged"}, headers={"X-CSRF-Token": "f" * 64})
+        assert forged.status_code == 403
+        keys = await api.get("/v1/me/keys", key=member.key)
+        assert [k["name"] for k in keys.json()["data"]] == ["k"]  # nothing was created
+        accepted = await ui.post("/ui/keys", {"name": "made-in-console"})
+        assert accepted.status_code == 201
+
+
+async def test_a_token_from_another_browser_is_refused(api, app):
+    member = await api.create_member()
+    async with Console(app) as mine, Console(app) as theirs:
+        await mine.sign_in(member.email, member.password)
+        await theirs.get("/ui/login")  # a different seed cookie: its token must not work in mine
+        stolen = await mine.client.post("/ui/keys", data={"name": "k", "csrf_token": theirs.csrf})
+        assert stolen.status_code == 403
+
+
+async def test_sign_out_ends_the_session(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.sign_in(member.email, member.password)
+        cookie = ui.client.cookies.get("lockgate_session")
+        response = await ui.post("/ui/logout")
+        assert response.status_code == 303
+        assert (await ui.get("/ui/playground")).status_code == 303
+        # the session key itself is revoked, not only forgotten by this browser
+        assert (await api.get("/v1/me/info", key=cookie)).status_code == 401
+
+
+async def test_non_admins_see_no_admin_page_and_get_403(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.sign_in(member.email, member.password)
+        home = await ui.get("/ui/playground")
+        assert "/ui/admin/" not in home.text
+        for path in ("/ui/admin/users",):
+            assert (await ui.get(path)).status_code == 403
+        created = await ui.post(
+            "/ui/admin/users", {"email": "x@example.org", "password": "12345678", "role": 1}
+        )
+        assert created.status_code == 403
+        assert (await api.get("/v1/admin/users?limit=100")).json()["data"][-1]["email"] != "x@example.org"
+
+
+async def test_admin_creates_a_user_and_a_key_shown_once(api, app):
+    admin = await api.create_member(permissions=["admin"])
+    user_role = await api.create_role()
+    async with Console(app) as ui:
+        await ui.sign_in(admin.email, admin.password)
+        users = await ui.get("/ui/admin/users")
+        assert users.status_code == 200 and MASTER_EMAIL in users.text
+        made = await ui.post(
+            "/ui/admin/users",
+            {
+                "email": "new@example.org",
+                "password": "long-enough",
+                "role": str(user_role),
+                "organization": "",
+            },
+        )
+        assert made.status_code == 303
+        assert "new@example.org" in (await ui.get("/ui/admin/users")).text
+        created = await ui.post("/ui/keys", {"name": "ci", "days": ""})
+        secret = created.text.split("data-secret>")[1].split("<")[0]
+        assert secret.startswith("sk-")
+        assert (await api.get("/v1/me/info", key=secret)).status_code == 200
+        listing = await ui.get("/ui/keys")
+        assert secret not in listing.text  # never shown again
+
+
+async def test_another_users_cookie_never_shows_this_users_collections(api, app):
+    alice = await api.create_member()
+    bob = await api.create_member()
+    made = await api.post("/v1/collections", key=alice.key, json={"name": "alice-private-notes"})
+    assert made.status_code == 201
+    async with Console(app) as ui:
+        await ui.sign_in(bob.email, bob.password)
+        page = await ui.get("/ui/playground")
+        assert page.status_code == 200
+        assert "alice-private-notes" not in page.text
