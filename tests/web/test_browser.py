@@ -174,3 +174,34 @@ def test_another_users_cookie_never_shows_this_users_collections(browser, live):
     assert "alice-only-notes" not in bob.content()
     alice.context.close()
     bob.context.close()
+
+
+def test_usage_plot_updates(admin_page, shots):
+    page = admin_page
+    page.goto("/ui/usage?days=1")
+    before = int(page.locator("#usage-charts").get_attribute("data-requests"))
+    page.goto("/ui/playground")
+    page.get_by_label("Message").fill("Count to three.")
+    page.get_by_label("Max tokens").fill("12")
+    page.get_by_role("button", name="Send").click()
+    stream_answer(page, "#playground-answer")
+    page.goto("/ui/usage?days=1")
+    after = int(page.locator("#usage-charts").get_attribute("data-requests"))
+    assert after > before
+    for metric in ("requests", "tokens", "cost", "kgco2eq"):
+        assert page.locator(f"[data-chart={metric}] polyline").count() >= 1
+    assert page.locator("[data-usage-row]").count() >= 1
+    page.screenshot(path=shots / "usage.png", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+
+
+def test_models_page_shows_provider_health(admin_page, shots):
+    page = admin_page
+    page.goto("/ui/admin/models")
+    assert page.locator("[data-router] [data-health]").count() >= 2
+    assert page.locator("[data-health=healthy]").count() >= 1
+    page.screenshot(path=shots / "models.png", full_page=True)
+    page.goto("/ui/admin/roles")
+    page.screenshot(path=shots / "roles.png", full_page=True)

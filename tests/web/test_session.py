@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from lockgate.identity.access import MASTER_EMAIL
 from tests.web.console import Console
 
@@ -133,3 +135,54 @@ async def test_another_users_cookie_never_shows_this_users_collections(api, app)
         page = await ui.get("/ui/playground")
         assert page.status_code == 200
         assert "alice-private-notes" not in page.text
+
+
+async def test_usage_page_and_csv_show_only_ones_own_usage(api, app):
+    alice = await api.create_member()
+    bob = await api.create_member()
+    # usage rows as the recorder writes them: one for alice, one for bob
+    for member, model in ((alice, "alice-model"), (bob, "bob-model")):
+        api.state.accountant.recorder.record(
+            {
+                "request_id": f"r-{member.id}",
+                "created": int(time.time()),
+                "user_id": member.id,
+                "key_id": None,
+                "key_name": "k",
+                "router_id": None,
+                "model": model,
+                "provider_id": None,
+                "endpoint": "/v1/chat/completions",
+                "method": "POST",
+                "status": 200,
+                "prompt_tokens": 3,
+                "completion_tokens": 4,
+                "total_tokens": 7,
+                "estimated": False,
+                "cost": 0.5,
+                "kwh_min": 0.0,
+                "kwh_max": 0.0,
+                "kgco2eq_min": 0.001,
+                "kgco2eq_max": 0.002,
+                "latency_ms": 1.0,
+                "ttft_ms": None,
+            }
+        )
+    async with Console(app) as ui:
+        await ui.sign_in(alice.email, alice.password)
+        page = await ui.get("/ui/usage?days=1")
+        assert page.status_code == 200
+        assert 'data-requests="1"' in page.text
+        assert "alice-model" in page.text and "bob-model" not in page.text
+        assert (await ui.get("/ui/usage?days=1&user=" + str(bob.id))).text.count("bob-model") == 0
+        exported = await ui.get("/ui/usage.csv?days=1")
+        assert exported.headers["content-type"].startswith("text/csv")
+        lines = exported.text.strip().splitlines()
+        assert len(lines) == 2 and "alice-model" in lines[1]
+    admin = await api.create_member(permissions=["admin"])
+    async with Console(app) as ui:
+        await ui.sign_in(admin.email, admin.password)
+        everyone = await ui.get("/ui/usage?days=1")
+        assert "alice-model" in everyone.text and "bob-model" in everyone.text
+        only_bob = await ui.get(f"/ui/usage.csv?days=1&user={bob.id}")
+        assert "bob-model" in only_bob.text and "alice-model" not in only_bob.text

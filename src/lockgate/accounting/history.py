@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from lockgate.accounting import repository
@@ -12,6 +13,19 @@ from lockgate.accounting.repository import UsageFilter
 from lockgate.kit.db import Database
 
 DEFAULT_SPAN = 30 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    """One model's usage in one time bucket (`start`: Unix seconds; `cost` in the routers' currency;
+    `kgco2eq`: the upper estimate)."""
+
+    start: int
+    model: str
+    requests: int
+    tokens: int
+    cost: float
+    kgco2eq: float
 
 
 def usage_row(row: Usage) -> dict[str, Any]:
@@ -78,3 +92,10 @@ class UsageHistory:
                 "kgCO2eq": {"min": t["kgco2eq_min"], "max": t["kgco2eq_max"]},
             },
         }
+
+    async def series(self, f: UsageFilter, bucket_seconds: int) -> list[UsagePoint]:
+        """Usage per `bucket_seconds` and model, oldest first (for charts)."""
+        await self._recorder.flush()
+        async with self._db.transaction() as session:
+            rows = await repository.series(session, f, bucket_seconds)
+        return [UsagePoint(int(b), m or "", int(n), int(t), float(c), float(k)) for b, m, n, t, c, k in rows]

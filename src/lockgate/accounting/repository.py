@@ -66,3 +66,21 @@ async def totals(session: AsyncSession, f: UsageFilter) -> dict[str, float]:
         "kgco2eq_max",
     )
     return dict(zip(keys, row, strict=True))
+
+
+async def series(session: AsyncSession, f: UsageFilter, bucket_seconds: int) -> list[tuple]:
+    """(bucket start, model, requests, total tokens, cost, kgCO2eq max) per time bucket and model, oldest
+    first. The bucket is the Unix time rounded down to a multiple of `bucket_seconds`."""
+    bucket = (Usage.created - Usage.created % bucket_seconds).label("bucket")
+    stmt = _where(
+        select(
+            bucket,
+            Usage.model,
+            func.count(Usage.id),
+            func.coalesce(func.sum(Usage.total_tokens), 0),
+            func.coalesce(func.sum(Usage.cost), 0.0),
+            func.coalesce(func.sum(Usage.kgco2eq_max), 0.0),
+        ),
+        f,
+    ).group_by(bucket, Usage.model)
+    return [tuple(row) for row in await session.execute(stmt.order_by(bucket, Usage.model))]

@@ -18,12 +18,13 @@ from lockgate.web import (
     keys,
     playground,
     search,
+    usage,
 )
 from lockgate.web.render import HERE
 from lockgate.web.session import check_csrf
 
 log = logging.getLogger("lockgate.web")
-PAGES = (auth, playground, collections, search, chats, keys, admin_users, admin_access, admin_models)
+PAGES = (auth, playground, collections, search, chats, keys, admin_users, admin_access, admin_models, usage)
 HTMX = HERE / "static" / "vendor" / "htmx.min.js"
 
 
