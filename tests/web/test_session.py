@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from lockgate.identity.access import MASTER_EMAIL
@@ -90,7 +91,13 @@ async def test_non_admins_see_no_admin_page_and_get_403(api, app):
         await ui.sign_in(member.email, member.password)
         home = await ui.get("/ui/playground")
         assert "/ui/admin/" not in home.text
-        for path in ("/ui/admin/users",):
+        for path in (
+            "/ui/admin/users",
+            "/ui/admin/roles",
+            "/ui/admin/organizations",
+            "/ui/admin/keys",
+            "/ui/admin/models",
+        ):
             assert (await ui.get(path)).status_code == 403
         created = await ui.post(
             "/ui/admin/users", {"email": "x@example.org", "password": "12345678", "role": 1}
@@ -186,3 +193,43 @@ async def test_usage_page_and_csv_show_only_ones_own_usage(api, app):
         assert "alice-model" in everyone.text and "bob-model" in everyone.text
         only_bob = await ui.get(f"/ui/usage.csv?days=1&user={bob.id}")
         assert "bob-model" in only_bob.text and "alice-model" not in only_bob.text
+
+
+async def test_admin_makes_a_key_for_a_user_and_revokes_it(api, app):
+    admin = await api.create_member(permissions=["admin"])
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.sign_in(admin.email, admin.password)
+        created = await ui.post("/ui/admin/keys", {"user": str(member.id), "name": "handed-over"})
+        assert created.status_code == 201
+        secret = created.text.split("data-secret>")[1].split("<")[0]
+        me = await api.get("/v1/me/info", key=secret)
+        assert me.status_code == 200 and me.json()["email"] == member.email
+        listing = await ui.get("/ui/admin/keys")
+        assert secret not in listing.text
+        row = re.search(r'data-key="handed-over".*?/ui/admin/keys/(\d+)/revoke', listing.text, re.DOTALL)
+        key_id = row.group(1)
+        assert (await ui.post(f"/ui/admin/keys/{key_id}/revoke")).status_code == 303
+        assert (await api.get("/v1/me/info", key=secret)).status_code == 401
+
+
+async def test_admin_sets_a_role_limit_and_makes_an_organization(api, app):
+    admin = await api.create_member(permissions=["admin"])
+    router_id = await api.create_router()
+    role_id = await api.create_role()
+    async with Console(app) as ui:
+        await ui.sign_in(admin.email, admin.password)
+        assert (await ui.get("/ui/admin/roles")).status_code == 200
+        limited = await ui.post(
+            f"/ui/admin/roles/{role_id}/limits", {"model": router_id, "type": "rpm", "value": 5}
+        )
+        assert limited.status_code == 303
+        role = (await api.get(f"/v1/admin/roles/{role_id}")).json()
+        assert role["limits"] == [{"router": router_id, "type": "rpm", "value": 5}]
+        bad = await ui.post(
+            f"/ui/admin/roles/{role_id}/limits", {"model": router_id, "type": "rpx", "value": 5}
+        )
+        assert bad.status_code == 422 and "type" in bad.text
+        made = await ui.post("/ui/admin/organizations", {"name": "Harbour office"})
+        assert made.status_code == 303
+        assert "Harbour office" in (await ui.get("/ui/admin/organizations")).text

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from lockgate.web import (
     admin_access,
+    admin_keys,
     admin_models,
     admin_users,
     auth,
@@ -24,7 +25,19 @@ from lockgate.web.render import HERE
 from lockgate.web.session import check_csrf
 
 log = logging.getLogger("lockgate.web")
-PAGES = (auth, playground, collections, search, chats, keys, admin_users, admin_access, admin_models, usage)
+PAGES = (
+    auth,
+    playground,
+    collections,
+    search,
+    chats,
+    keys,
+    admin_users,
+    admin_access,
+    admin_keys,
+    admin_models,
+    usage,
+)
 HTMX = HERE / "static" / "vendor" / "htmx.min.js"
 
 

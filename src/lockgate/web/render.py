@@ -51,6 +51,7 @@ def _nav(principal: Principal | None) -> list[tuple[str, str]]:
             ("/ui/admin/users", "Users"),
             ("/ui/admin/roles", "Roles"),
             ("/ui/admin/organizations", "Organizations"),
+            ("/ui/admin/keys", "All keys"),
         ]
     if principal.has(Permission.PROVIDE_MODELS):
         items.append(("/ui/admin/models", "Models"))
