@@ -139,7 +139,13 @@ def test_non_admin_sees_no_admin_page_and_gets_403(browser, live, shots):
     page = sign_in(browser, live, email, password, viewport={"width": 390, "height": 844})
     page.screenshot(path=shots / "playground-phone.png", full_page=True)
     assert page.locator("nav a[href^='/ui/admin/']").count() == 0
-    for path in ("/ui/admin/users", "/ui/admin/roles", "/ui/admin/organizations", "/ui/admin/models"):
+    for path in (
+        "/ui/admin/users",
+        "/ui/admin/roles",
+        "/ui/admin/organizations",
+        "/ui/admin/keys",
+        "/ui/admin/models",
+    ):
         response = page.goto(path)
         assert response.status == 403, path
     page.screenshot(path=shots / "forbidden.png")
