@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import uvicorn
@@ -27,6 +28,9 @@ class Live:
 
     def openai(self, key: str = MASTER_KEY, **kwargs) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **kwargs)
+
+    def anthropic(self, key: str = MASTER_KEY, **kwargs) -> anthropic.Anthropic:
+        return anthropic.Anthropic(base_url=self.url, api_key=key, max_retries=0, **kwargs)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from lockgate.accounting.limits import MemoryLimiter, RedisLimiter
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.accounting.service import Accountant
 from lockgate.api import h2ogpte, ops
+from lockgate.api.anthropic import messages as anthropic_messages
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
@@ -69,6 +70,7 @@ SURFACES = (
     embeddings,
     models,
     media,
+    anthropic_messages,
     ops,
     auth,
     me,

@@ -1,7 +1,8 @@
 """Render the core's errors in each dialect. OpenGateLLM answers FastAPI-style {"detail": ...};
 the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) answer
 {"error": {"message", "type", "param", "code"}}; the h2oGPTe routes (`dialect = "h2ogpte"`) answer
-{"code", "message"}."""
+{"code", "message"}; the Anthropic Messages routes (`dialect = "anthropic"`) answer
+{"type": "error", "error": {"type", "message"}, "request_id"}, with 400 for any invalid request."""
 
 from __future__ import annotations
 
@@ -10,11 +11,29 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lockgate.errors import AppError
 
 log = logging.getLogger("lockgate.errors")
+
+
+def dialect_route(dialect: str) -> type[APIRoute]:
+    """A route class that marks its requests with `dialect` before anything else runs, so that even a
+    body that is not JSON (rejected before any dependency) gets the dialect's error shape."""
+
+    class DialectRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def marked(request: Request):
+                request.state.dialect = dialect
+                return await handler(request)
+
+            return marked
+
+    return DialectRoute
 
 
 def _dialect(request: Request) -> str:
@@ -36,9 +55,31 @@ def _openai_type(status: int) -> str:
     return "invalid_request_error"
 
 
+# Anthropic's error `type` by HTTP status (its SDK maps each status to an exception class).
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+
+def anthropic_error_type(status: int) -> str:
+    return _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
 def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
     dialect = _dialect(request)
-    if dialect == "openai":
+    if dialect == "anthropic":
+        status = 400 if status == 422 else status  # Anthropic answers 400 to every malformed request
+        error = {"type": anthropic_error_type(status), "message": message}
+        body = {"type": "error", "error": error, "request_id": getattr(request.state, "request_id", None)}
+    elif dialect == "openai":
         body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     elif dialect == "h2ogpte":
         body = {"code": status, "message": message}
@@ -51,15 +92,24 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
     return _render(request, exc.status_code, exc.message, exc.code, exc.param, exc.headers)
 
 
+# Labels pydantic puts in an error's location for the branch of a union it tried: not field names.
+_BRANCH_LABELS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _field_path(loc) -> list[str]:
+    return [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _BRANCH_LABELS))]
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if _dialect(request) == "h2ogpte":
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first["loc"][1:]) or "request"
         return _render(request, 422, f"{field}: {first['msg']}", "invalid_request_error", field)
-    if _dialect(request) == "openai":
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        param = ".".join(str(p) for p in first["loc"][1:]) or None
+    if _dialect(request) in ("openai", "anthropic"):
+        # the deepest error: for a union field (`input`: string or items) it names the bad item
+        first = max(errors, key=lambda e: len(e["loc"])) if errors else {"loc": (), "msg": "invalid request"}
+        param = ".".join(_field_path(first["loc"][1:])) or None
         return _render(request, 422, f"{param}: {first['msg']}", "invalid_request_error", param)
     # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
     detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]

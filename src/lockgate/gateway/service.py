@@ -10,6 +10,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from lockgate.accounting.service import Accountant, Admission, CallContext, ProviderFacts
 from lockgate.errors import AppError, BadRequest, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
@@ -307,6 +309,28 @@ class GatewayService:
             )
         raise NotFound("No local llama.cpp model is loaded.", param="model")
 
+    async def count_prompt_tokens(
+        self, name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> int:
+        """Input tokens of a chat request to model `name` (404 unknown, 400 not a chat model): counted by
+        the local model's own tokenizer when a llama.cpp engine serves it, else the estimate that admission
+        uses. Nothing is billed."""
+        router = self.resolve(name, Endpoint.CHAT)
+        engine = next(
+            (
+                p.adapter.engine
+                for p in router.providers
+                if isinstance(getattr(p.adapter, "engine", None), LlamaEngine)
+            ),
+            None,
+        )
+        if engine is None:
+            return estimate_tokens(messages) + estimate_tokens(tools)
+        text = "\n".join(_message_text(m) for m in messages)
+        if tools:
+            text += "\n" + orjson.dumps(tools).decode()
+        return len(await engine.tokenize(text))
+
     # -- embeddings, rerank, audio, ocr ------------------------------------------------------------
 
     async def embeddings(self, ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -382,6 +406,16 @@ class GatewayService:
 def _max_tokens(body: dict[str, Any]) -> int | None:
     value = body.get("max_completion_tokens") or body.get("max_tokens")
     return int(value) * int(body.get("n") or 1) if value else None
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    calls = "".join(
+        str((c.get("function") or {}).get("arguments", "")) for c in message.get("tool_calls") or ()
+    )
+    return f"{message.get('role', '')}: {content or ''}{calls}"
 
 
 def _collect_text(payload: dict[str, Any], parts: list[str]) -> None:

@@ -3,6 +3,8 @@ audio transcriptions, OCR. Errors use the OpenAI envelope."""
 
 from fastapi import APIRouter, Depends, Request
 
+from lockgate.api.errors import dialect_route
+
 
 async def openai_dialect(request: Request) -> None:
     # async: FastAPI runs plain `def` dependencies in a thread pool, a thread hop per request.
@@ -10,4 +12,9 @@ async def openai_dialect(request: Request) -> None:
 
 
 def inference_router() -> APIRouter:
-    return APIRouter(prefix="/v1", tags=["inference"], dependencies=[Depends(openai_dialect)])
+    return APIRouter(
+        prefix="/v1",
+        tags=["inference"],
+        dependencies=[Depends(openai_dialect)],
+        route_class=dialect_route("openai"),  # also for bodies that are not JSON
+    )

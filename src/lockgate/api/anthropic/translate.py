@@ -1,0 +1,219 @@
+"""Anthropic Messages ⇄ the gateway's internal chat request (OpenAI chat-completions shape).
+
+Request: `system` becomes a system message, `tool_use` blocks assistant tool calls, `tool_result` blocks
+tool messages, `tools`/`tool_choice` function tools. Answer: the chat completion becomes a `message`
+with text and `tool_use` content blocks, Anthropic's stop reason and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from lockgate.api.anthropic.schemas import (
+    CountTokensRequest,
+    ImageBlock,
+    MessageParam,
+    MessagesRequest,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from lockgate.errors import BadRequest
+
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def stop_reason(finish_reason: str | None) -> str:
+    return STOP_REASONS.get(finish_reason or "stop", "end_turn")
+
+
+def _image_part(block: ImageBlock, field: str) -> dict[str, Any]:
+    source = block.source
+    if source.type == "base64":
+        if not source.data or not source.media_type:
+            raise BadRequest(f"{field}.source: base64 images need media_type and data.", param=field)
+        url = f"data:{source.media_type};base64,{source.data}"
+    else:
+        if not source.url:
+            raise BadRequest(f"{field}.source.url: required for url images.", param=field)
+        url = source.url
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Plain text when there is only text (every engine reads it), content parts otherwise."""
+    if all(p["type"] == "text" for p in parts):
+        return "\n\n".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_result(block: ToolResultBlock, field: str) -> dict[str, Any]:
+    if block.content is None or isinstance(block.content, str):
+        text = block.content or ""
+    else:
+        pieces = []
+        for j, part in enumerate(block.content):
+            if not isinstance(part, TextBlock):
+                raise BadRequest(
+                    f"{field}.content.{j}: only text tool results are supported.", param=f"{field}.content"
+                )
+            pieces.append(part.text)
+        text = "\n\n".join(pieces)
+    if block.is_error:
+        text = f"Error: {text}"
+    return {"role": "tool", "tool_call_id": block.tool_use_id, "content": text}
+
+
+def _turn(message: MessageParam, i: int) -> list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return [{"role": message.role, "content": message.content}]
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for j, block in enumerate(message.content):
+        field = f"messages.{i}.content.{j}"
+        if isinstance(block, TextBlock):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            if message.role != "user":
+                raise BadRequest(f"{field}: images belong in user turns.", param=field)
+            parts.append(_image_part(block, field))
+        elif isinstance(block, ToolUseBlock):
+            if message.role != "assistant":
+                raise BadRequest(f"{field}: tool_use blocks belong in assistant turns.", param=field)
+            arguments = orjson.dumps(block.input).decode()
+            calls.append(
+                {"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}}
+            )
+        else:
+            if message.role != "user":
+                raise BadRequest(f"{field}: tool_result blocks belong in user turns.", param=field)
+            results.append(_tool_result(block, field))
+    if message.role == "assistant":
+        # "" rather than null beside tool calls: every chat template can concatenate it
+        turn: dict[str, Any] = {"role": "assistant", "content": _content(parts) if parts else ""}
+        if calls:
+            turn["tool_calls"] = calls
+        return [turn]
+    # Tool results answer the previous assistant turn's calls: they come first.
+    return [*results, *([{"role": "user", "content": _content(parts)}] if parts else [])]
+
+
+def chat_messages(body: CountTokensRequest) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if body.system:
+        system = body.system if isinstance(body.system, str) else "\n\n".join(b.text for b in body.system)
+        messages.append({"role": "system", "content": system})
+    for i, message in enumerate(body.messages):
+        messages.extend(_turn(message, i))
+    return messages
+
+
+def chat_tools(body: CountTokensRequest) -> list[dict[str, Any]] | None:
+    if not body.tools:
+        return None
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                **({"description": tool.description} if tool.description else {}),
+                "parameters": tool.input_schema,
+            },
+        }
+        for tool in body.tools
+    ]
+
+
+def _tool_choice(body: MessagesRequest, payload: dict[str, Any]) -> None:
+    choice = body.tool_choice
+    if choice is None:
+        return
+    if choice.type == "tool":
+        if not choice.name:
+            raise BadRequest(
+                "tool_choice.name: required when tool_choice.type is 'tool'.", param="tool_choice"
+            )
+        if not any(t.name == choice.name for t in body.tools or ()):
+            raise BadRequest(f"tool_choice.name: no tool named '{choice.name}'.", param="tool_choice")
+        payload["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+    else:
+        payload["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[choice.type]
+    if choice.disable_parallel_tool_use and body.tools:
+        payload["parallel_tool_calls"] = False
+
+
+def chat_request(body: MessagesRequest) -> dict[str, Any]:
+    """The internal chat request for a Messages request (400 naming the field when it cannot be)."""
+    payload: dict[str, Any] = {
+        "model": body.model,
+        "messages": chat_messages(body),
+        "max_tokens": body.max_tokens,
+    }
+    for name, value in (("temperature", body.temperature), ("top_p", body.top_p), ("top_k", body.top_k)):
+        if value is not None:
+            payload[name] = value
+    if body.stop_sequences:
+        payload["stop"] = body.stop_sequences
+    if tools := chat_tools(body):
+        payload["tools"] = tools
+    _tool_choice(body, payload)
+    if body.output_config and body.output_config.format:
+        schema = {"name": "output", "schema": body.output_config.format.schema_}
+        payload["response_format"] = {"type": "json_schema", "json_schema": schema}
+    if body.metadata and body.metadata.user_id:
+        payload["user"] = body.metadata.user_id
+    return payload
+
+
+def tool_input(arguments: str | None) -> dict[str, Any]:
+    """Tool arguments as Anthropic's `input` object. A model that wrote something else than a JSON
+    object gets it kept under "arguments" rather than lost."""
+    try:
+        value = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        return {"arguments": arguments}
+    return value if isinstance(value, dict) else {"arguments": value}
+
+
+def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
+    return {
+        "input_tokens": int(usage.get("prompt_tokens") or 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+    }
+
+
+def message(answer: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """A chat completion as Anthropic's `message` object."""
+    choice = (answer.get("choices") or [{}])[0]
+    reply = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if reply.get("content"):
+        content.append({"type": "text", "text": reply["content"]})
+    for call in reply.get("tool_calls") or ():
+        function = call.get("function") or {}
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or f"toolu_{message_id}_{len(content)}",
+                "name": function.get("name", ""),
+                "input": tool_input(function.get("arguments")),
+            }
+        )
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": answer.get("model"),
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason")),
+        "stop_sequence": None,
+        "usage": anthropic_usage(answer.get("usage") or {}),
+    }
