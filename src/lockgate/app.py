@@ -24,6 +24,7 @@ from lockgate.api.errors import install_error_handlers
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
 from lockgate.api.openai.fast_lane import InferenceFastLane
+from lockgate.api.openai.responses import routes as responses_routes
 from lockgate.api.opengate import (
     admin_organizations,
     admin_providers,
@@ -60,6 +61,7 @@ from lockgate.rag.answer import GroundedChat
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
+from lockgate.responses.service import ResponsesService
 from lockgate.state import AppState
 from lockgate.web import install_console
 
@@ -70,6 +72,7 @@ SURFACES = (
     embeddings,
     models,
     media,
+    responses_routes,
     anthropic_messages,
     ops,
     auth,
@@ -129,6 +132,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         conversations=conversations,
         completions=CompletionService(db, rag, gateway, conversations),
         templates=TemplateService(db),
+        responses=ResponsesService(db, rag),
         metrics=metrics,
         console_key=hashlib.sha256(b"lockgate-console-csrf|" + secret.encode()).digest(),
     )

@@ -21,6 +21,7 @@ from lockgate.rag.answer import GroundedChat
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
+from lockgate.responses.service import ResponsesService
 
 
 @dataclass(slots=True)
@@ -41,5 +42,6 @@ class AppState:
     conversations: ConversationService
     completions: CompletionService
     templates: TemplateService
+    responses: ResponsesService
     metrics: Metrics
     console_key: bytes = b""  # signs the web console's CSRF tokens (derived from the secret key)

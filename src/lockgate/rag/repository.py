@@ -155,3 +155,8 @@ async def vectors(
 ) -> list[tuple[int, bytes]]:
     stmt = select(Chunk.id, Chunk.embedding).where(*chunk_filters(collection_ids, document_ids, metadata))
     return [(row[0], row[1]) for row in await session.execute(stmt)]
+
+
+async def document_names(session: AsyncSession, document_ids: list[int]) -> dict[int, str]:
+    stmt = select(Document.id, Document.name).where(Document.id.in_(set(document_ids)))
+    return {row[0]: row[1] for row in await session.execute(stmt)}

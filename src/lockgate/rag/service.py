@@ -359,6 +359,13 @@ class RagService:
         hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
         return hits, usage
 
+    async def document_names(self, document_ids: list[int]) -> dict[int, str]:
+        """Names of documents by id (for citations of chunks the caller was already allowed to read)."""
+        if not document_ids:
+            return {}
+        async with self._db.transaction() as session:
+            return await repository.document_names(session, document_ids)
+
     async def store_chunks(self, session, rows: list[Chunk]) -> None:
         """Chunks and their index entries, in the caller's transaction (which also moves the collection's
         vectors version, so every replica's vector cache reloads)."""
