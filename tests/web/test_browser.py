@@ -211,3 +211,14 @@ def test_models_page_shows_provider_health(admin_page, shots):
     page.screenshot(path=shots / "models.png", full_page=True)
     page.goto("/ui/admin/roles")
     page.screenshot(path=shots / "roles.png", full_page=True)
+
+
+def test_sign_out(browser, live):
+    email, password = new_user(live)
+    page = sign_in(browser, live, email, password)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/ui/login")
+    assert not [c for c in page.context.cookies() if c["name"] == "lockgate_session"]
+    page.goto("/ui/playground")
+    page.wait_for_url("**/ui/login?next=/ui/playground")
+    page.context.close()

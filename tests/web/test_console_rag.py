@@ -66,3 +66,21 @@ async def test_an_upload_too_large_or_unreadable_leaves_no_document(api, app):
         assert no_token.status_code == 403
         documents = await ui.get(f"/ui/collections/{collection_id}/documents")
         assert re.search(r"0 document\(s\)", documents.text)
+
+
+async def test_bad_playground_and_viewer_input_is_a_clear_4xx(api, app):
+    member = await api.create_member()
+    async with Console(app) as ui:
+        await ui.sign_in(member.email, member.password)
+        url = "/ui/playground/stream"
+        unknown = await ui.post(url, {"model": "no-such-model", "prompt": "hi"})
+        assert unknown.status_code == 404 and "no-such-model" in unknown.text
+        huge = await ui.post(url, {"model": "m", "prompt": "hi", "collections": str(2**70)})
+        assert huge.status_code == 422 and "collections" in huge.text
+        hot = await ui.post(url, {"model": "m", "prompt": "hi", "temperature": "9"})
+        assert hot.status_code == 422 and "temperature" in hot.text
+        missing = await ui.post(url, {"model": "m"})
+        assert missing.status_code == 422 and "prompt" in missing.text
+        far = await ui.get(f"/ui/documents/1?offset={2**70}")
+        assert far.status_code == 422
+        assert (await ui.get("/ui/documents/999999")).status_code == 404

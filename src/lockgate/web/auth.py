@@ -45,7 +45,7 @@ async def login(
     try:
         created = await state.access.login(email, password)
     except AppError as exc:  # wrong password, expired user, throttled: said on the form
-        return page(
+        refused = page(
             request,
             "login.html",
             status_code=exc.status_code,
@@ -53,6 +53,8 @@ async def login(
             error=exc.message,
             email=email,
         )
+        refused.headers.update(exc.headers)  # e.g. Retry-After when sign-ins are throttled
+        return refused
     response = redirect(request, _next(next))
     start_session(request, response, created.key)
     return response

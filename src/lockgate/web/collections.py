@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import HTMLResponse, Response
 
 from lockgate.accounting.service import CallContext
@@ -114,10 +114,13 @@ async def delete_collection(
 
 @router.get("/ui/documents/{document_id}")
 async def document(
-    request: Request, document_id: DbId, principal: Viewer, state: State, offset: int = 0
+    request: Request,
+    document_id: DbId,
+    principal: Viewer,
+    state: State,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Response:
     row = await state.rag.get_document(principal, document_id)
-    offset = max(0, offset)
     chunks = await state.rag.list_chunks(principal, document_id, offset, CHUNKS_PER_PAGE)
     return page(
         request, "document.html", document=row, chunks=chunks, offset=offset, per_page=CHUNKS_PER_PAGE

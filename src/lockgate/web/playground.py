@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 from starlette.responses import Response
 
 from lockgate.accounting.service import CallContext
@@ -23,6 +24,7 @@ from lockgate.web.session import Viewer
 router = APIRouter(route_class=ConsoleRoute)
 ENDPOINT = "/ui/playground"
 ALL_COLLECTIONS = Page(offset=0, limit=100, order_by="name")
+CollectionId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 def chat_models(state: AppState, principal: Principal) -> list[str]:
@@ -78,7 +80,7 @@ async def stream(
     temperature: Annotated[float, Form(ge=0, le=2)] = 0.7,
     max_tokens: Annotated[int, Form(ge=1, le=32_768)] = 256,
     top_p: Annotated[float, Form(gt=0, le=1)] = 1.0,
-    collections: Annotated[list[int] | None, Form()] = None,
+    collections: Annotated[list[CollectionId] | None, Form()] = None,
     method: Annotated[str, Form(pattern="^(semantic|lexical|hybrid)$")] = "hybrid",
     chunks: Annotated[int, Form(ge=1, le=20)] = 4,
 ) -> Response:

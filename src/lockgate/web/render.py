@@ -82,7 +82,7 @@ def redirect(request: Request, url: str) -> Response:
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
-    if request.headers.get("hx-request") or request.headers.get("accept") == "application/json":
+    if request.headers.get("hx-request"):
         # a fragment for the part of the page that asked (htmx swaps 4xx/5xx in, see console.js)
         return page(request, "_error.html", status_code=status, message=message)
     return page(request, "error.html", status_code=status, message=message)

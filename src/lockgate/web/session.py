@@ -95,7 +95,8 @@ def start_session(request: Request, response: Response, session_key: str) -> Non
 
 
 def end_session(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+    # expired with the same attributes it was set with, or a browser may keep the Secure cookie
+    set_cookie(request, response, SESSION_COOKIE, "", 0)
 
 
 async def viewer(request: Request) -> Principal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
@@ -31,11 +31,7 @@ def line(payload: dict[str, Any]) -> bytes:
 
 
 def sources_line(sources: list[Source]) -> bytes:
-    return line({"type": "sources", "sources": [_as_dict(s) for s in sources]})
-
-
-def _as_dict(source: Source) -> dict[str, Any]:
-    return {f: getattr(source, f) for f in source.__slots__}
+    return line({"type": "sources", "sources": [asdict(s) for s in sources]})
 
 
 def usage_line(usage: dict[str, Any]) -> bytes:
