@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from tests.fakes.common import AbruptClose, Reject, now
 
-FLAVORS = ("openai", "vllm", "mistral", "tei", "albert")
+FLAVORS = ("openai", "vllm", "mistral", "tei", "albert", "anthropic")
 Kind = Literal["inference", "probe", "health"]  # health: never needs auth
 Handler = Callable[["FakeUpstream", Request, "Recorded"], Awaitable[Response]]
 
@@ -208,9 +208,9 @@ class FakeUpstream:
     # -- the app ---------------------------------------------------------------------------------
 
     def _flavor_module(self) -> Any:
-        from tests.fakes import openai_like, tei
+        from tests.fakes import anthropic, openai_like, tei
 
-        return tei if self.flavor == "tei" else openai_like
+        return {"tei": tei, "anthropic": anthropic}.get(self.flavor, openai_like)
 
     def _build_app(self) -> Starlette:
         impl = self._flavor_module()
@@ -226,7 +226,13 @@ class FakeUpstream:
             rec = await self._record(request)
             path = request.url.path
             if self.api_key is not None and ep.kind != "health":
-                if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                check = getattr(impl, "authorized", None)  # flavors with their own auth header
+                allowed = (
+                    check(self, request)
+                    if check
+                    else request.headers.get("authorization") == f"Bearer {self.api_key}"
+                )
+                if not allowed:
                     return impl.unauthorized(path)
             if ep.kind == "inference":
                 await self.sleep(self.delay)

@@ -5,7 +5,8 @@
         fake.fail_status = 503  # knobs are plain attributes, read on every request
 
 Flavors: "openai", "vllm", "mistral", "albert" (OpenAI-compatible routes under /v1) and "tei"
-(/info, /health, /embed, /rerank, /v1/embeddings). Every request is recorded in `fake.requests`.
+(/info, /health, /embed, /rerank, /v1/embeddings) and "anthropic" (Anthropic's /v1/models and
+/v1/messages, x-api-key auth). Every request is recorded in `fake.requests`.
 """
 
 from tests.fakes.server import FLAVORS, FakeUpstream, FormFile, Recorded, free_port

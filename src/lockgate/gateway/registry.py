@@ -55,9 +55,11 @@ class RouterRuntime:
     providers: list[ProviderRuntime]
 
 
-def build_client(config: ProviderConfig) -> aiohttp.ClientSession:
-    """One pooled client per provider, kept for the provider's life (aiohttp: see ADR 0008)."""
-    headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
+def build_client(config: ProviderConfig, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
+    """One pooled client per provider, kept for the provider's life (aiohttp: see ADR 0008).
+    `headers`: the provider's auth headers (default: the key as a Bearer token)."""
+    if headers is None:
+        headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
     return aiohttp.ClientSession(
         headers=headers,
         timeout=aiohttp.ClientTimeout(
@@ -72,7 +74,9 @@ def build_client(config: ProviderConfig) -> aiohttp.ClientSession:
 def build_adapter(config: ProviderConfig, engines: LocalEngines | None = None) -> ProviderAdapter:
     if config.type == "local":
         return LocalAdapter(config, engines.get(config.url) if engines else None)
-    return ADAPTERS[config.type](config, build_client(config))
+    adapter = ADAPTERS[config.type]
+    auth = getattr(adapter, "auth_headers", None)
+    return adapter(config, build_client(config, auth(config.key) if auth else None))
 
 
 class ModelRegistry:

@@ -26,6 +26,7 @@ class ProviderType(StrEnum):
     MISTRAL = "mistral"
     TEI = "tei"
     ALBERT = "albert"
+    ANTHROPIC = "anthropic"  # Anthropic's Messages API (chat only)
     LOCAL = "local"  # an engine running in this process (see lockgate.inference)
 
 
