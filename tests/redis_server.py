@@ -11,14 +11,15 @@ from pathlib import Path
 import redis
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen | None, str]:
-    """(process, url) or (None, reason)."""
+def start_redis(directory: Path, port: int | None = None) -> tuple[subprocess.Popen | None, str]:
+    """(process, url) or (None, reason). `port`: to start a stopped Redis again where it was."""
     binary = shutil.which("redis-server")
     if binary is None:
         return None, "redis-server is not installed (apt-get install redis-server)"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     process = subprocess.Popen(
         [
             binary,

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,8 +47,9 @@ from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.config_sync import sync_config_models
+from lockgate.gateway.health import status_of
 from lockgate.gateway.registry import ModelRegistry
-from lockgate.gateway.schemas import ProviderType
+from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelType, ProviderType
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
@@ -55,8 +57,9 @@ from lockgate.identity.service import IdentityService
 from lockgate.inference.engines import LocalEngines, default_models
 from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
-from lockgate.ops.metrics import Metrics
+from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
+from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
@@ -101,10 +104,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds, engines=LocalEngines())
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
-    accountant = Accountant(limiter, recorder, metrics)
-    metrics.watch_inflight(
-        lambda: [(r.name, str(p.id), p.stats.inflight) for r in registry.routers() for p in r.providers]
-    )
+    accountant = Accountant(limiter, recorder, metrics, lambda pid: _provider_name(registry, pid))
     gateway = GatewayService(
         registry,
         accountant,
@@ -112,6 +112,12 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         settings.provider_cooldown_seconds,
         settings.qos_queue_seconds,
         settings.provider_retry_seconds,
+    )
+    metrics.watch(lambda: live_state(gateway))
+    readiness = ReadinessService(
+        db,
+        gateway.models_health,
+        limiter.ping if isinstance(limiter, RedisLimiter) else None,
     )
     rag = RagService(db, gateway, settings.rag_embedding_model)
     conversations = ConversationService(db, rag)
@@ -135,6 +141,33 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         responses=ResponsesService(db, rag),
         metrics=metrics,
         console_key=hashlib.sha256(b"lockgate-console-csrf|" + secret.encode()).digest(),
+        readiness=readiness,
+    )
+
+
+def _provider_name(registry: ModelRegistry, provider_id: int) -> str:
+    runtime = registry.provider(provider_id)
+    return runtime.name if runtime is not None else str(provider_id)
+
+
+def live_state(gateway: GatewayService) -> LiveState:
+    """What the scrape-time gauges read: every provider's load and health, every queue."""
+    now = time.monotonic()
+    return LiveState(
+        providers=[
+            ProviderSample(
+                model=router.name,
+                provider=p.name,
+                status=status_of(p.stats, now).value,
+                inflight=p.stats.inflight,
+                cooldown_seconds=max(0.0, p.stats.cooldown_until - now),
+                failures=p.stats.failures_total,
+                cooldowns=p.stats.cooldowns_total,
+            )
+            for router in gateway.registry.routers()
+            for p in router.providers
+        ],
+        queued=gateway.queue_depths(),
     )
 
 
@@ -172,6 +205,21 @@ async def _watch_registry(state: AppState) -> None:
             log.exception("registry refresh failed")
 
 
+def warn_if_rag_model_missing(state: AppState) -> None:
+    """Declaring `models` switches the local defaults off while `rag_embedding_model` may still name one:
+    say so loudly at start rather than on the first upload (which answers 503 until it is fixed)."""
+    name = state.settings.rag_embedding_model
+    router = state.gateway.registry.resolve(name)
+    if router is None or router.type not in ENDPOINT_MODEL_TYPES[Endpoint.EMBEDDINGS]:
+        served = [r.name for r in state.gateway.registry.routers() if r.type == ModelType.TEXT_EMBEDDINGS]
+        log.error(
+            f"RAG cannot work: rag_embedding_model '{name}' is not an embedding model served here; "
+            "document uploads and semantic search will answer 503. Set rag_embedding_model to one of "
+            f"{served or 'the embedding models you declare (none are declared)'}.",
+            extra={"setting": "rag_embedding_model", "value": name, "embedding_models": served},
+        )
+
+
 def settle_heap() -> None:
     """Move everything built at startup (libraries, models, registry) out of the garbage collector's
     reach: a full collection then walks only what requests allocate. Under load, full collections over
@@ -190,7 +238,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics)
         app.state.lockgate = state
-        watcher: asyncio.Task | None = None
+        watchers: list[asyncio.Task] = []
         try:
             result = await state.access.bootstrap(settings.master_key)
             if result.generated_master_key:
@@ -204,12 +252,14 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             await load_local_engines(state, served)
             await sync_config_models(state.db, state.gateway_admin.box, served)
             await state.gateway.registry.refresh(probe_new=True)
-            watcher = asyncio.create_task(_watch_registry(state))
+            warn_if_rag_model_missing(state)
+            watchers.append(asyncio.create_task(_watch_registry(state)))
+            watchers.append(asyncio.create_task(state.readiness.watch(settings.health_check_seconds)))
             if freeze_startup_heap:
                 settle_heap()
             yield
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

@@ -142,6 +142,12 @@ class Settings(BaseModel):
     registry_refresh_seconds: float = Field(
         default=10.0, gt=0, description="How often a replica checks the database for router/provider changes."
     )
+    health_check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the database and Redis are checked in the background "
+        "(a loss or a recovery is logged once).",
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db. Set it on every replica so rate limits and budgets are shared.",
@@ -178,6 +184,25 @@ class Settings(BaseModel):
                     raise ValueError(f"models: '{name}' is used twice as a model name or alias")
                 seen.add(name)
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str | None) -> str | None:
+        """Lockgate talks to databases through async drivers only: say the right scheme."""
+        if not url:
+            return url
+        scheme, separator, _ = url.partition("://")
+        if not separator:
+            raise ValueError("must be a URL such as postgresql+asyncpg://user:password@host:5432/lockgate")
+        if scheme.startswith("postgres") and scheme != "postgresql+asyncpg":
+            raise ValueError(f"use postgresql+asyncpg:// instead of {scheme}:// (the asyncpg driver)")
+        if scheme.startswith("sqlite") and scheme != "sqlite+aiosqlite":
+            raise ValueError(f"use sqlite+aiosqlite:// instead of {scheme}:// (the aiosqlite driver)")
+        if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+            raise ValueError(
+                f"unsupported scheme {scheme}://: use postgresql+asyncpg:// or sqlite+aiosqlite://"
+            )
+        return url
 
     @property
     def resolved_database_url(self) -> str:
@@ -226,7 +251,10 @@ def load_settings(
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        loaded = yaml.safe_load(substitute_env(path.read_text(), env)) or {}
+        try:
+            loaded = yaml.safe_load(substitute_env(path.read_text(), env)) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(_yaml_problem(path, exc)) from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must contain a mapping at the top level")
         values.update(loaded)
@@ -235,5 +263,17 @@ def load_settings(
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
         raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """`file:line:column: YAML syntax error: problem` (line and column counted from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    return f"{where}: YAML syntax error: {problem}" + (f" ({context})" if context else "")

@@ -12,6 +12,10 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+class DatabaseSetupError(RuntimeError):
+    """The database server lacks something Lockgate needs (e.g. pgvector); the message says what to do."""
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -17,6 +17,7 @@ from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
+from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
@@ -44,4 +45,5 @@ class AppState:
     templates: TemplateService
     responses: ResponsesService
     metrics: Metrics
+    readiness: ReadinessService
     console_key: bytes = b""  # signs the web console's CSRF tokens (derived from the secret key)

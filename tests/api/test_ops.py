@@ -32,3 +32,15 @@ async def test_docs_and_openapi_are_served(api: Api) -> None:
     paths = (await api.get("/openapi.json", key=None)).json()["paths"]
     assert "/v1/admin/users/{user}" in paths
     assert "/v1/me/keys/{key}" in paths
+
+
+async def test_liveness_and_readiness_need_no_key(api: Api) -> None:
+    live = await api.get("/health/liveness", key=None)
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    ready = await api.get("/health/readiness", key=None)
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"]["status"] == "up"
+    assert "redis" not in body["checks"]  # not configured
+    assert body["models"] == {"total": 0, "without_healthy_provider": []}

@@ -197,10 +197,11 @@ def test_model_metrics_are_exported(fake, lockgate) -> None:
     upstream.fail_status = 500
     assert chat(live).status_code == 502
     text = live.admin.get("/metrics").text
-    assert 'lockgate_model_requests_total{model="chat",provider="1",status="200"} 1.0' in text
+    name = f"openai:up@127.0.0.1:{upstream.port}"  # providers are labelled by name, not database id
+    assert f'lockgate_model_requests_total{{model="chat",provider="{name}",status="200"}} 1.0' in text
     assert 'lockgate_model_requests_total{model="chat",provider="none",status="502"} 1.0' in text
-    assert 'lockgate_model_tokens_total{kind="completion",model="chat"}' in text
-    assert 'lockgate_model_inflight{model="chat",provider="1"} 0.0' in text
+    assert 'lockgate_model_tokens_total{kind="completion",model="chat",role="admin"}' in text
+    assert f'lockgate_model_inflight{{model="chat",provider="{name}"}} 0.0' in text
 
 
 def test_config_providers_keep_their_ids_across_restarts(fake, sqlite_url, tmp_path) -> None:

@@ -255,5 +255,9 @@ class RedisLimiter:
         async for key in self._redis.scan_iter("lg:budget:*"):
             await self._redis.delete(key)
 
+    async def ping(self) -> None:
+        """Raises a RedisError when Redis cannot be reached (readiness)."""
+        await self._redis.ping()
+
     async def close(self) -> None:
         await self._redis.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from lockgate.accounting.recorder import UsageRecorder
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
+from lockgate.ops.access import note_usage
 from lockgate.ops.metrics import Metrics
 
 # Completion tokens held against a budget when the request sets no max_tokens.
@@ -73,10 +75,18 @@ class ProviderFacts:
 
 
 class Accountant:
-    def __init__(self, limiter: Limiter, recorder: UsageRecorder, metrics: Metrics | None = None):
+    def __init__(
+        self,
+        limiter: Limiter,
+        recorder: UsageRecorder,
+        metrics: Metrics | None = None,
+        provider_name: Callable[[int], str] = str,
+    ):
+        """`provider_name`: a provider's name for metrics and the access log, from its ID."""
         self.limiter = limiter
         self.recorder = recorder
         self.metrics = metrics
+        self._provider_name = provider_name
 
     async def admit(
         self,
@@ -105,7 +115,13 @@ class Accountant:
             if principal.budget is not None and any(prices):
                 reserved_cost = cost(prompt_tokens, budget_completion, *prices)
                 hold = BudgetHold(principal.user_id, principal.budget, reserved_cost)
-            refused = await self.limiter.admit(counters, hold)
+            try:
+                refused = await self.limiter.admit(counters, hold)
+            except LimiterUnavailable:
+                self._refused(model, "limiter_unavailable")
+                raise
+            if refused is not None:
+                self._refused(model, refused if isinstance(refused, str) else refused.label)
             if refused == BUDGET_REFUSED:
                 raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
             if isinstance(refused, Counter):
@@ -164,14 +180,27 @@ class Accountant:
         latency_ms = (time.perf_counter() - admission.started) * 1000
         self._record(admission, provider_id, status, {}, 0.0, ZERO, latency_ms, None)
 
+    def _refused(self, model: str, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused(model, kind)
+
     def _record(self, admission, provider_id, status, usage, spent, impact, latency_ms, ttft_ms) -> None:
         context = admission.context
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        provider = self._provider_name(provider_id) if provider_id is not None else None
+        note_usage(admission.model, provider, prompt, completion)
         if self.metrics is not None:
             ttft_s = ttft_ms / 1000 if ttft_ms is not None else None
-            provider = str(provider_id) if provider_id is not None else "none"
             self.metrics.observe_model(
-                admission.model, provider, status, prompt, completion, latency_ms / 1000, ttft_s
+                admission.model,
+                provider or "none",
+                context.principal.role_name,
+                status,
+                prompt,
+                completion,
+                spent,
+                latency_ms / 1000,
+                ttft_s,
             )
         self.recorder.record(
             {

@@ -22,10 +22,10 @@ T = TypeVar("T")
 
 
 def _run(config, work: Callable[[IdentityService, AccessService], Awaitable[T]]) -> T:
-    from lockgate.migrate import upgrade
+    from lockgate.cli.preflight import migrate_or_exit
 
     settings = settings_or_exit(config)
-    upgrade(settings.resolved_database_url)
+    migrate_or_exit(settings.resolved_database_url)
 
     async def main() -> T:
         db = Database(settings.resolved_database_url)

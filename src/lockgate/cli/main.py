@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from lockgate import __version__
 from lockgate.cli import admin, ingest
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
+from lockgate.cli.preflight import check_database_or_exit, migrate_or_exit
 
 app = typer.Typer(
     help="Lockgate: self-hosted, OpenAI-compatible generative-AI platform.", no_args_is_help=True
@@ -16,13 +18,27 @@ app.add_typer(admin.app, name="admin")
 app.command(name="ingest")(ingest.ingest)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lockgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Lockgate: self-hosted, OpenAI-compatible generative-AI platform."""
+
+
 @app.command()
 def migrate(config: ConfigOption = None) -> None:
     """Apply database migrations up to the latest revision."""
-    from lockgate.migrate import upgrade
-
     settings = settings_or_exit(config)
-    upgrade(settings.resolved_database_url)
+    migrate_or_exit(settings.resolved_database_url)
     console.print(f"[green]Database is up to date[/green] ({_safe_url(settings.resolved_database_url)})")
 
 
@@ -39,13 +55,14 @@ def serve(
     import uvicorn
 
     from lockgate.app import create_app
-    from lockgate.migrate import upgrade
     from lockgate.ops.logs import configure_logging
 
     settings = settings_or_exit(config, host=host, port=port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if migrate_first:
-        upgrade(settings.resolved_database_url)
+        migrate_or_exit(settings.resolved_database_url)
+    else:
+        check_database_or_exit(settings.resolved_database_url)
     configure_logging(settings.log_level, settings.log_format)
     url = f"http://{settings.host}:{settings.port}"
     console.print(

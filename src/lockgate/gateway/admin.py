@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from lockgate.errors import Conflict, FailedDependency, InvalidRequest, NotFound, UpstreamError
 from lockgate.gateway import repository
+from lockgate.gateway.health import health_of
 from lockgate.gateway.models import Provider, Router
 from lockgate.gateway.providers.base import ProviderConfig
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.registry import ModelRegistry, build_adapter
-from lockgate.gateway.schemas import ModelType, ProbeResult, ProviderView, RouterView
+from lockgate.gateway.schemas import ModelType, ProbeResult, ProviderHealth, ProviderView, RouterView
 from lockgate.kit.clock import now_ts
 from lockgate.kit.crypto import SecretBox, mask_secret
 from lockgate.kit.db import Database
@@ -173,7 +175,12 @@ class GatewayAdmin:
             qos_limit=row.qos_limit,
             created=row.created,
             updated=row.updated,
+            health=self._health(row.id),
         )
+
+    def _health(self, provider_id: int) -> ProviderHealth | None:
+        runtime = self._registry.provider(provider_id)
+        return health_of(runtime.stats) if runtime is not None else None
 
     async def create_provider(self, user_id: int | None, fields: dict[str, Any]) -> ProviderView:
         router_id = fields.pop("router")
@@ -206,7 +213,7 @@ class GatewayAdmin:
             _apply_probe(router, probe)
             view = self.provider_view(row)
         await self._registry.refresh()
-        return view
+        return replace(view, health=self._health(view.id))
 
     async def list_providers(self, page: Page, router_id: int | None) -> list[ProviderView]:
         async with self._db.transaction() as session:

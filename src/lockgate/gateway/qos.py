@@ -37,7 +37,12 @@ class ProviderStats:
     inflight: int = 0
     healthy: bool = True
     consecutive_failures: int = 0
-    cooldown_until: float = 0.0
+    cooldown_until: float = 0.0  # time.monotonic()
+    last_error: str | None = None
+    last_error_at: float | None = None  # time.time()
+    status_since: float = field(default_factory=time.time)  # last change of health status, time.time()
+    failures_total: int = 0
+    cooldowns_total: int = 0
     ttft_ms: SlidingWindow = field(default_factory=SlidingWindow)
     latency_ms: SlidingWindow = field(default_factory=SlidingWindow)
     ms_per_token: SlidingWindow = field(default_factory=SlidingWindow)
@@ -53,11 +58,20 @@ class ProviderStats:
         if completion_tokens:
             self.ms_per_token.add(latency_ms / completion_tokens)
 
-    def record_failure(self, threshold: int, cooldown_seconds: float) -> None:
+    def record_failure(self, threshold: int, cooldown_seconds: float, error: str | None = None) -> bool:
+        """Count a failure; True when it starts a cool-down."""
         self.consecutive_failures += 1
+        self.failures_total += 1
+        self.last_error, self.last_error_at = error, time.time()
         if self.consecutive_failures >= threshold:
-            self.cooldown_until = time.monotonic() + cooldown_seconds
+            now = time.monotonic()
+            if not self.cooling_down(now):
+                self.status_since = self.last_error_at
+            self.cooldown_until = now + cooldown_seconds
             self.consecutive_failures = 0
+            self.cooldowns_total += 1
+            return True
+        return False
 
     def over_limit(self, metric: str | None, limit: float | None) -> bool:
         if metric is None or limit is None:

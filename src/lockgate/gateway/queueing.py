@@ -17,6 +17,10 @@ class CapacityGate:
     def waiting(self) -> bool:
         return any(not future.done() for _, _, future in self._heap)
 
+    @property
+    def depth(self) -> int:
+        return sum(not future.done() for _, _, future in self._heap)
+
     async def wait(self, priority: int, seconds: float) -> bool:
         """True when let in, False on timeout."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -6,14 +6,16 @@ changes made on other replicas). The request path reads only this, never the dat
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
+import time
 from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from lockgate.errors import UpstreamError
-from lockgate.gateway import repository
+from lockgate.gateway import health, repository
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
@@ -22,8 +24,6 @@ from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelType, 
 from lockgate.inference.engines import LocalEngines
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
-
-log = logging.getLogger("lockgate.gateway")
 
 
 @dataclass(eq=False)
@@ -38,6 +38,20 @@ class ProviderRuntime:
     total_params: int
     active_params: int
     stats: ProviderStats = field(default_factory=ProviderStats)
+
+    @cached_property
+    def name(self) -> str:
+        """How logs, metrics and health name the provider: type, upstream model and host[:port] (never
+        the URL's path or credentials), e.g. `vllm:llama-3@10.0.0.7:8000`, `local:smollm2-135m-instruct`."""
+        return provider_name(self.config)
+
+
+def provider_name(config: ProviderConfig) -> str:
+    if config.type == "local":
+        return f"local:{config.model_name}"
+    parts = urlsplit(config.url)
+    host = parts.hostname or ""
+    return f"{config.type}:{config.model_name}@{host}" + (f":{parts.port}" if parts.port else "")
 
 
 @dataclass(eq=False)
@@ -111,6 +125,13 @@ class ModelRegistry:
 
     def router_by_id(self, router_id: int) -> RouterRuntime | None:
         return next((r for r in self._routers if r.id == router_id), None)
+
+    def provider(self, provider_id: int) -> ProviderRuntime | None:
+        return self._providers.get(provider_id)
+
+    def _model_of(self, runtime: ProviderRuntime) -> str:
+        router = self.router_by_id(runtime.router_id)
+        return router.name if router is not None else str(runtime.router_id)
 
     # -- (re)building ------------------------------------------------------------------------------
 
@@ -196,11 +217,7 @@ class ModelRegistry:
                 runtime.adapter.probe(model_type), timeout=min(5.0, runtime.config.timeout)
             )
         except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError) as exc:
-            runtime.stats.healthy = False
-            log.warning(
-                "provider unreachable at startup; retrying in background",
-                extra={"provider": runtime.adapter.label, "error": str(exc)},
-            )
+            health.unreachable(runtime, self._model_of(runtime), _describe(exc))
             self._spawn(self._retry_until_healthy(runtime, model_type))
             return
         await self._apply_probe(runtime, probe)
@@ -212,10 +229,10 @@ class ModelRegistry:
                 probe = await asyncio.wait_for(
                     runtime.adapter.probe(model_type), timeout=runtime.config.timeout
                 )
-            except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError):
+            except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError) as exc:
+                runtime.stats.last_error, runtime.stats.last_error_at = _describe(exc), time.time()
                 continue
-            runtime.stats.healthy = True
-            log.info("provider healthy again", extra={"provider": runtime.adapter.label})
+            health.reachable(runtime, self._model_of(runtime))
             await self._apply_probe(runtime, probe)
 
     async def _apply_probe(self, runtime: ProviderRuntime, probe: ProbeResult) -> None:
@@ -248,3 +265,11 @@ class ModelRegistry:
             task.cancel()
         for runtime in self._providers.values():
             await runtime.adapter.aclose()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UpstreamError):
+        return exc.message
+    if isinstance(exc, TimeoutError):
+        return "probe timed out"
+    return f"{type(exc).__name__}: {exc}"[:500]

@@ -74,6 +74,32 @@ class RouterView:
     updated: int
 
 
+class HealthStatus(StrEnum):
+    HEALTHY = "healthy"
+    COOLING_DOWN = "cooling_down"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """`since`, `last_error_at`, `cooldown_until`: Unix seconds."""
+
+    status: HealthStatus
+    since: int
+    last_error: str | None
+    last_error_at: int | None
+    cooldown_until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHealth:
+    """A model (router) and how many of its providers can take requests now."""
+
+    model: str
+    providers: int
+    healthy: int
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderView:
     id: int
@@ -91,6 +117,7 @@ class ProviderView:
     qos_limit: float | None
     created: int
     updated: int
+    health: ProviderHealth | None = None  # None: not (yet) loaded by this process
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,12 @@ import orjson
 
 from lockgate.accounting.service import Accountant, Admission, CallContext, ProviderFacts
 from lockgate.errors import AppError, BadRequest, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
+from lockgate.gateway import health
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 from lockgate.gateway.providers.base import FilePart, RawResponse
 from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
-from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, Strategy
+from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelHealth, ProviderHealth, Strategy
 from lockgate.gateway.usage import estimate_tokens, normalize_usage
 from lockgate.inference.llama import LlamaEngine
 
@@ -52,6 +53,24 @@ class GatewayService:
         self._cooldown = cooldown_seconds
         self._queue_seconds = queue_seconds
         self._gates: dict[int, CapacityGate] = {}
+
+    # -- health (admin API, readiness, metrics, console) -------------------------------------------
+
+    def provider_health(self, provider_id: int) -> ProviderHealth | None:
+        """None when this process has not loaded the provider."""
+        runtime = self.registry.provider(provider_id)
+        return health.health_of(runtime.stats) if runtime is not None else None
+
+    def models_health(self) -> list[ModelHealth]:
+        return health.models_health(self.registry.routers())
+
+    def queue_depths(self) -> list[tuple[str, int]]:
+        """(model, requests waiting for capacity) for every model that has a queue."""
+        return [
+            (router.name, self._gates[router.id].depth)
+            for router in self.registry.routers()
+            if router.id in self._gates
+        ]
 
     # -- routing -----------------------------------------------------------------------------------
 
@@ -118,6 +137,11 @@ class GatewayService:
         if gate is not None:
             gate.release()
 
+    def _failed(self, router: RouterRuntime, provider: ProviderRuntime, error: AppError) -> None:
+        health.failed(
+            provider, router.name, error.message, error.status_code, self._threshold, self._cooldown
+        )
+
     async def _call(
         self,
         router: RouterRuntime,
@@ -145,7 +169,7 @@ class GatewayService:
                 return result, provider, latency_ms
             finally:
                 self._done(router, provider)
-            stats.record_failure(self._threshold, self._cooldown)
+            self._failed(router, provider, last)
         assert last is not None
         raise last
 
@@ -245,7 +269,7 @@ class GatewayService:
                     if isinstance(exc, TimeoutError)
                     else UpstreamError(f"Model '{router.name}' returned an empty stream.")
                 )
-                provider.stats.record_failure(self._threshold, self._cooldown)
+                self._failed(router, provider, last)
                 continue
             return self._relay(router, provider, admission, events, first, started, prompt)
         assert last is not None
@@ -287,7 +311,7 @@ class GatewayService:
                 final = await self.accountant.settle(admission, _facts(provider), final, ttft_ms, status)
         latency_ms = (time.perf_counter() - started) * 1000
         if error is not None:
-            provider.stats.record_failure(self._threshold, self._cooldown)
+            self._failed(router, provider, error)
             yield ErrorEvent(f"Stream interrupted: {error.message}", code=error.code)
             return
         provider.stats.record_success(latency_ms, ttft_ms, final["completion_tokens"])

@@ -35,6 +35,7 @@ def principal_from_rows(key: ApiKey, user: User, role: Role) -> Principal:
         key_expires=key.expires,
         is_master=user.is_master,
         key_name=key.name,
+        role_name=role.name,
         collection_id=key.collection_id,
         created=user.created,
         updated=user.updated,

@@ -102,6 +102,7 @@ class Principal:
     key_expires: int | None
     is_master: bool = False
     key_name: str | None = None
+    role_name: str = ""  # labels metrics (spend and tokens by role)
     # Set for a collection key: it may only chat with this collection (h2oGPTe); all else is refused.
     collection_id: int | None = None
     created: int = 0

@@ -1,16 +1,48 @@
-"""Prometheus metrics, in a registry owned by the app (not the process-global one)."""
+"""Prometheus metrics, in a registry owned by the app (not the process-global one).
+
+Counters and histograms are updated on the request path (a dict lookup and an add each); everything
+that can be read from live state (in-flight, queues, provider health) is read at scrape time instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSample:
+    """One provider as read at scrape time. `status`: healthy, cooling_down or unreachable."""
+
+    model: str
+    provider: str
+    status: str
+    inflight: int
+    cooldown_seconds: float  # remaining, 0 when not cooling down
+    failures: int  # since start
+    cooldowns: int  # since start
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    providers: list[ProviderSample]
+    queued: list[tuple[str, int]]  # (model, requests waiting for capacity)
+
+
+HEALTH_STATUSES = ("healthy", "cooling_down", "unreachable")
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # CPU, memory, open files (Linux)
+        PlatformCollector(registry=self.registry)  # Python version
+        GCCollector(registry=self.registry)  # collections per generation
         self.requests = Counter(
             "lockgate_http_requests_total",
             "HTTP requests by method, route template and status.",
@@ -25,19 +57,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
         self._model_metrics()
+        self._accounting_metrics()
 
     def _model_metrics(self) -> None:
         buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
         self.model_requests = Counter(
             "lockgate_model_requests_total",
-            "Inference requests by model, provider and status.",
+            "Admitted inference requests by model, provider name and status.",
             ["model", "provider", "status"],
-            registry=self.registry,
-        )
-        self.model_tokens = Counter(
-            "lockgate_model_tokens_total",
-            "Tokens by model and kind.",
-            ["model", "kind"],
             registry=self.registry,
         )
         self.model_latency = Histogram(
@@ -55,40 +82,57 @@ class Metrics:
             buckets=buckets,
         )
 
+    def _accounting_metrics(self) -> None:
+        self.model_tokens = Counter(
+            "lockgate_model_tokens_total",
+            "Tokens by model, caller's role and kind (prompt or completion).",
+            ["model", "role", "kind"],
+            registry=self.registry,
+        )
+        self.spend = Counter(
+            "lockgate_spend_total",
+            "Cost charged (the routers' cost units) by model and caller's role.",
+            ["model", "role"],
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "lockgate_limit_refusals_total",
+            "Requests refused before any upstream call, by model and kind: rpm, rpd, tpm, tpd, budget, "
+            "or limiter_unavailable (Redis down).",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+
     def observe_model(
         self,
         model: str,
         provider: str,
+        role: str,
         status: int,
         prompt_tokens: int,
         completion_tokens: int,
+        spent: float,
         latency_s: float,
         ttft_s: float | None,
     ) -> None:
         self.model_requests.labels(model, provider, str(status)).inc()
         if prompt_tokens:
-            self.model_tokens.labels(model, "prompt").inc(prompt_tokens)
+            self.model_tokens.labels(model, role, "prompt").inc(prompt_tokens)
         if completion_tokens:
-            self.model_tokens.labels(model, "completion").inc(completion_tokens)
+            self.model_tokens.labels(model, role, "completion").inc(completion_tokens)
+        if spent:
+            self.spend.labels(model, role).inc(spent)
         if status < 400:
             self.model_latency.labels(model).observe(latency_s)
             if ttft_s is not None:
                 self.model_ttft.labels(model).observe(ttft_s)
 
-    def watch_inflight(self, read: Callable[[], list[tuple[str, str, int]]]) -> None:
-        """In-flight requests per model and provider, read from the gateway at scrape time (free on the
-        request path)."""
+    def refused(self, model: str, kind: str) -> None:
+        self.refusals.labels(model, kind).inc()
 
-        class _Collector:
-            def collect(self):
-                family = GaugeMetricFamily(
-                    "lockgate_model_inflight", "Requests in flight.", labels=["model", "provider"]
-                )
-                for model, provider, value in read():
-                    family.add_metric([model, provider], value)
-                yield family
-
-        self.registry.register(_Collector())
+    def watch(self, read: Callable[[], LiveState]) -> None:
+        """Gauges read from the gateway at scrape time (free on the request path)."""
+        self.registry.register(_LiveCollector(read))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -96,3 +140,39 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _LiveCollector:
+    def __init__(self, read: Callable[[], LiveState]):
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._read()
+        labels = ["model", "provider"]
+        inflight = GaugeMetricFamily("lockgate_model_inflight", "Requests in flight.", labels=labels)
+        health = GaugeMetricFamily(
+            "lockgate_provider_health",
+            "1 for the provider's current status (healthy, cooling_down, unreachable), 0 for the others.",
+            labels=[*labels, "status"],
+        )
+        cooldown = GaugeMetricFamily(
+            "lockgate_provider_cooldown_remaining_seconds", "Seconds left in the cool-down.", labels=labels
+        )
+        failures = CounterMetricFamily(
+            "lockgate_provider_failures", "Calls failed through the provider's fault.", labels=labels
+        )
+        cooldowns = CounterMetricFamily("lockgate_provider_cooldowns", "Cool-downs started.", labels=labels)
+        for p in state.providers:
+            key = [p.model, p.provider]
+            inflight.add_metric(key, p.inflight)
+            for status in HEALTH_STATUSES:
+                health.add_metric([*key, status], 1 if p.status == status else 0)
+            cooldown.add_metric(key, round(p.cooldown_seconds, 3))
+            failures.add_metric(key, p.failures)
+            cooldowns.add_metric(key, p.cooldowns)
+        queue = GaugeMetricFamily(
+            "lockgate_model_queue_depth", "Requests waiting for a saturated model (QoS).", labels=["model"]
+        )
+        for model, waiting in state.queued:
+            queue.add_metric([model], waiting)
+        yield from (inflight, health, cooldown, failures, cooldowns, queue)

@@ -8,6 +8,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.kit.ids import unique_hex
+from lockgate.ops.access import CURRENT, AccessRecord
 from lockgate.ops.metrics import Metrics
 
 log = logging.getLogger("lockgate.access")
@@ -24,9 +25,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or unique_hex()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        record = AccessRecord()
+        token = CURRENT.set(record)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -39,10 +43,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            CURRENT.reset(token)
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
+            principal = state.get("principal")  # set by authentication; never the key itself
             log.info(
                 "request",
                 extra={
@@ -51,6 +57,12 @@ class RequestContextMiddleware:
                     "path": scope["path"],
                     "status": status,
                     "ms": round(elapsed * 1000, 3),
+                    "user_id": principal.user_id if principal is not None else None,
+                    "key_id": principal.key_id if principal is not None else None,
+                    "model": record.model,
+                    "provider": record.provider,
+                    "prompt_tokens": record.prompt_tokens,
+                    "completion_tokens": record.completion_tokens,
                 },
             )
 

@@ -12,7 +12,7 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied
+from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied, ServiceUnavailable
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.inference.ocr import OcrEngine
@@ -341,7 +341,7 @@ class RagService:
         scope = SearchScope(allowed, document_ids, metadata_filters)
         rankings: dict[str, list[tuple[int, float]]] = {}
         if method in {"semantic", "hybrid"}:
-            embedded = await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": [query]})
+            embedded = await self._embeddings(ctx, [query])
             usage = embedded.get("usage", usage)
             threshold = score_threshold if method == "semantic" else -1.0
             query_vector = embedded["data"][0]["embedding"]
@@ -375,13 +375,21 @@ class RagService:
         await session.flush()
         await self._store.index(session, rows)
 
+    async def _embeddings(self, ctx: CallContext, texts: list[str]) -> dict[str, Any]:
+        try:
+            return await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": texts})
+        except NotFound as exc:  # a server setting names a model nobody serves: not the caller's fault
+            raise ServiceUnavailable(
+                f"RAG is misconfigured on this server: its embedding model '{self.embedding_model}' "
+                "(setting rag_embedding_model) is not served.",
+                retry_after=60,
+            ) from exc
+
     async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), EMBED_BATCH):
             batch_ctx = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per call
-            answer = await self._gateway.embeddings(
-                batch_ctx, {"model": self.embedding_model, "input": texts[start : start + EMBED_BATCH]}
-            )
+            answer = await self._embeddings(batch_ctx, texts[start : start + EMBED_BATCH])
             vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
         if vectors:
             await self._store.prepare(len(vectors[0]))

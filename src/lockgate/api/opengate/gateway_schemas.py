@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
-from lockgate.gateway.schemas import ModelType, ProviderType, QosMetric, Strategy
+from lockgate.gateway.schemas import HealthStatus, ModelType, ProviderType, QosMetric, Strategy
 from lockgate.kit.urls import check_base_url, check_qos_pair
 
 Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -96,6 +96,19 @@ class ProviderUpdate(Wire):
     qos_limit: float | None = Field(default=None, ge=0)
 
 
+class ProviderHealthOut(Wire):
+    """Lockgate extension: the provider's health as seen by the replica that answers."""
+
+    status: HealthStatus = Field(
+        description="healthy; cooling_down (failed provider_failure_threshold times in a row, rests for "
+        "provider_cooldown_seconds); unreachable (its probe fails, retried every provider_retry_seconds)."
+    )
+    since: int = Field(description="When the provider entered this status (Unix seconds).")
+    last_error: str | None = Field(description="The last failure seen on this provider, if any.")
+    last_error_at: int | None = Field(description="When it happened (Unix seconds).")
+    cooldown_until: int | None = Field(description="End of the current cool-down (Unix seconds).")
+
+
 class ProviderOut(Wire):
     object: Literal["provider"] = "provider"
     id: int
@@ -113,3 +126,6 @@ class ProviderOut(Wire):
     qos_limit: float | None
     created: int
     updated: int
+    health: ProviderHealthOut | None = Field(
+        default=None, description="Lockgate extension: null when this replica has not loaded the provider."
+    )

@@ -11,6 +11,8 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
+from lockgate.migrate import DatabaseSetupError
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -25,9 +27,10 @@ def upgrade() -> None:
         return
     available = bind.execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).first()
     if available is None:
-        raise RuntimeError(
-            "Lockgate on PostgreSQL needs the pgvector extension (Debian: postgresql-16-pgvector; "
-            "https://github.com/pgvector/pgvector). Install it on the database server, then migrate again."
+        raise DatabaseSetupError(
+            "Lockgate on PostgreSQL needs the pgvector extension, which this server does not have "
+            "(Debian: postgresql-16-pgvector; https://github.com/pgvector/pgvector). Install it on the "
+            "database server, then start again."
         )
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.execute("ALTER TABLE chunks ADD COLUMN vector vector")

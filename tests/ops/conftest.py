@@ -1,0 +1,1 @@
+from tests.gateway.conftest import fake, lockgate, sqlite_url  # noqa: F401  (shared fixtures)
