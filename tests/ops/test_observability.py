@@ -4,6 +4,7 @@ with a fake upstream."""
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 
@@ -13,7 +14,13 @@ from tests.helpers import bearer
 
 
 def _access_lines(caplog, path: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "lockgate.access" and r.path == path]
+    """The access line is written once the response is sent: the client may read it first, so wait."""
+    deadline = time.monotonic() + 30
+    while True:
+        lines = [r for r in caplog.records if r.name == "lockgate.access" and r.path == path]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_access_line_names_caller_model_provider_and_tokens_never_the_key(fake, lockgate, caplog) -> None:
