@@ -77,6 +77,7 @@ bench: $(VENV)/.installed-test system-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.dialects
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.local

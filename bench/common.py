@@ -84,15 +84,20 @@ class WrkResult:
 
 _LUA = """
 wrk.method = "POST"
-wrk.body = '{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]}}'
+wrk.body = '{body}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
 """
+CHAT_BODY = '{{"model": "{model}", "messages": [{{"role": "user", "content": "ping"}}]}}'
 
 
-def wrk(url: str, model: str, key: str, connections: int, seconds: int, workdir: Path) -> WrkResult:
-    script = workdir / f"post-{model}.lua"
-    script.write_text(_LUA.format(model=model, key=key))
+def wrk(
+    url: str, model: str, key: str, connections: int, seconds: int, workdir: Path, body: str = CHAT_BODY
+) -> WrkResult:
+    """wrk POSTing `body` (a JSON template with {model}; default: a one-message chat request)."""
+    text = body.format(model=model)
+    script = workdir / f"post-{model}-{abs(hash(text)):x}.lua"
+    script.write_text(_LUA.format(body=text, key=key))
     threads = max(1, min(2, connections))
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
