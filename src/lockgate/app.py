@@ -26,6 +26,7 @@ from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
 from lockgate.api.openai.fast_lane import InferenceFastLane
 from lockgate.api.openai.responses import routes as responses_routes
+from lockgate.api.openapi import install_openapi
 from lockgate.api.opengate import (
     admin_organizations,
     admin_providers,
@@ -279,6 +280,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    install_openapi(app)
     for module in SURFACES:
         app.include_router(module.router)
     install_console(app)
