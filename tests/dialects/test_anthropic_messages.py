@@ -200,6 +200,8 @@ def test_x_api_key_and_bearer_both_authenticate(stack) -> None:
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools.0"),
         ({"temperature": 1.5}, "temperature"),
         ({"tool_choice": {"type": "tool", "name": "absent"}}, "tool_choice"),
+        ({"messages": [{"role": "user", "content": []}]}, "messages"),
+        ({"messages": []}, "messages"),
     ],
 )
 def test_malformed_requests_get_anthropic_400(stack, change: dict, field: str) -> None:

@@ -226,6 +226,15 @@ def test_another_users_stored_response_is_404(stack) -> None:
         ({"model": "chat", "input": [{"type": "computer_call_output"}]}, "input.0"),
         ({"model": "chat", "input": "x", "background": True}, "background"),
         ({"model": "chat", "input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
+        ({"model": "chat", "input": []}, "input"),
+        (
+            {"model": "chat", "input": "", "tools": [{"type": "file_search", "vector_store_ids": ["1"]}]},
+            "input",
+        ),
+        (
+            {"model": "chat", "input": "x", "tools": [{"type": "file_search", "vector_store_ids": ["a"]}]},
+            "tools",
+        ),
     ],
 )
 def test_malformed_requests_get_the_openai_error_envelope(stack, body: dict, param: str) -> None:

@@ -113,6 +113,8 @@ def chat_messages(body: CountTokensRequest) -> list[dict[str, Any]]:
         messages.append({"role": "system", "content": system})
     for i, message in enumerate(body.messages):
         messages.extend(_turn(message, i))
+    if not any(m["role"] != "system" for m in messages):
+        raise BadRequest("messages: at least one message needs content.", param="messages")
     return messages
 
 

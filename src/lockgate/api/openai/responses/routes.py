@@ -43,10 +43,14 @@ def _query(items: list[Any]) -> str:
     """What file_search looks for: the last user message's text."""
     for item in reversed(items):
         if isinstance(item, MessageItem) and item.role == "user":
-            if isinstance(item.content, str):
-                return item.content
-            return " ".join(getattr(p, "text", "") for p in item.content).strip()
-    raise InvalidRequest("input: file_search needs a user message to search for.", param="input")
+            text = (
+                item.content
+                if isinstance(item.content, str)
+                else " ".join(getattr(p, "text", "") for p in item.content)
+            )
+            if text.strip():
+                return text
+    raise InvalidRequest("input: file_search needs a user message with text to search for.", param="input")
 
 
 @router.post("/responses")
@@ -71,6 +75,8 @@ async def create_response(body: ResponsesRequest, ctx: Context, state: State):
         draft.output.append(file_search_item(query, citations, with_results))
         if citations:
             lead.append(grounding_message(citations))
+    if not history and not any(m["role"] != "system" for m in new_messages):
+        raise InvalidRequest("input: needs at least one message or item to answer.", param="input")
     payload = chat_request(body, [*lead, *history, *new_messages])
     stored_input = stored_items(items)
 
