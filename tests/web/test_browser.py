@@ -67,12 +67,15 @@ def test_collection_upload_chunks_search_and_grounded_chat(admin_page, shots, tm
 
     page.locator("#documents a", has_text="lighthouse.txt").click()
     page.wait_for_url(re.compile(r".*/ui/documents/\d+$"))
-    page.locator("button.pill").first.click()
+    page.locator("button.pill").first.focus()  # by keyboard: Enter opens, Escape closes, focus returns
+    page.keyboard.press("Enter")
     dialog = page.locator("#chunk-dialog")
     dialog.locator("[data-chunk]").wait_for()
     assert "Carrow Point" in dialog.inner_text()
     page.screenshot(path=shots / "chunk.png")
     page.keyboard.press("Escape")
+    page.wait_for_function("!document.getElementById('chunk-dialog').open")
+    assert page.evaluate("document.activeElement.classList.contains('pill')")
 
     page.goto(collection_url + "/search")
     page.get_by_label("Query").fill("ferries harbour")

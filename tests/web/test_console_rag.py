@@ -84,3 +84,20 @@ async def test_bad_playground_and_viewer_input_is_a_clear_4xx(api, app):
         far = await ui.get(f"/ui/documents/1?offset={2**70}")
         assert far.status_code == 422
         assert (await ui.get("/ui/documents/999999")).status_code == 404
+
+
+async def test_only_users_allowed_to_may_create_public_collections(api, app):
+    member = await api.create_member()
+    publisher = await api.create_member(permissions=["create_public_collection"])
+    async with Console(app) as ui:
+        await ui.sign_in(member.email, member.password)
+        assert "collection-visibility" not in (await ui.get("/ui/collections")).text
+        refused = await ui.post("/ui/collections", {"name": "for-all", "visibility": "public"})
+        assert refused.status_code == 403
+    async with Console(app) as ui:
+        await ui.sign_in(publisher.email, publisher.password)
+        made = await ui.post("/ui/collections", {"name": "for-all", "visibility": "public"})
+        assert made.status_code == 303
+    async with Console(app) as ui:
+        await ui.sign_in(member.email, member.password)
+        assert "for-all" in (await ui.get("/ui/collections")).text  # readable by everyone

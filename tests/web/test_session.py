@@ -233,3 +233,34 @@ async def test_admin_sets_a_role_limit_and_makes_an_organization(api, app):
         made = await ui.post("/ui/admin/organizations", {"name": "Harbour office"})
         assert made.status_code == 303
         assert "Harbour office" in (await ui.get("/ui/admin/organizations")).text
+
+
+async def test_model_admin_adds_a_model_and_a_checked_provider(api, app):
+    from tests.fakes.server import FakeUpstream
+
+    provider_admin = await api.create_member(permissions=["provide_models"])
+    async with Console(app) as ui:
+        await ui.sign_in(provider_admin.email, provider_admin.password)
+        assert (await ui.get("/ui/admin/users")).status_code == 403  # models only
+        made = await ui.post("/ui/admin/models", {"name": "team-chat", "type": "text-generation"})
+        assert made.status_code == 303
+        router_id = api.state.gateway.registry.resolve("team-chat").id
+        bad = await ui.post(
+            f"/ui/admin/models/{router_id}/providers",
+            {"type": "openai", "url": "ftp://nowhere", "model_name": "m"},
+        )
+        assert bad.status_code == 422 and "url" in bad.text
+        with FakeUpstream("openai", model="upstream-chat") as fake:
+            added = await ui.post(
+                f"/ui/admin/models/{router_id}/providers",
+                {"type": "openai", "url": fake.url, "model_name": "upstream-chat", "key": "sk-up"},
+            )
+            assert added.status_code == 303, added.text
+            page = await ui.get("/ui/admin/models")
+            assert 'data-router="team-chat"' in page.text and 'data-health="healthy"' in page.text
+            assert "sk-up" not in page.text
+        down = await ui.post(
+            f"/ui/admin/models/{router_id}/providers",
+            {"type": "openai", "url": fake.url, "model_name": "other-model"},
+        )
+        assert down.status_code == 424  # probed first: an unreachable upstream is not saved

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import DbId, State
 from lockgate.api.uploads import read_upload
+from lockgate.identity.schemas import Permission
 from lockgate.kit.pagination import Page
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.web.render import ConsoleRoute, page, redirect
@@ -25,7 +26,8 @@ CHUNKS_PER_PAGE = 50
 @router.get("/ui/collections")
 async def collections(request: Request, principal: Viewer, state: State) -> Response:
     rows = await state.rag.list_collections(principal, ALL)
-    return page(request, "collections.html", collections=rows)
+    can_publish = principal.has(Permission.CREATE_PUBLIC_COLLECTION)
+    return page(request, "collections.html", collections=rows, can_publish=can_publish)
 
 
 @router.post("/ui/collections")
@@ -35,8 +37,10 @@ async def create_collection(
     state: State,
     name: Annotated[str, Form(min_length=1, max_length=255)],
     description: Annotated[str, Form(max_length=4096)] = "",
+    visibility: Annotated[str, Form(pattern="^(private|public)$")] = "private",
 ) -> Response:
-    collection_id = await state.rag.create_collection(principal, name, description or None, "private")
+    """Public (readable by everyone) needs the create_public_collection permission: 403 otherwise."""
+    collection_id = await state.rag.create_collection(principal, name, description or None, visibility)
     return redirect(request, f"/ui/collections/{collection_id}")
 
 
