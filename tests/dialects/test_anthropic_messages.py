@@ -202,6 +202,7 @@ def test_x_api_key_and_bearer_both_authenticate(stack) -> None:
         ({"tool_choice": {"type": "tool", "name": "absent"}}, "tool_choice"),
         ({"messages": [{"role": "user", "content": []}]}, "messages"),
         ({"messages": []}, "messages"),
+        ({"mcp_servers": [{"type": "url", "url": "https://example.org", "name": "x"}]}, "mcp_servers"),
     ],
 )
 def test_malformed_requests_get_anthropic_400(stack, change: dict, field: str) -> None:

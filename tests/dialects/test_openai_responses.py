@@ -227,6 +227,7 @@ def test_another_users_stored_response_is_404(stack) -> None:
         ({"model": "chat", "input": "x", "background": True}, "background"),
         ({"model": "chat", "input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
         ({"model": "chat", "input": []}, "input"),
+        ({"model": "chat", "input": "x", "conversation": "conv_1"}, "conversation"),
         (
             {"model": "chat", "input": "", "tools": [{"type": "file_search", "vector_store_ids": ["1"]}]},
             "input",

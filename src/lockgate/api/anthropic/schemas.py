@@ -104,3 +104,6 @@ class MessagesRequest(CountTokensRequest):
     top_p: float | None = Field(default=None, ge=0, le=1)
     metadata: Metadata | None = None
     output_config: OutputConfig | None = None
+    # No code-execution containers or remote MCP servers here: refused, not ignored.
+    container: None = None
+    mcp_servers: None = None

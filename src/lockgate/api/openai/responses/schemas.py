@@ -147,3 +147,6 @@ class ResponsesRequest(_Wire):
     safety_identifier: str | None = None
     include: list[str] | None = None  # "file_search_call.results" is honoured
     background: Literal[False] | None = None  # no background mode: answers come in the request
+    # Server-side conversations and stored prompt templates do not exist here: refused, not ignored.
+    conversation: None = None
+    prompt: None = None
