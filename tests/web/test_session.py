@@ -191,6 +191,7 @@ async def test_usage_page_and_csv_show_only_ones_own_usage(api, app):
         await ui.sign_in(admin.email, admin.password)
         everyone = await ui.get("/ui/usage?days=1")
         assert "alice-model" in everyone.text and "bob-model" in everyone.text
+        assert alice.email in everyone.text  # the table names the user
         only_bob = await ui.get(f"/ui/usage.csv?days=1&user={bob.id}")
         assert "bob-model" in only_bob.text and "alice-model" not in only_bob.text
 

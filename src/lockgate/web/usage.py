@@ -15,6 +15,7 @@ from lockgate.accounting.repository import UsageFilter
 from lockgate.api.deps import State
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.clock import now_ts
+from lockgate.kit.pagination import Page
 from lockgate.web.charts import charts
 from lockgate.web.render import ConsoleRoute, page
 from lockgate.web.session import Viewer
@@ -24,6 +25,7 @@ Days = Annotated[int, Query(ge=1, le=365)]
 UserId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 TABLE_ROWS = 50
 CSV_PAGE, CSV_MAX_ROWS = 100, 100_000
+USERS = Page(offset=0, limit=100)  # names shown for the first 100 users, ids beyond
 
 
 def _filter(principal: Principal, days: int, user: int | None) -> tuple[UsageFilter, bool]:
@@ -39,7 +41,9 @@ async def _context(principal: Principal, state, days: int, user: int | None) -> 
     bucket = 3600 if days <= 2 else 86400
     points = await state.usage_history.series(f, bucket)
     totals = await state.usage_history.totals(f)
+    emails = {u.id: u.email for u in await state.identity.list_users(USERS)} if everyone else {}
     return {
+        "emails": emails,
         "charts": charts(points, f.start, f.end, bucket),
         "totals": totals,
         "rows": await state.usage_history.rows(f, 0, TABLE_ROWS),

@@ -89,6 +89,7 @@ async function stream(form) {
   if (sources) sources.textContent = "";
   box.querySelector("[data-stats]").textContent = "";
   box.dataset.state = "streaming";
+  box.setAttribute("aria-busy", "true"); // screen readers read the answer once it is complete
   const submit = form.querySelector("button[type=submit]");
   submit.disabled = true;
   try {
@@ -123,6 +124,7 @@ async function stream(form) {
     box.dataset.state = "failed";
   } finally {
     submit.disabled = false;
+    box.setAttribute("aria-busy", "false");
   }
 }
 
