@@ -130,6 +130,23 @@ def test_anthropic_and_responses_surfaces_over_an_anthropic_model(stack) -> None
     assert response.output_text == "echo: ping" and response.usage.input_tokens == 1
 
 
+def test_count_tokens_asks_the_anthropic_upstream(stack) -> None:
+    live, upstream = stack
+    counted = live.anthropic().messages.count_tokens(
+        model="claude", system="Be brief.", messages=[{"role": "user", "content": "one two three"}]
+    )
+    assert counted.input_tokens == 5  # the fake counts words: 2 of system + 3 of the message
+    sent = upstream.calls("/v1/messages/count_tokens")[-1].json
+    assert sent["model"] == "claude-up" and sent["system"] == "Be brief."
+    upstream.fail_status = 500  # counting is best effort: the estimate when the upstream fails
+    assert (
+        live.anthropic()
+        .messages.count_tokens(model="claude", messages=[{"role": "user", "content": "one two three"}])
+        .input_tokens
+        > 0
+    )
+
+
 def test_upstream_failures(stack) -> None:
     live, upstream = stack
     client = live.openai()

@@ -30,7 +30,11 @@ TYPES.update({500: "api_error", 529: "overloaded_error"})
 
 
 def endpoints(flavor: str) -> list[Endpoint]:
-    return [Endpoint("GET", "/v1/models", list_models, "probe"), Endpoint("POST", "/v1/messages", messages)]
+    return [
+        Endpoint("GET", "/v1/models", list_models, "probe"),
+        Endpoint("POST", "/v1/messages", messages),
+        Endpoint("POST", "/v1/messages/count_tokens", count_tokens),
+    ]
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -101,10 +105,21 @@ def _forced_tool(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    prompt = len(words(body["system"] if isinstance(body.get("system"), str) else ""))
+    return prompt + sum(len(words(_text(m.get("content")))) for m in body["messages"])
+
+
+async def count_tokens(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
+    body = rec.json
+    if not isinstance(body, dict) or "max_tokens" in body or "stream" in body:
+        raise Reject(error(400, "count_tokens: unexpected fields"))
+    return JSONResponse({"input_tokens": _prompt_tokens(_check(fake, {**body, "max_tokens": 1}))})
+
+
 async def messages(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
     body = _check(fake, rec.json)
-    prompt = len(words(body["system"] if isinstance(body.get("system"), str) else ""))
-    prompt += sum(len(words(_text(m.get("content")))) for m in body["messages"])
+    prompt = _prompt_tokens(body)
     user = next(m for m in reversed(body["messages"]) if m.get("role") == "user")
     tool = _forced_tool(body)
     text = fake.reply if fake.reply is not None else "echo: " + _text(user.get("content"))

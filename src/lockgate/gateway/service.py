@@ -337,9 +337,18 @@ class GatewayService:
         self, name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> int:
         """Input tokens of a chat request to model `name` (404 unknown, 400 not a chat model): counted by
-        the local model's own tokenizer when a llama.cpp engine serves it, else the estimate that admission
-        uses. Nothing is billed."""
+        the local model's own tokenizer when a llama.cpp engine serves it, by the upstream when its API
+        counts (Anthropic), else (or when that upstream fails) the estimate that admission uses. Nothing
+        is billed."""
         router = self.resolve(name, Endpoint.CHAT)
+        for provider in router.providers:
+            counter = getattr(provider.adapter, "count_tokens", None)
+            if counter is not None and provider.stats.healthy:
+                body = {"model": provider.config.model_name, "messages": messages, "tools": tools}
+                try:
+                    return await asyncio.wait_for(counter(body), timeout=provider.config.timeout)
+                except (AppError, TimeoutError):
+                    break
         engine = next(
             (
                 p.adapter.engine

@@ -26,6 +26,7 @@ from lockgate.gateway.providers.base import (
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 
 API_VERSION = "2023-06-01"
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice")  # what count_tokens accepts
 
 
 class AnthropicAdapter(ProviderAdapter):
@@ -49,6 +50,12 @@ class AnthropicAdapter(ProviderAdapter):
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         return chat_completion(await self._post_json("/v1/messages", messages_request(body)))
+
+    async def count_tokens(self, body: dict[str, Any]) -> int:
+        """Input tokens of a chat request, counted by Anthropic (POST /v1/messages/count_tokens)."""
+        request = messages_request(body)
+        counted = {k: v for k, v in request.items() if k in _COUNTED}
+        return int((await self._post_json("/v1/messages/count_tokens", counted))["input_tokens"])
 
     def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         return self._stream_messages(messages_request({**body, "stream": True}))
