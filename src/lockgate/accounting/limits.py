@@ -84,9 +84,13 @@ class Limiter(Protocol):
     """One call per request before the upstream and one after: with Redis, each is one round trip
     (an atomic Lua script), whatever the number of counters."""
 
-    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
+    async def admit(
+        self, counters: list[Counter], budget: BudgetHold | None, observed: list[int] | None = None
+    ) -> Counter | str | None:
         """Hold the budget and reserve on every counter, all or nothing. Returns None when admitted,
-        BUDGET_REFUSED when the budget cannot cover the hold, or the first counter that would overflow."""
+        BUDGET_REFUSED when the budget cannot cover the hold, or the first counter that would overflow.
+        When admitted and `observed` is given, it receives each counter's value after the reservation
+        (for the x-ratelimit-* headers; no extra round trip)."""
 
     async def release(self, adjustments: list[tuple[Counter, int]], budget: BudgetSettlement | None) -> None:
         """Correct counters by the given deltas (real amount minus reserved) and settle the budget."""
@@ -111,7 +115,9 @@ class MemoryLimiter:
             return 0
         return entry[0]
 
-    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
+    async def admit(
+        self, counters: list[Counter], budget: BudgetHold | None, observed: list[int] | None = None
+    ) -> Counter | str | None:
         now = time.time()
         if budget is not None:
             current = self._balances.setdefault(budget.user_id, budget.balance)
@@ -122,7 +128,10 @@ class MemoryLimiter:
             if self._get(counter.key, now) + counter.amount > counter.limit:
                 return counter
         for counter in counters:
-            self._counts[counter.key] = (self._get(counter.key, now) + counter.amount, now + counter.ttl)
+            value = self._get(counter.key, now) + counter.amount
+            self._counts[counter.key] = (value, now + counter.ttl)
+            if observed is not None:
+                observed.append(value)
         if budget is not None:
             self._reserved[budget.user_id] = self._reserved.get(budget.user_id, 0.0) + budget.amount
         if len(self._counts) > 100_000:
@@ -153,6 +162,7 @@ class MemoryLimiter:
 
 # KEYS: budget balance, budget reserved, then one key per counter.
 # ARGV: 1 if a budget hold applies, balance, amount, then (limit, amount, ttl) per counter.
+# Returns -1 (budget refused), i (counter i would overflow), or {0, value of each counter} (admitted).
 _ADMIT = """
 local counters = #KEYS - 2
 if ARGV[1] == '1' then
@@ -165,12 +175,13 @@ for i = 1, counters do
   local current = tonumber(redis.call('GET', KEYS[i + 2]) or '0')
   if current + tonumber(ARGV[3 * i + 2]) > tonumber(ARGV[3 * i + 1]) then return i end
 end
+local values = {0}
 for i = 1, counters do
-  redis.call('INCRBY', KEYS[i + 2], ARGV[3 * i + 2])
+  values[i + 1] = redis.call('INCRBY', KEYS[i + 2], ARGV[3 * i + 2])
   redis.call('EXPIRE', KEYS[i + 2], ARGV[3 * i + 3])
 end
 if ARGV[1] == '1' then redis.call('INCRBYFLOAT', KEYS[2], ARGV[3]) end
-return 0
+return values
 """
 
 # KEYS: budget balance, budget reserved, then one key per counter to correct.
@@ -224,14 +235,21 @@ class RedisLimiter:
         self._release = self._redis.register_script(_RELEASE)
 
     @_unavailable_on_redis_errors
-    async def admit(self, counters: list[Counter], budget: BudgetHold | None) -> Counter | str | None:
+    async def admit(
+        self, counters: list[Counter], budget: BudgetHold | None, observed: list[int] | None = None
+    ) -> Counter | str | None:
         if not counters and budget is None:
             return None
         keys, args = _budget_part(budget and (budget.user_id, budget.balance, budget.amount))
         for counter in counters:
             keys.append(counter.key)
             args += [counter.limit, counter.amount, counter.ttl]
-        refused = int(await self._admit(keys=keys, args=args))
+        answer = await self._admit(keys=keys, args=args)
+        if isinstance(answer, list):  # admitted: 0, then each counter's value after the reservation
+            if observed is not None:
+                observed.extend(int(value) for value in answer[1:])
+            return None
+        refused = int(answer)
         if refused < 0:
             return BUDGET_REFUSED
         return counters[refused - 1] if refused else None

@@ -23,7 +23,7 @@ from lockgate.accounting.recorder import UsageRecorder
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
-from lockgate.ops.access import note_usage
+from lockgate.ops.access import RateLimitWindow, note_rate_limits, note_usage
 from lockgate.ops.metrics import Metrics
 
 # Completion tokens held against a budget when the request sets no max_tokens.
@@ -115,8 +115,9 @@ class Accountant:
             if principal.budget is not None and any(prices):
                 reserved_cost = cost(prompt_tokens, budget_completion, *prices)
                 hold = BudgetHold(principal.user_id, principal.budget, reserved_cost)
+            observed: list[int] = []
             try:
-                refused = await self.limiter.admit(counters, hold)
+                refused = await self.limiter.admit(counters, hold, observed)
             except LimiterUnavailable:
                 self._refused(model, "limiter_unavailable")
                 raise
@@ -124,6 +125,8 @@ class Accountant:
                 self._refused(model, refused if isinstance(refused, str) else refused.label)
             if refused == BUDGET_REFUSED:
                 raise BudgetExceeded(f"Budget exhausted: this request needs up to {reserved_cost:.6f}.")
+            if counters:
+                note_rate_limits(_tightest(counters, observed, refused))
             if isinstance(refused, Counter):
                 retry_after = max(1, int(refused.window_end - time.time() + 0.999))
                 unit = "requests" if refused.label.startswith("r") else "tokens"
@@ -234,3 +237,27 @@ def _token_corrections(admission: Admission, used_tokens: int) -> list[tuple[Cou
     """Token counters held prompt + max_tokens: correct them to what was really used."""
     delta = used_tokens - admission.reserved_tokens
     return [(counter, delta) for counter in admission.counters if counter.label.startswith("t")]
+
+
+def _tightest(
+    counters: list[Counter], observed: list[int], refused: Counter | str | None
+) -> tuple[RateLimitWindow, ...]:
+    """Per unit (requests, tokens), the window with the least left: what a client should pace on.
+    `observed`: each counter's value after an admitted reservation; a refused counter has 0 left."""
+    now = time.time()
+    best: dict[str, RateLimitWindow] = {}
+    for index, counter in enumerate(counters):
+        if refused is not None:
+            if counter is not refused:
+                continue
+            remaining = 0
+        elif index < len(observed):
+            remaining = max(0, counter.limit - observed[index])
+        else:
+            continue
+        unit = "requests" if counter.label.startswith("r") else "tokens"
+        reset = max(1, int(counter.window_end - now + 0.999))
+        window = RateLimitWindow(unit, counter.limit, remaining, reset)
+        if unit not in best or window.remaining < best[unit].remaining:
+            best[unit] = window
+    return tuple(best.values())

@@ -7,6 +7,7 @@ the OpenAI inference routes (mark them with `dialect = "openai"` on request.stat
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lockgate.errors import AppError
+from lockgate.errors import AppError, UpstreamError
 
 log = logging.getLogger("lockgate.errors")
 
@@ -88,8 +89,14 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# An upstream's own error text may name internal addresses: callers never see them (the provider
+# failure log line keeps the full message).
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>)]+")
+
+
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    return _render(request, exc.status_code, exc.message, exc.code, exc.param, exc.headers)
+    message = _URL.sub("<upstream>", exc.message) if isinstance(exc, UpstreamError) else exc.message
+    return _render(request, exc.status_code, message, exc.code, exc.param, exc.headers)
 
 
 # Labels pydantic puts in an error's location for the branch of a union it tried: not field names.

@@ -8,12 +8,23 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitWindow:
+    """What the x-ratelimit-*-{unit} headers say: `unit` "requests" or "tokens"."""
+
+    unit: str
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+
 @dataclass(slots=True)
 class AccessRecord:
     model: str | None = None
     provider: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    rate_limits: tuple[RateLimitWindow, ...] = ()
 
 
 CURRENT: ContextVar[AccessRecord | None] = ContextVar("lockgate_access", default=None)
@@ -27,3 +38,10 @@ def note_usage(model: str, provider: str | None, prompt_tokens: int, completion_
     record.model, record.provider = model, provider or record.provider
     record.prompt_tokens += prompt_tokens
     record.completion_tokens += completion_tokens
+
+
+def note_rate_limits(windows: tuple[RateLimitWindow, ...]) -> None:
+    """The caller's limits as they stand after this request's reservation (sent as response headers)."""
+    record = CURRENT.get()
+    if record is not None:
+        record.rate_limits = windows

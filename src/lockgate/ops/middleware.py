@@ -8,7 +8,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.kit.ids import unique_hex
-from lockgate.ops.access import CURRENT, AccessRecord
+from lockgate.ops.access import CURRENT, AccessRecord, RateLimitWindow
 from lockgate.ops.metrics import Metrics
 
 log = logging.getLogger("lockgate.access")
@@ -37,7 +37,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, request_id.encode())]
+                extra = [(REQUEST_ID_HEADER, request_id.encode())]
+                if record.rate_limits:
+                    extra += rate_limit_headers(record.rate_limits)
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         try:
@@ -65,6 +68,19 @@ class RequestContextMiddleware:
                     "completion_tokens": record.completion_tokens,
                 },
             )
+
+
+def rate_limit_headers(windows: tuple[RateLimitWindow, ...]) -> list[tuple[bytes, bytes]]:
+    """OpenAI's names: x-ratelimit-{limit,remaining,reset}-{requests,tokens}; reset as "42s"."""
+    headers = []
+    for window in windows:
+        unit = window.unit.encode()
+        headers += [
+            (b"x-ratelimit-limit-" + unit, str(window.limit).encode()),
+            (b"x-ratelimit-remaining-" + unit, str(window.remaining).encode()),
+            (b"x-ratelimit-reset-" + unit, f"{window.reset_seconds}s".encode()),
+        ]
+    return headers
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -89,7 +89,8 @@ class ProviderAdapter:
         self.config = config
         self.client = client
         self.base = config.url.rstrip("/")
-        self.label = f"{config.type}:{config.model_name}@{config.url}"
+        # in messages callers may read: never the upstream's address (logs name it, see ProviderRuntime.name)
+        self.label = f"{config.type}:{config.model_name}"
 
     async def aclose(self) -> None:
         await self.client.close()
