@@ -102,7 +102,9 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
     secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     box = SecretBox(secret)
-    registry = ModelRegistry(db, box, retry_seconds=settings.provider_retry_seconds, engines=LocalEngines())
+    registry = ModelRegistry(
+        db, box, retry_seconds=settings.provider_retry_seconds, engines=_engines(settings)
+    )
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
     accountant = Accountant(limiter, recorder, metrics, lambda pid: _provider_name(registry, pid))
@@ -144,6 +146,10 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         console_key=hashlib.sha256(b"lockgate-console-csrf|" + secret.encode()).digest(),
         readiness=readiness,
     )
+
+
+def _engines(settings: Settings) -> LocalEngines:
+    return LocalEngines(settings.local_threads) if settings.local_threads else LocalEngines()
 
 
 def _provider_name(registry: ModelRegistry, provider_id: int) -> str:

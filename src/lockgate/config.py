@@ -32,6 +32,9 @@ class ProviderSettings(BaseModel):
     model_path: str | None = Field(default=None, description="Local providers: path to a .gguf file.")
     chat_format: str | None = Field(default=None, description="Local GGUF: llama-cpp-python chat_format.")
     n_ctx: int | None = Field(default=None, ge=128, le=1_048_576, description="Local GGUF: context size.")
+    n_threads: int | None = Field(
+        default=None, ge=1, le=1024, description="Local GGUF: llama.cpp threads (default: local_threads)."
+    )
     model_name: str = Field(min_length=1)
     timeout: int = Field(default=300, ge=1, le=3600)
     model_hosting_zone: str = Field(default="WOR", min_length=3, max_length=3)
@@ -47,7 +50,7 @@ class ProviderSettings(BaseModel):
         if self.type == ProviderType.LOCAL:
             if self.url is None:
                 if self.model_path:
-                    url = gguf_url(self.model_path, self.chat_format, self.n_ctx)
+                    url = gguf_url(self.model_path, self.chat_format, self.n_ctx, self.n_threads)
                 else:
                     url = local_url(self.model_name)
                 object.__setattr__(self, "url", url)
@@ -162,6 +165,13 @@ class Settings(BaseModel):
         default="auto",
         description="auto: serve the installed local models when no models are configured; on: always; "
         "off: never.",
+    )
+    local_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Threads each local engine uses for one request (llama.cpp n_threads, onnxruntime and "
+        "CTranslate2 intra-op threads). Default: half the CPU cores.",
     )
     rag_embedding_model: str = Field(
         default="all-minilm-l6-v2",

@@ -14,6 +14,9 @@ from lockgate.gateway.models import Provider, Router
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
 
+# Provider settings carried in a local provider's url (local:///model.gguf?n_ctx=...), not columns.
+LOCAL_ENGINE_FIELDS = {"key", "model_path", "chat_format", "n_ctx", "n_threads"}
+
 
 async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSettings]) -> None:
     for model in models:
@@ -50,7 +53,7 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
             # the declared ones on (url, model_name), update them in place, drop the undeclared ones.
             existing = {(p.url, p.model_name): p for p in await repository.providers_of(session, router.id)}
             for declared_provider in model.providers:
-                fields = declared_provider.model_dump(exclude={"key", "model_path", "chat_format", "n_ctx"})
+                fields = declared_provider.model_dump(exclude=LOCAL_ENGINE_FIELDS)
                 fields["type"] = declared_provider.type.value
                 fields["qos_metric"] = (
                     declared_provider.qos_metric.value if declared_provider.qos_metric else None

@@ -3,7 +3,6 @@ mean pooling and L2 normalisation, in batches."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,9 @@ MAX_TOKENS = 256
 
 
 class OnnxEmbedder:
-    def __init__(self, name: str, model_path: Path, tokenizer_path: Path):
+    def __init__(self, name: str, model_path: Path, tokenizer_path: Path, threads: int = 1):
         self.name = name
+        self.threads = threads  # onnxruntime intra-op threads
         self.model_path = model_path
         self.tokenizer_path = tokenizer_path
         self.worker = EngineWorker(name)
@@ -32,7 +32,8 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(
             str(self.model_path), options, providers=["CPUExecutionProvider"]
         )

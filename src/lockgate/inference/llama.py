@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -99,8 +98,11 @@ def _single_prompt(prompt: Any) -> str | list[int]:
 
 
 class LlamaEngine:
-    def __init__(self, name: str, path: Path, n_ctx: int = 2048, chat_format: str | None = None):
+    def __init__(
+        self, name: str, path: Path, n_ctx: int = 2048, chat_format: str | None = None, threads: int = 1
+    ):
         self.name = name
+        self.threads = threads  # llama.cpp's n_threads (and n_threads_batch)
         self.path = path
         self.n_ctx = n_ctx
         self.chat_format = chat_format
@@ -114,7 +116,8 @@ class LlamaEngine:
         self._llm = Llama(
             model_path=str(self.path),
             n_ctx=self.n_ctx,
-            n_threads=max(1, os.cpu_count() or 1),
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
             chat_format=self.chat_format,
             verbose=False,
         )

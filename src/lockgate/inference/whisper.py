@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,9 @@ class Transcript:
 
 
 class WhisperEngine:
-    def __init__(self, name: str, model_dir: Path):
+    def __init__(self, name: str, model_dir: Path, threads: int = 1):
         self.name = name
+        self.threads = threads  # CTranslate2 intra-op threads
         self.model_dir = model_dir
         self.worker = EngineWorker(name)
         self._model = None
@@ -30,7 +30,7 @@ class WhisperEngine:
         from faster_whisper import WhisperModel
 
         self._model = WhisperModel(
-            str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=max(1, os.cpu_count() or 1)
+            str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=self.threads
         )
 
     def _transcribe(
