@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?=
 PORT   ?=
 
-.PHONY: run test lint format migrate clean system-deps bench web-assets
+.PHONY: run test lint format migrate clean system-deps bench web-assets dist
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Lockgate needs Python >= 3.11"'
@@ -57,6 +57,12 @@ migrate: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/hadolint Dockerfile
+
+# The Lockgate wheel, built by the same command as the Dockerfile's app-wheel stage (images cannot be
+# built on the CI machine: no container daemon; docs/deployment.md#container-images).
+dist: $(VENV)/.installed-test
+	$(BIN)/pip wheel -q --no-deps --wheel-dir dist .
 
 # Real Redis for the shared-limit tests: installed from Debian when missing and we may (root).
 # Debian tools the suite uses: a real Redis (shared limits), espeak-ng (speech for the ASR test) and
@@ -70,7 +76,7 @@ system-deps:
 	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing — those tests will be skipped (CI fails them)"; fi; fi
 
-test: $(VENV)/.installed-test lint system-deps $(HTMX_JS)
+test: $(VENV)/.installed-test lint dist system-deps $(HTMX_JS)
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test system-deps
