@@ -61,3 +61,52 @@ def test_admin_commands_say_it_too(tmp_path: Path) -> None:
     env = _env(tmp_path, LOCKGATE_DATABASE_URL=f"postgresql+asyncpg://lg:pw@127.0.0.1:{port}/lockgate")
     line = _one_line(_run(["admin", "create-key", "--email", "a@b.org"], env))
     assert f"127.0.0.1:{port}" in line
+
+
+def test_postgres_without_pgvector_says_what_to_install(tmp_path: Path) -> None:
+    """A real PostgreSQL (pgserver's binaries, copied without the vector extension files)."""
+    import os
+    import shutil
+    import tempfile
+
+    try:
+        import pgserver
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"pgserver not installed: {exc}")
+        pytest.skip(f"pgserver not installed: {exc}")
+    installed = Path(pgserver.__file__).parent
+    root = Path(tempfile.mkdtemp(prefix="lockgate-nopgvector-"))  # outside pytest's 0700 tree
+    user = None
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: pgserver's own user
+        from pgserver.utils import ensure_user_exists
+
+        user = "pgserver"
+        ensure_user_exists(user)
+    try:
+        pginstall = root / "lib" / "pgserver" / "pginstall"
+        shutil.copytree(installed / "pginstall", pginstall)
+        shutil.copytree(installed.parent / "pgserver.libs", root / "lib" / "pgserver.libs")  # binaries' RPATH
+        for extension in (pginstall / "share" / "postgresql" / "extension").glob("vector*"):
+            extension.unlink()
+        (pginstall / "lib" / "postgresql" / "vector.so").unlink(missing_ok=True)
+        data = root / "data"
+        data.mkdir()
+        if user is not None:
+            for path in (root, data):
+                shutil.chown(path, user)
+        root.chmod(0o755)
+        data.chmod(0o700)
+        binary = pginstall / "bin"
+        run = {"user": user, "check": True, "capture_output": True, "timeout": 120}
+        subprocess.run([binary / "initdb", "-D", data, "-U", "postgres", "--auth=trust"], **run)
+        start = ["-D", data, "-o", f"-k {root} -h ''", "-l", root / "log", "-w", "start"]
+        subprocess.run([binary / "pg_ctl", *start], **run)
+        try:
+            url = f"postgresql+asyncpg://postgres@/postgres?host={root}"
+            line = _one_line(_run(["migrate"], _env(tmp_path, LOCKGATE_DATABASE_URL=url)))
+            assert "pgvector" in line and "Install it on the database server" in line
+        finally:
+            subprocess.run([binary / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], **run)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
