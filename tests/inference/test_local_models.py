@@ -250,7 +250,11 @@ def test_a_refused_stream_frees_its_slot(local) -> None:
     for _ in range(3):
         assert local.admin.post("/v1/chat/completions", json=stream).status_code == 400
     text = local.admin.get("/metrics").text
-    assert 'lockgate_model_inflight{model="smollm2-135m-instruct",provider="1"} 0.0' in text
+    # providers are labelled by name (local:<model>), not database id
+    assert (
+        'lockgate_model_inflight{model="smollm2-135m-instruct",provider="local:smollm2-135m-instruct"} 0.0'
+        in text
+    )
 
 
 def test_a_gguf_file_from_the_config_is_served(tmp_path, sqlite_template) -> None:
