@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -9,7 +10,8 @@ import typer
 from lockgate import __version__
 from lockgate.cli import admin, ingest
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
-from lockgate.cli.preflight import check_database_or_exit, migrate_or_exit
+from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
+from lockgate.cli.worker import worker_environment
 
 app = typer.Typer(
     help="Lockgate: self-hosted, OpenAI-compatible generative-AI platform.", no_args_is_help=True
@@ -50,6 +52,10 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=256, help="Server processes sharing the port (needs redis_url when > 1)."),
+    ] = 1,
 ) -> None:
     """Start the server."""
     import uvicorn
@@ -58,6 +64,11 @@ def serve(
     from lockgate.ops.logs import configure_logging
 
     settings = settings_or_exit(config, host=host, port=port)
+    if workers > 1 and not settings.redis_url:
+        fail(
+            f"--workers {workers} needs redis_url: rate limits and budgets are counted in each process "
+            "otherwise (each worker would allow the full limit). Set LOCKGATE_REDIS_URL, or use one worker."
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if migrate_first:
         migrate_or_exit(settings.resolved_database_url)
@@ -72,13 +83,22 @@ def serve(
         "Admin key: the master key ($LOCKGATE_MASTER_KEY, or the one printed below on first start). "
         "Lost it? `lockgate admin reset-master-key`."
     )
+    options = {"log_config": None, "access_log": False, "proxy_headers": True}
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, freeze_startup_heap=True), host=settings.host, port=settings.port, **options
+        )
+        return
+    # Each worker process builds its own app from the same settings (the config file and the CLI flags
+    # travel through the environment); migrations ran once, here, before any worker starts.
+    os.environ.update(worker_environment(config, settings, workers))
     uvicorn.run(
-        create_app(settings, freeze_startup_heap=True),
+        "lockgate.cli.worker:build_app",
+        factory=True,
+        workers=workers,
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
+        **options,
     )
 
 

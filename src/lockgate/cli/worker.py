@@ -1,0 +1,32 @@
+"""`lockgate serve --workers N`: what each worker process runs. Uvicorn starts the workers as fresh
+processes, so the settings travel through the environment (the same LOCKGATE_* variables a user sets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from lockgate.config import ENV_PREFIX, Settings, load_settings
+from lockgate.inference.engines import default_threads
+
+
+def worker_environment(config: Path | None, settings: Settings, workers: int) -> dict[str, str]:
+    """What a worker needs to rebuild the parent's settings: the config file and the CLI overrides.
+    Unless set, the local engines' threads are divided among the workers (each loads its own models)."""
+    environment = {ENV_PREFIX + "HOST": settings.host, ENV_PREFIX + "PORT": str(settings.port)}
+    if settings.local_threads is None:
+        environment[ENV_PREFIX + "LOCAL_THREADS"] = str(max(1, default_threads() // workers))
+    if config is not None:
+        environment[ENV_PREFIX + "CONFIG"] = str(Path(config).resolve())
+    return environment
+
+
+def build_app() -> FastAPI:
+    """Uvicorn's factory, called once in each worker process."""
+    from lockgate.app import create_app
+    from lockgate.ops.logs import configure_logging
+
+    settings = load_settings()  # validated by the parent already
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, freeze_startup_heap=True)
