@@ -177,6 +177,11 @@ class Settings(BaseModel):
         default="all-minilm-l6-v2",
         description="Model (name or alias) that embeds RAG chunks and queries, through the gateway.",
     )
+    stream_usage_always: bool = Field(
+        default=False,
+        description="End every OpenAI stream with a usage chunk, even when the client did not ask with "
+        "stream_options.include_usage (the behaviour before 0.2; some clients break on it).",
+    )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     console_insecure_cookies: bool = Field(
         default=False,

@@ -39,5 +39,5 @@ def chat(live: Live, key: str, model: str = "chat", **extra: Any) -> httpx.Respo
         f"{live.url}/v1/chat/completions",
         headers=bearer(key),
         json={"model": model, **PING, **extra},
-        timeout=30,
+        timeout=120,
     )

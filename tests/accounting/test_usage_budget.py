@@ -65,7 +65,12 @@ def test_usage_rows_carry_cost_carbon_and_metrics(fake, lockgate) -> None:
         "POST",
         f"{live.url}/v1/chat/completions",
         headers=bearer(key),
-        json={"model": "chat", "messages": [{"role": "user", "content": "ping"}], "stream": True},
+        json={
+            "model": "chat",
+            "messages": [{"role": "user", "content": "ping"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
     ) as response:
         frames = [line for line in response.iter_lines() if '"usage"' in line]
     assert '"cost"' in frames[-1] and '"kgCO2eq"' in frames[-1]

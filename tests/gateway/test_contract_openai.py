@@ -76,15 +76,32 @@ def test_chat_stream_relays_deltas_and_ends_with_one_usage_chunk(stack) -> None:
     assert all(c.model == "chat" for c in chunks)
 
 
-def test_chat_stream_without_include_usage_still_reports_usage(stack) -> None:
-    live, _ = stack
+def _stream_lines(live, body: dict) -> list[str]:
     with httpx.stream(
-        "POST",
-        f"{live.url}/v1/chat/completions",
-        headers=live.admin.headers,
-        json={"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        "POST", f"{live.url}/v1/chat/completions", headers=live.admin.headers, json=body
     ) as response:
-        lines = [line for line in response.iter_lines() if line.startswith("data:")]
+        return [line for line in response.iter_lines() if line.startswith("data:")]
+
+
+def test_chat_stream_without_include_usage_has_no_usage_chunk_but_records_usage(stack) -> None:
+    live, _ = stack
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hi there"}], "stream": True}
+    lines = _stream_lines(live, body)
+    assert lines[-1] == "data: [DONE]"
+    assert not any('"usage"' in line or '"choices":[]' in line for line in lines)
+    # OpenAI's quickstart loop reads chunk.choices[0] on every chunk: it must not raise
+    chunks = live.openai().chat.completions.create(**body)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "echo: hi there"
+    rows = live.admin.get("/v1/me/usage", params={"limit": 10}).json()["data"]
+    assert len(rows) == 2 and all(r["usage"]["completion_tokens"] == 3 for r in rows)
+
+
+def test_stream_usage_always_keeps_the_usage_chunk(fake, lockgate) -> None:
+    upstream = fake("vllm", "up-chat")
+    live = lockgate(models=[model("chat", "text-generation", provider(upstream))], stream_usage_always=True)
+    lines = _stream_lines(
+        live, {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    )
     assert lines[-1] == "data: [DONE]"
     assert '"usage"' in lines[-2] and '"choices":[]' in lines[-2]
 
@@ -117,7 +134,11 @@ def test_completions_stream_and_not(stack) -> None:
     client = live.openai()
     answer = client.completions.create(model="chat", prompt="say hi")
     assert answer.choices[0].text and answer.usage.total_tokens > 0
-    chunks = list(client.completions.create(model="chat", prompt="say hi", stream=True))
+    chunks = list(
+        client.completions.create(
+            model="chat", prompt="say hi", stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert "".join(c.choices[0].text for c in chunks if c.choices) == answer.choices[0].text
     assert chunks[-1].usage is not None
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.helpers import bearer
+from tests.live import CLIENT_TIMEOUT
 
 _seq = itertools.count(1)
 
@@ -26,7 +27,7 @@ def member(local, permissions: list[str] | None = None) -> httpx.Client:
         "/v1/admin/users", json={"email": f"rag{n}@example.org", "password": "pw", "role": role["id"]}
     ).json()
     key = local.admin.post("/v1/admin/tokens", json={"name": "k", "user": user["id"]}).json()["token"]
-    return httpx.Client(base_url=local.url, headers=bearer(key), timeout=60)
+    return httpx.Client(base_url=local.url, headers=bearer(key), timeout=CLIENT_TIMEOUT)
 
 
 def collection(client: httpx.Client, visibility: str = "private") -> int:

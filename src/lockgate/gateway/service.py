@@ -19,9 +19,17 @@ from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEv
 from lockgate.gateway.providers.base import FilePart, RawResponse
 from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
-from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelHealth, ProviderHealth, Strategy
+from lockgate.gateway.schemas import (
+    ENDPOINT_MODEL_TYPES,
+    Endpoint,
+    ModelHealth,
+    ModelType,
+    ProviderHealth,
+    Strategy,
+)
 from lockgate.gateway.usage import estimate_tokens, normalize_usage
 from lockgate.inference.llama import LlamaEngine
+from lockgate.inference.messages import check_chat
 
 T = TypeVar("T")
 
@@ -200,8 +208,15 @@ class GatewayService:
 
     # -- chat and completions ----------------------------------------------------------------------
 
-    async def generate(self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+    def _checked(self, body: dict[str, Any], endpoint: Endpoint) -> RouterRuntime:
+        """The router of a generation request whose messages any provider of it could take."""
         router = self.resolve(body.get("model"), endpoint)
+        if endpoint == Endpoint.CHAT:
+            check_chat(body, accepts_images=router.type == ModelType.IMAGE_TEXT_TO_TEXT)
+        return router
+
+    async def generate(self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+        router = self._checked(body, endpoint)
         prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
@@ -226,7 +241,7 @@ class GatewayService:
         """Open the stream on the first provider that yields a first event (failing over before that),
         then hand back an iterator over the rest. Errors before the first byte raise; after, they are
         yielded as ErrorEvent."""
-        router = self.resolve(body.get("model"), endpoint)
+        router = self._checked(body, endpoint)
         prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
         admission = await self._admit(ctx, router, prompt, _max_tokens(body))
         stream_options = {**(body.get("stream_options") or {}), "include_usage": True}

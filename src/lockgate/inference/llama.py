@@ -1,35 +1,43 @@
-"""Chat and text completion with any GGUF model through llama-cpp-python."""
+"""Chat and text completion with any GGUF model through llama-cpp-python.
+
+Every value a request carries is checked before llama.cpp sees it (`llama_request`, `bounds`): some bad
+values abort the process from C++ rather than raise. What still fails inside the engine is a 400 when
+the request is the cause (ValueError, a template refusing the conversation) or a 503 for that request."""
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lockgate.errors import BadRequest
+from lockgate.errors import AppError, BadRequest, UpstreamError
+from lockgate.inference import bounds
+from lockgate.inference.llama_request import LlamaCall, build_call, single_prompt
+from lockgate.inference.messages import for_template, parse_messages
 from lockgate.inference.worker import EngineWorker
 
-# Request fields llama.cpp understands (spec 003), besides the OpenAI ones mapped below.
-_SAMPLING = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "typical_p",
-    "repeat_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-    "tfs_z",
-    "mirostat_mode",
-    "mirostat_tau",
-    "mirostat_eta",
-    "seed",
-    "stop",
-    "logit_bias",
-)
-_CHAT_ONLY = ("tools", "tool_choice", "functions", "function_call")
-_COMPLETION_ONLY = ("suffix", "echo")
+log = logging.getLogger("lockgate.inference")
+
+
+class EngineFailed(UpstreamError):
+    """A local engine failed on a request that passed every check: 503 for that request only."""
+
+    status_code = 503
+    code = "local_engine_error"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUsage:
+    """The last item of an engine stream: tokens read and generated, summed over its choices."""
+
+    prompt_tokens: int
+    completion_tokens: int
 
 
 @lru_cache(maxsize=64)
@@ -39,62 +47,39 @@ def _grammar(text: str):
     return LlamaGrammar.from_string(text, verbose=False)
 
 
-def _response_format(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """OpenAI's json_schema shape → llama-cpp-python's {"type": "json_object", "schema": ...}."""
-    if not value or value.get("type") == "text":
-        return None
-    if value.get("type") == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
-    if value.get("type") == "json_object":
-        return {k: v for k, v in value.items() if k in {"type", "schema"}}
-    raise BadRequest(
-        "response_format.type: must be text, json_object or json_schema.", param="response_format"
-    )
+def _merge(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """n answers of one prompt as one answer with n choices (the prompt counted once)."""
+    merged = answers[0]
+    merged["choices"] = [{**answer["choices"][0], "index": index} for index, answer in enumerate(answers)]
+    completion = sum(a["usage"]["completion_tokens"] for a in answers)
+    prompt = merged["usage"]["prompt_tokens"]
+    merged["usage"] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    return merged
 
 
-def build_kwargs(body: dict[str, Any], chat: bool) -> dict[str, Any]:
-    """Translate an OpenAI/llama-cpp request body into llama-cpp-python keyword arguments."""
-    if (body.get("n") or 1) > 1:
-        raise BadRequest("n: local models generate one choice per request.", param="n")
-    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") is not None:
-        raise BadRequest("logprobs: not available on local models.", param="logprobs")
-    if body.get("guided_regex"):
+def _as_tool_call(answer: dict[str, Any]) -> dict[str, Any]:
+    """A generation constrained by the required-tool grammar → an assistant turn calling that tool."""
+    choice = answer["choices"][0]
+    try:
+        chosen = json.loads(choice["message"]["content"] or "")
+        name, arguments = chosen["name"], chosen["arguments"]
+    except (ValueError, KeyError, TypeError) as exc:  # cut short by max_tokens
         raise BadRequest(
-            "guided_regex: not supported by local models; constrain them with a GBNF grammar instead.",
-            param="guided_regex",
-        )
-    if body.get("best_of") not in (None, 1):
-        raise BadRequest("best_of: local models generate one candidate per request.", param="best_of")
-    kwargs = {k: body[k] for k in _SAMPLING if body.get(k) is not None}
-    for key in _CHAT_ONLY if chat else _COMPLETION_ONLY:
-        if body.get(key) is not None:
-            kwargs[key] = body[key]
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if max_tokens:
-        kwargs["max_tokens"] = int(max_tokens)
-    elif not chat:
-        kwargs["max_tokens"] = 16  # the OpenAI default for /v1/completions
-    if body.get("grammar"):
-        if not isinstance(body["grammar"], str):
-            raise BadRequest("grammar: must be a GBNF grammar string.", param="grammar")
-        kwargs["grammar"] = _grammar(body["grammar"])
-    if chat:
-        response_format = _response_format(body.get("response_format"))
-        if response_format:
-            kwargs["response_format"] = response_format
-    return kwargs
-
-
-def _single_prompt(prompt: Any) -> str | list[int]:
-    """One text prompt or one list of token ids: local models answer one prompt per request."""
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
-        return prompt
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str | list):
-        return _single_prompt(prompt[0])
-    raise BadRequest("prompt: local models take one prompt per request.", param="prompt")
+            "tool_choice: the model ran out of tokens before finishing its tool call; raise max_tokens.",
+            param="max_tokens",
+        ) from exc
+    call = {
+        "id": f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    choice["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+    choice["finish_reason"] = "tool_calls"
+    return answer
 
 
 class LlamaEngine:
@@ -107,6 +92,8 @@ class LlamaEngine:
         self.n_ctx = n_ctx
         self.chat_format = chat_format
         self.worker = EngineWorker(name)
+        self.n_vocab = 0
+        self.template: str | None = None  # the GGUF's Jinja chat template, when that is what renders
         self._llm = None
         self._valid_grammars: set[str] = set()
 
@@ -121,6 +108,9 @@ class LlamaEngine:
             chat_format=self.chat_format,
             verbose=False,
         )
+        self.n_vocab = self._llm.n_vocab()
+        if self._llm.chat_format == "chat_template.default":
+            self.template = self._llm.metadata.get("tokenizer.chat_template")
 
     @property
     def llm(self):
@@ -131,8 +121,19 @@ class LlamaEngine:
     async def _call(self, fn, *args):
         try:
             return await self.worker.run(fn, *args)
+        except AppError:
+            raise
         except ValueError as exc:  # llama-cpp-python's "exceeds context window" and friends
             raise BadRequest(str(exc)) from exc
+        except Exception as exc:
+            import jinja2
+
+            if isinstance(exc, jinja2.TemplateError):  # the chat template refused the conversation
+                raise BadRequest(
+                    f"messages: this model's chat template refused them ({exc}).", param="messages"
+                ) from exc
+            log.exception("local engine failure", extra={"engine": self.name})
+            raise EngineFailed(f"Local model {self.name} failed on this request.") from exc
 
     def _grammar_parses(self, text: str) -> bool:
         """llama.cpp crashes on a grammar it cannot parse: ask its parser first (it returns NULL)."""
@@ -145,51 +146,101 @@ class LlamaEngine:
         llama_cpp.llama_sampler_free(sampler)
         return True
 
-    async def _check_grammar(self, body: dict[str, Any]) -> None:
-        text = body.get("grammar")
-        if isinstance(text, str) and text not in self._valid_grammars:
+    async def _prepare(self, body: dict[str, Any], chat: bool) -> LlamaCall:
+        call = build_call(body, chat, self.n_vocab, self.n_ctx)
+        for text in call.grammars:
+            if text in self._valid_grammars:
+                continue
             if not await self.worker.run(self._grammar_parses, text):
-                raise BadRequest(
-                    "grammar: not a valid GBNF grammar (it needs a `root` rule).", param="grammar"
+                param = (
+                    "grammar"
+                    if text == body.get("grammar")
+                    else "tools"
+                    if call.kwargs.get("tools")
+                    else "response_format"
                 )
+                raise BadRequest(f"{param}: not a valid GBNF grammar (it needs a `root` rule).", param=param)
             if len(self._valid_grammars) < 256:
                 self._valid_grammars.add(text)
+        return call
+
+    def _messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return for_template(parse_messages(body.get("messages")), self.template)
+
+    def _kwargs(self, call: LlamaCall) -> dict[str, Any]:
+        kwargs = dict(call.kwargs)
+        if call.grammar is not None:
+            kwargs["grammar"] = _grammar(call.grammar)
+        return kwargs
+
+    def _chat_once(self, messages: list[dict[str, Any]], call: LlamaCall) -> dict[str, Any]:
+        answer = self.llm.create_chat_completion(messages=messages, **self._kwargs(call))
+        return _as_tool_call(answer) if call.required_tools else answer
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        kwargs = build_kwargs(body, chat=True)
-        await self._check_grammar(body)
+        call = await self._prepare(body, chat=True)
+        messages = self._messages(body)
         async with self.worker.lock:
-            return await self._call(
-                lambda: self.llm.create_chat_completion(messages=body["messages"], **kwargs)
-            )
+            return _merge([await self._call(self._chat_once, messages, call) for _ in range(call.n)])
 
     async def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        kwargs = build_kwargs(body, chat=False)
-        await self._check_grammar(body)
-        prompt = _single_prompt(body["prompt"])
+        call = await self._prepare(body, chat=False)
+        prompt = single_prompt(body.get("prompt"), self.n_vocab)
+        kwargs = self._kwargs(call)
         async with self.worker.lock:
-            return await self._call(lambda: self.llm.create_completion(prompt=prompt, **kwargs))
+            answers = [
+                await self._call(lambda: self.llm.create_completion(prompt=prompt, **kwargs))
+                for _ in range(call.n)
+            ]
+        return _merge(answers)
 
-    async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        kwargs = build_kwargs(body, chat=True)
-        await self._check_grammar(body)
+    async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+        """Chunks of each choice in turn (choice index set), then one StreamUsage."""
+        call = await self._prepare(body, chat=True)
+        messages = self._messages(body)
         async with self.worker.lock:
-            chunks = await self._call(
-                lambda: self.llm.create_chat_completion(messages=body["messages"], stream=True, **kwargs)
-            )
-            async for chunk in self._drain(chunks):
-                yield chunk
+            if call.required_tools:  # the call is parsed whole, then sent as one delta
+                prompt = completion = 0
+                for index in range(call.n):
+                    answer = await self._call(self._chat_once, messages, call)
+                    for chunk in _tool_call_chunks(answer, index):
+                        yield chunk
+                    prompt = answer["usage"]["prompt_tokens"]
+                    completion += answer["usage"]["completion_tokens"]
+                yield StreamUsage(prompt, completion)
+                return
+            kwargs = self._kwargs(call)
+            opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
+            async for item in self._choices(opener, call.n):
+                yield item
 
-    async def completion_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        kwargs = build_kwargs(body, chat=False)
-        await self._check_grammar(body)
-        prompt = _single_prompt(body["prompt"])
+    async def completion_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+        call = await self._prepare(body, chat=False)
+        prompt = single_prompt(body.get("prompt"), self.n_vocab)
+        kwargs = self._kwargs(call)
         async with self.worker.lock:
-            chunks = await self._call(
-                lambda: self.llm.create_completion(prompt=prompt, stream=True, **kwargs)
-            )
-            async for chunk in self._drain(chunks):
+            opener = lambda: self.llm.create_completion(prompt=prompt, stream=True, **kwargs)  # noqa: E731
+            async for item in self._choices(opener, call.n):
+                yield item
+
+    async def _choices(self, opener, n: int) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+        prompt = completion = 0
+        for index in range(n):
+            produced = 0
+            finish = None
+            async for chunk in self._drain(await self._call(opener)):
+                choice = (chunk.get("choices") or [{}])[0]
+                choice["index"] = index
+                if (choice.get("delta") or {}).get("content") or choice.get("text"):
+                    produced += 1  # llama.cpp streams one token per chunk
+                finish = choice.get("finish_reason") or finish
                 yield chunk
+            # The context holds the prompt and every generated token fed back; the last one sampled is
+            # not fed back when the generation stops on max_tokens.
+            processed = await self.worker.run(lambda: self.llm.n_tokens)
+            prompt = max(0, processed - produced + (1 if finish == "length" else 0))
+            completion += produced
+        yield StreamUsage(prompt, completion)
 
     async def _drain(self, chunks: Iterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
         """Step the generator in the engine thread; closing it (client gone) stops the generation."""
@@ -208,9 +259,27 @@ class LlamaEngine:
         )
 
     async def detokenize(self, tokens: list[int]) -> str:
-        return await self.worker.run(lambda: self.llm.detokenize(tokens).decode("utf-8", errors="replace"))
+        """Text of token ids; 400 for an id outside the vocabulary (llama.cpp would abort the process)."""
+        bounds.token_ids(tokens, self.n_vocab, "tokens")
+        return await self._call(lambda: self.llm.detokenize(tokens).decode("utf-8", errors="replace"))
 
     def close(self) -> None:
         self.worker.close()
         if self._llm is not None:
             self._llm.close()
+
+
+def _tool_call_chunks(answer: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    """A whole tool-call answer as the two chunks OpenAI streams: the call, then the finish."""
+    call = answer["choices"][0]["message"]["tool_calls"][0]
+    frame = {
+        "id": answer["id"],
+        "object": "chat.completion.chunk",
+        "created": answer.get("created", int(time.time())),
+        "model": answer.get("model"),
+    }
+    delta = {"role": "assistant", "content": None, "tool_calls": [{"index": 0, **call}]}
+    return [
+        {**frame, "choices": [{"index": index, "delta": delta, "finish_reason": None}]},
+        {**frame, "choices": [{"index": index, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]

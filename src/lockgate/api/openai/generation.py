@@ -10,7 +10,7 @@ from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import ChatRequest, CompletionRequest
-from lockgate.api.openai.sse import encode_sse
+from lockgate.api.openai.sse import encode_sse, wants_usage
 from lockgate.api.opengate.rag_schemas import SearchRequest
 from lockgate.api.responses import OrjsonResponse
 from lockgate.gateway.schemas import Endpoint
@@ -31,8 +31,9 @@ async def _respond(
 ):
     if stream:
         events = await state.gateway.generate_stream(ctx, endpoint, payload)
+        usage = wants_usage(payload.get("stream_options"), state.settings.stream_usage_always)
         return StreamingResponse(
-            encode_sse(events, object_name), media_type="text/event-stream", headers=_SSE_HEADERS
+            encode_sse(events, object_name, usage), media_type="text/event-stream", headers=_SSE_HEADERS
         )
     return OrjsonResponse(await state.gateway.generate(ctx, endpoint, payload))
 
@@ -62,7 +63,11 @@ async def chat_completions(body: ChatRequest, ctx: Context, state: State):
         if body.stream:
             events = await state.grounded_chat.stream(ctx, payload, search)
             return StreamingResponse(
-                encode_sse(events, "chat.completion.chunk"),
+                encode_sse(
+                    events,
+                    "chat.completion.chunk",
+                    wants_usage(payload.get("stream_options"), state.settings.stream_usage_always),
+                ),
                 media_type="text/event-stream",
                 headers=_SSE_HEADERS,
             )

@@ -3,7 +3,8 @@ unknown fields are kept and passed through to the provider."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -12,9 +13,30 @@ class Passthrough(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _messages(value: Any) -> Any:
+    """The SaaS spec (002) allows `messages` as a JSON-encoded string of the array."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"a string must hold a JSON array of messages ({exc})") from None
+    return value
+
+
 class ChatRequest(Passthrough):
     model: NonEmpty
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: Annotated[
+        list[dict[str, Any]],
+        BeforeValidator(_messages),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                    {"type": "string", "description": "the array of messages, JSON-encoded"},
+                ]
+            }
+        ),
+    ] = Field(min_length=1)
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
     n: int | None = Field(default=None, ge=1, le=128)

@@ -13,15 +13,24 @@ def _frame(payload: dict) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-async def encode_sse(events: AsyncIterator[StreamEvent], object_name: str) -> AsyncIterator[bytes]:
-    """Chunks as they come, one usage chunk (empty choices) at the end, then [DONE].
-    A broken stream ends with an error frame and no [DONE], so clients cannot mistake it for a finish."""
+def wants_usage(stream_options: dict | None, always: bool) -> bool:
+    """OpenAI's contract: a usage chunk only when the client asked (`stream_options.include_usage`);
+    the `stream_usage_always` setting keeps it on for clients written against older Lockgate."""
+    return always or bool((stream_options or {}).get("include_usage"))
+
+
+async def encode_sse(
+    events: AsyncIterator[StreamEvent], object_name: str, include_usage: bool
+) -> AsyncIterator[bytes]:
+    """Chunks as they come, then (if `include_usage`) one usage chunk with empty choices, then [DONE].
+    Usage is recorded by the gateway either way. A broken stream ends with an error frame and no [DONE],
+    so clients cannot mistake it for a finish."""
     last: dict = {}
     async for event in events:
         if isinstance(event, ChunkEvent):
             last = event.payload
             yield _frame(event.payload)
-        elif isinstance(event, UsageEvent):
+        elif isinstance(event, UsageEvent) and include_usage:
             yield _frame(
                 {
                     "id": last.get("id"),

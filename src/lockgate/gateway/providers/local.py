@@ -13,7 +13,7 @@ from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
 from lockgate.gateway.providers.base import FilePart, ProviderAdapter, ProviderConfig, RawResponse
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.inference.embeddings import OnnxEmbedder
-from lockgate.inference.llama import LlamaEngine
+from lockgate.inference.llama import LlamaEngine, StreamUsage
 from lockgate.inference.ocr import OcrEngine
 from lockgate.inference.whisper import WhisperEngine
 from lockgate.kit.vectors import embedding_items, text_inputs
@@ -76,31 +76,28 @@ class LocalAdapter(ProviderAdapter):
 
     def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         engine = self._need(LlamaEngine)
-        return self._events(engine, engine.chat_stream(body))
+        return self._events(engine.chat_stream(body))
 
     def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         engine = self._need(LlamaEngine)
-        return self._events(engine, engine.completion_stream(body))
+        return self._events(engine.completion_stream(body))
 
-    async def _events(self, engine: LlamaEngine, chunks: AsyncIterator[dict]) -> AsyncIterator[StreamEvent]:
-        produced = 0
-        finish = None
+    async def _events(self, chunks: AsyncIterator[dict | StreamUsage]) -> AsyncIterator[StreamEvent]:
         try:
-            async for chunk in chunks:
-                choice = (chunk.get("choices") or [{}])[0]
-                if (choice.get("delta") or {}).get("content") or choice.get("text"):
-                    produced += 1  # llama.cpp streams one token per chunk
-                finish = choice.get("finish_reason") or finish
-                yield ChunkEvent(chunk)
+            async for item in chunks:
+                if isinstance(item, StreamUsage):
+                    total = item.prompt_tokens + item.completion_tokens
+                    yield UsageEvent(
+                        {
+                            "prompt_tokens": item.prompt_tokens,
+                            "completion_tokens": item.completion_tokens,
+                            "total_tokens": total,
+                        }
+                    )
+                else:
+                    yield ChunkEvent(item)
         finally:
             await chunks.aclose()
-        # The context holds the prompt and every generated token fed back; the last one sampled is not
-        # fed back when the generation stops on max_tokens.
-        processed = await engine.worker.run(lambda: engine.llm.n_tokens)
-        prompt = max(0, processed - produced + (1 if finish == "length" else 0))
-        yield UsageEvent(
-            {"prompt_tokens": prompt, "completion_tokens": produced, "total_tokens": prompt + produced}
-        )
 
     # -- embeddings and similarity rerank ----------------------------------------------------------
 
