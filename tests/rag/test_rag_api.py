@@ -407,6 +407,37 @@ def test_bad_search_and_upload_bodies_are_422_naming_the_field(local) -> None:
         assert response.status_code == 422
         assert field in response.json()["detail"][0]["loc"]
     bad_preset = upload(alice, target, PASTA, preset_separators="klingon")
-    assert bad_preset.status_code == 422 and "preset_separators" in bad_preset.json()["detail"]
+    assert bad_preset.status_code == 422
+    assert bad_preset.json()["detail"][0]["loc"] == ["body", "preset_separators"]
     no_collection = alice.post("/v1/documents", files={"file": ("a.md", io.BytesIO(b"x"), "text/markdown")})
     assert no_collection.status_code == 422
+
+
+def test_a_deleted_tenants_ids_and_vectors_never_serve_another(local) -> None:
+    """The newest collection deleted, the next one created by someone else: it gets a new id (SQLite
+    once reused max(id) + 1), and searching it uses its own vectors, not the deleted collection's."""
+    alice, bob = member(local), member(local)
+    old = collection(alice)
+    document = upload(alice, old, PASTA).json()["id"]
+    chunk = alice.get(f"/v1/documents/{document}/chunks").json()["data"][0]["id"]
+    hit = alice.post(
+        "/v1/search", json={"collection_ids": [old], "query": "cook pasta", "method": "semantic"}
+    )
+    assert hit.json()["data"][0]["chunk"]["id"] == chunk  # alice's vectors are now cached
+    assert alice.delete(f"/v1/collections/{old}").status_code == 204
+    new = collection(bob)
+    assert new > old
+    new_document = upload(bob, new, GARDEN).json()["id"]
+    assert new_document > document
+    new_chunk = bob.get(f"/v1/documents/{new_document}/chunks").json()["data"][0]["id"]
+    assert new_chunk > chunk
+    own = bob.post(
+        "/v1/search", json={"collection_ids": [new], "query": "tomato plants", "method": "semantic"}
+    )
+    (result,) = own.json()["data"]
+    assert result["chunk"]["id"] == new_chunk and result["score"] > 0.3
+    other = bob.post(
+        "/v1/search", json={"collection_ids": [new], "query": "cook pasta", "method": "semantic"}
+    )
+    assert all(r["score"] < result["score"] for r in other.json()["data"])
+    assert bob.get(f"/v1/collections/{old}").status_code == 404

@@ -9,7 +9,7 @@ from lockgate.accounting.service import CallContext
 from lockgate.errors import PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.ids import unique_hex
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import MAX_OFFSET, Page
 from lockgate.state import AppState
 
 
@@ -74,7 +74,9 @@ def page_params(order_fields: tuple[str, ...], noun: str) -> Callable[..., Corou
     order_type = Literal[order_fields]  # type: ignore[valid-type]
 
     async def params(
-        offset: Annotated[int, Query(ge=0, description=f"The offset of the {noun} to get.")] = 0,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description=f"The offset of the {noun} to get.")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=100, description=f"The limit of the {noun} to get.")] = 10,
         order_by: Annotated[order_type, Query(description=f"The field to order the {noun} by.")] = "id",
         order_direction: Annotated[Literal["asc", "desc"], Query()] = "asc",

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lockgate.errors import AppError, UpstreamError
@@ -35,6 +36,38 @@ def dialect_route(dialect: str) -> type[APIRoute]:
             return marked
 
     return DialectRoute
+
+
+# -- the error bodies, one model per dialect, declared once on each dialect's routers ---------------
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | int | None = None
+
+
+class OpenAIError(BaseModel):
+    """What every OpenAI-dialect route answers on error (4xx and 5xx)."""
+
+    error: OpenAIErrorDetail
+
+
+class H2ogpteError(BaseModel):
+    """What every h2oGPTe route answers on error (4xx and 5xx)."""
+
+    code: int
+    message: str
+
+
+def error_responses(model: type[BaseModel]) -> dict[int | str, dict]:
+    """`responses=` for a dialect's routers: every 4xx and 5xx has this body (it replaces FastAPI's
+    default 422 HTTPValidationError, which these dialects do not send)."""
+    return {
+        "4XX": {"model": model, "description": "The request cannot be served as sent."},
+        "5XX": {"model": model, "description": "Lockgate or an upstream failed."},
+    }
 
 
 def _dialect(request: Request) -> str:
@@ -84,6 +117,9 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
         body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     elif dialect == "h2ogpte":
         body = {"code": status, "message": message}
+    elif status == 422:  # OpenGateLLM declares FastAPI's HTTPValidationError for 422: a list of fields
+        loc = ["body", *param.split(".")] if param else ["body"]
+        body = {"detail": [{"loc": loc, "msg": message, "type": code}]}
     else:
         body = {"detail": message}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -107,17 +143,29 @@ def _field_path(loc) -> list[str]:
     return [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _BRANCH_LABELS))]
 
 
+def _first_problem(errors: list, deepest: bool) -> tuple[str, str | None]:
+    """The validation error to report as (message, param): the first, or the deepest (for a union
+    field, `input`: string or items, it names the bad item). A JSON syntax error names no field: its
+    position goes in the message, `param` stays null."""
+    if not errors:
+        return "body: invalid request.", None
+    syntax = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if syntax is not None:
+        position = syntax["loc"][1] if len(syntax["loc"]) > 1 else None
+        reason = (syntax.get("ctx") or {}).get("error")
+        where = f" at character {position}" if isinstance(position, int) else ""
+        return f"body: not valid JSON{where}" + (f" ({reason})." if reason else "."), None
+    first = max(errors, key=lambda e: len(e["loc"])) if deepest else errors[0]
+    param = ".".join(_field_path(first["loc"][1:])) or None
+    return f"{param or 'body'}: {first['msg']}", param
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
-    if _dialect(request) == "h2ogpte":
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"][1:]) or "request"
-        return _render(request, 422, f"{field}: {first['msg']}", "invalid_request_error", field)
-    if _dialect(request) in ("openai", "anthropic"):
-        # the deepest error: for a union field (`input`: string or items) it names the bad item
-        first = max(errors, key=lambda e: len(e["loc"])) if errors else {"loc": (), "msg": "invalid request"}
-        param = ".".join(_field_path(first["loc"][1:])) or None
-        return _render(request, 422, f"{param}: {first['msg']}", "invalid_request_error", param)
+    dialect = _dialect(request)
+    if dialect in ("h2ogpte", "openai", "anthropic"):
+        message, param = _first_problem(errors, deepest=dialect != "h2ogpte")
+        return _render(request, 422, message, "invalid_request_error", param)
     # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
     detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]
     return JSONResponse({"detail": detail}, status_code=422)

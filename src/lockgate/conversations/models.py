@@ -8,11 +8,12 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lockgate.kit.clock import now_ts
-from lockgate.kit.db import Base
+from lockgate.kit.db import IDS_NEVER_REUSED, Base
 
 
 class PromptTemplate(Base):
     __tablename__ = "prompt_templates"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -39,6 +40,7 @@ class PromptTemplateShare(Base):
 
 class ChatSession(Base):
     __tablename__ = "chat_sessions"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -57,6 +59,7 @@ class ChatMessage(Base):
     """A user message (reply_to is None) or an answer (reply_to = the user message it answers)."""
 
     __tablename__ = "chat_messages"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
@@ -75,6 +78,7 @@ class MessageReference(Base):
     """A chunk that was in an answer's prompt. The text is kept, so a reference outlives its chunk."""
 
     __tablename__ = "message_references"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("chat_messages.id", ondelete="CASCADE"), index=True)

@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lockgate.kit.clock import now_ts
-from lockgate.kit.db import Base
+from lockgate.kit.db import IDS_NEVER_REUSED, Base
 
 
 class Router(Base):
@@ -46,6 +46,7 @@ class Provider(Base):
     __tablename__ = "providers"
     __table_args__ = (
         UniqueConstraint("router_id", "url", "model_name", name="uq_providers_router_url_model"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -6,11 +6,12 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lockgate.kit.clock import now_ts
-from lockgate.kit.db import Base
+from lockgate.kit.db import IDS_NEVER_REUSED, Base
 
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -20,6 +21,7 @@ class Organization(Base):
 
 class Role(Base):
     __tablename__ = "roles"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)

@@ -21,6 +21,12 @@ NAMING_CONVENTION = {
 }
 
 
+# `__table_args__` of every table whose ids clients see: on SQLite an id is then never handed out again
+# after a delete (without it SQLite reuses max(id) + 1, so a new object answers to a deleted one's id).
+# PostgreSQL sequences never go back.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

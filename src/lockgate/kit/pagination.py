@@ -9,6 +9,10 @@ from sqlalchemy import Select
 
 OrderDirection = Literal["asc", "desc"]
 
+# The largest offset a list accepts. Databases hold offsets as 64-bit integers (an int beyond that is a
+# driver error, not a 4xx); no list is anywhere near this long.
+MAX_OFFSET = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

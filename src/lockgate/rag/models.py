@@ -19,11 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lockgate.kit.clock import now_ts
-from lockgate.kit.db import Base
+from lockgate.kit.db import IDS_NEVER_REUSED, Base
 
 
 class Collection(Base):
     __tablename__ = "collections"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -56,7 +57,10 @@ class CollectionShare(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("collection_id", "content_hash", name="uq_documents_collection_hash"),)
+    __table_args__ = (
+        UniqueConstraint("collection_id", "content_hash", name="uq_documents_collection_hash"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
@@ -79,7 +83,10 @@ class Document(Base):
 
 class Chunk(Base):
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_collection_document", "collection_id", "document_id"),)
+    __table_args__ = (
+        Index("ix_chunks_collection_document", "collection_id", "document_id"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
@@ -106,7 +113,7 @@ class ChunkTerm(Base):
 
 class Tag(Base):
     __tablename__ = "tags"
-    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_tags_owner_name"),)
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_tags_owner_name"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -129,6 +136,7 @@ class Upload(Base):
     """A file uploaded but not yet ingested (h2oGPTe's two-step `PUT /uploads` then ingest)."""
 
     __tablename__ = "uploads"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

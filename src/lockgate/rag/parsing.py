@@ -78,10 +78,27 @@ def kind_of(filename: str, content_type: str | None, data: bytes) -> str:
 
 
 def _text(data: bytes) -> str:
+    """Text files: UTF-8 (with or without BOM), else the encoding charset-normalizer detects (Latin-1,
+    Windows-1252, UTF-16...); 400 when no encoding reads it as text."""
     try:
         return data.decode("utf-8-sig").replace("\x00", "")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("file: not valid UTF-8 text.", param="file") from exc
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        raise BadRequest(
+            "file: not text in UTF-8 nor in any encoding that could be detected; save it as UTF-8.",
+            param="file",
+        )
+    # Short Western texts fit several code pages equally well: prefer Windows-1252 (Latin-1's superset,
+    # the most common one) among the equally good readings, as browsers do.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    if any("cp1252" in (m.encoding, *m.could_be_from_charset) for m in tied):
+        return data.decode("cp1252", errors="replace").replace("\x00", "")
+    return str(best).replace("\x00", "")
 
 
 def parse(

@@ -40,9 +40,13 @@ async def bump_vectors(session: AsyncSession, collection_id: int) -> None:
     )
 
 
-async def vector_versions(session: AsyncSession, collection_ids: list[int]) -> dict[int, int]:
-    stmt = select(Collection.id, Collection.vectors_version).where(Collection.id.in_(collection_ids))
-    return {row[0]: row[1] for row in await session.execute(stmt)}
+async def vector_versions(session: AsyncSession, collection_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each existing collection's vector-cache version: (created, vectors_version). `created` is part of
+    it so that no cached matrix can outlive its collection even if an id came back (a restored backup)."""
+    stmt = select(Collection.id, Collection.created, Collection.vectors_version).where(
+        Collection.id.in_(collection_ids)
+    )
+    return {row[0]: (row[1], row[2]) for row in await session.execute(stmt)}
 
 
 async def get_collection(session: AsyncSession, collection_id: int) -> Collection | None:

@@ -49,6 +49,8 @@ class SqliteChunkStore:
     async def _cached(self, collection_ids: list[int]) -> list[CachedVectors]:
         async with self._db.transaction() as session:
             versions = await repository.vector_versions(session, collection_ids)
+            for gone in set(collection_ids) - set(versions):
+                self._vectors.forget(gone)  # deleted: its matrix must never serve anything again
             entries = []
             for collection_id, version in versions.items():
                 entry = self._vectors.get(collection_id, version)

@@ -1,6 +1,8 @@
 """Per-process cache of each collection's vectors as one matrix, so a semantic search is a matrix product
 instead of reading every vector from the database. A collection's `vectors_version` moves on every chunk
-write or delete (in the same transaction), so every replica sees a stale entry and reloads it."""
+write or delete (in the same transaction), so every replica sees a stale entry and reloads it. Entries
+are keyed by collection id, which is never reused (AUTOINCREMENT), and versioned by (created,
+vectors_version); a collection found deleted is dropped at once, and others age out by size."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 
 @dataclass(slots=True)
 class CachedVectors:
-    version: int
+    version: tuple[int, int]
     ids: np.ndarray  # int64 chunk ids
     matrix: np.ndarray  # float32, one unit vector per row
 
@@ -21,11 +23,16 @@ class VectorCache:
         self._entries: dict[int, CachedVectors] = {}
         self._max_bytes = max_bytes
 
-    def get(self, collection_id: int, version: int) -> CachedVectors | None:
+    def get(self, collection_id: int, version: tuple[int, int]) -> CachedVectors | None:
         entry = self._entries.get(collection_id)
         return entry if entry is not None and entry.version == version else None
 
-    def put(self, collection_id: int, version: int, rows: list[tuple[int, bytes]]) -> CachedVectors:
+    def forget(self, collection_id: int) -> None:
+        self._entries.pop(collection_id, None)
+
+    def put(
+        self, collection_id: int, version: tuple[int, int], rows: list[tuple[int, bytes]]
+    ) -> CachedVectors:
         if rows:
             matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(
                 len(rows), -1

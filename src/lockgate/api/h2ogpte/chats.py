@@ -30,10 +30,11 @@ from lockgate.api.h2ogpte.library_views import collection_out, library
 from lockgate.conversations.prompts import rag_type
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
+from lockgate.kit.pagination import MAX_OFFSET
 
 router = h2ogpte_router("chat sessions")
 
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 

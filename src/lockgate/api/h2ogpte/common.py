@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from lockgate.api.errors import H2ogpteError, error_responses
 from lockgate.errors import NotFound
 
 PREFIX = "/api/v1"
@@ -54,7 +55,12 @@ async def h2ogpte_dialect(request: Request) -> None:
 
 
 def h2ogpte_router(tag: str) -> APIRouter:
-    return APIRouter(prefix=PREFIX, tags=[f"h2oGPTe {tag}"], dependencies=[Depends(h2ogpte_dialect)])
+    return APIRouter(
+        prefix=PREFIX,
+        tags=[f"h2oGPTe {tag}"],
+        dependencies=[Depends(h2ogpte_dialect)],
+        responses=error_responses(H2ogpteError),
+    )
 
 
 Dialect = Annotated[None, Depends(h2ogpte_dialect)]

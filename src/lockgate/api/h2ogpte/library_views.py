@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lockgate.api.deps import State
 from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
 from lockgate.errors import InvalidRequest
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import MAX_OFFSET, Page
 from lockgate.rag.library import CollectionInfo, DocumentInfo, Library
 from lockgate.rag.uploads import Uploads
 
@@ -122,8 +122,8 @@ def paging(
     return Page(offset=offset or 0, limit=limit or 1000, order_by=column, order_direction=direction)
 
 
-Offset = Annotated[int | None, Query()]
-Limit = Annotated[int | None, Query()]
+Offset = Annotated[int | None, Query(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int | None, Query(ge=1, le=10_000)]
 
 
 def collection_out(info: CollectionInfo) -> dict[str, Any]:

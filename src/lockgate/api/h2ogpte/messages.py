@@ -18,7 +18,7 @@ async def get_message_references(
     conversations: Conversations,
     principal: ChatCaller,
     message_id: str,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> list[dict[str, Any]]:
     found = await conversations.references(principal, from_public_id("message", message_id), limit)
     return [reference_out(reference, deleted) for reference, deleted in found]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from lockgate.api.deps import Caller
 from lockgate.api.h2ogpte.chat_views import Templates, template_out
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router
+from lockgate.kit.pagination import MAX_OFFSET
 
 router = h2ogpte_router("prompt templates")
 
@@ -53,7 +54,7 @@ async def create_prompt_template(
 async def list_prompt_templates(
     templates: Templates,
     principal: Caller,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     sort_column: str = "updated_at",
     ascending: bool = False,

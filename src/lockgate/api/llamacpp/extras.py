@@ -6,9 +6,15 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from lockgate.api.deps import Caller, State
+from lockgate.api.errors import OpenAIError, error_responses
 from lockgate.api.openai import openai_dialect
 
-router = APIRouter(prefix="/extras", tags=["llama.cpp extras"], dependencies=[Depends(openai_dialect)])
+router = APIRouter(
+    prefix="/extras",
+    tags=["llama.cpp extras"],
+    dependencies=[Depends(openai_dialect)],
+    responses=error_responses(OpenAIError),
+)
 
 
 class TokenizeRequest(BaseModel):

@@ -3,7 +3,7 @@ audio transcriptions, OCR. Errors use the OpenAI envelope."""
 
 from fastapi import APIRouter, Depends, Request
 
-from lockgate.api.errors import dialect_route
+from lockgate.api.errors import OpenAIError, dialect_route, error_responses
 
 
 async def openai_dialect(request: Request) -> None:
@@ -17,4 +17,5 @@ def inference_router() -> APIRouter:
         tags=["inference"],
         dependencies=[Depends(openai_dialect)],
         route_class=dialect_route("openai"),  # also for bodies that are not JSON
+        responses=error_responses(OpenAIError),
     )

@@ -55,7 +55,15 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         data = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}]
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
         ) from exc
     if data is None:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])

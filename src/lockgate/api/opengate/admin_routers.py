@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from lockgate.api.deps import DbId, State, require
 from lockgate.api.opengate.gateway_schemas import RouterCreate, RouterList, RouterOut, RouterUpdate
 from lockgate.identity.schemas import Permission, Principal
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import MAX_OFFSET, Page
 
 router = APIRouter(prefix="/v1/admin/routers", tags=["admin"])
 Provider = Annotated[Principal, Depends(require(Permission.PROVIDE_MODELS))]
@@ -26,7 +26,7 @@ async def create_router(body: RouterCreate, state: State, caller: Provider) -> R
 async def list_routers(
     state: State,
     _: Provider,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     sort_by: Annotated[Literal["id", "name", "created"], Query()] = "id",
     sort_order: Annotated[Literal["asc", "desc"], Query()] = "asc",

@@ -12,7 +12,7 @@ from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, DocumentOut
 from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
-from lockgate.kit.pagination import Page
+from lockgate.kit.pagination import MAX_OFFSET, Page
 from lockgate.rag.chunking import ChunkingOptions
 
 router = APIRouter(tags=["documents"])
@@ -113,7 +113,7 @@ async def list_chunks(
     caller: Caller,
     state: State,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ListOf[ChunkOut]:
     rows = await state.rag.list_chunks(caller, document_id, offset, limit)
     return ListOf[ChunkOut](data=[_chunk(r) for r in rows])

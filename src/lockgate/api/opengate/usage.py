@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from lockgate.accounting.history import make_filter
 from lockgate.api.deps import Caller, State, require
 from lockgate.identity.schemas import Permission
+from lockgate.kit.pagination import MAX_OFFSET
 
 router = APIRouter(tags=["usage"])
 Ts = Annotated[int | None, Query(ge=0, le=2**53, description="Unix timestamp.")]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Endpoint = Annotated[str | None, Query(max_length=128, description="e.g. /v1/chat/completions")]
 
