@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 
-import httpx
 import openai
 import pytest
 
@@ -189,7 +188,7 @@ def test_transcription_of_synthesized_speech(local, tmp_path) -> None:
         model="whisper-1", file=wav.open("rb"), response_format="srt"
     )
     assert "-->" in srt
-    garbage = httpx.post(
+    garbage = local.admin.post(
         f"{local.url}/v1/audio/transcriptions",
         headers=local.admin.headers,
         files={"file": ("x.wav", b"not audio at all", "audio/wav")},
@@ -232,9 +231,7 @@ def test_a_client_that_disconnects_frees_the_model(local) -> None:
         "max_tokens": 1500,
         "stream": True,
     }
-    with httpx.stream(
-        "POST", f"{local.url}/v1/chat/completions", headers=local.admin.headers, json=body
-    ) as response:
+    with local.admin.stream("POST", "/v1/chat/completions", json=body) as response:
         for line in response.iter_lines():
             if '"content"' in line:
                 break  # leave after the first token: the generation must stop, not run to 1500 tokens

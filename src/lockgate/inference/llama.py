@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -211,8 +212,9 @@ class LlamaEngine:
                 return
             kwargs = self._kwargs(call)
             opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
-            async for item in self._choices(opener, call.n):
-                yield item
+            async with aclosing(self._choices(opener, call.n)) as items:  # closed inside the lock
+                async for item in items:
+                    yield item
 
     async def completion_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | StreamUsage]:
         call = await self._prepare(body, chat=False)
@@ -220,21 +222,23 @@ class LlamaEngine:
         kwargs = self._kwargs(call)
         async with self.worker.lock:
             opener = lambda: self.llm.create_completion(prompt=prompt, stream=True, **kwargs)  # noqa: E731
-            async for item in self._choices(opener, call.n):
-                yield item
+            async with aclosing(self._choices(opener, call.n)) as items:
+                async for item in items:
+                    yield item
 
     async def _choices(self, opener, n: int) -> AsyncIterator[dict[str, Any] | StreamUsage]:
         prompt = completion = 0
         for index in range(n):
             produced = 0
             finish = None
-            async for chunk in self._drain(await self._call(opener)):
-                choice = (chunk.get("choices") or [{}])[0]
-                choice["index"] = index
-                if (choice.get("delta") or {}).get("content") or choice.get("text"):
-                    produced += 1  # llama.cpp streams one token per chunk
-                finish = choice.get("finish_reason") or finish
-                yield chunk
+            async with aclosing(self._drain(await self._call(opener))) as chunks:
+                async for chunk in chunks:
+                    choice = (chunk.get("choices") or [{}])[0]
+                    choice["index"] = index
+                    if (choice.get("delta") or {}).get("content") or choice.get("text"):
+                        produced += 1  # llama.cpp streams one token per chunk
+                    finish = choice.get("finish_reason") or finish
+                    yield chunk
             # The context holds the prompt and every generated token fed back; the last one sampled is
             # not fed back when the generation stops on max_tokens.
             processed = await self.worker.run(lambda: self.llm.n_tokens)
