@@ -1,4 +1,4 @@
-"""Migration 0010: on SQLite, ids of the tables clients see are never handed out again after a delete,
+"""Migration 0011: on SQLite, ids of the tables clients see are never handed out again after a delete,
 and an existing database keeps every row, index, trigger and foreign key through the rebuild."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _seed(db: sqlite3.Connection) -> None:
 def test_an_existing_sqlite_database_is_rebuilt_with_autoincrement(tmp_path) -> None:
     path = tmp_path / "old.db"
     url = f"sqlite+aiosqlite:///{path}"
-    upgrade(url, "0009")
+    upgrade(url, "0010")
     with sqlite3.connect(path) as db:
         _seed(db)
         assert db.execute("SELECT count(*) FROM chunks").fetchone() == (1,)  # the cascade ran
@@ -77,7 +77,7 @@ def test_an_existing_sqlite_database_is_rebuilt_with_autoincrement(tmp_path) -> 
     assert db.execute("SELECT id FROM documents").fetchall() == [(3,)]
     db.commit()
     db.close()
-    command.downgrade(alembic_config(url), "0009")  # and back
+    command.downgrade(alembic_config(url), "0010")  # and back
     with sqlite3.connect(path) as db:
         assert (
             "AUTOINCREMENT"

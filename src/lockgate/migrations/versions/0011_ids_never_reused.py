@@ -8,8 +8,8 @@ SQLite cannot add AUTOINCREMENT to a table: each is rebuilt (create, copy, drop,
 keys off (env.py turns them off for the whole migration run, and checks them after), then its indexes
 and triggers are made again. Copying the rows sets sqlite_sequence to the highest id in use.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
