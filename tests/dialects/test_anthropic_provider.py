@@ -60,7 +60,10 @@ def test_chat_stream_through_anthropic(stack) -> None:
     live, _ = stack
     chunks = list(
         live.openai().chat.completions.create(
-            model="claude", messages=[{"role": "user", "content": "one two three"}], stream=True
+            model="claude",
+            messages=[{"role": "user", "content": "one two three"}],
+            stream=True,
+            stream_options={"include_usage": True},
         )
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
