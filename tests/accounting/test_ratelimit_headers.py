@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
 from starlette.requests import Request
 
 from lockgate.api.errors import render_exception
@@ -16,7 +17,12 @@ from tests.helpers import bearer
 
 @pytest.fixture(params=["memory", "redis"])
 def limiter(request: pytest.FixtureRequest) -> dict[str, str]:
-    return {} if request.param == "memory" else {"redis_url": request.getfixturevalue("redis_url")}
+    if request.param == "memory":
+        return {}
+    # a database of its own, emptied: other tests' users and routers have the same ids in the shared Redis
+    url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/9"
+    redis.Redis.from_url(url).flushdb()
+    return {"redis_url": url}
 
 
 def test_limited_users_see_their_windows(fake, lockgate, limiter) -> None:
