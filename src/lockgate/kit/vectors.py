@@ -32,10 +32,16 @@ def embedding_items(
 
 
 def text_inputs(inputs: str | list) -> list[str]:
-    """Embedding inputs as texts; engines that read text refuse token ids with a 400."""
+    """Embedding inputs as texts; engines that read text refuse token ids with a 400 saying why."""
     from lockgate.errors import BadRequest
 
     texts = [inputs] if isinstance(inputs, str) else inputs
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise BadRequest("input: this model accepts text only, not token ids.", param="input")
+    if not texts or any(isinstance(t, str) and not t for t in texts):
+        raise BadRequest("input: must not be empty (nor contain an empty string).", param="input")
+    if not all(isinstance(t, str) for t in texts):
+        raise BadRequest(
+            "input: this model reads text, not token ids (its tokenizer is not the one the ids would "
+            "come from); send the text instead.",
+            param="input",
+        )
     return texts
