@@ -1,5 +1,5 @@
 """Schemathesis over /openapi.json: every operation, with the master key and with a plain user's key,
-answers no 5xx and only bodies its declared response schemas allow.
+answers no unexpected 5xx (see EXPECTED_5XX) and only bodies its declared response schemas allow.
 
 Bounded so it stays within a few minutes on 2 busy cores: `EXAMPLES` generated cases per operation and
 key, derandomized (the same cases every run), no shrinking. Models are fake upstreams (remote providers
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hypothesis
 import pytest
 import schemathesis
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from lockgate.config import Settings
@@ -22,6 +21,17 @@ from tests.helpers import MASTER_KEY, bearer
 from tests.live import live_server
 
 EXAMPLES = 12
+
+# 5xx statuses that are the right answer in this setup, not faults: 503 when no provider can serve
+# the model asked for (no OCR model, no embedding model for search here), 501 for the declared
+# not-implemented /v1/parse-beta. Anything else >= 500 (a 500 above all) fails.
+EXPECTED_5XX = {501, 503}
+
+
+def no_unexpected_server_error(ctx, response, case) -> None:
+    if response.status_code >= 500 and response.status_code not in EXPECTED_5XX:
+        raise AssertionError(f"server error {response.status_code}: {response.text[:300]}")
+
 
 EXCLUDED = {
     # The fuzzer would revoke or demote the very keys it fuzzes with (any small id is the master's
@@ -82,7 +92,7 @@ def _fuzz(operation, base_url: str, key: str) -> list[str]:
             case.call_and_validate(
                 base_url=base_url,
                 headers=bearer(key),
-                checks=[not_a_server_error, response_schema_conformance],
+                checks=[no_unexpected_server_error, response_schema_conformance],
                 timeout=120,
             )
         except (Exception, BaseExceptionGroup) as exc:  # collected: one report for all operations
