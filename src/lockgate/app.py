@@ -47,6 +47,7 @@ from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
+from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.config_sync import sync_config_models
 from lockgate.gateway.health import status_of
 from lockgate.gateway.registry import ModelRegistry
@@ -102,8 +103,14 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
     secret = load_or_create_secret(settings.secret_key, settings.data_dir)
     box = SecretBox(secret)
+    bounds = UpstreamBounds(
+        max_body_bytes=settings.upstream_max_body_bytes,
+        max_line_bytes=settings.upstream_max_line_bytes,
+        stream_deadline_seconds=settings.stream_deadline_seconds,
+        stream_max_chunks=settings.stream_max_chunks,
+    )
     registry = ModelRegistry(
-        db, box, retry_seconds=settings.provider_retry_seconds, engines=_engines(settings)
+        db, box, retry_seconds=settings.provider_retry_seconds, engines=_engines(settings), bounds=bounds
     )
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
@@ -115,6 +122,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         settings.provider_cooldown_seconds,
         settings.qos_queue_seconds,
         settings.provider_retry_seconds,
+        bounds,
     )
     metrics.watch(lambda: live_state(gateway))
     readiness = ReadinessService(

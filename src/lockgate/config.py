@@ -188,6 +188,24 @@ class Settings(BaseModel):
         description="Send the web console's cookies without the Secure flag, for a console served over "
         "plain HTTP on another host than localhost (testing only: put TLS in front instead).",
     )
+    upstream_max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer (or whole stream) read from a provider, decompressed; more is a 502.",
+    )
+    upstream_max_line_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Longest line of a provider's stream; more is an error frame.",
+    )
+    stream_deadline_seconds: float = Field(
+        default=900.0, gt=0, description="Longest life of a streamed answer, however steadily it flows."
+    )
+    stream_max_chunks: int = Field(
+        default=100_000,
+        ge=1,
+        description="Chunks relayed for a stream whose request sets no max_tokens (else ~2 per token).",
+    )
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
 
     @model_validator(mode="after")

@@ -80,6 +80,20 @@ class UpstreamRejected(UpstreamError):
         self.status_code = status_code
 
 
+class UpstreamRateLimited(UpstreamError):
+    """The provider said 429: another provider may take the call; if none does, the client is told when
+    to come back (the provider's own Retry-After, forwarded)."""
+
+    status_code = 503
+    code = "upstream_rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None, **kwargs):
+        self.retry_after = retry_after
+        if retry_after is not None:
+            kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
+        super().__init__(message, **kwargs)
+
+
 class ServiceUnavailable(AppError):
     """Every provider of a model is busy (QoS), cooling down or unhealthy."""
 

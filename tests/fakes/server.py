@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.common import AbruptClose, Reject, now
@@ -29,6 +29,9 @@ from tests.fakes.common import AbruptClose, Reject, now
 FLAVORS = ("openai", "vllm", "mistral", "tei", "albert", "anthropic")
 Kind = Literal["inference", "probe", "health"]  # health: never needs auth
 Handler = Callable[["FakeUpstream", Request, "Recorded"], Awaitable[Response]]
+CUT = object()  # in a stream script: drop the connection there
+# A stream script: bytes to send, seconds (float) to wait, CUT; a callable gives endless scripts.
+Script = Iterable["bytes | float | object"] | Callable[[], Iterator["bytes | float | object"]]
 
 
 @dataclass
@@ -118,6 +121,10 @@ class FakeUpstream:
         self.cut_stream_after: int | None = None
         self.send_usage: bool = True
         self.reply: str | None = None
+        # Hostile answers (fault-matrix tests): inference calls answer 200 with these instead.
+        self.raw_answer: bytes | None = None  # a non-streamed body, sent as application/json
+        self.stream_script: Script | None = None  # a streamed body: bytes, or seconds to wait
+        self.retry_after: str | None = None  # Retry-After sent with fail_status
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -198,6 +205,7 @@ class FakeUpstream:
         self.requests.clear()
         self.fail_status, self.fail_probe, self.delay, self.chunk_delay = None, False, 0.0, 0.0
         self.cut_stream_after, self.send_usage, self.reply = None, True, None
+        self.raw_answer, self.stream_script, self.retry_after = None, None, None
 
     async def sleep(self, seconds: float) -> None:
         """asyncio.sleep that ends early once stop() (another thread) sets the flag."""
@@ -240,13 +248,39 @@ class FakeUpstream:
             else:
                 status = (self.fail_status or 503) if self.fail_probe else None
             if status is not None:
-                return impl.failure(self, status, path)
+                response = impl.failure(self, status, path)
+                if self.retry_after is not None:
+                    response.headers["Retry-After"] = self.retry_after
+                return response
+            if ep.kind == "inference" and (hostile := self._hostile(rec)) is not None:
+                return hostile
             try:
                 return await ep.handler(self, request, rec)
             except Reject as rejected:
                 return rejected.response
 
         return endpoint
+
+    def _hostile(self, rec: Recorded) -> Response | None:
+        streaming = isinstance(rec.json, dict) and rec.json.get("stream") is True
+        if streaming and self.stream_script is not None:
+            return StreamingResponse(self._play(self.stream_script), media_type="text/event-stream")
+        if not streaming and self.raw_answer is not None:
+            return Response(self.raw_answer, media_type="application/json")
+        return None
+
+    async def _play(self, script: Script) -> AsyncIterator[bytes]:
+        items = script() if callable(script) else iter(script)
+        for item in items:
+            if isinstance(item, bytes):
+                yield item
+                await asyncio.sleep(0)  # lets the server notice a client that left an endless script
+            elif item is CUT:
+                raise AbruptClose("scripted cut")
+            else:
+                await self.sleep(float(item))
+            if self._stopping:
+                return
 
     def _not_found(self, impl: Any) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

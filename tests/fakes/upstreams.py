@@ -4,11 +4,14 @@
         httpx.post(f"{fake.url}/v1/chat/completions", json={...})
         fake.fail_status = 503  # knobs are plain attributes, read on every request
 
+Hostile knobs: `raw_answer` (bytes answered with 200 to non-streamed calls), `stream_script` (bytes,
+pauses in seconds and CUT, played as a streamed answer; a callable for endless ones), `retry_after`.
+
 Flavors: "openai", "vllm", "mistral", "albert" (OpenAI-compatible routes under /v1) and "tei"
 (/info, /health, /embed, /rerank, /v1/embeddings) and "anthropic" (Anthropic's /v1/models and
 /v1/messages, x-api-key auth). Every request is recorded in `fake.requests`.
 """
 
-from tests.fakes.server import FLAVORS, FakeUpstream, FormFile, Recorded, free_port
+from tests.fakes.server import CUT, FLAVORS, FakeUpstream, FormFile, Recorded, free_port
 
-__all__ = ["FLAVORS", "FakeUpstream", "FormFile", "Recorded", "free_port"]
+__all__ = ["CUT", "FLAVORS", "FakeUpstream", "FormFile", "Recorded", "free_port"]

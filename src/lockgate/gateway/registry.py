@@ -16,6 +16,7 @@ import aiohttp
 
 from lockgate.errors import UpstreamError
 from lockgate.gateway import health, repository
+from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
@@ -85,19 +86,27 @@ def build_client(config: ProviderConfig, headers: dict[str, str] | None = None) 
     )
 
 
-def build_adapter(config: ProviderConfig, engines: LocalEngines | None = None) -> ProviderAdapter:
+def build_adapter(
+    config: ProviderConfig, engines: LocalEngines | None = None, bounds: UpstreamBounds | None = None
+) -> ProviderAdapter:
     if config.type == "local":
         return LocalAdapter(config, engines.get(config.url) if engines else None)
     adapter = ADAPTERS[config.type]
     auth = getattr(adapter, "auth_headers", None)
-    return adapter(config, build_client(config, auth(config.key) if auth else None))
+    return adapter(config, build_client(config, auth(config.key) if auth else None), bounds)
 
 
 class ModelRegistry:
     def __init__(
-        self, db: Database, box: SecretBox, retry_seconds: float = 15.0, engines: LocalEngines | None = None
+        self,
+        db: Database,
+        box: SecretBox,
+        retry_seconds: float = 15.0,
+        engines: LocalEngines | None = None,
+        bounds: UpstreamBounds | None = None,
     ):
         self.engines = engines
+        self.bounds = bounds or UpstreamBounds()
         self._db = db
         self._box = box
         self._retry_seconds = retry_seconds
@@ -168,7 +177,7 @@ class ModelRegistry:
                             id=row.id,
                             router_id=router.id,
                             config=config,
-                            adapter=build_adapter(config, self.engines),
+                            adapter=build_adapter(config, self.engines, self.bounds),
                             qos_metric=row.qos_metric,
                             qos_limit=row.qos_limit,
                             hosting_zone=row.model_hosting_zone,

@@ -8,14 +8,24 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
 
-from lockgate.accounting.service import Accountant, Admission, CallContext, ProviderFacts
-from lockgate.errors import AppError, BadRequest, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
-from lockgate.gateway import health
-from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
+from lockgate.accounting.service import Accountant, Admission, CallContext
+from lockgate.errors import (
+    AppError,
+    BadRequest,
+    NotFound,
+    ServiceUnavailable,
+    UpstreamBadGateway,
+    UpstreamError,
+)
+from lockgate.gateway import answers, health
+from lockgate.gateway.attempt import Attempts
+from lockgate.gateway.bounds import UpstreamBounds
+from lockgate.gateway.events import StreamEvent
 from lockgate.gateway.providers.base import FilePart, RawResponse
 from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
@@ -27,7 +37,10 @@ from lockgate.gateway.schemas import (
     ProviderHealth,
     Strategy,
 )
-from lockgate.gateway.usage import estimate_tokens, normalize_usage
+from lockgate.gateway.settlement import facts as _facts
+from lockgate.gateway.settlement import release_admission
+from lockgate.gateway.streaming import StreamRelay
+from lockgate.gateway.usage import estimate_tokens, normalize_usage, requested_tokens
 from lockgate.inference.llama import LlamaEngine
 from lockgate.inference.messages import check_chat
 
@@ -36,12 +49,6 @@ T = TypeVar("T")
 
 class AtCapacity(ServiceUnavailable):
     """Every usable provider is over its QoS limit (as opposed to down or cooling)."""
-
-
-def _facts(provider: ProviderRuntime | None) -> ProviderFacts:
-    if provider is None:
-        return ProviderFacts(None, 0, 0, "WOR")
-    return ProviderFacts(provider.id, provider.active_params, provider.total_params, provider.hosting_zone)
 
 
 class GatewayService:
@@ -53,14 +60,15 @@ class GatewayService:
         cooldown_seconds: float = 30.0,
         queue_seconds: float = 10.0,
         retry_seconds: float = 15.0,
+        bounds: UpstreamBounds | None = None,
     ):
         self._retry_seconds = retry_seconds
         self.registry = registry
         self.accountant = accountant
-        self._threshold = failure_threshold
-        self._cooldown = cooldown_seconds
         self._queue_seconds = queue_seconds
         self._gates: dict[int, CapacityGate] = {}
+        self.bounds = bounds or registry.bounds
+        self.attempt = Attempts(failure_threshold, cooldown_seconds, self._release_gate)
 
     # -- health (admin API, readiness, metrics, console) -------------------------------------------
 
@@ -139,16 +147,10 @@ class GatewayService:
             except AtCapacity:
                 continue
 
-    def _done(self, router: RouterRuntime, provider: ProviderRuntime) -> None:
-        provider.stats.inflight -= 1
+    def _release_gate(self, router: RouterRuntime) -> None:
         gate = self._gates.get(router.id)
         if gate is not None:
             gate.release()
-
-    def _failed(self, router: RouterRuntime, provider: ProviderRuntime, error: AppError) -> None:
-        health.failed(
-            provider, router.name, error.message, error.status_code, self._threshold, self._cooldown
-        )
 
     async def _call(
         self,
@@ -157,27 +159,20 @@ class GatewayService:
         priority: int,
         invoke: Callable[[ProviderRuntime], Awaitable[T]],
     ) -> tuple[T, ProviderRuntime, float]:
-        """Try providers in order until one answers; retry only failures that are the provider's fault."""
+        """Try providers in order until one answers; retry only failures that are the provider's fault.
+        `invoke` reads, parses and checks the answer: whatever it raises is classified by the attempt."""
         last: UpstreamError | None = None
         for provider in await self._providers(router, endpoint, priority):
-            stats = provider.stats
-            stats.inflight += 1
-            started = time.perf_counter()
             try:
-                result = await asyncio.wait_for(invoke(provider), timeout=provider.config.timeout)
-            except TimeoutError:
-                last = UpstreamTimeout(f"Model '{router.name}' timed out after {provider.config.timeout:g}s.")
+                async with self.attempt(router, provider) as attempt:
+                    async with asyncio.timeout(provider.config.timeout):
+                        result = await invoke(provider)
             except UpstreamError as exc:
                 if not exc.retryable:
                     raise
                 last = exc
-            else:
-                latency_ms = (time.perf_counter() - started) * 1000
-                stats.record_success(latency_ms, latency_ms, None)  # no stream: first token = whole answer
-                return result, provider, latency_ms
-            finally:
-                self._done(router, provider)
-            self._failed(router, provider, last)
+                continue
+            return result, provider, attempt.elapsed_ms()
         assert last is not None
         raise last
 
@@ -189,22 +184,21 @@ class GatewayService:
             ctx, router.id, router.name, prices, estimate_tokens(prompt), max_tokens
         )
 
-    async def _settled_call(
-        self,
-        ctx: CallContext,
-        router: RouterRuntime,
-        endpoint: Endpoint,
-        prompt: Any,
-        max_tokens: int | None,
-        invoke: Callable[[ProviderRuntime], Awaitable[T]],
-    ) -> tuple[T, ProviderRuntime, Admission, float]:
+    @asynccontextmanager
+    async def _admitted(
+        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int | None
+    ) -> AsyncIterator[Admission]:
+        """An admission given back (holds released, failure recorded) unless settled inside the block,
+        whatever leaves it: an error, a bug or the client going away."""
         admission = await self._admit(ctx, router, prompt, max_tokens)
         try:
-            result, provider, latency_ms = await self._call(router, endpoint, ctx.principal.priority, invoke)
-        except AppError as exc:
-            await self.accountant.fail(admission, exc.status_code)
+            yield admission
+        except BaseException as exc:
+            if not admission.settled:
+                await release_admission(self.accountant, admission, exc)
             raise
-        return result, provider, admission, latency_ms
+        if not admission.settled:
+            await release_admission(self.accountant, admission, None)
 
     # -- chat and completions ----------------------------------------------------------------------
 
@@ -222,18 +216,17 @@ class GatewayService:
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             upstream = {**body, "model": provider.config.model_name}
             if endpoint == Endpoint.CHAT:
-                return await provider.adapter.chat(upstream)
-            return await provider.adapter.completions(upstream)
+                return answers.generation(await provider.adapter.chat(upstream))
+            return answers.generation(await provider.adapter.completions(upstream))
 
-        answer, provider, admission, latency_ms = await self._settled_call(
-            ctx, router, endpoint, prompt, _max_tokens(body), invoke
-        )
-        answer["model"] = router.name
-        usage = normalize_usage(answer.get("usage"), prompt, answer.get("choices"))
-        if usage["completion_tokens"]:
-            provider.stats.ms_per_token.add(latency_ms / usage["completion_tokens"])
-        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
-        return answer
+        async with self._admitted(ctx, router, prompt, requested_tokens(body)) as admission:
+            answer, provider, latency_ms = await self._call(router, endpoint, ctx.principal.priority, invoke)
+            answer["model"] = router.name
+            usage = normalize_usage(answer.get("usage"), prompt, answer.get("choices"))
+            if usage["completion_tokens"]:
+                provider.stats.ms_per_token.add(latency_ms / usage["completion_tokens"])
+            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
+            return answer
 
     async def generate_stream(
         self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]
@@ -243,94 +236,9 @@ class GatewayService:
         yielded as ErrorEvent."""
         router = self._checked(body, endpoint)
         prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
-        admission = await self._admit(ctx, router, prompt, _max_tokens(body))
-        stream_options = {**(body.get("stream_options") or {}), "include_usage": True}
-        last: AppError | None = None
-        try:
-            providers = await self._providers(router, endpoint, ctx.principal.priority)
-        except AppError as exc:
-            await self.accountant.fail(admission, exc.status_code)
-            raise
-        for provider in providers:
-            upstream = {
-                **body,
-                "model": provider.config.model_name,
-                "stream": True,
-                "stream_options": stream_options,
-            }
-            opener = (
-                provider.adapter.chat_stream
-                if endpoint == Endpoint.CHAT
-                else provider.adapter.completions_stream
-            )
-            events = opener(upstream)
-            provider.stats.inflight += 1
-            started = time.perf_counter()
-            try:
-                first = await asyncio.wait_for(anext(events), timeout=provider.config.timeout)
-            except (TimeoutError, AppError, StopAsyncIteration) as exc:
-                self._done(router, provider)
-                await events.aclose()
-                if isinstance(exc, AppError) and not getattr(exc, "retryable", False):
-                    # the request's own fault (upstream 4xx, a local model's 400): no failover
-                    await self.accountant.fail(admission, exc.status_code, provider.id)
-                    raise
-                last = (
-                    exc
-                    if isinstance(exc, UpstreamError)
-                    else UpstreamTimeout(
-                        f"Model '{router.name}' timed out after {provider.config.timeout:g}s."
-                    )
-                    if isinstance(exc, TimeoutError)
-                    else UpstreamError(f"Model '{router.name}' returned an empty stream.")
-                )
-                self._failed(router, provider, last)
-                continue
-            return self._relay(router, provider, admission, events, first, started, prompt)
-        assert last is not None
-        await self.accountant.fail(admission, last.status_code)
-        raise last
-
-    async def _relay(
-        self,
-        router: RouterRuntime,
-        provider: ProviderRuntime,
-        admission: Admission,
-        events: AsyncIterator[StreamEvent],
-        first: StreamEvent,
-        started: float,
-        prompt: Any,
-    ) -> AsyncIterator[StreamEvent]:
-        ttft_ms = (time.perf_counter() - started) * 1000
-        usage: dict[str, Any] | None = None
-        text_parts: list[str] = []
-        error: UpstreamError | None = None
-        try:
-            event: StreamEvent | None = first
-            while event is not None:
-                if isinstance(event, UsageEvent):
-                    usage = event.usage
-                elif isinstance(event, ChunkEvent):
-                    event.payload["model"] = router.name
-                    _collect_text(event.payload, text_parts)
-                    yield event
-                event = await anext(events, None)
-        except UpstreamError as exc:
-            error = exc
-        finally:
-            self._done(router, provider)
-            await events.aclose()
-            final = normalize_usage(usage, prompt, "".join(text_parts))
-            if not admission.settled:  # also when the client went away: what was generated is billed
-                status = error.status_code if error else 200
-                final = await self.accountant.settle(admission, _facts(provider), final, ttft_ms, status)
-        latency_ms = (time.perf_counter() - started) * 1000
-        if error is not None:
-            self._failed(router, provider, error)
-            yield ErrorEvent(f"Stream interrupted: {error.message}", code=error.code)
-            return
-        provider.stats.record_success(latency_ms, ttft_ms, final["completion_tokens"])
-        yield UsageEvent(final)
+        admission = await self._admit(ctx, router, prompt, requested_tokens(body))
+        relay = StreamRelay(self, router, endpoint, body, admission, prompt)
+        return await relay.open(ctx.principal.priority)
 
     # -- local tokenizer (llama-cpp-python's /extras) ----------------------------------------------
 
@@ -385,15 +293,17 @@ class GatewayService:
         router = self.resolve(body.get("model"), Endpoint.EMBEDDINGS)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
-            return await provider.adapter.embeddings({**body, "model": provider.config.model_name})
+            upstream = {**body, "model": provider.config.model_name}
+            return answers.embeddings(await provider.adapter.embeddings(upstream))
 
-        answer, provider, admission, _ = await self._settled_call(
-            ctx, router, Endpoint.EMBEDDINGS, body.get("input"), 0, invoke
-        )
-        answer["model"] = router.name
-        usage = normalize_usage(answer.get("usage"), body.get("input"), None)
-        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
-        return answer
+        async with self._admitted(ctx, router, body.get("input"), 0) as admission:
+            answer, provider, _ = await self._call(
+                router, Endpoint.EMBEDDINGS, ctx.principal.priority, invoke
+            )
+            answer["model"] = router.name
+            usage = normalize_usage(answer.get("usage"), body.get("input"), None)
+            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
+            return answer
 
     async def rerank(
         self, ctx: CallContext, model: str, query: str, documents: list[str], top_n: int | None
@@ -401,21 +311,20 @@ class GatewayService:
         router = self.resolve(model, Endpoint.RERANK)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
-            return await provider.adapter.rerank(query, documents, top_n)
+            return answers.rerank(await provider.adapter.rerank(query, documents, top_n))
 
-        answer, provider, admission, _ = await self._settled_call(
-            ctx, router, Endpoint.RERANK, [query, *documents], 0, invoke
-        )
-        tokens = answer.get("prompt_tokens")
-        reported = {"prompt_tokens": tokens, "completion_tokens": 0} if tokens is not None else None
-        usage = normalize_usage(reported, [query, *documents], None)
-        return {
-            "object": "list",
-            "id": f"rerank-{uuid.uuid4().hex}",
-            "model": router.name,
-            "results": answer["results"],
-            "usage": await self.accountant.settle(admission, _facts(provider), usage),
-        }
+        async with self._admitted(ctx, router, [query, *documents], 0) as admission:
+            answer, provider, _ = await self._call(router, Endpoint.RERANK, ctx.principal.priority, invoke)
+            tokens = answer.get("prompt_tokens")
+            reported = {"prompt_tokens": tokens, "completion_tokens": 0} if tokens is not None else None
+            usage = normalize_usage(reported, [query, *documents], None)
+            return {
+                "object": "list",
+                "id": f"rerank-{uuid.uuid4().hex}",
+                "model": router.name,
+                "results": answer["results"],
+                "usage": await self.accountant.settle(admission, _facts(provider), usage),
+            }
 
     async def transcribe(
         self, ctx: CallContext, model: str, file: FilePart, fields: dict[str, str]
@@ -423,37 +332,43 @@ class GatewayService:
         router = self.resolve(model, Endpoint.TRANSCRIPTION)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any] | RawResponse:
-            return await provider.adapter.transcribe(file, {**fields, "model": provider.config.model_name})
+            answer = await provider.adapter.transcribe(file, {**fields, "model": provider.config.model_name})
+            return answer if isinstance(answer, RawResponse) else answers.any_object(answer)
 
-        answer, provider, admission, _ = await self._settled_call(
-            ctx, router, Endpoint.TRANSCRIPTION, None, 0, invoke
-        )
-        text = answer.get("text") if isinstance(answer, dict) else answer.content.decode(errors="replace")
-        usage = normalize_usage(None, None, text)
-        settled = await self.accountant.settle(admission, _facts(provider), usage)
-        if isinstance(answer, dict):
-            answer["model"] = router.name
-            answer["usage"] = settled
-        return answer
+        async with self._admitted(ctx, router, None, 0) as admission:
+            answer, provider, _ = await self._call(
+                router, Endpoint.TRANSCRIPTION, ctx.principal.priority, invoke
+            )
+            text = answer.get("text") if isinstance(answer, dict) else answer.content.decode(errors="replace")
+            usage = normalize_usage(None, None, text if isinstance(text, str) else None)
+            settled = await self.accountant.settle(admission, _facts(provider), usage)
+            if isinstance(answer, dict):
+                answer["model"] = router.name
+                answer["usage"] = settled
+            return answer
 
     async def ocr(self, ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
         router = self.resolve(body.get("model"), Endpoint.OCR)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
-            return await provider.adapter.ocr({**body, "model": provider.config.model_name})
+            answer = answers.any_object(
+                await provider.adapter.ocr({**body, "model": provider.config.model_name})
+            )
+            pages = answer.get("pages") or []
+            if not isinstance(pages, list) or not all(isinstance(p, dict) for p in pages):
+                raise UpstreamBadGateway(
+                    "The provider's answer is unusable: 'pages' is not a list of objects."
+                )
+            return answer
 
-        answer, provider, admission, _ = await self._settled_call(ctx, router, Endpoint.OCR, None, 0, invoke)
-        answer["model"] = router.name
-        answer.setdefault("id", f"ocr-{uuid.uuid4().hex}")
-        pages = answer.get("pages") or []
-        usage = normalize_usage(answer.get("usage"), None, [p.get("markdown") for p in pages])
-        answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
-        return answer
-
-
-def _max_tokens(body: dict[str, Any]) -> int | None:
-    value = body.get("max_completion_tokens") or body.get("max_tokens")
-    return int(value) * int(body.get("n") or 1) if value else None
+        async with self._admitted(ctx, router, None, 0) as admission:
+            answer, provider, _ = await self._call(router, Endpoint.OCR, ctx.principal.priority, invoke)
+            answer["model"] = router.name
+            answer.setdefault("id", f"ocr-{uuid.uuid4().hex}")
+            pages = answer.get("pages") or []
+            usage = normalize_usage(answer.get("usage"), None, [p.get("markdown") for p in pages])
+            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
+            return answer
 
 
 def _message_text(message: dict[str, Any]) -> str:
@@ -464,11 +379,3 @@ def _message_text(message: dict[str, Any]) -> str:
         str((c.get("function") or {}).get("arguments", "")) for c in message.get("tool_calls") or ()
     )
     return f"{message.get('role', '')}: {content or ''}{calls}"
-
-
-def _collect_text(payload: dict[str, Any], parts: list[str]) -> None:
-    for choice in payload.get("choices") or ():
-        delta = choice.get("delta") or {}
-        text = delta.get("content") if delta else choice.get("text")
-        if text:
-            parts.append(text)

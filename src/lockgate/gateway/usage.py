@@ -48,3 +48,9 @@ def normalize_usage(usage: dict[str, Any] | None, prompt: Any, completion: Any) 
         "total_tokens": prompt_tokens + completion_tokens,
         "estimated": True,
     }
+
+
+def requested_tokens(body: dict[str, Any]) -> int | None:
+    """The completion tokens a generation request may use across all its choices (None: no limit set)."""
+    value = body.get("max_completion_tokens") or body.get("max_tokens")
+    return int(value) * int(body.get("n") or 1) if value else None

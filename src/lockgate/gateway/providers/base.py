@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 import orjson
 
-from lockgate.errors import UpstreamBadGateway, UpstreamError, UpstreamRejected, UpstreamTimeout
+from lockgate.errors import (
+    UpstreamBadGateway,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.providers.reading import read_bounded, sse_data
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 
 # Upstream 4xx that mean "this provider is misconfigured", not "the request is wrong": try another.
@@ -41,6 +51,13 @@ class RawResponse:
     media_type: str
 
 
+def error_text(error: Any) -> str:
+    """The message of an upstream's `error` value (a string, or an object with a message)."""
+    if isinstance(error, dict):
+        error = error.get("message") or error
+    return str(error)[:500]
+
+
 def error_message(status: int, content: bytes, reason: str = "") -> str:
     """The human message inside an upstream error body, whatever its flavor."""
     try:
@@ -49,21 +66,38 @@ def error_message(status: int, content: bytes, reason: str = "") -> str:
         return content[:500].decode(errors="replace") or reason or str(status)
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message")))
-        if isinstance(error, dict):
-            return str(error.get("message") or error)
         if error is not None:
-            return str(error)
+            return error_text(error)
     return str(body)[:500]
 
 
-def raise_for_upstream(status: int, content: bytes, provider: str, reason: str = "") -> None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP Retry-After (delta-seconds or HTTP-date) in seconds from now, or None when unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def raise_for_upstream(
+    status: int, content: bytes, provider: str, reason: str = "", headers: Mapping[str, str] | None = None
+) -> None:
     if status < 400:
         return
     message = error_message(status, content, reason)
     if status in _MISCONFIGURED:
         raise UpstreamBadGateway(f"Provider {provider} refused the call ({status}): {message}")
     if status == 429:
-        raise UpstreamBadGateway(f"Provider {provider} is rate limiting: {message}")
+        retry_after = retry_after_seconds((headers or {}).get("Retry-After"))
+        raise UpstreamRateLimited(f"Provider {provider} is rate limiting: {message}", retry_after)
     if status < 500:
         raise UpstreamRejected(status, message)
     raise UpstreamBadGateway(f"Provider {provider} failed ({status}): {message}")
@@ -85,9 +119,12 @@ class ProviderAdapter:
     endpoints: frozenset[Endpoint] = frozenset()
     model_types: frozenset[ModelType] = frozenset()
 
-    def __init__(self, config: ProviderConfig, client: aiohttp.ClientSession):
+    def __init__(
+        self, config: ProviderConfig, client: aiohttp.ClientSession, bounds: UpstreamBounds | None = None
+    ):
         self.config = config
         self.client = client
+        self.bounds = bounds or UpstreamBounds()
         self.base = config.url.rstrip("/")
         # in messages callers may read: never the upstream's address (logs name it, see ProviderRuntime.name)
         self.label = f"{config.type}:{config.model_name}"
@@ -98,44 +135,52 @@ class ProviderAdapter:
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, bytes, Any]:
-        """Status, body and headers of one upstream call; transport failures become UpstreamError."""
+        """Status, body (at most `bounds.max_body_bytes`) and headers of one upstream call; transport
+        failures become UpstreamError."""
         try:
             async with self.client.request(method, self.base + path, **kwargs) as response:
-                return response.status, await response.read(), response.headers
+                body = await read_bounded(response, self.bounds.max_body_bytes, self.label)
+                return response.status, body, response.headers
         except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
 
     async def _post_json(self, path: str, body: Any) -> Any:
-        status, content, _ = await self._request("POST", path, data=orjson.dumps(body), headers=_JSON)
-        raise_for_upstream(status, content, self.label)
+        status, content, headers = await self._request("POST", path, data=orjson.dumps(body), headers=_JSON)
+        raise_for_upstream(status, content, self.label, headers=headers)
         return _json(content, self.label)
 
     async def _get_json(self, path: str) -> Any:
-        status, content, _ = await self._request("GET", path)
-        raise_for_upstream(status, content, self.label)
+        status, content, headers = await self._request("GET", path)
+        raise_for_upstream(status, content, self.label, headers=headers)
         return _json(content, self.label)
 
     async def _stream_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        """POST and yield the upstream's SSE `data:` payloads as typed events."""
+        """POST and yield the upstream's SSE `data:` payloads as typed events (shapes unchecked: the
+        gateway's attempt checks them)."""
         try:
             response = await self.client.post(self.base + path, data=orjson.dumps(body), headers=_JSON)
         except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
         try:
             if response.status >= 400:
-                raise_for_upstream(response.status, await response.read(), self.label, response.reason or "")
+                content = await read_bounded(response, self.bounds.max_body_bytes, self.label)
+                raise_for_upstream(
+                    response.status, content, self.label, response.reason or "", response.headers
+                )
             finished = False
-            async for raw in response.content:
-                line = raw.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
+            async for data in sse_data(response.content, self.bounds, self.label):
                 if data == b"[DONE]":
                     finished = True
                     break
                 payload = orjson.loads(data)
+                if not isinstance(payload, dict):
+                    raise UpstreamBadGateway(
+                        f"Provider {self.label} sent a stream chunk that is not an object."
+                    )
                 if "error" in payload and "choices" not in payload:
-                    raise UpstreamBadGateway(f"Provider {self.label} stream error: {payload['error']}")
+                    raise UpstreamBadGateway(
+                        f"Provider {self.label} stream error: {error_text(payload['error'])}"
+                    )
                 if payload.get("usage") and not payload.get("choices"):
                     yield UsageEvent(payload["usage"])
                     continue
@@ -197,7 +242,7 @@ class ProviderAdapter:
             form.add_field(name, value)
         form.add_field("file", file.content, filename=file.filename, content_type=file.content_type)
         status, content, headers = await self._request("POST", "/v1/audio/transcriptions", data=form)
-        raise_for_upstream(status, content, self.label)
+        raise_for_upstream(status, content, self.label, headers=headers)
         media_type = headers.get("Content-Type", "text/plain")
         if media_type.startswith("application/json"):
             return _json(content, self.label)

@@ -27,7 +27,7 @@ class TeiAdapter(ProviderAdapter):
     async def _post_counted(self, path: str, body: dict[str, Any]) -> tuple[Any, int | None]:
         """POST, returning the JSON answer and TEI's token count header when present."""
         status, content, headers = await self._request("POST", path, data=orjson.dumps(body), headers=_JSON)
-        raise_for_upstream(status, content, self.label)
+        raise_for_upstream(status, content, self.label, headers=headers)
         tokens = headers.get("x-compute-tokens")
         return orjson.loads(content), int(tokens) if tokens and tokens.isdigit() else None
 
