@@ -21,6 +21,7 @@ from lockgate.accounting.recorder import UsageRecorder
 from lockgate.accounting.service import Accountant
 from lockgate.api import h2ogpte, ops
 from lockgate.api.anthropic import messages as anthropic_messages
+from lockgate.api.body_limit import BodyLimitMiddleware, BodyLimits
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
@@ -300,5 +301,9 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     install_console(app)
     # inside the request context: the lanes are logged and measured like any route
     app.add_middleware(InferenceFastLane, routes=[*generation.router.routes, *embeddings.router.routes])
+    limits = BodyLimits(
+        settings.max_request_body_bytes, settings.max_upload_bytes, settings.client_body_timeout_seconds
+    )
+    app.add_middleware(BodyLimitMiddleware, limits=limits)  # before any route reads or spools a body
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -188,6 +188,20 @@ class Settings(BaseModel):
         description="Send the web console's cookies without the Secure flag, for a console served over "
         "plain HTTP on another host than localhost (testing only: put TLS in front instead).",
     )
+    max_request_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body outside uploads (JSON); refused with 413 while it is read.",
+    )
+    client_header_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="A connection that has not sent its request head in time is closed."
+    )
+    client_body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A request body that stalls this long is refused with 408."
+    )
+    client_keepalive_seconds: float = Field(
+        default=5.0, ge=1, description="How long an idle keep-alive connection is kept open."
+    )
     upstream_max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,

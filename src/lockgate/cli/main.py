@@ -61,6 +61,7 @@ def serve(
     import uvicorn
 
     from lockgate.app import create_app
+    from lockgate.ops.http_protocol import header_timeout_protocol
     from lockgate.ops.logs import configure_logging
 
     settings = settings_or_exit(config, host=host, port=port)
@@ -83,10 +84,20 @@ def serve(
         "Admin key: the master key ($LOCKGATE_MASTER_KEY, or the one printed below on first start). "
         "Lost it? `lockgate admin reset-master-key`."
     )
-    options = {"log_config": None, "access_log": False, "proxy_headers": True}
+    options = {
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+        "timeout_keep_alive": int(settings.client_keepalive_seconds),
+    }
     if workers == 1:
         uvicorn.run(
-            create_app(settings, freeze_startup_heap=True), host=settings.host, port=settings.port, **options
+            create_app(settings, freeze_startup_heap=True),
+            host=settings.host,
+            port=settings.port,
+            # the request-head timeout (a protocol class made here) is for the one-process server
+            http=header_timeout_protocol(settings.client_header_timeout_seconds),
+            **options,
         )
         return
     # Each worker process builds its own app from the same settings (the config file and the CLI flags
