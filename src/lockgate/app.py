@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from lockgate import __version__
 from lockgate.accounting.history import UsageHistory
 from lockgate.accounting.limits import MemoryLimiter, RedisLimiter
+from lockgate.accounting.login_throttle import LoginThrottle
 from lockgate.accounting.recorder import UsageRecorder
 from lockgate.accounting.service import Accountant
 from lockgate.api import h2ogpte, ops
@@ -138,7 +139,18 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         db=db,
         authenticator=authenticator,
         identity=IdentityService(db, authenticator, on_budget_change=limiter.budget_forget),
-        access=AccessService(db, authenticator, settings.session_ttl_seconds),
+        access=AccessService(
+            db,
+            authenticator,
+            settings.session_ttl_seconds,
+            LoginThrottle(
+                limiter,
+                settings.login_failures_per_account,
+                settings.login_failures_per_address,
+                settings.login_window_seconds,
+            ),
+            settings.login_hashing_slots,
+        ),
         gateway=gateway,
         gateway_admin=GatewayAdmin(db, box, registry, on_change=authenticator.clear),
         accountant=accountant,

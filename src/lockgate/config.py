@@ -133,6 +133,18 @@ class Settings(BaseModel):
         min_length=16,
         description="Encrypts provider keys at rest. Default: generated once into data_dir/secret.key.",
     )
+    login_failures_per_account: int = Field(
+        default=10, ge=1, description="Failed logins allowed per account per window; then 429."
+    )
+    login_failures_per_address: int = Field(
+        default=30, ge=1, description="Failed logins allowed per client address per window; then 429."
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=1, description="The window login failures are counted in."
+    )
+    login_hashing_slots: int = Field(
+        default=1, ge=1, description="Password checks (argon2) run at once; more wait their turn."
+    )
     provider_failure_threshold: int = Field(
         default=3, ge=1, description="Consecutive failures after which a provider cools down."
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from lockgate.errors import NotFound, PermissionDenied, Unauthenticated
+from lockgate.errors import NotFound, PermissionDenied, ServiceUnavailable, Unauthenticated
 from lockgate.identity import repository
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.models import ApiKey, Role, User
@@ -40,11 +40,50 @@ def _key_view(key: ApiKey) -> KeyView:
     )
 
 
+class LoginGuard(Protocol):
+    """Throttles password attempts (accounting's LoginThrottle): `admit` raises (429) or returns a
+    ticket, given back with `succeeded` so that only failures accumulate."""
+
+    async def admit(self, email: str, address: str | None) -> Any: ...
+
+    async def succeeded(self, ticket: Any) -> None: ...
+
+
+# Password checks waiting for a hashing slot past this are refused (503) rather than queued.
+MAX_WAITING_PASSWORD_CHECKS = 64
+
+
 class AccessService:
-    def __init__(self, db: Database, authenticator: Authenticator, session_ttl_seconds: int):
+    def __init__(
+        self,
+        db: Database,
+        authenticator: Authenticator,
+        session_ttl_seconds: int,
+        guard: LoginGuard | None = None,
+        hashing_slots: int = 1,
+    ):
         self._db = db
         self._auth = authenticator
         self._session_ttl = session_ttl_seconds
+        self._guard = guard
+        self._hashing_slots = hashing_slots
+        self._hashing: anyio.CapacityLimiter | None = None
+        self._waiting = 0
+
+    async def _verify(self, password_hash: str | None, password: str) -> bool:
+        """argon2 in a worker thread, at most `hashing_slots` at once: a login flood queues here
+        instead of taking every core from the requests being served."""
+        if self._hashing is None:
+            self._hashing = anyio.CapacityLimiter(self._hashing_slots)
+        if self._waiting >= MAX_WAITING_PASSWORD_CHECKS:
+            raise ServiceUnavailable("Too many logins in progress; retry shortly.", retry_after=1)
+        self._waiting += 1
+        try:
+            return await anyio.to_thread.run_sync(
+                verify_password, password_hash, password, limiter=self._hashing
+            )
+        finally:
+            self._waiting -= 1
 
     async def create_key(
         self,
@@ -104,14 +143,19 @@ class AccessService:
             raise NotFound(f"Key {key_id} not found.")
         return key
 
-    async def login(self, email: str, password: str) -> CreatedKey:
-        """Email + password → a fresh session key; the user's previous session key is revoked."""
+    async def login(self, email: str, password: str, address: str | None = None) -> CreatedKey:
+        """Email + password → a fresh session key; the user's previous session key is revoked.
+        `address`: the client's, throttled with the account (429 + Retry-After after too many
+        failures)."""
+        ticket = await self._guard.admit(email, address) if self._guard is not None else None
         async with self._db.transaction() as session:
             user = await repository.get_user_by_email(session, email)
             password_hash = user.password_hash if user else None
-        valid = await anyio.to_thread.run_sync(verify_password, password_hash, password)
+        valid = await self._verify(password_hash, password)
         if user is None or not valid:
             raise Unauthenticated("Wrong email or password.")
+        if self._guard is not None:
+            await self._guard.succeeded(ticket)
         now = now_ts()
         if user.expires is not None and user.expires <= now:
             raise PermissionDenied("User account expired.")
