@@ -20,7 +20,7 @@ from lockgate.api.errors import render_exception
 FORM_OVERHEAD_BYTES = 1024 * 1024
 # Email and password: nothing legitimate comes near this.
 LOGIN_BODY_BYTES = 64 * 1024
-_LOGIN_PATHS = frozenset({"/v1/auth/login"})
+_LOGIN_PATHS = frozenset({"/v1/auth/login", "/ui/login"})
 _OPENAI_PREFIXES = ("/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/audio/", "/v1/rerank", "/v1/ocr")
 
 

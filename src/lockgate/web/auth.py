@@ -43,7 +43,8 @@ async def login(
     next: Annotated[str | None, Form(max_length=2048)] = None,
 ) -> Response:
     try:
-        created = await state.access.login(email, password)
+        address = request.client.host if request.client else None
+        created = await state.access.login(email, password, address)
     except AppError as exc:  # wrong password, expired user, throttled: said on the form
         refused = page(
             request,
