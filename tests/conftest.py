@@ -49,6 +49,9 @@ def settings(database_url: str, tmp_path) -> Settings:
         master_key=MASTER_KEY,
         log_format="text",
         local_models="off",
+        # the fake upstreams live on 127.0.0.1, which providers added through the API may not reach
+        # unless allowed (SSRF guard): allowed here, on purpose
+        provider_allowed_networks=["127.0.0.0/8"],
     )
 
 

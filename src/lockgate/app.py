@@ -51,6 +51,7 @@ from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.config_sync import sync_config_models
+from lockgate.gateway.egress import EgressPolicy
 from lockgate.gateway.health import status_of
 from lockgate.gateway.registry import ModelRegistry
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelType, ProviderType
@@ -112,7 +113,12 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         stream_max_chunks=settings.stream_max_chunks,
     )
     registry = ModelRegistry(
-        db, box, retry_seconds=settings.provider_retry_seconds, engines=_engines(settings), bounds=bounds
+        db,
+        box,
+        retry_seconds=settings.provider_retry_seconds,
+        engines=_engines(settings),
+        bounds=bounds,
+        egress=EgressPolicy(settings.provider_allowed_networks),
     )
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -214,6 +215,11 @@ class Settings(BaseModel):
     client_keepalive_seconds: float = Field(
         default=5.0, ge=1, description="How long an idle keep-alive connection is kept open."
     )
+    provider_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) that providers added through the API may reach besides public "
+        "addresses, e.g. 10.0.0.0/8 for an internal vLLM. Config-file providers are not restricted.",
+    )
     upstream_max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
@@ -233,6 +239,18 @@ class Settings(BaseModel):
         description="Chunks relayed for a stream whose request sets no max_tokens (else ~2 per token).",
     )
     models: list[ModelSettings] = Field(default_factory=list, description="Models served, see docs.")
+
+    @field_validator("provider_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for network in value if isinstance(value, list) else ():
+            try:
+                ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"'{network}' is not a network such as 10.0.0.0/8") from exc
+        return value
 
     @model_validator(mode="after")
     def _model_names_unique(self) -> Settings:

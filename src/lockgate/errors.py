@@ -58,6 +58,7 @@ class UpstreamError(AppError):
     status_code = 502
     code = "upstream_error"
     retryable = True
+    upstream_status: int | None = None  # the HTTP status the upstream answered, when it answered one
 
 
 class UpstreamBadGateway(UpstreamError):

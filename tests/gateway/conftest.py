@@ -38,7 +38,9 @@ def lockgate(sqlite_url: str, tmp_path) -> Iterator[Callable[..., Live]]:
                 database_url=sqlite_url,
                 master_key=MASTER_KEY,
                 log_format="text",
-                **{"local_models": "off", **overrides},
+                # fake upstreams live on 127.0.0.1: allowed for providers added through the API (SSRF
+                # guard), on purpose
+                **{"local_models": "off", "provider_allowed_networks": ["127.0.0.0/8"], **overrides},
             )
             return stack.enter_context(live_server(settings))
 

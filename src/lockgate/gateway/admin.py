@@ -8,11 +8,19 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from lockgate.errors import Conflict, FailedDependency, InvalidRequest, NotFound, UpstreamError
+from lockgate.errors import (
+    Conflict,
+    FailedDependency,
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from lockgate.gateway import repository
+from lockgate.gateway.egress import EgressPolicy
 from lockgate.gateway.health import health_of
 from lockgate.gateway.models import Provider, Router
-from lockgate.gateway.providers.base import ProviderConfig
+from lockgate.gateway.providers.base import ProbeMismatch, ProviderAddressRefused, ProviderConfig
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.registry import ModelRegistry, build_adapter
 from lockgate.gateway.schemas import ModelType, ProbeResult, ProviderHealth, ProviderView, RouterView
@@ -51,19 +59,32 @@ def check_provider_fits(provider_type: str, model_type: str) -> None:
         )
 
 
-async def probe_provider(config: ProviderConfig, model_type: str, engines=None) -> ProbeResult:
-    """Ask the upstream what it is; an unreachable or wrong upstream is refused with 424."""
-    adapter = build_adapter(config, engines)
+async def probe_provider(
+    config: ProviderConfig, model_type: str, engines=None, egress: EgressPolicy | None = None
+) -> ProbeResult:
+    """Ask the upstream what it is. A refused address is 422 (`url`); an unreachable or wrong upstream
+    424, saying what failed but never what the target answered (the URL may not be a model server)."""
+    adapter = build_adapter(config, engines, egress=egress)
     try:
         return await adapter.probe(ModelType(model_type))
+    except ProviderAddressRefused as exc:
+        raise InvalidRequest(f"url: {exc.message}", param="url") from exc
     except UpstreamError as exc:
-        raise FailedDependency(f"Provider check failed: {exc.message}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FailedDependency(
-            f"Provider check failed: unexpected answer from {config.url} ({exc})."
-        ) from exc
+        raise FailedDependency(f"Provider check failed: {_probe_failure(config, exc)}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise FailedDependency(f"Provider check failed: unexpected answer from {config.url}.") from exc
     finally:
         await adapter.aclose()
+
+
+def _probe_failure(config: ProviderConfig, exc: UpstreamError) -> str:
+    if config.type == "local" or isinstance(exc, ProbeMismatch):
+        return exc.message  # our own words, nothing read from a remote target
+    if isinstance(exc, UpstreamTimeout):
+        return f"{config.url} timed out."
+    if exc.upstream_status is not None:
+        return f"{config.url} answered HTTP {exc.upstream_status}."
+    return f"{config.url} is unreachable or sent an unusable answer."
 
 
 class GatewayAdmin:
@@ -193,10 +214,10 @@ class GatewayAdmin:
                 raise Conflict("This router already has a provider with that url and model_name.")
         check_provider_fits(fields["type"], router_type)
         config = ProviderConfig(
-            fields["type"], fields["url"], key, fields["model_name"], float(fields["timeout"])
+            fields["type"], fields["url"], key, fields["model_name"], float(fields["timeout"]), guarded=True
         )
         probe = await probe_provider(
-            config, router_type, self._registry.engines
+            config, router_type, self._registry.engines, self._registry.egress
         )  # no transaction held while we wait on the upstream
         async with self._db.transaction() as session:
             router = await self._router(session, router_id)

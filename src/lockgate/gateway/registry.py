@@ -17,6 +17,7 @@ import aiohttp
 from lockgate.errors import UpstreamError
 from lockgate.gateway import health, repository
 from lockgate.gateway.bounds import UpstreamBounds
+from lockgate.gateway.egress import EgressPolicy, GuardedConnector
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
@@ -70,30 +71,40 @@ class RouterRuntime:
     providers: list[ProviderRuntime]
 
 
-def build_client(config: ProviderConfig, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
+def build_client(
+    config: ProviderConfig, headers: dict[str, str] | None = None, egress: EgressPolicy | None = None
+) -> aiohttp.ClientSession:
     """One pooled client per provider, kept for the provider's life (aiohttp: see ADR 0008).
-    `headers`: the provider's auth headers (default: the key as a Bearer token)."""
+    `headers`: the provider's auth headers (default: the key as a Bearer token). A guarded provider
+    (added through the API) connects only where `egress` permits (default: public addresses)."""
     if headers is None:
         headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
+    pool = {"limit": 1000, "keepalive_timeout": 60, "enable_cleanup_closed": True}
+    connector = (
+        GuardedConnector(egress or EgressPolicy(), **pool) if config.guarded else aiohttp.TCPConnector(**pool)
+    )
     return aiohttp.ClientSession(
         headers=headers,
         timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=min(10.0, config.timeout), sock_read=config.timeout
         ),
-        connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=60, enable_cleanup_closed=True),
+        connector=connector,
         auto_decompress=True,
         raise_for_status=False,
     )
 
 
 def build_adapter(
-    config: ProviderConfig, engines: LocalEngines | None = None, bounds: UpstreamBounds | None = None
+    config: ProviderConfig,
+    engines: LocalEngines | None = None,
+    bounds: UpstreamBounds | None = None,
+    egress: EgressPolicy | None = None,
 ) -> ProviderAdapter:
     if config.type == "local":
         return LocalAdapter(config, engines.get(config.url) if engines else None)
     adapter = ADAPTERS[config.type]
     auth = getattr(adapter, "auth_headers", None)
-    return adapter(config, build_client(config, auth(config.key) if auth else None), bounds)
+    return adapter(config, build_client(config, auth(config.key) if auth else None, egress), bounds)
 
 
 class ModelRegistry:
@@ -104,9 +115,11 @@ class ModelRegistry:
         retry_seconds: float = 15.0,
         engines: LocalEngines | None = None,
         bounds: UpstreamBounds | None = None,
+        egress: EgressPolicy | None = None,
     ):
         self.engines = engines
         self.bounds = bounds or UpstreamBounds()
+        self.egress = egress or EgressPolicy()
         self._db = db
         self._box = box
         self._retry_seconds = retry_seconds
@@ -162,6 +175,8 @@ class ModelRegistry:
                         key=self._box.decrypt(row.key_encrypted) if row.key_encrypted else None,
                         model_name=row.model_name,
                         timeout=float(row.timeout),
+                        # the config file's providers are the operator's; the API's are guarded
+                        guarded=not (router.from_config and row.user_id is None),
                     )
                     old = self._providers.get(row.id)
                     if old is not None and old.config == config:
@@ -177,7 +192,7 @@ class ModelRegistry:
                             id=row.id,
                             router_id=router.id,
                             config=config,
-                            adapter=build_adapter(config, self.engines, self.bounds),
+                            adapter=build_adapter(config, self.engines, self.bounds, self.egress),
                             qos_metric=row.qos_metric,
                             qos_limit=row.qos_limit,
                             hosting_zone=row.model_hosting_zone,

@@ -19,6 +19,7 @@ from lockgate.errors import (
     UpstreamTimeout,
 )
 from lockgate.gateway.bounds import UpstreamBounds
+from lockgate.gateway.egress import EgressRefused
 from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
 from lockgate.gateway.providers.reading import read_bounded, sse_data
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
@@ -34,6 +35,7 @@ class ProviderConfig:
     key: str | None
     model_name: str
     timeout: float
+    guarded: bool = False  # added through the API: only public addresses (see gateway/egress.py)
 
 
 @dataclass(slots=True)
@@ -87,12 +89,27 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class ProviderAddressRefused(UpstreamBadGateway):
+    """The provider's address is one this server may not reach (gateway/egress.py)."""
+
+
+class ProbeMismatch(UpstreamBadGateway):
+    """The upstream answers, but is not what the provider says (another model, another kind)."""
+
+
 def raise_for_upstream(
     status: int, content: bytes, provider: str, reason: str = "", headers: Mapping[str, str] | None = None
 ) -> None:
     if status < 400:
         return
-    message = error_message(status, content, reason)
+    try:
+        _raise_for_status(status, error_message(status, content, reason), provider, headers)
+    except UpstreamError as exc:
+        exc.upstream_status = status
+        raise
+
+
+def _raise_for_status(status: int, message: str, provider: str, headers: Mapping[str, str] | None) -> None:
     if status in _MISCONFIGURED:
         raise UpstreamBadGateway(f"Provider {provider} refused the call ({status}): {message}")
     if status == 429:
@@ -106,6 +123,9 @@ def raise_for_upstream(
 def translate_transport_error(exc: BaseException, provider: str) -> UpstreamError:
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"Provider {provider} timed out.")
+    refused = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(refused, EgressRefused):
+        return ProviderAddressRefused(f"Provider {provider} is refused: {refused}.")
     return UpstreamBadGateway(f"Provider {provider} is unreachable: {type(exc).__name__}")
 
 
@@ -202,12 +222,8 @@ class ProviderAdapter:
     async def probe(self, model_type: ModelType) -> ProbeResult:
         models = await self._get_json("/v1/models")
         entry = next((m for m in models.get("data", []) if m.get("id") == self.config.model_name), None)
-        if entry is None:
-            available = ", ".join(str(m.get("id")) for m in models.get("data", [])[:10])
-            raise UpstreamBadGateway(
-                f"Provider {self.label} does not serve model '{self.config.model_name}' "
-                f"(it has: {available})."
-            )
+        if entry is None:  # what it serves instead is not told: the URL may not be a model server at all
+            raise ProbeMismatch(f"Provider {self.label} does not serve model '{self.config.model_name}'.")
         context = entry.get("max_model_len") or entry.get("max_context_length") or entry.get("context_length")
         vector_size = None
         if model_type == ModelType.TEXT_EMBEDDINGS:

@@ -4,8 +4,7 @@ from typing import Any
 
 import orjson
 
-from lockgate.errors import UpstreamBadGateway
-from lockgate.gateway.providers.base import ProviderAdapter, raise_for_upstream
+from lockgate.gateway.providers.base import ProbeMismatch, ProviderAdapter, raise_for_upstream
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.kit.vectors import embedding_items, text_inputs
 
@@ -20,7 +19,7 @@ class TeiAdapter(ProviderAdapter):
         kind = info.get("model_type") or {}
         expected = "embedding" if model_type == ModelType.TEXT_EMBEDDINGS else "reranker"
         if expected not in kind:
-            raise UpstreamBadGateway(f"Provider {self.label} serves a {next(iter(kind), 'different')} model.")
+            raise ProbeMismatch(f"Provider {self.label} does not serve an {expected} model.")
         vector_size = await self._probe_vector_size() if model_type == ModelType.TEXT_EMBEDDINGS else None
         return ProbeResult(max_context_length=info.get("max_input_length"), vector_size=vector_size)
 

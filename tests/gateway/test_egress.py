@@ -1,0 +1,85 @@
+"""SSRF guard: providers added through the API reach public addresses only, unless the operator allows a
+network; a failed provider check never echoes what the target answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from lockgate.gateway.egress import EgressPolicy
+from tests.gateway.conftest import model, provider
+
+
+@pytest.mark.parametrize(
+    ("address", "permitted"),
+    [
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.9", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("not-an-address", False),
+    ],
+)
+def test_only_public_addresses_by_default(address: str, permitted: bool) -> None:
+    assert EgressPolicy().permits(address) is permitted
+
+
+def test_an_allowed_network_is_permitted() -> None:
+    policy = EgressPolicy(["10.0.0.0/8", "::1/128"])
+    assert policy.permits("10.1.2.3") and policy.permits("::1")
+    assert not policy.permits("192.168.1.1")
+
+
+def _router(live) -> int:
+    created = live.admin.post("/v1/admin/routers", json={"name": "guarded", "type": "text-generation"})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_a_private_provider_url_is_refused_without_a_request(fake, lockgate) -> None:
+    target = fake("openai", "secret-model")
+    live = lockgate(provider_allowed_networks=[])
+    router = _router(live)
+    for url in (target.url, target.url.replace("127.0.0.1", "localhost"), "http://169.254.169.254"):
+        body = {"router": router, "type": "openai", "url": url, "model_name": "secret-model", "timeout": 5}
+        response = live.admin.post("/v1/admin/providers", json=body)
+        assert response.status_code == 422, (url, response.text)
+        assert "refused" in response.json()["detail"]
+    assert target.requests == []  # never contacted
+
+
+def test_a_failed_provider_check_does_not_echo_the_target(fake, lockgate) -> None:
+    target = fake("openai", "internal-secret-id")
+    live = lockgate()  # 127.0.0.0/8 allowed: the check reaches the target
+    router = _router(live)
+    wrong_model = {"router": router, "type": "openai", "url": target.url, "model_name": "x", "timeout": 5}
+    response = live.admin.post("/v1/admin/providers", json=wrong_model)
+    assert response.status_code == 424
+    assert "internal-secret-id" not in response.text  # what the target serves is not told
+    target.fail_probe, target.fail_status = True, 500
+    right_model = {**wrong_model, "model_name": "internal-secret-id"}
+    response = live.admin.post("/v1/admin/providers", json=right_model)
+    assert response.status_code == 424
+    assert "HTTP 500" in response.json()["detail"]
+    assert "fake upstream failure" not in response.text  # the target's error body is not echoed
+    assert target.calls("/v1/models")
+
+
+def test_config_file_providers_are_the_operators_own(fake, lockgate) -> None:
+    upstream = fake("openai", "up")
+    live = lockgate(
+        models=[model("chat", "text-generation", provider(upstream))], provider_allowed_networks=[]
+    )
+    answer = live.admin.post(
+        "/v1/chat/completions", json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert answer.status_code == 200
