@@ -128,15 +128,44 @@ def parse(
     return _pdf(data, ocr, force_ocr, pages)
 
 
-def _docx(data: bytes) -> str:
+# Archive-based documents (docx) are checked before parsing: a small file may inflate to gigabytes.
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024
+MAX_EXPANSION_RATIO = 100  # past this, only when the archive inflates beyond 1 MiB
+MAX_ARCHIVE_ENTRIES = 10_000
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse (400) a zip archive whose declared contents are too large, too many or inflate too much.
+    Reading is bounded by the declared sizes (zipfile stops at them), so checking them suffices."""
     import io
     import zipfile
 
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise BadRequest("file: not a readable document archive.", param="file") from exc
+    expanded = sum(entry.file_size for entry in entries)
+    if len(entries) > MAX_ARCHIVE_ENTRIES:
+        raise BadRequest(f"file: the archive holds more than {MAX_ARCHIVE_ENTRIES} parts.", param="file")
+    if expanded > MAX_EXPANDED_BYTES or (
+        expanded > 1024 * 1024 and expanded > MAX_EXPANSION_RATIO * max(1, len(data))
+    ):
+        raise BadRequest(
+            f"file: expands to {expanded} bytes from {len(data)} (more than {MAX_EXPANDED_BYTES} bytes or "
+            f"{MAX_EXPANSION_RATIO} times its size): refused as a likely decompression bomb.",
+            param="file",
+        )
+
+
+def _docx(data: bytes) -> str:
+    import io
+
     from docx import Document
 
+    check_archive(data)
     try:
         document = Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except Exception as exc:  # python-docx raises many kinds (AttributeError on a bare zip): the file's fault
         raise BadRequest("file: not a readable DOCX document.", param="file") from exc
     lines = []
     for paragraph in document.paragraphs:
