@@ -42,7 +42,7 @@ class ProviderSettings(BaseModel):
     model_total_params: int = Field(default=0, ge=0)
     model_active_params: int = Field(default=0, ge=0)
     qos_metric: QosMetric | None = None
-    qos_limit: float | None = Field(default=None, ge=0)
+    qos_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _url_for_type(self) -> ProviderSettings:
@@ -85,8 +85,8 @@ class ModelSettings(BaseModel):
     type: ModelType
     aliases: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
     load_balancing_strategy: Strategy = Strategy.SHUFFLE
-    cost_prompt_tokens: float = Field(default=0.0, ge=0)
-    cost_completion_tokens: float = Field(default=0.0, ge=0)
+    cost_prompt_tokens: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    cost_completion_tokens: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     providers: list[ProviderSettings] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -20,8 +20,8 @@ class RouterCreate(Wire):
     type: ModelType
     aliases: list[Alias] = Field(default_factory=list, max_length=64)
     load_balancing_strategy: Strategy = Strategy.SHUFFLE
-    cost_prompt_tokens: float = Field(default=0.0, ge=0)
-    cost_completion_tokens: float = Field(default=0.0, ge=0)
+    cost_prompt_tokens: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    cost_completion_tokens: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class RouterUpdate(Wire):
@@ -29,8 +29,8 @@ class RouterUpdate(Wire):
     type: ModelType | None = None
     aliases: list[Alias] | None = Field(default=None, max_length=64)
     load_balancing_strategy: Strategy | None = None
-    cost_prompt_tokens: float | None = Field(default=None, ge=0)
-    cost_completion_tokens: float | None = Field(default=None, ge=0)
+    cost_prompt_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cost_completion_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class RouterOut(Wire):
@@ -69,7 +69,7 @@ class ProviderCreate(Wire):
     model_total_params: int = Field(default=0, ge=0, le=100_000)
     model_active_params: int = Field(default=0, ge=0, le=100_000)
     qos_metric: QosMetric | None = None
-    qos_limit: float | None = Field(default=None, ge=0)
+    qos_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @field_validator("url")
     @classmethod
@@ -93,7 +93,7 @@ class ProviderUpdate(Wire):
     model_total_params: int | None = Field(default=None, ge=0, le=100_000)
     model_active_params: int | None = Field(default=None, ge=0, le=100_000)
     qos_metric: QosMetric | None = None
-    qos_limit: float | None = Field(default=None, ge=0)
+    qos_limit: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class ProviderHealthOut(Wire):

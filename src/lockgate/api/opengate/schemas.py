@@ -87,7 +87,7 @@ class UserCreate(Wire):
     password: Password
     role: RefId
     organization: RefId | None = None
-    budget: float | None = Field(default=None, ge=0)
+    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     expires: Timestamp | None = None
     priority: Priority | None = 0
 
@@ -101,7 +101,7 @@ class UserUpdate(Wire):
     password: Password | None = None
     role: RefId | None = None
     organization: RefId | None = None
-    budget: float | None = Field(default=None, ge=0)
+    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     expires: Timestamp | None = None
     priority: Priority | None = None
 
