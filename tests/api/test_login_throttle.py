@@ -58,7 +58,7 @@ def test_an_account_is_throttled_after_its_failures(live: Live) -> None:
     refused = login(live, target, "right-password")
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
-    assert "Too many failed logins" in refused.json()["detail"]
+    assert "Too many failed logins" in refused.text
     assert login(live, bystander, "right-password").status_code == 200  # another account still logs in
 
 

@@ -53,7 +53,7 @@ def test_a_private_provider_url_is_refused_without_a_request(fake, lockgate) -> 
         body = {"router": router, "type": "openai", "url": url, "model_name": "secret-model", "timeout": 5}
         response = live.admin.post("/v1/admin/providers", json=body)
         assert response.status_code == 422, (url, response.text)
-        assert "refused" in response.json()["detail"]
+        assert "refused" in response.text
     assert target.requests == []  # never contacted
 
 
@@ -69,7 +69,7 @@ def test_a_failed_provider_check_does_not_echo_the_target(fake, lockgate) -> Non
     right_model = {**wrong_model, "model_name": "internal-secret-id"}
     response = live.admin.post("/v1/admin/providers", json=right_model)
     assert response.status_code == 424
-    assert "HTTP 500" in response.json()["detail"]
+    assert "HTTP 500" in response.text
     assert "fake upstream failure" not in response.text  # the target's error body is not echoed
     assert target.calls("/v1/models")
 
