@@ -39,6 +39,7 @@ from lockgate.api.opengate import (
     auth,
     collections,
     documents,
+    evaluation,
     me,
     parse,
     search,
@@ -66,6 +67,7 @@ from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
@@ -93,6 +95,7 @@ SURFACES = (
     admin_routers,
     admin_providers,
     collections,
+    evaluation,
     documents,
     search,
     parse,
@@ -163,6 +166,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         usage_history=UsageHistory(db, recorder),
         rag=rag,
         grounded_chat=GroundedChat(rag, gateway),
+        evaluator=Evaluator(db, rag),
         library=Library(db, rag),
         uploads=Uploads(db, rag, gateway),
         conversations=conversations,

@@ -19,6 +19,7 @@ from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
@@ -38,6 +39,7 @@ class AppState:
     usage_history: UsageHistory
     rag: RagService
     grounded_chat: GroundedChat
+    evaluator: Evaluator
     library: Library
     uploads: Uploads
     conversations: ConversationService

@@ -1,4 +1,4 @@
-"""`lockgate serve|migrate|admin`."""
+"""`lockgate serve|migrate|admin|ingest|eval`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lockgate import __version__
-from lockgate.cli import admin, ingest
+from lockgate.cli import admin, evaluate, ingest
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
 from lockgate.cli.worker import worker_environment
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(admin.app, name="admin")
 app.command(name="ingest")(ingest.ingest)
+app.command(name="eval")(evaluate.evaluate)
 
 
 def _print_version(value: bool) -> None:

@@ -4,6 +4,7 @@ gateway, and return what was used (`search_results`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 from lockgate.accounting.service import CallContext
@@ -11,6 +12,7 @@ from lockgate.errors import InvalidRequest
 from lockgate.gateway.events import ChunkEvent, StreamEvent
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
+from lockgate.rag.citations import cited, source_label
 from lockgate.rag.service import ChunkView, RagService
 
 SEARCH_FIELDS = (
@@ -22,18 +24,26 @@ SEARCH_FIELDS = (
     "method",
     "rff_k",
     "score_threshold",
+    "fusion",
+    "semantic_weight",
+    "rerank_model",
 )
 PROMPT = (
-    "Answer the user's question using the context below when it is relevant. Cite the sources you use "
-    "as [n]. If the context does not contain the answer, say so.\n\n{context}"
+    "Answer the user's question using the numbered sources below when they are relevant. Cite the "
+    "sources you use by their number, as [1] or [2]. If the sources do not contain the answer, say so."
+    "\n\n{context}"
 )
 
 
 def search_result(method: str, score: float, chunk: ChunkView) -> dict[str, Any]:
-    """One hit in the shape of POST /v1/search (also `search_results` of a grounded chat answer)."""
+    """One hit in the shape of POST /v1/search (also `search_results` of a grounded chat answer).
+    `document_name` and `page` (int or null) are extra keys beside OpenGateLLM's `method`, `score` and
+    `chunk`, so a client can show the citation without another call."""
     return {
         "method": method,
         "score": score,
+        "document_name": chunk.document_name,
+        "page": chunk.page,
         "chunk": {
             "object": "chunk",
             "id": chunk.id,
@@ -81,6 +91,11 @@ def _question(messages: list[dict[str, Any]]) -> str:
     raise InvalidRequest("messages: search needs a user message to search for.", param="messages")
 
 
+def citations_out(text: str, chunks: list[ChunkView]) -> list[dict[str, Any]]:
+    """`citations` of a grounded answer: each `[n]` the answer uses, mapped to `search_results[n - 1]`."""
+    return [asdict(c) for c in cited(text, chunks)]
+
+
 class GroundedChat:
     def __init__(self, rag: RagService, gateway: GatewayService):
         self._rag = rag
@@ -90,32 +105,49 @@ class GroundedChat:
         query = args.pop("query", None) or _question(body["messages"])
         search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
         hits, _ = await self._rag.search(search_ctx, query, **args)
-        context = "\n\n".join(f"[{n}] {chunk.content}" for n, (_, _, chunk) in enumerate(hits, start=1))
+        chunks = [chunk for _, _, chunk in hits]
+        context = "\n\n".join(source_label(n, chunk) for n, chunk in enumerate(chunks, start=1))
         grounded = {
             **body,
             "messages": [{"role": "system", "content": PROMPT.format(context=context)}, *body["messages"]],
         }
         results = [search_result(method, score, chunk) for method, score, chunk in hits]
-        return grounded, results
+        return grounded, results, chunks
 
     async def answer(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-        grounded, results = await self._ground(ctx, body, args)
+        """The model's answer with `search_results` (the numbered sources, in order) and `citations`."""
+        grounded, results, chunks = await self._ground(ctx, body, args)
         answer = await self._gateway.generate(ctx, Endpoint.CHAT, grounded)
         answer["search_results"] = results
+        choices = answer.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content") or ""
+        answer["citations"] = citations_out(text if isinstance(text, str) else "", chunks)
         return answer
 
     async def stream(
         self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
-        grounded, results = await self._ground(ctx, body, args)
+        grounded, results, chunks = await self._ground(ctx, body, args)
         events = await self._gateway.generate_stream(ctx, Endpoint.CHAT, grounded)
-        return self._with_results(events, results)
+        return self._with_results(events, results, chunks)
 
     @staticmethod
-    async def _with_results(events: AsyncIterator[StreamEvent], results: list) -> AsyncIterator[StreamEvent]:
+    async def _with_results(
+        events: AsyncIterator[StreamEvent], results: list, chunks: list[ChunkView]
+    ) -> AsyncIterator[StreamEvent]:
+        """`search_results` ride on the first chunk; `citations` on the chunk that finishes the answer."""
         first = True
+        text: list[str] = []
         async for event in events:
-            if first and isinstance(event, ChunkEvent):
-                event.payload["search_results"] = results  # once, on the first chunk
-                first = False
+            if isinstance(event, ChunkEvent):
+                if first:
+                    event.payload["search_results"] = results
+                    first = False
+                choices = event.payload.get("choices") or []
+                for choice in choices:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if isinstance(piece, str):
+                        text.append(piece)
+                if any(choice.get("finish_reason") for choice in choices):
+                    event.payload["citations"] = citations_out("".join(text), chunks)
             yield event

@@ -102,7 +102,8 @@ class Library:
 
     async def settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag.readable(session, principal, collection_id)).settings or {})
+            stored = (await self._rag.readable(session, principal, collection_id)).settings or {}
+        return {k: v for k, v in stored.items() if k != "search"}  # Lockgate's own, set on /v1/collections
 
     async def put_settings(self, principal: Principal, collection_id: int, settings: dict[str, Any]) -> None:
         for field in ("max_tokens_per_chunk", "chunk_overlap_tokens"):
@@ -111,7 +112,7 @@ class Library:
                 raise InvalidRequest(f"{field}: must be a positive number.", param=field)
         async with self._db.transaction() as session:
             collection = await self._rag.writable(session, principal, collection_id)
-            kept = {k: v for k, v in (collection.settings or {}).items() if k == "rag_type"}
+            kept = {k: v for k, v in (collection.settings or {}).items() if k in ("rag_type", "search")}
             collection.settings = {**kept, **settings}
 
     async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:

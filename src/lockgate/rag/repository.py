@@ -49,6 +49,16 @@ async def vector_versions(session: AsyncSession, collection_ids: list[int]) -> d
     return {row[0]: (row[1], row[2]) for row in await session.execute(stmt)}
 
 
+async def search_settings(session: AsyncSession, collection_ids: list[int]) -> dict[str, Any]:
+    """The stored `search` settings (fusion, rerank) of the first of these collections, or {}."""
+    stmt = (
+        select(Collection.settings).where(Collection.id.in_(collection_ids)).order_by(Collection.id).limit(1)
+    )
+    settings = await session.scalar(stmt)
+    found = (settings or {}).get("search") if isinstance(settings, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
 async def get_collection(session: AsyncSession, collection_id: int) -> Collection | None:
     return await session.get(Collection, collection_id)
 
@@ -118,10 +128,27 @@ async def next_position(session: AsyncSession, document_id: int) -> int:
     ) + 1
 
 
-async def chunks_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Chunk]:
+async def chunks_with_names(session: AsyncSession, ids: list[int]) -> dict[int, tuple[Chunk, str]]:
+    """Chunks by id, each with its document's name (what a citation shows)."""
     if not ids:
         return {}
-    return {c.id: c for c in (await session.scalars(select(Chunk).where(Chunk.id.in_(ids)))).all()}
+    stmt = (
+        select(Chunk, Document.name).join(Document, Document.id == Chunk.document_id).where(Chunk.id.in_(ids))
+    )
+    return {row[0].id: (row[0], row[1]) for row in await session.execute(stmt)}
+
+
+async def document_names_in(session: AsyncSession, collection_id: int) -> dict[int, str]:
+    stmt = select(Document.id, Document.name).where(Document.collection_id == collection_id)
+    return {row[0]: row[1] for row in await session.execute(stmt)}
+
+
+async def chunk_documents(session: AsyncSession, chunk_ids: list[int]) -> dict[int, int]:
+    """Chunk id → its document's id."""
+    if not chunk_ids:
+        return {}
+    stmt = select(Chunk.id, Chunk.document_id).where(Chunk.id.in_(chunk_ids))
+    return {row[0]: row[1] for row in await session.execute(stmt)}
 
 
 def _metadata_condition(spec: dict[str, Any]) -> Any:

@@ -1,5 +1,5 @@
-"""Ranking: cosine similarity (exact, numpy), BM25 (the store), and Reciprocal Rank Fusion keyed by
-the chunk's own id and paginated after fusion."""
+"""Ranking helpers: exact cosine similarity (numpy) and the unit-length float32 form vectors are
+stored in. Fusion of rankings is `fusion`'s."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ def cosine_top(
     scores = matrix @ q
     order = np.argsort(-scores)[:limit]
     return [(rows[i][0], float(scores[i])) for i in order if scores[i] >= threshold]
-
-
-def reciprocal_rank_fusion(rankings: list[list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
-    """Σ 1/(k + rank) over the rankings a chunk appears in; ties broken by chunk id for stable pages."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (chunk_id, _) in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 def to_blob(vector: list[float]) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -19,12 +18,15 @@ from lockgate.inference.ocr import OcrEngine
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope, chunk_store_for
+from lockgate.rag.chunk_store import chunk_store_for
 from lockgate.rag.chunking import ChunkingOptions, split
+from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
-from lockgate.rag.search import reciprocal_rank_fusion, to_blob
+from lockgate.rag.retrieval import Retriever
+from lockgate.rag.search import to_blob
+from lockgate.rag.views import ChunkView, chunk_view
 
 EMBED_BATCH = 64
 
@@ -34,33 +36,14 @@ class NotAvailable(AppError):
     code = "not_implemented"
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkView:
-    id: int
-    collection_id: int
-    document_id: int
-    content: str
-    metadata: dict[str, Any]
-    created: int
-
-
-def chunk_view(chunk: Chunk) -> ChunkView:
-    return ChunkView(
-        chunk.id,
-        chunk.collection_id,
-        chunk.document_id,
-        chunk.content,
-        dict(chunk.metadata_ or {}),
-        chunk.created,
-    )
-
-
 class RagService:
     def __init__(self, db: Database, gateway: GatewayService, embedding_model: str):
         self._db = db
         self._gateway = gateway
         self.embedding_model = embedding_model
         self._store = chunk_store_for(db)
+        self.retriever = Retriever(db, gateway, self._store, self._embeddings)
+        self.search = self.retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
 
     def _ocr(self) -> Callable[[bytes], str] | None:
         """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
@@ -129,12 +112,24 @@ class RagService:
     # -- collections -------------------------------------------------------------------------------
 
     async def create_collection(
-        self, principal: Principal, name: str, description: str | None, visibility: str
+        self,
+        principal: Principal,
+        name: str,
+        description: str | None,
+        visibility: str,
+        search: dict[str, Any] | None = None,
     ) -> int:
+        """A new collection; `search` holds its hybrid-search defaults (fusion, semantic_weight, rff_k,
+        rerank_model: 422 naming the field when one is invalid)."""
         self._check_visibility(principal, visibility)
+        settings = {"search": search_settings(search)} if search else {}
         async with self._db.transaction() as session:
             row = Collection(
-                name=name, description=description, visibility=visibility, owner_id=principal.user_id
+                name=name,
+                description=description,
+                visibility=visibility,
+                owner_id=principal.user_id,
+                settings=settings,
             )
             session.add(row)
             await session.flush()
@@ -160,6 +155,11 @@ class RagService:
             for field in ("name", "description", "visibility"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
+            if changes.get("search") is not None:  # replaces the stored search settings as a whole
+                collection.settings = {
+                    **(collection.settings or {}),
+                    "search": search_settings(changes["search"]),
+                }
 
     async def delete_collection(self, principal: Principal, collection_id: int) -> None:
         async with self._db.transaction() as session:
@@ -313,51 +313,6 @@ class RagService:
             document.chunks = max(0, document.chunks - 1)
             await repository.bump_vectors(session, document.collection_id)
             await session.delete(chunk)
-
-    # -- search ------------------------------------------------------------------------------------
-
-    async def search(
-        self,
-        ctx: CallContext,
-        query: str,
-        method: str = "semantic",
-        collection_ids: list[int] | None = None,
-        document_ids: list[int] | None = None,
-        metadata_filters: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        rff_k: int = 60,
-        score_threshold: float = 0.0,
-    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
-        """Hits (method, score, chunk) and the embedding usage. Only chunks of collections the caller
-        can read are ever considered, whatever the filters say."""
-        wanted = offset + limit
-        pool = max(100, 2 * wanted)
-        usage: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        async with self._db.transaction() as session:
-            allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
-        if not allowed:
-            return [], usage
-        scope = SearchScope(allowed, document_ids, metadata_filters)
-        rankings: dict[str, list[tuple[int, float]]] = {}
-        if method in {"semantic", "hybrid"}:
-            embedded = await self._embeddings(ctx, [query])
-            usage = embedded.get("usage", usage)
-            threshold = score_threshold if method == "semantic" else -1.0
-            query_vector = embedded["data"][0]["embedding"]
-            rankings["semantic"] = await self._store.semantic(query_vector, scope, pool, threshold)
-        if method in {"lexical", "hybrid"}:
-            rankings["lexical"] = await self._store.lexical(query, scope, pool)
-        ranked = (
-            reciprocal_rank_fusion([rankings["semantic"], rankings["lexical"]], rff_k)
-            if method == "hybrid"
-            else rankings[method]
-        )
-        page = ranked[offset:wanted]
-        async with self._db.transaction() as session:
-            found = await repository.chunks_by_id(session, [chunk_id for chunk_id, _ in page])
-        hits = [(method, score, chunk_view(found[chunk_id])) for chunk_id, score in page if chunk_id in found]
-        return hits, usage
 
     async def document_names(self, document_ids: list[int]) -> dict[int, str]:
         """Names of documents by id (for citations of chunks the caller was already allowed to read)."""

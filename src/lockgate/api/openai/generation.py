@@ -50,8 +50,11 @@ def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
             [{**e, "loc": ("body", "search", *e["loc"])} for e in exc.errors()]
         ) from exc
     args = checked.model_dump(exclude={"query"})
-    if args["metadata_filters"] is None:
-        args.pop("metadata_filters")
+    for unset in ("metadata_filters", "fusion", "semantic_weight", "rerank_model"):
+        if args[unset] is None:
+            args.pop(unset)
+    if "rff_k" not in checked.model_fields_set:  # only an explicit rff_k asks for RRF
+        args.pop("rff_k")
     return {**args, "query": query} if query else args
 
 

@@ -25,13 +25,20 @@ def _out(collection, documents: int) -> CollectionOut:
         created=collection.created,
         updated=collection.updated,
         documents=documents,
+        search=(collection.settings or {}).get("search") or {},
     )
 
 
 @router.post("", status_code=201, response_model=CreatedId)
 async def create_collection(body: CollectionCreate, caller: Caller, state: State) -> CreatedId:
     return CreatedId(
-        id=await state.rag.create_collection(caller, body.name, body.description, body.visibility)
+        id=await state.rag.create_collection(
+            caller,
+            body.name,
+            body.description,
+            body.visibility,
+            body.search.model_dump(exclude_none=True) if body.search else None,
+        )
     )
 
 
@@ -56,7 +63,10 @@ async def get_collection(collection_id: DbId, caller: Caller, state: State) -> C
 async def update_collection(
     collection_id: DbId, body: CollectionUpdate, caller: Caller, state: State
 ) -> Response:
-    await state.rag.update_collection(caller, collection_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    if body.search is not None:
+        changes["search"] = body.search.model_dump(exclude_none=True)
+    await state.rag.update_collection(caller, collection_id, changes)
     return Response(status_code=204)
 
 

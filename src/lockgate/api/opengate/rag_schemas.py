@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from lockgate.api.opengate.schemas import Name, Wire
 
@@ -12,16 +12,33 @@ Visibility = Literal["private", "public"]
 DbRef = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
+FusionMethod = Literal["rrf", "convex"]
+SemanticWeight = Annotated[float, Field(ge=0, le=1)]
+RerankModel = Annotated[str, StringConstraints(max_length=255)]
+
+
+class SearchSettings(Wire):
+    """A collection's hybrid-search defaults (Lockgate's addition; a search request overrides them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    fusion: FusionMethod | None = None
+    semantic_weight: SemanticWeight | None = None
+    rff_k: int | None = Field(default=None, ge=0, le=16384)
+    rerank_model: RerankModel | None = None
+
+
 class CollectionCreate(Wire):
     name: Name
     description: str | None = Field(default=None, max_length=10_000)
     visibility: Visibility = "private"
+    search: SearchSettings | None = None
 
 
 class CollectionUpdate(Wire):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=10_000)
     visibility: Visibility | None = None
+    search: SearchSettings | None = None
 
 
 class CollectionOut(Wire):
@@ -34,6 +51,7 @@ class CollectionOut(Wire):
     created: int
     updated: int
     documents: int
+    search: dict[str, Any] = Field(default_factory=dict)  # Lockgate's hybrid-search defaults, if set
 
 
 class DocumentOut(Wire):
@@ -85,3 +103,73 @@ class SearchRequest(Wire):
     method: Literal["hybrid", "semantic", "lexical"] = "semantic"
     rff_k: int = Field(default=60, ge=0, le=16384)
     score_threshold: float = Field(default=0.0, ge=0, le=1)
+    # Lockgate's additions: how hybrid fuses its rankings, and an optional rerank model (docs/api.md).
+    fusion: FusionMethod | None = None
+    semantic_weight: SemanticWeight | None = None
+    rerank_model: RerankModel | None = None
+
+
+# -- POST /v1/collections/{collection_id}/evaluate (Lockgate's addition) --------------------------------
+
+DocumentKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+EvalMethod = Literal["lexical", "semantic", "hybrid"]
+
+
+class JudgedQueryIn(Wire):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    id: DocumentKey
+    query: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    # Relevant documents: a list (grade 1 each) or {key: grade}; keys are document ids or names (`match`).
+    relevant: list[DocumentKey] | dict[DocumentKey, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        default=None, max_length=10_000
+    )
+
+
+class EvaluateRequest(Wire):
+    model_config = ConfigDict(extra="forbid")
+    queries: list[JudgedQueryIn] = Field(min_length=1, max_length=1000)
+    qrels: str | None = Field(default=None, max_length=5_000_000)  # TREC: query-id 0 document-id grade
+    methods: list[EvalMethod] = Field(default=["lexical", "semantic", "hybrid"], min_length=1, max_length=3)
+    k: int = Field(default=10, ge=1, le=100)
+    match: Literal["id", "name"] = "id"
+    fusion: FusionMethod | None = None
+    semantic_weight: SemanticWeight | None = None
+    rff_k: int | None = Field(default=None, ge=0, le=16384)
+    rerank_model: RerankModel | None = None
+
+
+class ScoresOut(Wire):
+    ndcg: float
+    recall: float
+    mrr: float
+
+
+class MethodScoresOut(ScoresOut):
+    method: EvalMethod
+
+
+class QueryScoresOut(Wire):
+    id: str
+    relevant: int
+    scores: dict[str, ScoresOut]
+    retrieved: dict[str, list[str]]
+
+
+class FusionOut(Wire):
+    method: FusionMethod
+    semantic_weight: float
+    rff_k: int
+    rerank_model: str | None
+
+
+class EvaluationOut(Wire):
+    object: Literal["evaluation"] = "evaluation"
+    collection_id: int
+    k: int
+    match: Literal["id", "name"]
+    queries: int
+    unknown_documents: int
+    skipped_queries: list[str]
+    fusion: FusionOut
+    methods: list[MethodScoresOut]
+    per_query: list[QueryScoresOut]

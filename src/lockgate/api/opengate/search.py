@@ -24,8 +24,11 @@ async def search(body: SearchRequest, ctx: Context, state: State) -> dict[str, A
         metadata_filters=body.metadata_filters.model_dump() if body.metadata_filters else None,
         limit=body.limit,
         offset=body.offset,
-        rff_k=body.rff_k,
+        rff_k=body.rff_k if "rff_k" in body.model_fields_set else None,  # given: RRF, as OpenGateLLM
         score_threshold=body.score_threshold,
+        fusion=body.fusion,
+        semantic_weight=body.semantic_weight,
+        rerank_model=body.rerank_model,
     )
     return {
         "object": "list",
