@@ -22,7 +22,7 @@ class Fusion:
     candidates, or None."""
 
     method: FusionMethod = "convex"
-    semantic_weight: float = 0.7  # chosen on CISI: bench/README.md, ADR 0013
+    semantic_weight: float = 0.7  # chosen on CISI: bench/README.md, ADR 0014
     rrf_k: int = 60
     rerank_model: str | None = None
 
