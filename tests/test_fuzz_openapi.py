@@ -60,6 +60,7 @@ def server(tmp_path_factory, sqlite_template):
             master_key=MASTER_KEY,
             log_format="text",
             local_models="off",
+            rag_embedding_model="embed",  # a RAG deployment is configured with a model it serves
             models=[
                 model("chat", "text-generation", provider(chat)),
                 model("embed", "text-embeddings-inference", provider(embed)),
