@@ -45,7 +45,13 @@ def live_server(settings: Settings) -> Iterator[Live]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), loop="asyncio", http="h11", log_config=None, access_log=False, lifespan="on"
+        create_app(settings),
+        loop="asyncio",
+        http="h11",
+        ws="wsproto",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -24,6 +24,7 @@ from lockgate.api import h2ogpte, ops
 from lockgate.api.anthropic import messages as anthropic_messages
 from lockgate.api.body_limit import BodyLimitMiddleware, BodyLimits
 from lockgate.api.errors import install_error_handlers
+from lockgate.api.h2ogpte import fallback as h2ogpte_fallback
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
 from lockgate.api.openai.fast_lane import InferenceFastLane
@@ -47,6 +48,7 @@ from lockgate.api.opengate import (
 )
 from lockgate.config import ModelSettings, Settings
 from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.content import ContentService
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -61,12 +63,14 @@ from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.inference.engines import LocalEngines, default_models
+from lockgate.jobs.service import JobService
 from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
@@ -143,6 +147,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     )
     rag = RagService(db, gateway, settings.rag_embedding_model)
     conversations = ConversationService(db, rag)
+    jobs = JobService(db)
     return AppState(
         settings=settings,
         db=db,
@@ -168,9 +173,12 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         grounded_chat=GroundedChat(rag, gateway),
         evaluator=Evaluator(db, rag),
         library=Library(db, rag),
-        uploads=Uploads(db, rag, gateway),
+        uploads=Uploads(db, rag, gateway, jobs),
+        jobs=jobs,
         conversations=conversations,
         completions=CompletionService(db, rag, gateway, conversations),
+        content=ContentService(gateway),
+        chunk_reads=ChunkReads(db, rag),
         templates=TemplateService(db),
         responses=ResponsesService(db, rag),
         metrics=metrics,
@@ -321,6 +329,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     for module in SURFACES:
         app.include_router(module.router)
     install_console(app)
+    app.include_router(h2ogpte_fallback.router)  # last: h2oGPTe routes not served answer 501
     # inside the request context: the lanes are logged and measured like any route
     app.add_middleware(InferenceFastLane, routes=[*generation.router.routes, *embeddings.router.routes])
     limits = BodyLimits(

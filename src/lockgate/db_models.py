@@ -4,6 +4,7 @@ from lockgate.accounting import models as accounting_models  # noqa: F401
 from lockgate.conversations import models as conversations_models  # noqa: F401
 from lockgate.gateway import models as gateway_models  # noqa: F401
 from lockgate.identity import models as identity_models  # noqa: F401
+from lockgate.jobs import models as jobs_models  # noqa: F401
 from lockgate.kit.db import Base
 from lockgate.rag import models as rag_models  # noqa: F401
 from lockgate.responses import models as responses_models  # noqa: F401

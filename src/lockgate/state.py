@@ -8,6 +8,7 @@ from lockgate.accounting.history import UsageHistory
 from lockgate.accounting.service import Accountant
 from lockgate.config import Settings
 from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.content import ContentService
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -15,10 +16,12 @@ from lockgate.gateway.service import GatewayService
 from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
+from lockgate.jobs.service import JobService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
+from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
@@ -42,8 +45,11 @@ class AppState:
     evaluator: Evaluator
     library: Library
     uploads: Uploads
+    jobs: JobService
     conversations: ConversationService
     completions: CompletionService
+    content: ContentService
+    chunk_reads: ChunkReads
     templates: TemplateService
     responses: ResponsesService
     metrics: Metrics

@@ -9,7 +9,7 @@ from typing import Any
 from lockgate.accounting import repository
 from lockgate.accounting.models import Usage
 from lockgate.accounting.recorder import UsageRecorder
-from lockgate.accounting.repository import UsageFilter
+from lockgate.accounting.repository import ModelTotals, UsageFilter
 from lockgate.kit.db import Database
 
 DEFAULT_SPAN = 30 * 86400
@@ -99,3 +99,9 @@ class UsageHistory:
         async with self._db.transaction() as session:
             rows = await repository.series(session, f, bucket_seconds)
         return [UsagePoint(int(b), m or "", int(n), int(t), float(c), float(k)) for b, m, n, t, c, k in rows]
+
+    async def by_model(self, f: UsageFilter) -> list[ModelTotals]:
+        """Requests, tokens and cost per model over the filter's span."""
+        await self._recorder.flush()
+        async with self._db.transaction() as session:
+            return await repository.totals_by_model(session, f)

@@ -84,3 +84,29 @@ async def series(session: AsyncSession, f: UsageFilter, bucket_seconds: int) -> 
         f,
     ).group_by(bucket, Usage.model)
     return [tuple(row) for row in await session.execute(stmt.order_by(bucket, Usage.model))]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTotals:
+    model: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+
+
+async def totals_by_model(session: AsyncSession, f: UsageFilter) -> list[ModelTotals]:
+    """Per model, most used first (rows with no model, such as refused requests, left out)."""
+    stmt = _where(
+        select(
+            Usage.model,
+            func.count(Usage.id),
+            func.coalesce(func.sum(Usage.prompt_tokens), 0),
+            func.coalesce(func.sum(Usage.completion_tokens), 0),
+            func.coalesce(func.sum(Usage.cost), 0.0),
+        ).where(Usage.model.is_not(None)),
+        f,
+    ).group_by(Usage.model)
+    rows = (await session.execute(stmt)).all()
+    found = [ModelTotals(str(m), int(n), int(p), int(c), float(cost)) for m, n, p, c, cost in rows]
+    return sorted(found, key=lambda t: (-t.requests, t.model))

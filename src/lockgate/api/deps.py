@@ -4,6 +4,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
+from starlette.requests import HTTPConnection
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import PermissionDenied
@@ -17,7 +18,8 @@ async def get_state(request: Request) -> AppState:
     return request.app.state.lockgate
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The key of `Authorization: Bearer <key>` (HTTP request or websocket handshake)."""
     header = request.headers.get("authorization")
     if not header:
         return None

@@ -2,7 +2,8 @@
 the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) answer
 {"error": {"message", "type", "param", "code"}}; the h2oGPTe routes (`dialect = "h2ogpte"`) answer
 {"code", "message"}; the Anthropic Messages routes (`dialect = "anthropic"`) answer
-{"type": "error", "error": {"type", "message"}, "request_id"}, with 400 for any invalid request."""
+{"type": "error", "error": {"type", "message"}, "request_id"}, with 400 for any invalid request; the
+h2oGPTe /rpc routes (`h2ogpte_rpc`) answer {"error"}."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
         body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
     elif dialect == "h2ogpte":
         body = {"code": status, "message": message}
+    elif dialect == "h2ogpte_rpc":  # the H2OGPTE class reads {"error": ...} from its /rpc calls
+        body = {"error": message}
     elif status == 422:  # OpenGateLLM declares FastAPI's HTTPValidationError for 422: a list of fields
         loc = ["body", *param.split(".")] if param else ["body"]
         body = {"detail": [{"loc": loc, "msg": message, "type": code}]}
@@ -163,8 +166,8 @@ def _first_problem(errors: list, deepest: bool) -> tuple[str, str | None]:
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     dialect = _dialect(request)
-    if dialect in ("h2ogpte", "openai", "anthropic"):
-        message, param = _first_problem(errors, deepest=dialect != "h2ogpte")
+    if dialect in ("h2ogpte", "h2ogpte_rpc", "openai", "anthropic"):
+        message, param = _first_problem(errors, deepest=dialect not in ("h2ogpte", "h2ogpte_rpc"))
         return _render(request, 422, message, "invalid_request_error", param)
     # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
     detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]

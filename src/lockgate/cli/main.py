@@ -90,6 +90,7 @@ def serve(
         "access_log": False,
         "proxy_headers": True,
         "timeout_keep_alive": int(settings.client_keepalive_seconds),
+        "ws": "wsproto",  # the h2oGPTe chat websocket (ADR 0015: not `websockets`)
     }
     if workers == 1:
         uvicorn.run(

@@ -4,11 +4,14 @@ short transaction). References are exactly the chunks that were laid into the pr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
 
 from lockgate.accounting.service import CallContext
 from lockgate.conversations import prompts as P
@@ -24,6 +27,7 @@ from lockgate.kit.db import Database
 from lockgate.rag.service import RagService
 
 HISTORY_TURNS = 2
+CUT_SHORT = "The client went away before the answer was complete."
 ALL_DATA_CHUNKS = 64
 
 
@@ -50,6 +54,7 @@ class Run:
     meta: dict[str, str] = field(default_factory=dict)
     used: list[Used] = field(default_factory=list)
     on_delta: Callable[[str], Awaitable[None]] | None = None  # set when the answer is streamed
+    streamed: list[str] = field(default_factory=list)  # what was streamed so far (kept if cut short)
 
 
 class CompletionService:
@@ -73,8 +78,13 @@ class CompletionService:
         session_id: int,
         request: dict[str, Any],
         on_delta: Callable[[str], Awaitable[None]] | None = None,
+        on_question: Callable[[int], Awaitable[None]] | None = None,
     ) -> tuple[int, str]:
-        """Answer `request["message"]` in the session: (the answer's message id, its text)."""
+        """Answer `request["message"]` in the session: (the answer's message id, its text).
+        `on_question` gets the stored question's id before the model is called; `on_delta` each piece
+        of the final answer as it arrives. Cancelled mid-answer (the client went away), the answer is
+        stored with what was streamed and an error, the model calls made so far are metered, and the
+        cancellation goes on."""
         rag_config = dict(request.get("rag_config") or {})
         async with self._db.transaction() as session:
             chat = await self._conversations.owned(session, ctx.principal, session_id)
@@ -101,10 +111,13 @@ class CompletionService:
                 ChatMessage(session_id=session_id, content=request["message"], llm_args=llm_args, meta={}),
             )
             question_id = question.id
-        run = Run(request.get("llm") or self.default_llm(), llm_args, on_delta=on_delta)
+        llm = request.get("llm")
+        run = Run(llm if llm not in (None, "", "auto") else self.default_llm(), llm_args, on_delta=on_delta)
         prompts = P.merged_prompts(*layers)
         started = time.monotonic()
         try:
+            if on_question is not None:
+                await on_question(question_id)
             text = await self._answer(
                 ctx, run, kind, prompts, history, request["message"], collection_id, rag_config
             )
@@ -116,6 +129,19 @@ class CompletionService:
             text, error, failure = "", exc.message, exc
         except Exception as exc:  # an engine failing in an unexpected way is still the upstream's failure
             text, error, failure = "", str(exc), UpstreamBadGateway(f"The model failed: {exc}")
+        except asyncio.CancelledError:
+            with anyio.CancelScope(shield=True):
+                self._usage_meta(run, started)
+                await self._store(session_id, question_id, run, "".join(run.streamed), CUT_SHORT, kind)
+            raise
+        self._usage_meta(run, started)
+        answer_id = await self._store(session_id, question_id, run, text, error, kind)
+        if error is not None:
+            raise failure
+        return answer_id, text
+
+    @staticmethod
+    def _usage_meta(run: Run, started: float) -> None:
         run.meta["usage_stats"] = json.dumps(
             {
                 **run.usage,
@@ -124,10 +150,6 @@ class CompletionService:
                 "cost": 0.0,
             }
         )
-        answer_id = await self._store(session_id, question_id, run, text, error, kind)
-        if error is not None:
-            raise failure
-        return answer_id, text
 
     @staticmethod
     async def _tagged(session, collection_id: int, tags: Any) -> list[int]:
@@ -176,6 +198,7 @@ class CompletionService:
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
                     parts.append(piece)
+                    run.streamed.append(piece)
                     await run.on_delta(piece)
         return "".join(parts).strip()
 

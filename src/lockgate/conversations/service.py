@@ -154,6 +154,13 @@ class ConversationService:
             counts = await repository.reference_counts(session, [m.id for m in found])
             return [MessageView(m, counts.get(m.id, 0)) for m in found]
 
+    async def delete_messages(self, principal: Principal, message_ids: list[int]) -> None:
+        """Delete messages of the caller's sessions (their references go with them); all or none: an
+        id that is not the caller's is a 404 and nothing is deleted."""
+        async with self._db.transaction() as session:
+            for message_id in message_ids:
+                await session.delete(await self._message(session, principal, message_id))
+
     async def references(
         self, principal: Principal, message_id: int, limit: int | None = None
     ) -> list[tuple[MessageReference, bool]]:

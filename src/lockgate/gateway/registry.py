@@ -145,6 +145,10 @@ class ModelRegistry:
         healthy = [r for r in chat if any(p.stats.healthy for p in r.providers)]
         return (healthy or chat)[0].name if chat else None
 
+    def chat_model_names(self) -> list[str]:
+        """The chat models, in the registry's order (h2oGPTe clients may name one by its index)."""
+        return [r.name for r in self._routers if r.type in ENDPOINT_MODEL_TYPES[Endpoint.CHAT]]
+
     def router_by_id(self, router_id: int) -> RouterRuntime | None:
         return next((r for r in self._routers if r.id == router_id), None)
 

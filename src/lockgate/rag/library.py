@@ -115,6 +115,26 @@ class Library:
             kept = {k: v for k, v in (collection.settings or {}).items() if k in ("rag_type", "search")}
             collection.settings = {**kept, **settings}
 
+    async def chat_settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
+        async with self._db.transaction() as session:
+            return dict((await self._rag.readable(session, principal, collection_id)).chat_settings or {})
+
+    async def put_chat_settings(
+        self, principal: Principal, collection_id: int, values: dict[str, Any]
+    ) -> None:
+        """Replace the collection's chat settings (owner only)."""
+        async with self._db.transaction() as session:
+            (await self._rag.writable(session, principal, collection_id)).chat_settings = values
+
+    async def metadata(self, principal: Principal, collection_id: int) -> dict[str, Any]:
+        async with self._db.transaction() as session:
+            return dict((await self._rag.readable(session, principal, collection_id)).metadata_ or {})
+
+    async def put_metadata(self, principal: Principal, collection_id: int, values: dict[str, Any]) -> None:
+        """Replace the collection's metadata (owner only)."""
+        async with self._db.transaction() as session:
+            (await self._rag.writable(session, principal, collection_id)).metadata_ = values
+
     async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
         async with self._db.transaction() as session:
             await self._rag.readable(session, principal, collection_id)

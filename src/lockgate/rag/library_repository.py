@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lockgate.conversations.models import ChatSession
 from lockgate.identity.models import User
 from lockgate.kit.pagination import Page, paginate
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Job, Tag
+from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag, Upload
 from lockgate.rag.repository import readable
 
 ROOT = func.coalesce(Document.origin_id, Document.id)
@@ -163,8 +163,8 @@ async def chunks_of(session: AsyncSession, document_id: int) -> list[Chunk]:
     return list((await session.scalars(stmt)).all())
 
 
-async def jobs_of(session: AsyncSession, owner_id: int, limit: int = 1000) -> list[Job]:
-    stmt = select(Job).where(Job.owner_id == owner_id).order_by(Job.created.desc()).limit(limit)
+async def uploads_of(session: AsyncSession, owner_id: int) -> list[int]:
+    stmt = select(Upload.id).where(Upload.owner_id == owner_id).order_by(Upload.id)
     return list((await session.scalars(stmt)).all())
 
 

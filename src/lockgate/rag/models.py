@@ -35,6 +35,9 @@ class Collection(Base):
     vectors_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Ingestion and chat defaults (h2oGPTe's collection settings: chunk sizes, summaries, guardrails…).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # Chat defaults a client stores with the collection (h2oGPTe chat_settings), and free metadata.
+    chat_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict, server_default="{}")
     prompt_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("prompt_templates.id", ondelete="SET NULL"), nullable=True
     )
@@ -144,24 +147,3 @@ class Upload(Base):
     content_type: Mapped[str | None] = mapped_column(String(127), nullable=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
-
-
-class Job(Base):
-    """Long work (ingestion) that a client polls: status, progress and errors."""
-
-    __tablename__ = "jobs"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(255))
-    collection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending|running|completed|failed|canceled
-    done: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
-    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
-    updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts)

@@ -1,27 +1,26 @@
 """Two-step ingestion (h2oGPTe): files are uploaded first, then ingested into a collection with options
 (chunking from the collection's settings, one chunk per page, summaries and sample questions written
-by the chat model). Each ingestion is recorded as a job."""
+by the chat model). Each ingestion is run as a job (jobs/)."""
 
 from __future__ import annotations
 
-import logging
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, InvalidRequest, NotFound
+from lockgate.errors import InvalidRequest, NotFound
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
+from lockgate.jobs.models import Job, JobKind
+from lockgate.jobs.service import JobHandle, JobService
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository
 from lockgate.rag.chunking import ChunkingOptions
-from lockgate.rag.models import Document, Job, Upload
+from lockgate.rag.models import Document, Upload
 from lockgate.rag.service import RagService
 
-log = logging.getLogger("lockgate.rag.uploads")
 CHARS_PER_TOKEN = 4
 SUMMARY_INPUT_CHARS = 2000
 
@@ -36,8 +35,9 @@ class IngestOptions:
 
 
 class Uploads:
-    def __init__(self, db: Database, rag: RagService, gateway: GatewayService):
+    def __init__(self, db: Database, rag: RagService, gateway: GatewayService, jobs: JobService):
         self._db = db
+        self._jobs = jobs
         self._rag = rag
         self._gateway = gateway
 
@@ -55,9 +55,11 @@ class Uploads:
         collection_id: int,
         options: IngestOptions,
         raise_errors: bool = True,
-    ) -> tuple[str, list[int]]:
-        """Ingest each upload (then forget it): the job id and the document ids, in order. A failure is
-        recorded in the job (and raised if `raise_errors`); documents ingested before it stay."""
+    ) -> Job:
+        """Ingest each upload (then forget it) as one job, finished when this returns: its result holds
+        the document ids, in order. Unknown uploads or an unwritable collection are refused before
+        any job starts. A failure is recorded in the job (and raised if `raise_errors`); documents
+        ingested before it stay."""
         principal = ctx.principal
         async with self._db.transaction() as session:
             uploads = []
@@ -68,23 +70,13 @@ class Uploads:
                 uploads.append((upload.id, upload.name, upload.content_type, upload.data))
             collection = await self._rag.writable(session, principal, collection_id)
             settings = dict(collection.settings or {})
-            job = Job(
-                id=str(uuid.uuid4()),
-                owner_id=principal.user_id,
-                kind="ingest_upload",
-                name=f"Ingesting {len(uploads)} file(s)",
-                collection_id=collection_id,
-                status="running",
-                total=len(uploads),
-                errors=[],
-                result={},
-            )
-            session.add(job)
         chunking = _chunking(settings, options)
         summaries = _flag(options.gen_doc_summaries, settings.get("gen_doc_summaries"))
         questions = _flag(options.gen_doc_questions, settings.get("gen_doc_questions"))
-        document_ids: list[int] = []
-        try:
+
+        async def work(job: JobHandle) -> None:
+            document_ids: list[int] = []
+            job.result["document_ids"] = document_ids
             for upload_id, name, content_type, data in uploads:
                 document_id = await self._rag.ingest(
                     ctx, collection_id, name, content_type, data, name, chunking, options.metadata or {}
@@ -96,35 +88,25 @@ class Uploads:
                     upload = await session.get(Upload, upload_id)
                     if upload is not None:
                         await session.delete(upload)
-                    (await session.get(Job, job.id)).done = len(document_ids)
-        except Exception as exc:
-            if not isinstance(exc, AppError):
-                log.exception("ingestion job %s failed", job.id)
-            message = exc.message if isinstance(exc, AppError) else "Ingestion failed: internal error."
-            await self._finish(job.id, "failed", document_ids, [message])
-            if raise_errors:
-                raise
-            return job.id, document_ids
-        await self._finish(job.id, "completed", document_ids, [])
-        return job.id, document_ids
+                await job.advance(len(document_ids))
 
-    async def job(self, principal: Principal, job_id: str) -> Job:
-        async with self._db.transaction() as session:
-            job = await session.get(Job, job_id)
-            if job is None or job.owner_id != principal.user_id:
-                raise NotFound(f"Job {job_id} not found.")
-            return job
+        name = f"Ingesting {len(uploads)} file(s)"
+        return await self._jobs.run(
+            principal, JobKind.INGEST_UPLOAD, name, len(uploads), work, collection_id, raise_errors
+        )
 
-    async def jobs(self, principal: Principal) -> list[Job]:
+    async def pending(self, principal: Principal) -> list[int]:
+        """The caller's uploads not yet ingested, oldest first."""
         async with self._db.transaction() as session:
-            return await library_repository.jobs_of(session, principal.user_id)
+            return await library_repository.uploads_of(session, principal.user_id)
 
-    async def _finish(self, job_id: str, status: str, document_ids: list[int], errors: list[str]) -> None:
+    async def forget(self, principal: Principal, upload_id: int) -> None:
+        """Drop an upload that will not be ingested; 404 for anyone else's."""
         async with self._db.transaction() as session:
-            job = await session.get(Job, job_id)
-            job.status = status
-            job.errors = errors
-            job.result = {"document_ids": document_ids}
+            upload = await session.get(Upload, upload_id)
+            if upload is None or upload.owner_id != principal.user_id:
+                raise NotFound(f"Upload {upload_id} not found.", param="id")
+            await session.delete(upload)
 
     # -- summaries and sample questions through the gateway's chat model ----------------------------
 

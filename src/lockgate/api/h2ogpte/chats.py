@@ -28,7 +28,7 @@ from lockgate.api.h2ogpte.chat_views import (
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
 from lockgate.api.h2ogpte.library_views import collection_out, library
 from lockgate.conversations.prompts import rag_type
-from lockgate.errors import AppError
+from lockgate.errors import AppError, NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.kit.pagination import MAX_OFFSET
 
@@ -45,8 +45,15 @@ async def create_chat_session(
     collection_id: str | None = None,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> dict[str, Any]:
-    view = await conversations.create(principal, optional_id("collection", collection_id))
-    return session_out(view)
+    """`collection_id=default`: a collection key's own collection (what the client's
+    create_chat_session_on_default_collection sends)."""
+    if collection_id == "default":
+        target = principal.collection_id
+        if target is None:
+            raise NotFound("No default collection: only a collection key has one.", param="collection_id")
+    else:
+        target = optional_id("collection", collection_id)
+    return session_out(await conversations.create(principal, target))
 
 
 @router.get("/chats")

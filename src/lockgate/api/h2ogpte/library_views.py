@@ -190,35 +190,3 @@ def collection_id(public: str) -> int:
 
 def document_id(public: str) -> int:
     return from_public_id("document", public)
-
-
-def job_out(job) -> dict[str, Any]:
-    status = {"completed": "completed", "failed": "failed", "canceled": "canceled"}.get(
-        job.status, "in progress"
-    )
-    total = max(job.total, 1)
-    failed = 1 if job.status == "failed" else 0
-    passed = job.done
-    seconds = max(0, (job.updated or job.created) - job.created)
-    return {
-        "id": job.id,
-        "name": job.name,
-        "overall_status": status,
-        "status": job.status,
-        "passed_percentage": passed / total,
-        "failed_percentage": failed / total,
-        "progress": (passed + failed) / total,
-        "created_at": timestamp(job.created),
-        "updated_at": timestamp(job.updated or job.created),
-        "kind": job.kind,
-        "statuses": [
-            {"id": to_public_id("document", d), "status": "completed"}
-            for d in (job.result or {}).get("document_ids", [])
-        ],
-        "errors": list(job.errors or []),
-        "duration": f"{seconds}s",
-        "duration_seconds": seconds,
-        "start_time": job.created,
-        "files_total": job.total,
-        "files_failed": failed,
-    }

@@ -1,10 +1,11 @@
-"""h2oGPTe messages: the references (chunks that were in the answer's prompt) and meta of an answer."""
+"""h2oGPTe messages: the references (chunks that were in the answer's prompt) and meta of an answer;
+deleting messages."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from lockgate.api.deps import ChatCaller
 from lockgate.api.h2ogpte.chat_views import Conversations, reference_out
@@ -22,6 +23,14 @@ async def get_message_references(
 ) -> list[dict[str, Any]]:
     found = await conversations.references(principal, from_public_id("message", message_id), limit)
     return [reference_out(reference, deleted) for reference, deleted in found]
+
+
+@router.delete("/messages/{message_ids}", status_code=204)
+async def delete_messages(conversations: Conversations, principal: ChatCaller, message_ids: str) -> Response:
+    """Comma-separated message ids, as the client joins them."""
+    ids = [from_public_id("message", m) for m in message_ids.split(",") if m]
+    await conversations.delete_messages(principal, ids)
+    return Response(status_code=204)
 
 
 @router.get("/messages/{message_id}/meta")

@@ -1,5 +1,5 @@
 """h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest[/job] into a
-collection; the ingestion jobs (GET /jobs, GET /jobs/{job_id})."""
+collection (the ingestion is a job: api/h2ogpte/jobs.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from fastapi import Body, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 
 from lockgate.accounting.service import CallContext
-from lockgate.api.deps import Caller, Context, State
+from lockgate.api.deps import Context, State
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
-from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id, job_out
+from lockgate.api.h2ogpte.jobs import job_out
+from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id
 from lockgate.api.uploads import read_upload
 from lockgate.rag.uploads import IngestOptions
 
@@ -72,16 +73,5 @@ async def ingest_upload(options: Annotated[Ingest, Depends(ingest_params)], uplo
 async def ingest_upload_job(
     options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep
 ) -> dict[str, Any]:
-    """The same ingestion, run in the request; a failure is reported in the job, not as an error."""
-    job_id, _ = await uploads.ingest(*options, raise_errors=False)
-    return job_out(await uploads.job(options[0].principal, job_id))
-
-
-@router.get("/jobs")
-async def list_jobs(caller: Caller, uploads: UploadsDep) -> list[dict[str, Any]]:
-    return [job_out(j) for j in await uploads.jobs(caller)]
-
-
-@router.get("/jobs/{job_id}")
-async def get_job(job_id: str, caller: Caller, uploads: UploadsDep) -> dict[str, Any]:
-    return job_out(await uploads.job(caller, job_id))
+    """The same ingestion as a job (finished when answered); a failure is reported in the job."""
+    return job_out(await uploads.ingest(*options, raise_errors=False))

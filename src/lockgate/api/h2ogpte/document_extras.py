@@ -1,0 +1,151 @@
+"""h2oGPTe document extras: what `H2OGPTE.get_document` reads besides the document (its metadata and
+per-page settings, empty where Lockgate keeps none), `process_document` / `summarize_document` (a job
+whose result is the summary, read back at /document_summaries/{summary_id}), and `search_chunks`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from lockgate.api.deps import Caller, Context, State
+from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, timestamp, to_public_id
+from lockgate.api.h2ogpte.jobs import JobsDep, job_out
+from lockgate.api.h2ogpte.library_views import LibraryDep
+from lockgate.api.h2ogpte.models import Content
+from lockgate.errors import NotFound
+from lockgate.jobs.models import JobKind
+from lockgate.jobs.service import JobHandle
+from lockgate.rag.chunk_reads import ChunkReads
+
+router = h2ogpte_router("documents")
+
+
+def chunk_reads(state: State) -> ChunkReads:
+    return state.chunk_reads
+
+
+Chunks = Annotated[ChunkReads, Depends(chunk_reads)]
+
+
+class ProcessBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    document_id: str
+    summary_id: str | None = None
+    system_prompt: str | None = None
+    pre_prompt_summary: str | None = None
+    prompt_summary: str | None = None
+    llm: str | None = None
+    llm_args: dict[str, Any] | None = None
+    max_num_chunks: int | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+
+class SearchBody(BaseModel):
+    query: str = Field(max_length=10_000)
+    topics: list[str] = Field(default_factory=list, max_length=1000)
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+def _doc(public: str) -> int:
+    return from_public_id("document", public)
+
+
+async def _readable_metadata(library: LibraryDep, caller: Caller, document_id: str) -> dict[str, Any]:
+    return dict((await library.document(caller, _doc(document_id))).document.metadata_ or {})
+
+
+@router.get("/documents/{document_id}/internal_metadata")
+async def get_internal_metadata(document_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
+    return await _readable_metadata(library, caller, document_id)
+
+
+@router.get("/documents/{document_id}/user_source_file")
+@router.get("/documents/{document_id}/page_ocr_model")
+@router.get("/documents/{document_id}/page_layout")
+@router.get("/documents/{document_id}/guardrails_settings")
+async def get_document_page_settings(document_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
+    """Lockgate keeps no per-page OCR model, layout, source file or guardrails: empty, once readable."""
+    await library.document(caller, _doc(document_id))
+    return {}
+
+
+@router.post("/documents/process_job", status_code=201)
+async def process_document_job(
+    body: ProcessBody, ctx: Context, chunks: Chunks, content: Content, jobs: JobsDep
+) -> dict[str, Any]:
+    """Summarise a document (or fill `schema`) as a job whose id is the summary's."""
+    root = _doc(body.document_id)
+    summary_id = str(uuid.UUID(body.summary_id)) if body.summary_id else str(uuid.uuid4())
+    name, texts = await chunks.document_text(ctx.principal, root, body.max_num_chunks)
+    llm_args = dict(body.llm_args or {})
+    if body.json_schema:
+        llm_args["guided_json"] = body.json_schema
+    prompts = {
+        "system_prompt": body.system_prompt,
+        "pre_prompt_summary": body.pre_prompt_summary,
+        "prompt_summary": body.prompt_summary,
+    }
+    kwargs = json.dumps(body.model_dump(exclude_none=True, exclude={"document_id", "summary_id"}))
+
+    async def work(job: JobHandle) -> None:
+        job.result.update(document_id=root, kwargs=kwargs, content="", error="")
+        try:
+            answer = await content.summarize(ctx, body.llm, texts or [name], prompts, llm_args)
+        except Exception as exc:
+            job.result["error"] = getattr(exc, "message", "The summary failed.")
+            raise
+        job.result["content"] = answer.content
+        job.result["usage_stats"] = json.dumps(
+            {"llm": answer.llm, "input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}
+        )
+        await job.advance(1)
+
+    job = await jobs.run(
+        ctx.principal, JobKind.PROCESS_DOCUMENT, f"Summarizing {name}", 1, work, job_id=summary_id
+    )
+    return job_out(job)
+
+
+@router.get("/document_summaries/{summary_id}")
+async def get_document_summary(summary_id: str, caller: Caller, jobs: JobsDep) -> dict[str, Any]:
+    job = await jobs.get(caller, summary_id)
+    result = job.result or {}
+    if job.kind != JobKind.PROCESS_DOCUMENT or "document_id" not in result:
+        raise NotFound(f"Document summary {summary_id} not found.")
+    return {
+        "id": job.id,
+        "document_id": to_public_id("document", result["document_id"]),
+        "content": result.get("content", ""),
+        "error": result.get("error", ""),
+        "kwargs": result.get("kwargs", "{}"),
+        "created_at": timestamp(job.created),
+        "usage_stats": result.get("usage_stats"),
+    }
+
+
+@router.post("/collections/{collection_id}/chunks/search")
+async def search_collection_chunks(
+    collection_id: str, body: SearchBody, ctx: Context, chunks: Chunks
+) -> list[dict[str, Any]]:
+    """The collection's best chunks for the query (hybrid search); `topics` limits the documents."""
+    roots = [_doc(t) for t in body.topics]
+    found = await chunks.search(
+        ctx, from_public_id("collection", collection_id), body.query, roots, body.offset, body.limit
+    )
+    return [
+        {
+            "id": hit.chunk.id,
+            "topic": to_public_id("document", hit.document_root),
+            "name": hit.document_name,
+            "text": hit.chunk.content,
+            "size": len(hit.chunk.content.encode()),
+            "pages": str(hit.chunk.metadata.get("page") or ""),
+            "score": hit.score,
+        }
+        for hit in found
+    ]

@@ -1,0 +1,113 @@
+"""Model calls on text a client sends (h2oGPTe `summarize_content`, `extract_data`) and on stored
+documents (`process_document`): through the gateway, so limits, usage and carbon apply as to any
+chat call. Long inputs are summarised batch by batch, then the summaries, until one prompt holds all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.accounting.service import CallContext
+from lockgate.conversations import prompts as P
+from lockgate.errors import InvalidRequest, UpstreamBadGateway
+from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.service import GatewayService
+
+EXTRACT_PROMPT = "Extract the information asked for from the text above. "
+
+
+@dataclass(slots=True)
+class ModelAnswer:
+    """What a model wrote, with the model's name, the tokens used and the last prompt sent."""
+
+    llm: str
+    content: str = ""
+    parts: list[str] = field(default_factory=list)  # extraction: one answer per input text
+    input_tokens: int = 0
+    output_tokens: int = 0
+    prompt_raw: str = ""
+
+
+class ContentService:
+    def __init__(self, gateway: GatewayService):
+        self._gateway = gateway
+
+    def model(self, name: str | None) -> str:
+        """The model to call: `name`, or the default chat model for None or "auto"."""
+        if name not in (None, "", "auto"):
+            return str(name)
+        model = self._gateway.registry.default_chat_model()
+        if model is None:
+            raise UpstreamBadGateway("No chat model is configured.")
+        return model
+
+    async def summarize(
+        self,
+        ctx: CallContext,
+        llm: str | None,
+        texts: list[str],
+        prompts: dict[str, Any],
+        llm_args: dict[str, Any],
+    ) -> ModelAnswer:
+        """One summary of all `texts` (recursive when they do not fit one prompt). `prompts` may set
+        system_prompt, pre_prompt_summary and prompt_summary; unset ones take the defaults."""
+        texts = [t for t in texts if t]
+        if not texts:
+            raise InvalidRequest(
+                "text_context_list: give at least one non-empty text.", param="text_context_list"
+            )
+        merged = P.merged_prompts(prompts)
+        answer = ModelAnswer(self.model(llm))
+        while True:
+            n = P.fit(texts)
+            batch, texts = "\n\n".join(texts[:n]), texts[n:]
+            summary = await self._ask(ctx, answer, merged, P.summary_prompt(merged, batch, ""), llm_args)
+            if not texts:
+                answer.content = summary
+                return answer
+            texts = [summary, *texts]
+
+    async def extract(
+        self,
+        ctx: CallContext,
+        llm: str | None,
+        texts: list[str],
+        prompts: dict[str, Any],
+        llm_args: dict[str, Any],
+    ) -> ModelAnswer:
+        """One answer per text (map): `pre_prompt_extract` before each text, `prompt_extract` after."""
+        texts = [t for t in texts if t]
+        if not texts:
+            raise InvalidRequest(
+                "text_context_list: give at least one non-empty text.", param="text_context_list"
+            )
+        merged = P.merged_prompts(prompts)
+        before = prompts.get("pre_prompt_extract") or ""
+        after = prompts.get("prompt_extract") or EXTRACT_PROMPT
+        answer = ModelAnswer(self.model(llm))
+        for text in texts:
+            user = f'{before}"""\n{text}\n"""\n{after}'
+            answer.parts.append(await self._ask(ctx, answer, merged, user, llm_args))
+        return answer
+
+    async def _ask(
+        self, ctx: CallContext, answer: ModelAnswer, prompts: dict[str, Any], user: str, llm_args: dict
+    ) -> str:
+        system = prompts.get("system_prompt") or ""
+        messages = P.messages_for("" if system == "auto" else system, [], user)
+        call = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per model call
+        reply = await self._gateway.generate(call, Endpoint.CHAT, P.chat_body(answer.llm, llm_args, messages))
+        usage = reply.get("usage") or {}
+        answer.input_tokens += int(usage.get("prompt_tokens") or 0)
+        answer.output_tokens += int(usage.get("completion_tokens") or 0)
+        answer.prompt_raw = P.render_raw(messages)
+        return (reply["choices"][0]["message"].get("content") or "").strip()
+
+
+def _nonempty(texts: list[str]) -> list[str]:
+    found = [t for t in texts if t]
+    if not found:
+        raise InvalidRequest(
+            "text_context_list: give at least one non-empty text.", param="text_context_list"
+        )
+    return found

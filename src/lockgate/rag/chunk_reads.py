@@ -1,0 +1,71 @@
+"""Reading chunks for clients that work on them directly (h2oGPTe `search_chunks`,
+`process_document`): a collection's best chunks for a query with their document's name, and a
+document's text in order. Access is the RAG rule: only what the caller can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lockgate.accounting.service import CallContext
+from lockgate.errors import NotFound
+from lockgate.identity.schemas import Principal
+from lockgate.kit.db import Database
+from lockgate.rag import library_repository as repo
+from lockgate.rag.models import Document
+from lockgate.rag.service import ChunkView, RagService
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHit:
+    chunk: ChunkView
+    score: float
+    document_root: int  # the document's public id (the original of a copy)
+    document_name: str
+
+
+class ChunkReads:
+    def __init__(self, db: Database, rag: RagService):
+        self._db = db
+        self._rag = rag
+
+    async def search(
+        self, ctx: CallContext, collection_id: int, query: str, roots: list[int], offset: int, limit: int
+    ) -> list[ChunkHit]:
+        """Hybrid search in one readable collection (404 otherwise), limited to the documents `roots`
+        when given. Best first."""
+        await self._rag.get_collection(ctx.principal, collection_id)
+        document_ids: list[int] | None = None
+        if roots:
+            async with self._db.transaction() as session:
+                copies = [await repo.copy_in(session, collection_id, root) for root in roots]
+            document_ids = [c.id for c in copies if c is not None]
+            if not document_ids:
+                return []
+        hits, _ = await self._rag.search(
+            ctx, query, "hybrid", [collection_id], document_ids=document_ids, limit=limit, offset=offset
+        )
+        async with self._db.transaction() as session:
+            documents = {d: await session.get(Document, d) for d in {c.document_id for _, _, c in hits}}
+        return [
+            ChunkHit(
+                c,
+                float(score),
+                documents[c.document_id].origin_id or c.document_id,
+                documents[c.document_id].name,
+            )
+            for _, score, c in hits
+            if documents.get(c.document_id) is not None
+        ]
+
+    async def document_text(
+        self, principal: Principal, root: int, max_chunks: int | None
+    ) -> tuple[str, list[str]]:
+        """(the document's name, its chunks' text in order), of a document the caller can read."""
+        async with self._db.transaction() as session:
+            copies = await repo.copies(session, principal.user_id, root)
+            if not copies:
+                raise NotFound(f"Document {root} not found.")
+            document = copies[0][0]
+            chunks = await repo.chunks_of(session, document.id)
+        texts = [c.content for c in chunks]
+        return document.name, texts[:max_chunks] if max_chunks and max_chunks > 0 else texts
