@@ -200,6 +200,7 @@ def test_jobs_report_what_failed_and_other_users_objects_stay_out_of_reach(lockg
     client, intruder = sdk(lockgate, alice), sdk(lockgate, bob)
     collection_id, document_ids = quickstart_collection(client)
     chat_session_id = client.create_chat_session(collection_id)
+    alices_job = client.delete_documents([])
 
     job = intruder.delete_collections([collection_id])
     assert job.completed and job.errors and job.failed > 0
@@ -212,7 +213,7 @@ def test_jobs_report_what_failed_and_other_users_objects_stay_out_of_reach(lockg
         lambda: intruder.list_chat_messages(chat_session_id, offset=0, limit=10),
         lambda: intruder.search_chunks(collection_id, "paper", topics=[], offset=0, limit=5),
         lambda: intruder.summarize_document(document_id=document_ids[0], timeout=TIMEOUT),
-        lambda: intruder.get_job(job.id),
+        lambda: intruder.get_job(alices_job.id),
     ):
         with pytest.raises((ObjectNotFoundError, UnauthorizedError)):
             call()

@@ -32,6 +32,7 @@ def fakes(lockgate) -> Iterator[None]:
         slow.reply = flaky.reply = LONG_REPLY
         slow.chunk_delay = 0.05
         flaky.cut_stream_after = FLAKY_CUT_AFTER
+        flaky.chunk_delay = 0.05  # read before the cut: aiohttp drops unread data once a read fails
         for name, fake in (("slow", slow), ("flaky", flaky)):
             router = lockgate.admin.post("/v1/admin/routers", json={"name": name, "type": "text-generation"})
             assert router.status_code == 201, router.text

@@ -16,7 +16,7 @@ from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, timestam
 from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import LibraryDep
 from lockgate.api.h2ogpte.models import Content
-from lockgate.errors import NotFound
+from lockgate.errors import InvalidRequest, NotFound
 from lockgate.jobs.models import JobKind
 from lockgate.jobs.service import JobHandle
 from lockgate.rag.chunk_reads import ChunkReads
@@ -51,6 +51,16 @@ class SearchBody(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+def _summary_id(value: str | None) -> str:
+    """The client's summary id (a UUID), which becomes the job's id."""
+    if not value:
+        return str(uuid.uuid4())
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidRequest("summary_id: must be a UUID.", param="summary_id") from None
+
+
 def _doc(public: str) -> int:
     return from_public_id("document", public)
 
@@ -80,7 +90,7 @@ async def process_document_job(
 ) -> dict[str, Any]:
     """Summarise a document (or fill `schema`) as a job whose id is the summary's."""
     root = _doc(body.document_id)
-    summary_id = str(uuid.UUID(body.summary_id)) if body.summary_id else str(uuid.uuid4())
+    summary_id = _summary_id(body.summary_id)
     name, texts = await chunks.document_text(ctx.principal, root, body.max_num_chunks)
     llm_args = dict(body.llm_args or {})
     if body.json_schema:
