@@ -77,12 +77,14 @@ class Connection:
     async def _answer(self, frame: F.ChatRequestFrame) -> None:
         question: list[int] = []
 
+        # A send that fails (the client is gone) is not the model's failure: the receive loop sees the
+        # disconnect and cancels this answer, which then records what it used.
         async def on_question(question_id: int) -> None:
             question.append(question_id)
-            await self.send(F.acknowledgement(frame, question_id, self.principal.email))
+            await self._send_quietly(F.acknowledgement(frame, question_id, self.principal.email))
 
         async def on_delta(piece: str) -> None:
-            await self.send(F.partial(frame, question[0], piece))
+            await self._send_quietly(F.partial(frame, question[0], piece))
 
         ctx = CallContext(self.principal, "/ws", "WS", unique_hex())
         try:
@@ -91,13 +93,11 @@ class Connection:
             answer_id, text = await self.state.completions.complete(
                 ctx, session_id, request, on_delta=on_delta, on_question=on_question
             )
-            await self.send(F.answer(frame, question[0], answer_id, text))
+            await self._send_quietly(F.answer(frame, question[0], answer_id, text))
         except AppError as exc:
             await self._send_quietly(
                 F.error(frame.session_id, frame.correlation_id, question[0] if question else None, exc)
             )
-        except (WebSocketDisconnect, RuntimeError):
-            pass  # the client is gone: nothing to tell it
         except Exception:  # never let one answer take the connection down
             log.exception("websocket answer failed")
             failure = "Internal error while answering."
@@ -106,7 +106,7 @@ class Connection:
             )
 
     async def _send_quietly(self, frame: dict[str, Any]) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self.send(frame)
 
     async def stop(self) -> None:
