@@ -25,7 +25,7 @@ TESTED = {
     "search_chunks", "get_document", "summarize_document", "process_document", "get_llm_usage_24h",
     "get_llm_usage_24h_by_llm", "delete_chat_messages", "delete_chat_sessions",
     "delete_documents_from_collection", "count_documents_in_collection", "delete_documents",
-    "delete_collections", "get_job", "list_extractors",
+    "delete_collections", "get_job", "list_extractors", "get_default_collection",
 }  # fmt: skip
 # Where the client itself cannot work, whatever the server answers.
 CLIENT_BUGS = {

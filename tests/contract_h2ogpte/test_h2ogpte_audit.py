@@ -24,6 +24,7 @@ README_METHODS = (
     "process_document",
     "summarize_document",
     "create_chat_session_on_default_collection",
+    "get_default_collection",
 )
 
 

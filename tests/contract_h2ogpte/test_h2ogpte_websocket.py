@@ -17,7 +17,7 @@ import pytest
 
 from lockgate.api.h2ogpte.common import from_public_id, to_public_id
 from tests.contract_h2ogpte.conftest import H2oUser
-from tests.contract_h2ogpte.test_h2ogpte_sdk import TIMEOUT, sdk, usage_endpoints
+from tests.contract_h2ogpte.test_h2ogpte_sdk import TIMEOUT, quickstart_collection, sdk, usage_endpoints
 from tests.fakes.upstreams import FakeUpstream
 
 LONG_REPLY = " ".join(f"word{n}" for n in range(400))
@@ -108,7 +108,7 @@ def test_refused_handshakes_and_what_the_client_raises(lockgate, new_user) -> No
 
     alice, bob = new_user(), new_user()
     client = sdk(lockgate, alice)
-    collection_id = client.create_collection(name="Mine", description="")
+    collection_id, _ = quickstart_collection(client)
     other_id = client.create_collection(name="Other", description="")
     session_id = client.create_chat_session(collection_id)
     other_session = client.create_chat_session(other_id)
@@ -133,11 +133,29 @@ def test_refused_handshakes_and_what_the_client_raises(lockgate, new_user) -> No
     assert refused_status(lockgate, collection_key, other_session) == 403
     with pytest.raises(UnauthorizedError):
         sdk(lockgate, collection_key).connect(other_session).connect()
+    # The README's collection-key example: chat on the default collection, list and summarise its
+    # documents; nothing else.
     keyed = sdk(lockgate, collection_key)
     own = keyed.create_chat_session_on_default_collection()
     with keyed.connect(own) as session:
         reply = session.query("Hello?", llm_args={"max_new_tokens": 8}, timeout=TIMEOUT)
     assert reply.content
+    default = keyed.get_default_collection()
+    assert default.id == collection_id
+    documents = keyed.list_documents_in_collection(default.id, offset=0, limit=99)
+    assert len(documents) == 2
+    summary = keyed.summarize_document(
+        document_id=documents[0].id, llm_args={"max_new_tokens": 8}, timeout=TIMEOUT
+    )
+    assert summary.document_id == documents[0].id
+    for call in (
+        lambda: keyed.get_collection(other_id),
+        lambda: keyed.list_documents_in_collection(other_id, offset=0, limit=10),
+        lambda: keyed.create_collection(name="x", description=""),
+        lambda: keyed.list_recent_collections(offset=0, limit=10),
+    ):
+        with pytest.raises(UnauthorizedError):
+            call()
 
 
 def test_malformed_frames_get_error_frames_and_the_connection_lives_on(lockgate, new_user, fakes) -> None:

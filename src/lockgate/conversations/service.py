@@ -31,6 +31,12 @@ class MessageView:
     references: int
 
 
+def confine(principal: Principal, collection_id: int) -> None:
+    """A collection key reads its own collection only (403 for any other)."""
+    if principal.collection_id is not None and collection_id != principal.collection_id:
+        raise PermissionDenied(KEY_REFUSED)
+
+
 def refuse_key(principal: Principal) -> None:
     if principal.collection_id is not None:
         raise PermissionDenied(KEY_REFUSED)

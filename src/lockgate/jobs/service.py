@@ -108,11 +108,13 @@ class JobService:
         return await self.get(principal, job_id)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
-        """The caller's job; 404 for anyone else's."""
+        """The caller's job; 404 for anyone else's (and, for a collection key, another collection's)."""
         async with self._db.transaction() as session:
             job = await session.get(Job, job_id)
             if job is None or job.owner_id != principal.user_id:
                 raise NotFound(f"Job {job_id} not found.")
+            if principal.collection_id is not None and job.collection_id != principal.collection_id:
+                raise NotFound(f"Job {job_id} not found.")  # a collection key sees its collection's jobs
             return job
 
     async def list(self, principal: Principal, limit: int = 1000) -> list[Job]:

@@ -59,13 +59,15 @@ class ChunkReads:
 
     async def document_text(
         self, principal: Principal, root: int, max_chunks: int | None
-    ) -> tuple[str, list[str]]:
-        """(the document's name, its chunks' text in order), of a document the caller can read."""
+    ) -> tuple[Document, list[str]]:
+        """(the document, its chunks' text in order), of a document the caller can read (for a
+        collection key: in its collection)."""
         async with self._db.transaction() as session:
-            copies = await repo.copies(session, principal.user_id, root)
+            copies = [d for d, _ in await repo.copies(session, principal.user_id, root)]
+            if principal.collection_id is not None:
+                copies = [d for d in copies if d.collection_id == principal.collection_id]
             if not copies:
                 raise NotFound(f"Document {root} not found.")
-            document = copies[0][0]
-            chunks = await repo.chunks_of(session, document.id)
+            chunks = await repo.chunks_of(session, copies[0].id)
         texts = [c.content for c in chunks]
-        return document.name, texts[:max_chunks] if max_chunks and max_chunks > 0 else texts
+        return copies[0], texts[:max_chunks] if max_chunks and max_chunks > 0 else texts

@@ -14,8 +14,10 @@ from lockgate.api.deps import ChatCaller, State
 from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.models import MessageReference
-from lockgate.conversations.service import ConversationService, MessageView, SessionView
+from lockgate.conversations.service import ConversationService, MessageView, SessionView, confine
 from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService, TemplateView
+from lockgate.errors import NotFound
+from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
 
 
@@ -68,6 +70,18 @@ class CollectionChange(BaseModel):
 
 class TemplateChange(BaseModel):
     prompt_template_id: str
+
+
+def keyed_collection(principal: Principal, public_id: str) -> int:
+    """The collection of a read that a collection key may make too: `default` is the key's own
+    collection, and a key reads no other."""
+    if public_id == "default":
+        if principal.collection_id is None:
+            raise NotFound("No default collection: only a collection key has one.", param="collection_id")
+        return principal.collection_id
+    collection_id = from_public_id("collection", public_id)
+    confine(principal, collection_id)
+    return collection_id
 
 
 def public(kind: str, value: int | None) -> str | None:

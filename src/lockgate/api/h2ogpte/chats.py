@@ -21,14 +21,14 @@ from lockgate.api.h2ogpte.chat_views import (
     NameBody,
     TemplateChange,
     Templates,
+    keyed_collection,
     message_out,
-    optional_id,
     session_out,
 )
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
 from lockgate.api.h2ogpte.library_views import collection_out, library
 from lockgate.conversations.prompts import rag_type
-from lockgate.errors import AppError, NotFound
+from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.kit.pagination import MAX_OFFSET
 
@@ -47,12 +47,7 @@ async def create_chat_session(
 ) -> dict[str, Any]:
     """`collection_id=default`: a collection key's own collection (what the client's
     create_chat_session_on_default_collection sends)."""
-    if collection_id == "default":
-        target = principal.collection_id
-        if target is None:
-            raise NotFound("No default collection: only a collection key has one.", param="collection_id")
-    else:
-        target = optional_id("collection", collection_id)
+    target = keyed_collection(principal, collection_id) if collection_id else None
     return session_out(await conversations.create(principal, target))
 
 

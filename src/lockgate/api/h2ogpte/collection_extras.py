@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Body, Response
 from pydantic import BaseModel, ConfigDict
 
-from lockgate.api.deps import Caller
+from lockgate.api.deps import Caller, ChatCaller
+from lockgate.api.h2ogpte.chat_views import keyed_collection
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router
 from lockgate.api.h2ogpte.library_views import LibraryDep
 
@@ -32,8 +33,8 @@ def _id(public: str) -> int:
 
 
 @router.get("/collections/{collection_id}/chat_settings")
-async def get_chat_settings(collection_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
-    return await library.chat_settings(caller, _id(collection_id))
+async def get_chat_settings(collection_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
+    return await library.chat_settings(caller, keyed_collection(caller, collection_id))
 
 
 @router.put("/collections/{collection_id}/chat_settings", status_code=204)
@@ -49,8 +50,8 @@ async def put_chat_settings(
 
 
 @router.get("/collections/{collection_id}/metadata")
-async def get_metadata(collection_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
-    return await library.metadata(caller, _id(collection_id))
+async def get_metadata(collection_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
+    return await library.metadata(caller, keyed_collection(caller, collection_id))
 
 
 @router.put("/collections/{collection_id}/metadata", status_code=204)

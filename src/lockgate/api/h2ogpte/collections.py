@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, Query, Response
 
-from lockgate.api.deps import Caller
+from lockgate.api.deps import Caller, ChatCaller
+from lockgate.api.h2ogpte.chat_views import keyed_collection
 from lockgate.api.h2ogpte.common import h2ogpte_router
 from lockgate.api.h2ogpte.library_views import (
     CollectionCreate,
@@ -65,8 +66,9 @@ async def count_collections(caller: Caller, library: LibraryDep) -> dict[str, in
 
 
 @router.get("/collections/{collection_id}")
-async def get_collection(collection_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
-    return collection_out(await library.info(caller, _id(collection_id)))
+async def get_collection(collection_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
+    """Also for a collection key (its own collection, or `default`)."""
+    return collection_out(await library.info(caller, keyed_collection(caller, collection_id)))
 
 
 @router.patch("/collections/{collection_id}")
@@ -84,8 +86,8 @@ async def delete_collection(collection_id: str, caller: Caller, library: Library
 
 
 @router.get("/collections/{collection_id}/settings")
-async def get_settings(collection_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
-    return settings_out(await library.settings(caller, _id(collection_id)))
+async def get_settings(collection_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
+    return settings_out(await library.settings(caller, keyed_collection(caller, collection_id)))
 
 
 @router.put("/collections/{collection_id}/settings", status_code=204)
@@ -103,7 +105,7 @@ async def put_settings(
 @router.get("/collections/{collection_id}/documents")
 async def list_documents(
     collection_id: str,
-    caller: Caller,
+    caller: ChatCaller,
     library: LibraryDep,
     offset: Offset = None,
     limit: Limit = None,
@@ -111,12 +113,13 @@ async def list_documents(
     ascending: Annotated[bool | None, Query()] = None,
 ) -> list[dict[str, Any]]:
     page = paging(offset, limit, sort_column, ascending, DOCUMENT_COLUMNS)
-    return [document_out(d) for d in await library.documents(caller, page, _id(collection_id))]
+    found = await library.documents(caller, page, keyed_collection(caller, collection_id))
+    return [document_out(d) for d in found]
 
 
 @router.get("/collections/{collection_id}/documents/count")
-async def count_documents(collection_id: str, caller: Caller, library: LibraryDep) -> dict[str, int]:
-    return {"count": await library.count_documents(caller, _id(collection_id))}
+async def count_documents(collection_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, int]:
+    return {"count": await library.count_documents(caller, keyed_collection(caller, collection_id))}
 
 
 @router.put("/collections/{collection_id}/documents/{document_id}", status_code=204)

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from lockgate.api.deps import Caller, Context, State
+from lockgate.api.deps import Caller, ChatCaller, Context, State
+from lockgate.api.h2ogpte.chat_views import ChatContext
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, timestamp, to_public_id
 from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import LibraryDep
@@ -86,12 +87,12 @@ async def get_document_page_settings(document_id: str, caller: Caller, library: 
 
 @router.post("/documents/process_job", status_code=201)
 async def process_document_job(
-    body: ProcessBody, ctx: Context, chunks: Chunks, content: Content, jobs: JobsDep
+    body: ProcessBody, ctx: ChatContext, chunks: Chunks, content: Content, jobs: JobsDep
 ) -> dict[str, Any]:
     """Summarise a document (or fill `schema`) as a job whose id is the summary's."""
     root = _doc(body.document_id)
     summary_id = _summary_id(body.summary_id)
-    name, texts = await chunks.document_text(ctx.principal, root, body.max_num_chunks)
+    document, texts = await chunks.document_text(ctx.principal, root, body.max_num_chunks)
     llm_args = dict(body.llm_args or {})
     if body.json_schema:
         llm_args["guided_json"] = body.json_schema
@@ -105,7 +106,7 @@ async def process_document_job(
     async def work(job: JobHandle) -> None:
         job.result.update(document_id=root, kwargs=kwargs, content="", error="")
         try:
-            answer = await content.summarize(ctx, body.llm, texts or [name], prompts, llm_args)
+            answer = await content.summarize(ctx, body.llm, texts or [document.name], prompts, llm_args)
         except Exception as exc:
             job.result["error"] = getattr(exc, "message", "The summary failed.")
             raise
@@ -115,14 +116,13 @@ async def process_document_job(
         )
         await job.advance(1)
 
-    job = await jobs.run(
-        ctx.principal, JobKind.PROCESS_DOCUMENT, f"Summarizing {name}", 1, work, job_id=summary_id
-    )
+    kind, title = JobKind.PROCESS_DOCUMENT, f"Summarizing {document.name}"
+    job = await jobs.run(ctx.principal, kind, title, 1, work, document.collection_id, job_id=summary_id)
     return job_out(job)
 
 
 @router.get("/document_summaries/{summary_id}")
-async def get_document_summary(summary_id: str, caller: Caller, jobs: JobsDep) -> dict[str, Any]:
+async def get_document_summary(summary_id: str, caller: ChatCaller, jobs: JobsDep) -> dict[str, Any]:
     job = await jobs.get(caller, summary_id)
     result = job.result or {}
     if job.kind != JobKind.PROCESS_DOCUMENT or "document_id" not in result:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from lockgate.api.deps import Caller, State
+from lockgate.api.deps import Caller, ChatCaller, State
 from lockgate.api.h2ogpte.common import h2ogpte_router, timestamp, to_public_id
 from lockgate.jobs.models import Job, JobKind, JobStatus
 from lockgate.jobs.service import JobService
@@ -70,5 +70,6 @@ async def list_jobs(caller: Caller, service: JobsDep) -> list[dict[str, Any]]:
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: str, caller: Caller, service: JobsDep) -> dict[str, Any]:
+async def get_job(job_id: str, caller: ChatCaller, service: JobsDep) -> dict[str, Any]:
+    """Also for a collection key: the jobs of its collection."""
     return job_out(await service.get(caller, job_id))
