@@ -225,3 +225,26 @@ def test_a_client_gone_mid_answer_stops_it_and_usage_is_recorded(lockgate, new_u
     assert answer["error"] == CUT_SHORT
     assert answer["content"].startswith("word0") and len(answer["content"].split()) < 400
     assert "/ws" in usage_endpoints(lockgate, alice.key)
+
+
+def test_several_sessions_answer_at_once_on_one_connection(lockgate, new_user, fakes) -> None:
+    """A long answer (400 words, ~20 s) then a short one (5 words), of two sessions, on one connection:
+    the short one is answered first — they run at once — each frame names its own session, and each
+    answer is stored in its session."""
+    alice = new_user()
+    client = sdk(lockgate, alice)
+    first, second = client.create_chat_session(), client.create_chat_session()
+    with raw_socket(lockgate, alice.key, first) as socket:
+        socket.send(cq(first, "One?", llm="slow"))
+        socket.send(cq(second, "Two?", llm="slow", llm_args=json.dumps({"max_new_tokens": 5})))
+        frames: list[dict] = []
+        while sum(f["t"] == "ca" for f in frames) < 2:
+            frames.append(json.loads(socket.recv(timeout=TIMEOUT)))
+    assert not [f for f in frames if f["t"] == "ce"]
+    answers = [f for f in frames if f["t"] == "ca"]
+    assert [a["session_id"] for a in answers] == [second, first]
+    assert {f["session_id"] for f in frames if f["t"] == "cp"} == {first, second}
+    for answer, words in ((answers[0], 5), (answers[1], 400)):
+        assert answer["body"] == " ".join(f"word{n}" for n in range(words))
+        stored = stored_answer(lockgate, alice, answer["session_id"])
+        assert stored["id"] == answer["message_id"] and stored["content"] == answer["body"]
