@@ -42,37 +42,33 @@ class Connection:
         self.state = state
         self.principal = principal
         self.running: dict[str, asyncio.Task[None]] = {}  # by correlation id
-        self._replies: set[asyncio.Task[None]] = set()  # error frames for requests never started
         self._send_lock = asyncio.Lock()
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.websocket.send_text(json.dumps(frame))
 
-    def receive_line(self, line: str) -> None:
+    async def receive_line(self, line: str) -> None:
+        """Start answering the request in `line`, or answer its error frame (awaited: a client sending
+        bad frames is slowed down by its own reading)."""
         if not line.strip():
             return
         request = F.parse_request(line)
         if isinstance(request, dict):
             session_id, correlation_id = request.get("session_id", ""), request.get("correlation_id")
-            self._reply(F.error(session_id, correlation_id, None, request["error"]))
+            await self._send_quietly(F.error(session_id, correlation_id, None, request["error"]))
             return
         if request.correlation_id in self.running:
             failure = f"correlation_id {request.correlation_id} is already in progress."
-            self._reply(F.error(request.session_id, request.correlation_id, None, failure))
+            await self._send_quietly(F.error(request.session_id, request.correlation_id, None, failure))
             return
         if len(self.running) >= MAX_RUNNING:
             busy = RateLimited(f"At most {MAX_RUNNING} answers at once per connection.")
-            self._reply(F.error(request.session_id, request.correlation_id, None, busy))
+            await self._send_quietly(F.error(request.session_id, request.correlation_id, None, busy))
             return
         task = asyncio.create_task(self._answer(request))
         self.running[request.correlation_id] = task
         task.add_done_callback(lambda _: self.running.pop(request.correlation_id, None))
-
-    def _reply(self, frame: dict[str, Any]) -> None:
-        task = asyncio.create_task(self._send_quietly(frame))
-        self._replies.add(task)
-        task.add_done_callback(self._replies.discard)
 
     async def _answer(self, frame: F.ChatRequestFrame) -> None:
         question: list[int] = []
@@ -111,7 +107,7 @@ class Connection:
 
     async def stop(self) -> None:
         """Cancel what is still running and wait for it to record what it used."""
-        tasks = [*self.running.values(), *self._replies]
+        tasks = list(self.running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -162,7 +158,7 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await websocket.close(code=UNSUPPORTED_DATA, reason="Text frames only.")
                 break
             for line in text.splitlines():
-                connection.receive_line(line)
+                await connection.receive_line(line)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
