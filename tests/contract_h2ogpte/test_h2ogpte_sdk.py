@@ -172,6 +172,13 @@ def test_deletes_sessions_messages_documents_and_collections(lockgate, new_user)
     alice = new_user()
     client = sdk(lockgate, alice)
     collection_id, document_ids = quickstart_collection(client)
+    # import a document into a second collection (a job), and read its chunks there
+    second = client.create_collection(name="Second", description="")
+    job = client.import_document_into_collection(second, document_ids[0])
+    assert job.completed and job.errors == []
+    chunks = client.list_document_chunks(document_ids[0], second)
+    assert chunks and all(c.topic == document_ids[0] for c in chunks)
+    assert {c.name for c in chunks} <= {"Dunder Mifflin.txt", "IniTech.txt"} and all(c.text for c in chunks)
     chat_session_id = client.create_chat_session(collection_id)
     with client.connect(chat_session_id) as session:
         reply = session.query("Hi", llm_args=SHORT, timeout=TIMEOUT)
@@ -187,7 +194,7 @@ def test_deletes_sessions_messages_documents_and_collections(lockgate, new_user)
     job = client.delete_documents(document_ids[1:])
     assert job.completed and job.errors == []
     assert client.count_documents_in_collection(collection_id) == 0
-    job = client.delete_collections([collection_id])
+    job = client.delete_collections([collection_id, second])
     assert job.completed and job.errors == []
     with pytest.raises(ObjectNotFoundError):
         client.get_collection(collection_id)

@@ -12,7 +12,7 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository as repo
 from lockgate.rag.models import Document
-from lockgate.rag.service import ChunkView, RagService
+from lockgate.rag.service import ChunkView, RagService, chunk_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,13 @@ class ChunkReads:
             chunks = await repo.chunks_of(session, copies[0].id)
         texts = [c.content for c in chunks]
         return copies[0], texts[:max_chunks] if max_chunks and max_chunks > 0 else texts
+
+    async def document_chunks(self, principal: Principal, collection_id: int, root: int) -> list[ChunkHit]:
+        """The chunks of a document in one collection, in order (404 unless the caller can read it)."""
+        await self._rag.get_collection(principal, collection_id)
+        async with self._db.transaction() as session:
+            document = await repo.copy_in(session, collection_id, root)
+            if document is None:
+                raise NotFound(f"Document {root} not found in collection {collection_id}.")
+            chunks = await repo.chunks_of(session, document.id)
+        return [ChunkHit(chunk_view(c), 0.0, root, document.name) for c in chunks]

@@ -1,6 +1,7 @@
-"""h2oGPTe `*_job` deletions: collections, documents, documents of one collection, chat sessions. Each
-answers a JobDetails the client polls (api/h2ogpte/jobs.py); the job is finished when answered. An id
-the caller may not delete is an error recorded in the job, as h2oGPTe reports it."""
+"""h2oGPTe `*_job` routes: deletions (collections, documents, documents of one collection, chat
+sessions) and importing a document into a collection. Each answers a JobDetails the client polls
+(api/h2ogpte/jobs.py); the job is finished when answered. An id the caller may not change is an error
+recorded in the job, as h2oGPTe reports it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ class CollectionIds(BaseModel):
 
 class DocumentIds(BaseModel):
     document_ids: list[str] = Field(max_length=MAX_IDS)
+
+
+class DocumentRef(BaseModel):
+    document_id: str
 
 
 class SessionIds(BaseModel):
@@ -99,3 +104,18 @@ async def delete_chat_sessions_job(
 
     name = f"Deleting {len(ids)} chat session(s)"
     return job_out(await jobs.run(caller, JobKind.DELETE_CHATS, name, len(ids), work))
+
+
+@router.post("/collections/{collection_id}/documents/insert_job", status_code=201)
+async def import_document_job(
+    collection_id: str, body: DocumentRef, caller: Caller, library: LibraryDep, jobs: JobsDep
+) -> dict[str, Any]:
+    """Put a document into another collection too (as PUT /collections/{id}/documents/{document_id})."""
+    cid, root = _id(collection_id), from_public_id("document", body.document_id)
+
+    async def work(job: JobHandle) -> None:
+        await library.import_document(caller, cid, root)
+        job.result["document_ids"] = [root]
+        await job.advance(1)
+
+    return job_out(await jobs.run(caller, JobKind.IMPORT_DOCUMENT, "Importing 1 document", 1, work, cid))

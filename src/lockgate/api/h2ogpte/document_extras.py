@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from lockgate.api.deps import Caller, ChatCaller, Context, State
@@ -20,7 +20,7 @@ from lockgate.api.h2ogpte.models import Content
 from lockgate.errors import InvalidRequest, NotFound
 from lockgate.jobs.models import JobKind
 from lockgate.jobs.service import JobHandle
-from lockgate.rag.chunk_reads import ChunkReads
+from lockgate.rag.chunk_reads import ChunkHit, ChunkReads
 
 router = h2ogpte_router("documents")
 
@@ -147,15 +147,27 @@ async def search_collection_chunks(
     found = await chunks.search(
         ctx, from_public_id("collection", collection_id), body.query, roots, body.offset, body.limit
     )
-    return [
-        {
-            "id": hit.chunk.id,
-            "topic": to_public_id("document", hit.document_root),
-            "name": hit.document_name,
-            "text": hit.chunk.content,
-            "size": len(hit.chunk.content.encode()),
-            "pages": str(hit.chunk.metadata.get("page") or ""),
-            "score": hit.score,
-        }
-        for hit in found
-    ]
+    return [_hit_out(hit) for hit in found]
+
+
+@router.get("/documents/{document_id}/chunks")
+async def list_document_chunks(
+    document_id: str, caller: Caller, chunks: Chunks, collection_id: Annotated[str, Query()]
+) -> list[dict[str, Any]]:
+    """A document's chunks in one collection, in order (score 0)."""
+    found = await chunks.document_chunks(
+        caller, from_public_id("collection", collection_id), _doc(document_id)
+    )
+    return [_hit_out(hit) for hit in found]
+
+
+def _hit_out(hit: ChunkHit) -> dict[str, Any]:
+    return {
+        "id": hit.chunk.id,
+        "topic": to_public_id("document", hit.document_root),
+        "name": hit.document_name,
+        "text": hit.chunk.content,
+        "size": len(hit.chunk.content.encode()),
+        "pages": str(hit.chunk.metadata.get("page") or ""),
+        "score": hit.score,
+    }
