@@ -104,7 +104,7 @@ def stored_answer(lockgate, user: H2oUser, session_id: str) -> dict:
 
 
 def test_refused_handshakes_and_what_the_client_raises(lockgate, new_user) -> None:
-    from h2ogpte.errors import ObjectNotFoundError, UnauthorizedError
+    from h2ogpte.errors import ForbiddenError, ObjectNotFoundError, UnauthorizedError
 
     alice, bob = new_user(), new_user()
     client = sdk(lockgate, alice)
@@ -154,7 +154,7 @@ def test_refused_handshakes_and_what_the_client_raises(lockgate, new_user) -> No
         lambda: keyed.create_collection(name="x", description=""),
         lambda: keyed.list_recent_collections(offset=0, limit=10),
     ):
-        with pytest.raises(UnauthorizedError):
+        with pytest.raises(ForbiddenError):  # the class's REST calls raise 403 as ForbiddenError
             call()
 
 
