@@ -12,6 +12,7 @@ from lockgate.api.errors import H2ogpteError, error_responses
 from lockgate.errors import NotFound
 
 PREFIX = "/api/v1"
+MAX_DB_ID = 2**31 - 1
 
 # Each kind of object gets its own UUID namespace byte, so an id of one kind is never valid for another.
 KINDS = {
@@ -38,6 +39,8 @@ def from_public_id(kind: str, public: str) -> int:
         raise NotFound(f"{kind.capitalize()} {public} not found.") from None
     value = number & ((1 << 48) - 1)
     if number >> 120 != KINDS[kind] or to_public_id(kind, value) != str(uuid.UUID(public)):
+        raise NotFound(f"{kind.capitalize()} {public} not found.")
+    if value > MAX_DB_ID:  # no such row, and PostgreSQL would refuse the number (int32 columns)
         raise NotFound(f"{kind.capitalize()} {public} not found.")
     return value
 
