@@ -22,7 +22,7 @@ from lockgate.accounting.service import CallContext
 from lockgate.api.deps import bearer_token
 from lockgate.api.h2ogpte import ws_frames as F
 from lockgate.api.h2ogpte.common import from_public_id
-from lockgate.errors import AppError, Unauthenticated
+from lockgate.errors import AppError, ServiceUnavailable
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
 from lockgate.state import AppState
@@ -142,9 +142,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     except AppError as exc:
         await _refuse(websocket, exc)
         return
-    except Exception:  # e.g. the database is down: refuse rather than crash the handshake
+    except Exception:  # e.g. the database is down: a 503, not a crashed handshake
         log.exception("websocket handshake failed")
-        await _refuse(websocket, Unauthenticated("Could not authenticate right now."))
+        await _refuse(websocket, ServiceUnavailable("Could not check the key right now.", retry_after=1))
         return
     await websocket.accept()
     connection = Connection(websocket, state, principal)
