@@ -41,6 +41,7 @@ _STATUSES = {
     "502": "The upstream provider failed.",
     "503": "No provider can take the request now, or limits cannot be checked; see Retry-After.",
     "504": "The upstream provider timed out.",
+    "422": "A field of the body or a parameter is invalid; the error names it.",
 }
 
 
@@ -73,9 +74,16 @@ def _document(operation: dict[str, Any], route: APIRoute) -> None:
         statuses.append("404")
     if route.path.startswith(_INFERENCE_PREFIXES):
         statuses += ["402", "429", "502", "503", "504"]
+    if route.dependant.body_params or route.dependant.query_params or route.dependant.path_params:
+        statuses.append("422")
     responses = operation.setdefault("responses", {})
     for status in statuses:
-        responses.setdefault(status, {"description": _STATUSES[status]})
+        # a dialect that declares its error body for every 4XX/5XX keeps that body on the named status
+        ranged = responses.get(f"{status[0]}XX", {})
+        entry = {"description": _STATUSES[status]}
+        if "content" in ranged:
+            entry["content"] = ranged["content"]
+        responses.setdefault(status, entry)
     if not operation.get("description") and route.description:
         operation["description"] = route.description
 
