@@ -203,6 +203,22 @@ def test_x_api_key_and_bearer_both_authenticate(stack) -> None:
         ({"messages": [{"role": "user", "content": []}]}, "messages"),
         ({"messages": []}, "messages"),
         ({"mcp_servers": [{"type": "url", "url": "https://example.org", "name": "x"}]}, "mcp_servers"),
+        (  # an integer JSON cannot carry on to the model (found by schemathesis: was a 500)
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {
+                        "role": "assistant",
+                        "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"n": 2**70}}],
+                    },
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}],
+                    },
+                ]
+            },
+            "messages.1.content.0.input",
+        ),
     ],
 )
 def test_malformed_requests_get_anthropic_400(stack, change: dict, field: str) -> None:

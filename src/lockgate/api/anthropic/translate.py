@@ -88,7 +88,10 @@ def _turn(message: MessageParam, i: int) -> list[dict[str, Any]]:
         elif isinstance(block, ToolUseBlock):
             if message.role != "assistant":
                 raise BadRequest(f"{field}: tool_use blocks belong in assistant turns.", param=field)
-            arguments = orjson.dumps(block.input).decode()
+            try:
+                arguments = orjson.dumps(block.input).decode()
+            except orjson.JSONEncodeError as error:  # e.g. an integer past 64 bits
+                raise BadRequest(f"{field}.input: {error}.", param=f"{field}.input") from None
             calls.append(
                 {"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}}
             )
