@@ -99,6 +99,9 @@ def local_models_server(
         if found is None:
             pytest.skip(reason)
         url = backends.fresh_postgres_sync(*found)
+    # The fake upstreams these tests register through the admin API listen on loopback, which the SSRF
+    # guard refuses by default: allowed here explicitly, as an operator would.
+    settings.setdefault("provider_allowed_networks", ["127.0.0.0/8"])
     config = Settings(
         data_dir=directory,
         database_url=url,

@@ -1,6 +1,9 @@
 """Request bodies bounded while they are read, before any route, authentication or multipart spooling.
 
-A body whose declared Content-Length is over its limit is refused (413) without reading a byte; a body
+A body whose declared Content-Length is over its limit is refused (413): up to twice the limit it is read
+and discarded first (a client that sends its whole body before reading, as httpx and requests do, would
+otherwise meet a connection reset instead of the 413 — nginx's lingering close does the same), beyond
+that without reading a byte; a body
 sent without one (chunked) is refused as soon as the bytes read pass the limit, so at most `limit` bytes
 are ever held. Limits by route class: uploads (multipart forms), login, everything else (JSON). A client
 that stops sending its body for `idle_seconds` gets a 408 (slow-client protection)."""
@@ -79,6 +82,8 @@ class BodyLimitMiddleware:
         limit = self.limits.for_request(scope["path"], content_type)
         scope.setdefault("state", {}).setdefault("dialect", error_dialect(scope["path"]))
         if declared is not None and declared > limit:
+            if declared <= 2 * limit:
+                await self._discard_body(receive)
             response = await render_exception(Request(scope), BodyTooLarge(limit))
             response.headers["Connection"] = "close"
             await response(scope, receive, send)
@@ -104,3 +109,14 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, bounded_receive, send)
+
+    async def _discard_body(self, receive: Receive) -> None:
+        """Read the body to its end, keeping nothing; give up when the client goes quiet or away."""
+        try:
+            while True:
+                async with asyncio.timeout(self.limits.idle_seconds):
+                    message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+        except TimeoutError:
+            return
