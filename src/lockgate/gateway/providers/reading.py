@@ -39,16 +39,17 @@ async def sse_data(
     blank lines are skipped. A line longer than `bounds.max_line_bytes`, or a stream longer than
     `bounds.max_body_bytes`, is a 502."""
     buffer = bytearray()
-    size = 0
+    size = 0  # bytes of the lines consumed so far: the cap cuts at the line that passes it, whatever
+    # amount of data one read happens to bring (a fast upstream can fill the socket before the first read)
     async for piece in content.iter_any():
-        size += len(piece)
-        if size > bounds.max_body_bytes:
-            raise _too_large(provider, bounds.max_body_bytes)
         buffer += piece
         start = 0
         while (end := buffer.find(b"\n", start)) >= 0:
             if end - start > bounds.max_line_bytes:
                 raise _line_too_long(provider, bounds.max_line_bytes)
+            size += end + 1 - start
+            if size > bounds.max_body_bytes:
+                raise _too_large(provider, bounds.max_body_bytes)
             line = bytes(buffer[start:end]).rstrip(b"\r")
             start = end + 1
             if line.startswith(b"data:"):
