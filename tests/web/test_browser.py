@@ -221,7 +221,7 @@ def test_sign_out(browser, live):
     page = sign_in(browser, live, email, password)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/ui/login")
-    assert not [c for c in page.context.cookies() if c["name"] == "lockgate_session"]
+    assert not [c for c in page.context.cookies() if c["name"].endswith("lockgate_session")]
     page.goto("/ui/playground")
     page.wait_for_url("**/ui/login?next=/ui/playground")
     page.context.close()

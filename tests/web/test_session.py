@@ -24,9 +24,11 @@ async def test_sign_in_sets_a_secure_httponly_samesite_cookie(api, app):
         response = await ui.post("/ui/login", {"email": member.email, "password": member.password})
         assert response.status_code == 303
         cookie = response.headers["set-cookie"].lower()
-        assert "lockgate_session=" in cookie
-        for flag in ("httponly", "secure", "samesite=strict", "path=/ui"):
+        # __Host-: the browser refuses a same-named cookie planted by a subdomain or another path
+        assert cookie.startswith("__host-lockgate_session=")
+        for flag in ("httponly", "secure", "samesite=strict", "path=/;"):
             assert flag in cookie
+        assert "domain=" not in cookie
         page = await ui.get("/ui/playground")
         assert page.status_code == 200
         assert member.email in page.text
@@ -77,12 +79,23 @@ async def test_sign_out_ends_the_session(api, app):
     member = await api.create_member()
     async with Console(app) as ui:
         await ui.sign_in(member.email, member.password)
-        cookie = ui.client.cookies.get("lockgate_session")
+        cookie = ui.client.cookies.get("__Host-lockgate_session")
         response = await ui.post("/ui/logout")
         assert response.status_code == 303
         assert (await ui.get("/ui/playground")).status_code == 303
         # the session key itself is revoked, not only forgotten by this browser
         assert (await api.get("/v1/me/info", key=cookie)).status_code == 401
+
+
+async def test_a_cookie_without_the_host_prefix_is_not_a_session(api, app):
+    """A cookie a subdomain or another path could plant (no __Host- prefix) never signs anyone in."""
+    member = await api.create_member()
+    async with Console(app) as signed_in, Console(app) as tossed:
+        await signed_in.sign_in(member.email, member.password)
+        key = signed_in.client.cookies.get("__Host-lockgate_session")
+        assert key
+        tossed.client.cookies.set("lockgate_session", key, domain="lockgate.test", path="/ui")
+        assert (await tossed.get("/ui/playground")).status_code == 303
 
 
 async def test_non_admins_see_no_admin_page_and_get_403(api, app):

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from lockgate.api.deps import State
 from lockgate.errors import AppError
 from lockgate.web.render import ConsoleRoute, page, redirect
-from lockgate.web.session import SESSION_COOKIE, end_session, start_session
+from lockgate.web.session import SESSION_COOKIE, end_session, read_cookie, start_session
 
 router = APIRouter(route_class=ConsoleRoute)
 HOME = "/ui/playground"
@@ -63,7 +63,7 @@ async def login(
 
 @router.post("/ui/logout")
 async def logout(request: Request, state: State) -> Response:
-    raw = request.cookies.get(SESSION_COOKIE)
+    raw = read_cookie(request, SESSION_COOKIE)
     if raw:
         await state.access.logout(raw)
     response = redirect(request, "/ui/login")

@@ -22,9 +22,13 @@ from lockgate.state import AppState
 
 SESSION_COOKIE = "lockgate_session"
 SEED_COOKIE = "lockgate_csrf"
+# Over TLS the cookies carry the __Host- prefix: the browser then refuses them unless Secure, Path=/
+# and host-only, so a sibling subdomain or another path cannot plant a session or seed cookie of the
+# same name that shadows ours (cookie tossing). Plain-HTTP trials cannot use it and keep Path=/ui.
+HOST_PREFIX = "__Host-"
+INSECURE_COOKIE_PATH = "/ui"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-COOKIE_PATH = "/ui"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -37,9 +41,22 @@ def _state(request: Request) -> AppState:
     return request.app.state.lockgate
 
 
+def _secure(request: Request) -> bool:
+    return not _state(request).settings.console_insecure_cookies
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """The name a console cookie is sent and read under: `__Host-<name>` over TLS, else `<name>`."""
+    return HOST_PREFIX + name if _secure(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, name))
+
+
 def _seed(request: Request) -> str:
     """This browser's CSRF seed: the cookie, or a new one that `set_cookies` will send."""
-    seed = getattr(request.state, "csrf_seed", None) or request.cookies.get(SEED_COOKIE)
+    seed = getattr(request.state, "csrf_seed", None) or read_cookie(request, SEED_COOKIE)
     if not seed:
         seed = secrets.token_urlsafe(24)
         request.state.new_csrf_seed = seed
@@ -49,7 +66,7 @@ def _seed(request: Request) -> str:
 
 def csrf_token(request: Request, session_key: str | None = None) -> str:
     """The token the pages of this browser and session must send back with every form post."""
-    session = session_key if session_key is not None else request.cookies.get(SESSION_COOKIE, "")
+    session = session_key if session_key is not None else read_cookie(request, SESSION_COOKIE) or ""
     message = f"{_seed(request)}|{hashlib.sha256(session.encode()).hexdigest()}".encode()
     return hmac.new(_state(request).console_key, message, hashlib.sha256).hexdigest()
 
@@ -65,20 +82,21 @@ async def check_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not request.cookies.get(SEED_COOKIE) or not sent:
+    if not read_cookie(request, SEED_COOKIE) or not sent:
         raise CsrfRefused("Missing CSRF token: reload the page and try again.")
     if not hmac.compare_digest(sent, csrf_token(request)):
         raise CsrfRefused("Invalid CSRF token: reload the page and try again.")
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+    secure = _secure(request)
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
-        path=COOKIE_PATH,
+        path="/" if secure else INSECURE_COOKIE_PATH,
         httponly=True,
-        secure=not _state(request).settings.console_insecure_cookies,
+        secure=secure,
         samesite="strict",
     )
 
@@ -101,7 +119,7 @@ def end_session(request: Request, response: Response) -> None:
 
 async def viewer(request: Request) -> Principal:
     """The signed-in user (401 → the console redirects to the sign-in page)."""
-    raw = request.cookies.get(SESSION_COOKIE)
+    raw = read_cookie(request, SESSION_COOKIE)
     if not raw:
         raise Unauthenticated("Please sign in.")
     principal = await _state(request).authenticator.authenticate(raw)
