@@ -1,5 +1,6 @@
 """Files → text pages. PDF (text layer, OCR fallback for pages without one), DOCX, HTML → Markdown,
-Markdown, plain text, JSON. Blocking: run it in a thread."""
+Markdown, plain text, JSON, and through `converters`: PowerPoint (a page per slide), Excel, CSV,
+OpenDocument text, e-mail, EPUB. Blocking: run it in a thread or a worker process."""
 
 from __future__ import annotations
 
@@ -51,7 +52,15 @@ KINDS = {
     ".txt": "text",
     ".text": "text",
     ".json": "json",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".odt": "odt",
+    ".eml": "eml",
+    ".epub": "epub",
 }
+# Zip-based formats: checked against decompression bombs before any library opens them.
+ARCHIVES = {"docx", "pptx", "xlsx", "odt", "epub"}
 SUPPORTED = ", ".join(sorted(KINDS))
 
 
@@ -71,6 +80,12 @@ def kind_of(filename: str, content_type: str | None, data: bytes) -> str:
         "text/plain": "text",
         "application/json": "json",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+        "text/csv": "csv",
+        "application/vnd.oasis.opendocument.text": "odt",
+        "message/rfc822": "eml",
+        "application/epub+zip": "epub",
     }
     if mime in by_mime:
         return by_mime[mime]
@@ -112,6 +127,8 @@ def parse(
     """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text
     (or always, with `force_ocr`); `pages` (0-based) restricts a PDF to some pages."""
     kind = kind_of(filename, content_type, data)
+    if kind in ARCHIVES:
+        check_archive(data)
     if kind in {"text", "markdown"}:
         return [Page(_text(data))]
     if kind == "json":
@@ -120,15 +137,35 @@ def parse(
         except json.JSONDecodeError as exc:
             raise BadRequest(f"file: invalid JSON ({exc.msg}, line {exc.lineno}).", param="file") from exc
     if kind == "html":
-        from markdownify import markdownify
-
-        return [Page(markdownify(_text(data), heading_style="ATX").strip())]
+        return [Page(_html(_text(data)))]
     if kind == "docx":
         return [Page(_docx(data))]
-    return _pdf(data, ocr, force_ocr, pages)
+    if kind == "pdf":
+        return _pdf(data, ocr, force_ocr, pages)
+    from lockgate.rag import converters
+
+    if kind == "pptx":
+        return [Page(text, number) for number, text in converters.pptx_slides(data)]
+    if kind == "csv":
+        return [Page(converters.csv(_text(data)))]
+    if kind == "eml":
+        return [Page(converters.eml(data, _html))]
+    read: dict[str, Callable[[bytes], str]] = {
+        "xlsx": converters.xlsx,
+        "odt": converters.odt,
+        "epub": converters.epub,
+    }
+    return [Page(read[kind](data))]
 
 
-# Archive-based documents (docx) are checked before parsing: a small file may inflate to gigabytes.
+def _html(text: str) -> str:
+    from markdownify import markdownify
+
+    return markdownify(text, heading_style="ATX").strip()
+
+
+# Archive-based documents (docx, pptx, xlsx, odt, epub) are checked before parsing: a small file may
+# inflate to gigabytes.
 MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 MAX_EXPANSION_RATIO = 100  # past this, only when the archive inflates beyond 1 MiB
 MAX_ARCHIVE_ENTRIES = 10_000
@@ -162,7 +199,6 @@ def _docx(data: bytes) -> str:
 
     from docx import Document
 
-    check_archive(data)
     try:
         document = Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many kinds (AttributeError on a bare zip): the file's fault
