@@ -1,17 +1,24 @@
-"""Pages → chunks with LangChain's RecursiveCharacterTextSplitter and its language presets."""
+"""Pages → chunks with LangChain's RecursiveCharacterTextSplitter and its language presets, measured in
+characters (OpenGateLLM's `chunk_size`) or in the embedding model's tokens (`rag.tokens`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from lockgate.errors import InvalidRequest
 from lockgate.rag.parsing import Page
+from lockgate.rag.tokens import FALLBACK_CHUNK_CHARACTERS, TokenCounter
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkingOptions:
-    chunk_size: int = 2048
+    """`chunk_size`, `chunk_min_size` and `chunk_overlap` are in `unit`s. No `chunk_size`: chunks as
+    large as the embedder reads whole (its window in its tokens), or 2,048 characters when the window
+    is unknown."""
+
+    chunk_size: int | None = None
+    unit: Literal["characters", "tokens"] = "characters"
     chunk_min_size: int = 0
     chunk_overlap: int = 0
     separators: list[str] = field(default_factory=list)
@@ -26,10 +33,37 @@ def presets() -> list[str]:
     return [language.value for language in Language]
 
 
-def split(pages: list[Page], options: ChunkingOptions, metadata: dict[str, Any]) -> list[tuple[str, dict]]:
-    """(content, metadata) per chunk; each chunk's metadata carries its page number when known."""
+def sized(options: ChunkingOptions, counter: TokenCounter) -> ChunkingOptions:
+    """The options with a `chunk_size`: the embedder's budget in tokens when the request gave none."""
+    if options.chunk_size is not None:
+        return options
+    if counter.budget is None:
+        return replace(options, chunk_size=FALLBACK_CHUNK_CHARACTERS, unit="characters")
+    return replace(options, chunk_size=counter.budget, unit="tokens")
+
+
+def oversized(chunks: list[str], counter: TokenCounter) -> int:
+    """How many chunks hold more tokens than the embedder reads (0 when its window is unknown)."""
+    budget = counter.budget
+    if budget is None or not chunks:
+        return 0
+    return sum(1 for tokens in counter.counts(chunks) if tokens > budget)
+
+
+def split(
+    pages: list[Page],
+    options: ChunkingOptions,
+    metadata: dict[str, Any],
+    counter: TokenCounter | None = None,
+) -> list[tuple[str, dict]]:
+    """(content, metadata) per chunk; each chunk's metadata carries its page number when known. Sizes in
+    tokens are counted by `counter` (default: the character estimate)."""
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
+    counter = counter or TokenCounter()
+    options = sized(options, counter)
+    assert options.chunk_size is not None
+    length = counter.count if options.unit == "tokens" else len
     if options.chunk_overlap >= max(options.chunk_size, 1) and not options.disable_chunking:
         raise InvalidRequest("chunk_overlap: must be smaller than chunk_size.", param="chunk_overlap")
     chunks: list[tuple[str, dict]] = []
@@ -44,6 +78,7 @@ def split(pages: list[Page], options: ChunkingOptions, metadata: dict[str, Any])
                     is_separator_regex=options.is_separator_regex,
                     chunk_size=options.chunk_size,
                     chunk_overlap=options.chunk_overlap,
+                    length_function=length,
                 )
             else:
                 try:
@@ -54,11 +89,14 @@ def split(pages: list[Page], options: ChunkingOptions, metadata: dict[str, Any])
                         param="preset_separators",
                     ) from exc
                 splitter = RecursiveCharacterTextSplitter.from_language(
-                    language, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap
+                    language,
+                    chunk_size=options.chunk_size,
+                    chunk_overlap=options.chunk_overlap,
+                    length_function=length,
                 )
             pieces = splitter.split_text(page.text)
         for piece in pieces:
             piece = piece.strip()
-            if piece and len(piece) >= options.chunk_min_size:
+            if piece and length(piece) >= options.chunk_min_size:
                 chunks.append((piece, dict(extra)))
     return chunks

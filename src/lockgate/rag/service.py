@@ -26,6 +26,7 @@ from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
 from lockgate.rag.retrieval import Retriever
 from lockgate.rag.search import to_blob
+from lockgate.rag.tokens import counter_for
 from lockgate.rag.views import ChunkView, chunk_view
 
 EMBED_BATCH = 64
@@ -184,7 +185,8 @@ class RagService:
             await self._writable(session, ctx.principal, collection_id)
         ocr = self._ocr()
         pages = await anyio.to_thread.run_sync(lambda: parse(filename, content_type, data, ocr=ocr))
-        pieces = await anyio.to_thread.run_sync(split, pages, options, metadata)
+        counter = counter_for(self._gateway, self.embedding_model)
+        pieces = await anyio.to_thread.run_sync(split, pages, options, metadata, counter)
         digest = hashlib.sha256("\n\f".join(p.text for p in pages).encode()).hexdigest()
         async with self._db.transaction() as session:
             if await repository.document_with_hash(session, collection_id, digest):

@@ -21,7 +21,6 @@ from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.models import Document, Upload
 from lockgate.rag.service import RagService
 
-CHARS_PER_TOKEN = 4
 SUMMARY_INPUT_CHARS = 2000
 
 
@@ -171,9 +170,15 @@ def _flag(asked: bool | None, default: Any) -> bool:
 
 def _chunking(settings: dict[str, Any], options: IngestOptions) -> ChunkingOptions:
     by_page = _flag(options.chunk_by_page, settings.get("chunk_by_page"))
-    size = int(settings.get("max_tokens_per_chunk") or 512) * CHARS_PER_TOKEN
-    overlap = int(settings.get("chunk_overlap_tokens") or 0) * CHARS_PER_TOKEN
-    return ChunkingOptions(chunk_size=size, chunk_overlap=min(overlap, size - 1), disable_chunking=by_page)
+    # In the embedding model's tokens; no size: as many as it reads whole.
+    size = int(settings.get("max_tokens_per_chunk") or 0) or None
+    overlap = int(settings.get("chunk_overlap_tokens") or 0)
+    return ChunkingOptions(
+        chunk_size=size,
+        unit="tokens",
+        chunk_overlap=min(overlap, size - 1) if size else overlap,
+        disable_chunking=by_page,
+    )
 
 
 def _questions(text: str) -> list[str]:

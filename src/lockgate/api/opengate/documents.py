@@ -45,7 +45,7 @@ async def create_document(
     collection: Annotated[int | None, Form(ge=1, le=2**31 - 1, deprecated=True)] = None,
     file: Annotated[UploadFile | None, File()] = None,
     name: Annotated[str | None, Form(max_length=255)] = None,
-    chunk_size: Annotated[int, Form(ge=1, le=1_000_000)] = 2048,
+    chunk_size: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
     chunk_min_size: Annotated[int, Form(ge=0)] = 0,
     chunk_overlap: Annotated[int, Form(ge=0)] = 0,
     separators: Annotated[list[str] | None, Form()] = None,
