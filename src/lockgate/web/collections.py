@@ -53,6 +53,9 @@ async def collection(request: Request, collection_id: DbId, principal: Viewer, s
         "collection.html",
         collection=row,
         document_count=documents,
+        # rendered in the page, not lazily loaded: a lazy list still loading when an upload finished
+        # missed the "uploaded" refresh and never showed the new documents
+        documents=await state.rag.list_documents(principal, NEWEST, collection_id, None),
         mine=mine,
         shared_with=(await state.library.permissions(principal, collection_id))[1:] if mine else [],
         chats=await state.conversations.list(principal, 0, 50, collection_id=collection_id),
