@@ -25,6 +25,7 @@ from lockgate.api.anthropic import messages as anthropic_messages
 from lockgate.api.body_limit import BodyLimitMiddleware, BodyLimits
 from lockgate.api.errors import install_error_handlers
 from lockgate.api.h2ogpte import fallback as h2ogpte_fallback
+from lockgate.api.json_text import LoneSurrogateGuard
 from lockgate.api.llamacpp import extras
 from lockgate.api.openai import embeddings, generation, media, models
 from lockgate.api.openai.fast_lane import InferenceFastLane
@@ -321,15 +322,19 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
         version=__version__,
         description="Self-hosted, OpenAI-compatible generative-AI platform.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.public_api_docs else None,
+        redoc_url="/redoc" if settings.public_api_docs else None,
+        openapi_url="/openapi.json" if settings.public_api_docs else None,
         # Lockgate exports its own Prometheus metrics; FastAPI's OpenTelemetry probe costs ~6% per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, public=settings.public_api_docs)
     for module in SURFACES:
         app.include_router(module.router)
     install_console(app)
     app.include_router(h2ogpte_fallback.router)  # last: h2oGPTe routes not served answer 501
+    app.add_middleware(LoneSurrogateGuard)  # behind the lanes, which check their own bodies
     # inside the request context: the lanes are logged and measured like any route
     app.add_middleware(InferenceFastLane, routes=[*generation.router.routes, *embeddings.router.routes])
     limits = BodyLimits(

@@ -195,6 +195,11 @@ class Settings(BaseModel):
         description="End every OpenAI stream with a usage chunk, even when the client did not ask with "
         "stream_options.include_usage (the behaviour before 0.2; some clients break on it).",
     )
+    public_api_docs: bool = Field(
+        default=True,
+        description="Serve /docs, /redoc and /openapi.json to anyone. false: /openapi.json needs a key "
+        "(any valid one) and the browsable /docs and /redoc are not served.",
+    )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
     console_insecure_cookies: bool = Field(
         default=False,

@@ -96,13 +96,15 @@ class UpstreamRateLimited(UpstreamError):
 
 
 class ServiceUnavailable(AppError):
-    """Every provider of a model is busy (QoS), cooling down or unhealthy."""
+    """Every provider of a model is busy (QoS), cooling down or unhealthy. `retry_after` (seconds) is
+    when it may serve again; None when nothing known will change that (no Retry-After header then)."""
 
     status_code = 503
     code = "service_unavailable"
 
-    def __init__(self, message: str, retry_after: float, **kwargs):
-        kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
+    def __init__(self, message: str, retry_after: float | None, **kwargs):
+        if retry_after is not None:
+            kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
         super().__init__(message, **kwargs)
 
 

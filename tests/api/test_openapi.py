@@ -62,3 +62,24 @@ async def test_a_documented_key_works_the_way_docs_sends_it(api: Api) -> None:
         "/v1/me/info", key=None, headers={"Authorization": "Bearer sk-test-master-key-0123456789"}
     )
     assert me.status_code == 200
+
+
+async def test_the_documents_can_be_kept_for_key_holders(settings) -> None:
+    """public_api_docs: false — the schema answers only to a key, the browsable pages are not served."""
+    import httpx
+
+    from lockgate.app import create_app
+    from tests.helpers import MASTER_KEY, bearer
+
+    app = create_app(settings.model_copy(update={"public_api_docs": False}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lockgate.test") as client:
+            assert (await client.get("/openapi.json")).status_code == 401
+            assert (await client.get("/openapi.json", headers=bearer("sk-guess"))).status_code == 401
+            keyed = await client.get("/openapi.json", headers=bearer(MASTER_KEY))
+            assert keyed.status_code == 200 and "/v1/chat/completions" in keyed.json()["paths"]
+            assert "/openapi.json" not in keyed.json()["paths"]
+            assert (await client.get("/docs")).status_code == 404
+            assert (await client.get("/redoc")).status_code == 404
+            assert (await client.get("/health")).status_code == 200

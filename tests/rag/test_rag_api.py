@@ -82,7 +82,8 @@ def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
     assert len(chunks) == document["chunks"]
     assert all(c["metadata"]["source"] == "kitchen" and len(c["content"]) <= 80 for c in chunks)
     assert alice.get(f"/v1/chunks/{document_id}/{chunks[0]['id']}").json()["content"] == chunks[0]["content"]
-    assert upload(alice, target, PASTA + "\n\n" + GARDEN).status_code == 409  # same content again
+    again = upload(alice, target, PASTA + "\n\n" + GARDEN)  # same content again: names the document
+    assert again.status_code == 409 and f"as document {document_id}." in again.json()["detail"]
     unsupported = upload(alice, target, "MZ...", filename="tool.exe")
     assert unsupported.status_code == 415 and ".pdf" in unsupported.json()["detail"]
     corrupt = alice.post(

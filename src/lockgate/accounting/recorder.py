@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lockgate.accounting.models import Usage
 from lockgate.identity.models import User
 from lockgate.kit.db import Database, is_sqlite
+from lockgate.kit.private_files import private_dir
 
 log = logging.getLogger("lockgate.usage")
 
@@ -83,7 +84,7 @@ class UsageRecorder:
         self._insert = (sqlite.insert if self._sqlite else postgresql.insert)(Usage)
 
     async def start(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._dir)
         await self._replay()
         self._segment = self._new_segment()
         self._task = asyncio.get_running_loop().create_task(self._loop())

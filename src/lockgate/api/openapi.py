@@ -8,15 +8,17 @@ also be refused by limits and budgets or fail upstream. Nothing of this runs on 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from lockgate.api.anthropic import anthropic_principal
 from lockgate.api.deps import get_any_principal, get_principal
+from lockgate.identity.schemas import Principal
 
 SCHEME = "bearer"
 # Every way a surface authenticates its caller by key (the console's cookie routes are not in the schema).
@@ -117,8 +119,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Replace FastAPI's generator with one that adds security and error statuses (built once)."""
+def install_openapi(app: FastAPI, public: bool = True) -> None:
+    """Replace FastAPI's generator with one that adds security and error statuses (built once). Not
+    `public`: /openapi.json answers only to a valid key (FastAPI's own public route is off then)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -126,3 +129,9 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if not public:
+
+        async def keyed_openapi(_: Annotated[Principal, Depends(get_any_principal)]) -> JSONResponse:
+            return JSONResponse(openapi())
+
+        app.add_api_route("/openapi.json", keyed_openapi, methods=["GET"], include_in_schema=False)

@@ -12,6 +12,7 @@ from lockgate.cli import admin, evaluate, ingest
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
 from lockgate.cli.worker import worker_environment
+from lockgate.kit.private_files import private_dir
 
 app = typer.Typer(
     help="Lockgate: self-hosted, OpenAI-compatible generative-AI platform.", no_args_is_help=True
@@ -71,7 +72,7 @@ def serve(
             f"--workers {workers} needs redis_url: rate limits and budgets are counted in each process "
             "otherwise (each worker would allow the full limit). Set LOCKGATE_REDIS_URL, or use one worker."
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     if migrate_first:
         migrate_or_exit(settings.resolved_database_url)
     else:

@@ -38,6 +38,7 @@ class ProviderStats:
     healthy: bool = True
     consecutive_failures: int = 0
     cooldown_until: float = 0.0  # time.monotonic()
+    next_probe_at: float | None = None  # time.monotonic(): when an unreachable provider is probed again
     last_error: str | None = None
     last_error_at: float | None = None  # time.time()
     status_since: float = field(default_factory=time.time)  # last change of health status, time.time()

@@ -246,13 +246,16 @@ class ModelRegistry:
             )
         except (UpstreamError, TimeoutError, aiohttp.ClientError, KeyError, ValueError, TypeError) as exc:
             health.unreachable(runtime, self._model_of(runtime), _describe(exc))
+            runtime.stats.next_probe_at = time.monotonic() + self._retry_seconds
             self._spawn(self._retry_until_healthy(runtime, model_type))
             return
         await self._apply_probe(runtime, probe)
 
     async def _retry_until_healthy(self, runtime: ProviderRuntime, model_type: ModelType) -> None:
         while self._providers.get(runtime.id) is runtime and not runtime.stats.healthy:
-            await asyncio.sleep(self._retry_seconds * (0.8 + 0.4 * random.random()))
+            delay = self._retry_seconds * (0.8 + 0.4 * random.random())
+            runtime.stats.next_probe_at = time.monotonic() + delay
+            await asyncio.sleep(delay)
             try:
                 probe = await asyncio.wait_for(
                     runtime.adapter.probe(model_type), timeout=runtime.config.timeout

@@ -110,12 +110,13 @@ class GatewayService:
                 f"Model '{router.name}' is served by providers that do not offer {endpoint.value}.",
                 param="model",
             )
+        if not providers:  # nothing will change that until an administrator adds one: no Retry-After
+            raise ServiceUnavailable(f"Model '{router.name}' has no provider.", retry_after=None)
         usable = [p for p in providers if p.stats.healthy and not p.stats.cooling_down(now)]
         if not usable:
-            waits = [p.stats.cooldown_until - now for p in providers if p.stats.cooling_down(now)]
             raise ServiceUnavailable(
                 f"No provider of model '{router.name}' is available right now.",
-                retry_after=min(waits) if waits else self._retry_seconds,
+                retry_after=_next_chance(providers, now),
             )
         within = [p for p in usable if not p.stats.over_limit(p.qos_metric, p.qos_limit)]
         if not within:
@@ -379,3 +380,15 @@ def _message_text(message: dict[str, Any]) -> str:
         str((c.get("function") or {}).get("arguments", "")) for c in message.get("tool_calls") or ()
     )
     return f"{message.get('role', '')}: {content or ''}{calls}"
+
+
+def _next_chance(providers: list[ProviderRuntime], now: float) -> float | None:
+    """Seconds until one of these providers may serve again: the end of a cool-down, or the next probe of
+    an unreachable one (+1 s for the probe itself). None when no such moment is scheduled."""
+    waits = [p.stats.cooldown_until - now for p in providers if p.stats.healthy and p.stats.cooling_down(now)]
+    waits += [
+        max(0.0, p.stats.next_probe_at - now) + 1.0
+        for p in providers
+        if not p.stats.healthy and p.stats.next_probe_at is not None
+    ]
+    return min(waits) if waits else None

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from lockgate.kit.private_files import private_dir
+
 
 class SecretBox:
     """Encrypts and decrypts small secrets. Any passphrase works: it is stretched to a Fernet key."""
@@ -34,7 +36,7 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     secret = Fernet.generate_key().decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -189,8 +189,11 @@ class RagService:
         pieces = await anyio.to_thread.run_sync(split, pages, options, metadata, counter)
         digest = hashlib.sha256("\n\f".join(p.text for p in pages).encode()).hexdigest()
         async with self._db.transaction() as session:
-            if await repository.document_with_hash(session, collection_id, digest):
-                raise Conflict(f"This content is already in collection {collection_id}.")
+            if existing := await repository.document_with_hash(session, collection_id, digest):
+                # named, so that a client retrying an upload after a disconnect learns its document
+                raise Conflict(
+                    f"This content is already in collection {collection_id} as document {existing.id}."
+                )
         vectors = await self._embed(ctx, [content for content, _ in pieces])
         async with self._db.transaction() as session:
             await self._writable(session, ctx.principal, collection_id)  # still yours, still there

@@ -11,6 +11,7 @@ so the OpenAPI document describes them."""
 
 from __future__ import annotations
 
+import json
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lockgate.api.deps import call_context, get_principal
 from lockgate.api.errors import render_exception
+from lockgate.api.json_text import check_decoded, may_hold_surrogate
 
 HOT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 
@@ -54,6 +56,7 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     try:
         data = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
+        _name_lone_surrogate(raw)  # orjson refuses one as bad JSON: say which field instead
         raise RequestValidationError(
             [
                 {
@@ -71,6 +74,15 @@ async def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def _name_lone_surrogate(raw: bytes) -> None:
+    if may_hold_surrogate(raw):
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return
+        check_decoded(raw, decoded)
 
 
 class InferenceFastLane:
