@@ -59,18 +59,18 @@ async def test_a_load_begun_before_a_change_does_not_answer_calls_made_after_it(
     authenticator = Authenticator(db=None, ttl_seconds=10)  # type: ignore[arg-type]
     release, loads = asyncio.Event(), []
 
-    async def load(key_hash: str):
+    async def load(key_hash: str, raw_key: str):
         loads.append(key_hash)
         generation = len(loads)
         await release.wait()
         return generation
 
     authenticator._load = load  # type: ignore[method-assign]
-    first = asyncio.create_task(authenticator._shared_load("h"))
-    joined = asyncio.create_task(authenticator._shared_load("h"))
+    first = asyncio.create_task(authenticator._shared_load("h", "sk-h"))
+    joined = asyncio.create_task(authenticator._shared_load("h", "sk-h"))
     await asyncio.sleep(0)
     authenticator.forget(["h"])
-    after = asyncio.create_task(authenticator._shared_load("h"))
+    after = asyncio.create_task(authenticator._shared_load("h", "sk-h"))
     await asyncio.sleep(0)
     release.set()
     assert (await first, await joined, await after) == (1, 1, 2)

@@ -16,7 +16,14 @@ from lockgate.identity.schemas import CreatedKey, KeyKind, KeyView, Permission
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
-from lockgate.kit.secrets import display_api_key, generate_api_key, hash_api_key, verify_password
+from lockgate.kit.secrets import (
+    display_api_key,
+    generate_api_key,
+    hash_api_key,
+    matches_salted,
+    salted_key_hash,
+    verify_password,
+)
 
 MASTER_EMAIL = "master@lockgate.local"
 ADMIN_ROLE = "admin"
@@ -213,11 +220,13 @@ class AccessService:
                     session, User(email=MASTER_EMAIL, name="master", role_id=admin_role.id, is_master=True)
                 )
             existing = await repository.key_hashes_of_user(session, master.id, KeyKind.MASTER.value)
-            wanted = hash_api_key(master_key) if master_key else None
-            if wanted is not None and existing != [wanted]:
+            current = (
+                len(existing) == 1 and master_key is not None and matches_salted(master_key, existing[0])
+            )
+            if master_key is not None and not current:
                 await repository.delete_keys_of(session, master.id, KeyKind.MASTER.value)
                 await repository.add(session, self._master_key_row(master.id, master_key))
-            elif wanted is None and not existing:
+            elif master_key is None and not existing:
                 generated = generate_api_key()
                 await repository.add(session, self._master_key_row(master.id, generated))
             master_id = master.id
@@ -230,6 +239,6 @@ class AccessService:
             user_id=user_id,
             name="master",
             kind=KeyKind.MASTER.value,
-            key_hash=hash_api_key(raw),
-            display=display_api_key(raw),
+            key_hash=salted_key_hash(raw),  # it may have been chosen by a person (master_key)
+            display=f"{raw[:3]}...{raw[-2:]}",  # and so shows less of itself than generated keys
         )

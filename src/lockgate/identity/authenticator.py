@@ -8,9 +8,9 @@ import time
 from lockgate.errors import PermissionDenied, Unauthenticated
 from lockgate.identity import repository
 from lockgate.identity.models import ApiKey, Role, User
-from lockgate.identity.schemas import Limit, Permission, Principal
+from lockgate.identity.schemas import KeyKind, Limit, Permission, Principal
 from lockgate.kit.db import Database
-from lockgate.kit.secrets import hash_api_key
+from lockgate.kit.secrets import hash_api_key, matches_salted, salted_key_hash
 
 _MAX_ENTRIES = 100_000
 
@@ -42,6 +42,14 @@ def principal_from_rows(key: ApiKey, user: User, role: Role) -> Principal:
     )
 
 
+async def _master_rows(session, raw_key: str) -> tuple[ApiKey, User, Role] | None:
+    """The master key's rows when `raw_key` is it (checked against its salted hash), else None."""
+    for rows in await repository.master_principal_rows(session):
+        if matches_salted(raw_key, rows[0].key_hash):
+            return rows
+    return None
+
+
 class Authenticator:
     def __init__(self, db: Database, ttl_seconds: float):
         self._db = db
@@ -59,7 +67,7 @@ class Authenticator:
         key_hash = hash_api_key(raw_key)
         principal = self._cached(key_hash)
         if principal is None:
-            principal = await self._shared_load(key_hash)
+            principal = await self._shared_load(key_hash, raw_key)
         now = time.time()
         if principal.key_expires is not None and principal.key_expires <= now:
             raise Unauthenticated("API key expired.")
@@ -76,10 +84,10 @@ class Authenticator:
             return None
         return entry[1]
 
-    async def _shared_load(self, key_hash: str) -> Principal:
+    async def _shared_load(self, key_hash: str, raw_key: str) -> Principal:
         task = self._loading.get(key_hash)
         if task is None:
-            task = asyncio.ensure_future(self._load(key_hash))
+            task = asyncio.ensure_future(self._load(key_hash, raw_key))
             self._loading[key_hash] = task
             task.add_done_callback(lambda done: self._loaded(key_hash, done))
         # shielded: one caller going away must not cancel the load the others wait for
@@ -91,10 +99,15 @@ class Authenticator:
         if not task.cancelled():
             task.exception()  # retrieved here too, in case every waiter went away
 
-    async def _load(self, key_hash: str) -> Principal:
+    async def _load(self, key_hash: str, raw_key: str) -> Principal:
         generation = self._generation
         async with self._db.transaction() as session:
             rows = await repository.load_principal_rows(session, key_hash)
+            if rows is not None and rows[0].kind == KeyKind.MASTER.value:
+                # stored before master keys were salted: salted now, on its first use
+                await repository.set_key_hash(session, rows[0].id, salted_key_hash(raw_key))
+            if rows is None:
+                rows = await _master_rows(session, raw_key)
             if rows is None:
                 raise Unauthenticated("Invalid API key.")
             principal = principal_from_rows(*rows)

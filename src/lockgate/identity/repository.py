@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import ApiKey, Organization, Role, RoleLimit, RolePermission, User
+from lockgate.identity.schemas import KeyKind
 from lockgate.kit.pagination import Page, paginate
 
 # -- organizations ---------------------------------------------------------------------------------
@@ -159,14 +160,23 @@ async def key_hashes_of_user(session: AsyncSession, user_id: int, kind: str) -> 
     return list((await session.scalars(stmt)).all())
 
 
+def _principal_rows():
+    return (
+        select(ApiKey, User, Role).join(User, User.id == ApiKey.user_id).join(Role, Role.id == User.role_id)
+    )
+
+
 async def load_principal_rows(session: AsyncSession, key_hash: str) -> tuple[ApiKey, User, Role] | None:
     """The key, its user and the user's role, in one round trip."""
-    row = (
-        await session.execute(
-            select(ApiKey, User, Role)
-            .join(User, User.id == ApiKey.user_id)
-            .join(Role, Role.id == User.role_id)
-            .where(ApiKey.key_hash == key_hash)
-        )
-    ).first()
+    row = (await session.execute(_principal_rows().where(ApiKey.key_hash == key_hash))).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def master_principal_rows(session: AsyncSession) -> list[tuple[ApiKey, User, Role]]:
+    """The master key rows (stored salted: they cannot be found by hash), with user and role."""
+    rows = await session.execute(_principal_rows().where(ApiKey.kind == KeyKind.MASTER.value))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def set_key_hash(session: AsyncSession, key_id: int, key_hash: str) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(key_hash=key_hash))

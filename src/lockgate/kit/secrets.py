@@ -1,13 +1,16 @@
 """API key generation and hashing, password hashing.
 
 API keys carry 256 bits of entropy, so a single SHA-256 is enough to store them safely and keeps
-authentication fast; passwords are low-entropy and get argon2id.
+authentication fast; passwords are low-entropy and get argon2id. The master key may be chosen by a
+person (`master_key` in the config): it is stored salted, so a database dump gives no precomputed-table
+or cross-install shortcut to it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -30,6 +33,26 @@ def generate_api_key() -> str:
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+# A salted master-key hash fits the 64 characters of a key hash: 8 bytes of salt, 24 of HMAC-SHA-256.
+_SALT_BYTES, _DIGEST_HEX = 8, 48
+
+
+def salted_key_hash(key: str, salt: bytes | None = None) -> str:
+    """`salt hex + HMAC-SHA-256(salt, key)` truncated to 192 bits: 64 hex characters."""
+    salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
+    digest = hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:_DIGEST_HEX]
+    return salt.hex() + digest
+
+
+def matches_salted(key: str, stored: str) -> bool:
+    """Whether `key` is the one `stored` (from `salted_key_hash`) was made from; constant time."""
+    try:
+        salt = bytes.fromhex(stored[: 2 * _SALT_BYTES])
+    except ValueError:
+        return False
+    return hmac.compare_digest(salted_key_hash(key, salt), stored)
 
 
 def display_api_key(key: str) -> str:
