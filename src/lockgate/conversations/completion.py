@@ -104,6 +104,12 @@ class CompletionService:
             ]
             if collection_id is not None and request.get("tags"):
                 rag_config["document_ids"] = await self._tagged(session, collection_id, request["tags"])
+            if collection_id is not None and request.get("metadata_filter"):
+                matched = await repository.documents_with_metadata(
+                    session, collection_id, request["metadata_filter"]
+                )
+                tagged = rag_config.get("document_ids")
+                rag_config["document_ids"] = matched if tagged is None else sorted(set(tagged) & set(matched))
             history = await self._history(session, session_id, request.get("include_chat_history"))
             llm_args = dict(request.get("llm_args") or {})
             question = await repository.add_message(

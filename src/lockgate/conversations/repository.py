@@ -219,6 +219,31 @@ async def neighbour_chunks(session: AsyncSession, chunk_ids: list[int]) -> list[
     return list(await session.scalars(stmt))
 
 
+async def documents_with_metadata(
+    session: AsyncSession, collection_id: int, wanted: dict[str, Any]
+) -> list[int]:
+    """The documents of a collection whose metadata has every key of `wanted` with its value (a list:
+    any of its values). Compared in Python, so a number matches a number and not its text alike on
+    SQLite and PostgreSQL; only requests that carry a filter read the collection's metadata."""
+    stmt = select(Document.id, Document.metadata_).where(Document.collection_id == collection_id)
+
+    def matches(metadata: dict[str, Any]) -> bool:
+        for key, value in wanted.items():
+            if key not in metadata:
+                return False
+            accepted = value if isinstance(value, list) else [value]
+            if not any(_same(metadata[key], v) for v in accepted):
+                return False
+        return True
+
+    return [row[0] for row in await session.execute(stmt) if matches(dict(row[1] or {}))]
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    """Equal and of the same kind (True is not 1; 1 is 1.0)."""
+    return isinstance(stored, bool) == isinstance(wanted, bool) and stored == wanted
+
+
 async def collection_chunks(
     session: AsyncSession, collection_id: int, limit: int, document_ids: list[int] | None = None
 ) -> list[Any]:

@@ -201,8 +201,14 @@ class Library:
         return [DocumentInfo(d, owner) for d, owner in rows]
 
     async def document(self, principal: Principal, root: int) -> DocumentInfo:
+        """A document the caller can read (a collection key: its copy in the key's collection)."""
         async with self._db.transaction() as session:
-            return (await self._copies(session, principal, root))[0]
+            copies = await self._copies(session, principal, root)
+        if principal.collection_id is not None:
+            copies = [c for c in copies if c.document.collection_id == principal.collection_id]
+            if not copies:
+                raise NotFound(f"Document {root} not found.")
+        return copies[0]
 
     def _writable_copies(self, principal: Principal, copies: list[DocumentInfo], root: int) -> list[Document]:
         mine = [c.document for c in copies if c.owner == principal.email or principal.is_master]

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from lockgate.api.deps import Caller, ChatCaller, Context, State
-from lockgate.api.h2ogpte.chat_views import ChatContext
+from lockgate.api.deps import ChatCaller, State
+from lockgate.api.h2ogpte.chat_views import ChatContext, keyed_collection
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, timestamp, to_public_id
 from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import LibraryDep
@@ -66,12 +66,12 @@ def _doc(public: str) -> int:
     return from_public_id("document", public)
 
 
-async def _readable_metadata(library: LibraryDep, caller: Caller, document_id: str) -> dict[str, Any]:
+async def _readable_metadata(library: LibraryDep, caller: ChatCaller, document_id: str) -> dict[str, Any]:
     return dict((await library.document(caller, _doc(document_id))).document.metadata_ or {})
 
 
 @router.get("/documents/{document_id}/internal_metadata")
-async def get_internal_metadata(document_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
+async def get_internal_metadata(document_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
     return await _readable_metadata(library, caller, document_id)
 
 
@@ -79,7 +79,9 @@ async def get_internal_metadata(document_id: str, caller: Caller, library: Libra
 @router.get("/documents/{document_id}/page_ocr_model")
 @router.get("/documents/{document_id}/page_layout")
 @router.get("/documents/{document_id}/guardrails_settings")
-async def get_document_page_settings(document_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
+async def get_document_page_settings(
+    document_id: str, caller: ChatCaller, library: LibraryDep
+) -> dict[str, Any]:
     """Lockgate keeps no per-page OCR model, layout, source file or guardrails: empty, once readable."""
     await library.document(caller, _doc(document_id))
     return {}
@@ -140,24 +142,22 @@ async def get_document_summary(summary_id: str, caller: ChatCaller, jobs: JobsDe
 
 @router.post("/collections/{collection_id}/chunks/search")
 async def search_collection_chunks(
-    collection_id: str, body: SearchBody, ctx: Context, chunks: Chunks
+    collection_id: str, body: SearchBody, ctx: ChatContext, chunks: Chunks
 ) -> list[dict[str, Any]]:
-    """The collection's best chunks for the query (hybrid search); `topics` limits the documents."""
+    """The collection's best chunks for the query (hybrid search); `topics` limits the documents. A
+    collection key searches its own collection."""
     roots = [_doc(t) for t in body.topics]
-    found = await chunks.search(
-        ctx, from_public_id("collection", collection_id), body.query, roots, body.offset, body.limit
-    )
+    target = keyed_collection(ctx.principal, collection_id)
+    found = await chunks.search(ctx, target, body.query, roots, body.offset, body.limit)
     return [_hit_out(hit) for hit in found]
 
 
 @router.get("/documents/{document_id}/chunks")
 async def list_document_chunks(
-    document_id: str, caller: Caller, chunks: Chunks, collection_id: Annotated[str, Query()]
+    document_id: str, caller: ChatCaller, chunks: Chunks, collection_id: Annotated[str, Query()]
 ) -> list[dict[str, Any]]:
-    """A document's chunks in one collection, in order (score 0)."""
-    found = await chunks.document_chunks(
-        caller, from_public_id("collection", collection_id), _doc(document_id)
-    )
+    """A document's chunks in one collection, in order (score 0); a collection key's own only."""
+    found = await chunks.document_chunks(caller, keyed_collection(caller, collection_id), _doc(document_id))
     return [_hit_out(hit) for hit in found]
 
 

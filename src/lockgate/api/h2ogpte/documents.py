@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from lockgate.api.deps import Caller
+from lockgate.api.deps import Caller, ChatCaller
 from lockgate.api.h2ogpte.common import h2ogpte_router, to_public_id
 from lockgate.api.h2ogpte.library_views import (
     DocumentUpdate,
@@ -55,7 +55,7 @@ async def count_documents(
 
 
 @router.get("/documents/{document_id}")
-async def get_document(document_id: str, caller: Caller, library: LibraryDep) -> dict[str, Any]:
+async def get_document(document_id: str, caller: ChatCaller, library: LibraryDep) -> dict[str, Any]:
     return document_out(await library.document(caller, _doc(document_id)))
 
 

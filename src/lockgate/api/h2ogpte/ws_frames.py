@@ -66,7 +66,22 @@ class ChatRequestFrame(BaseModel):
             "rag_config": _object("rag_config", self.rag_config),
             "include_chat_history": self.include_chat_history,
             "tags": tags,
+            "metadata_filter": metadata_filter(self.metadata_filter),
         }
+
+
+def metadata_filter(value: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """`metadata_filter`: {key: value} (documents whose metadata has that value; a list: any of its
+    values), all keys ANDed. Values are JSON scalars or lists of them; anything else is refused."""
+    found = _object("metadata_filter", value)
+    for key, wanted in (found or {}).items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not all(v is None or isinstance(v, str | int | float | bool) for v in values):
+            raise InvalidRequest(
+                f"metadata_filter.{key}: a value or a list of values (no objects).",
+                param=f"metadata_filter.{key}",
+            )
+    return found
 
 
 def _object(field: str, value: str | dict[str, Any] | None) -> dict[str, Any] | None:
