@@ -30,7 +30,7 @@ from lockgate.api.openai.responses.translate import (
     stored_items,
 )
 from lockgate.api.responses import OrjsonResponse
-from lockgate.errors import InvalidRequest
+from lockgate.errors import BadRequest, InvalidRequest
 from lockgate.gateway.schemas import Endpoint
 from lockgate.responses.schemas import Citation, ResponseRecord
 
@@ -118,6 +118,18 @@ async def retrieve_response(response_id: ResponseId, caller: Caller, state: Stat
 async def delete_response(response_id: ResponseId, caller: Caller, state: State) -> dict[str, Any]:
     await state.responses.delete(caller, response_id)
     return {"id": response_id, "object": "response", "deleted": True}
+
+
+@router.post("/responses/{response_id}/cancel")
+async def cancel_response(response_id: ResponseId, caller: Caller, state: State):
+    """Only background responses can be cancelled, and Lockgate makes none: the caller's own response
+    is a 400 saying so (it is left as it is), anyone else's or an absent one 404."""
+    await state.responses.get(caller, response_id)
+    raise BadRequest(
+        "Only responses created with background=true can be cancelled; Lockgate answers in the "
+        "foreground, so this response is already finished.",
+        param="response_id",
+    )
 
 
 @router.get("/responses/{response_id}/input_items")

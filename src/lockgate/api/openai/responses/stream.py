@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
 import orjson
 
 from lockgate.api.openai.responses.render import Draft, annotations, function_call_item, message_item
@@ -69,6 +70,12 @@ class _Writer:
         out.append(self.frame("response.output_item.done", {"output_index": self.index, "item": item}))
         return out
 
+    def cut_short(self) -> None:
+        """The item being streamed ends where the stream stopped (no frames: nobody is listening)."""
+        if self.open is not None:
+            self.open["status"] = "incomplete"
+            self.open = self.open_key = None
+
     def text(self, delta: str) -> list[bytes]:
         out: list[bytes] = []
         if self.open_key != ("text", 0):
@@ -121,7 +128,10 @@ async def encode_response_stream(
     citations: list[Citation],
     on_done: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> AsyncIterator[bytes]:
-    """SSE bytes of one streamed response; `on_done(response)` runs once it completed (to store it)."""
+    """SSE bytes of one streamed response. `on_done(response)` stores it however the stream ends:
+    `completed` (or `incomplete`); `failed` with the error when the upstream breaks; `cancelled` with
+    the output streamed so far when the client goes away (the generation is stopped then, and the
+    gateway records the usage; the stored response's usage is null, as no count was settled for it)."""
     writer = _Writer(draft, citations)
     yield writer.frame("response.created", {"response": draft.render("in_progress")})
     yield writer.frame("response.in_progress", {"response": draft.render("in_progress")})
@@ -130,29 +140,47 @@ async def encode_response_stream(
         yield writer.frame("response.output_item.added", {"output_index": index, "item": item})
         yield writer.frame("response.output_item.done", {"output_index": index, "item": item})
     settled: dict[str, Any] = {}
-    async for event in events:
-        if isinstance(event, ChunkEvent):
-            for frame in writer.chunk(event.payload):
-                yield frame
-        elif isinstance(event, UsageEvent):
-            settled = event.usage
-        elif isinstance(event, ErrorEvent):
-            for frame in writer.close():
-                yield frame
-            yield writer.frame("error", {"code": event.code, "message": event.message, "param": None})
-            return
+    ended = False
+    try:
+        async for event in events:
+            if isinstance(event, ChunkEvent):
+                for frame in writer.chunk(event.payload):
+                    yield frame
+            elif isinstance(event, UsageEvent):
+                settled = event.usage
+            elif isinstance(event, ErrorEvent):
+                ended = True
+                for frame in writer.close():
+                    yield frame
+                error = {"code": "server_error", "message": event.message}
+                await _keep(on_done, draft.render("failed", None, None, error))
+                yield writer.frame("error", {"code": event.code, "message": event.message, "param": None})
+                return
+        ended = True
+    finally:
+        if not ended:  # the client went away (or the stream was closed): keep what it was sent
+            with anyio.CancelScope(shield=True):
+                await events.aclose()  # type: ignore[attr-defined]  # stops the generation, settles usage
+                writer.cut_short()
+                await _keep(on_done, draft.render("cancelled"))
     for frame in writer.close():
         yield frame
     if not any(item["type"] in ("message", "function_call") for item in draft.output):
         draft.output.append(message_item(f"msg_{unique_hex()}", "", [], "completed"))
     response = draft.render("completed", settled, writer.finish)
-    try:
-        await on_done(response)
-    except Exception:  # the answer was generated (and billed) but cannot be kept: say so
-        log.exception("could not store a streamed response")
+    if not await _keep(on_done, response):  # generated (and billed) but cannot be kept: say so
         yield writer.frame(
             "error", {"code": "store_failed", "message": "The response could not be stored.", "param": None}
         )
         return
     name = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
     yield writer.frame(name, {"response": response})
+
+
+async def _keep(on_done: Callable[[dict[str, Any]], Awaitable[None]], response: dict[str, Any]) -> bool:
+    try:
+        await on_done(response)
+    except Exception:
+        log.exception("could not store a streamed response")
+        return False
+    return True
