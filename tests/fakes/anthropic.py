@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tests.fakes.common import AbruptClose, Reject, new_id, pieces, truncate_words, words
+from tests.fakes.common import AbruptClose, Reject, new_id, pieces, stopped_at, truncate_words, words
 from tests.fakes.server import Endpoint
 
 if TYPE_CHECKING:
@@ -124,15 +124,18 @@ async def messages(fake: FakeUpstream, request: Request, rec: Recorded) -> Respo
     tool = _forced_tool(body)
     text = fake.reply if fake.reply is not None else "echo: " + _text(user.get("content"))
     stop = "end_turn"
+    text, _, matched = stopped_at(body.get("stop_sequences"), text, stop)
+    if matched is not None:
+        stop = "stop_sequence"
     if tool is None and len(words(text)) > body["max_tokens"]:
-        text, stop = truncate_words(text, body["max_tokens"]), "max_tokens"
+        text, stop, matched = truncate_words(text, body["max_tokens"]), "max_tokens", None
     if tool is not None:
-        text, stop = "", "tool_use"
+        text, stop, matched = "", "tool_use", None
     output = len(words(text)) if tool is None else 2
     message_id = new_id("msg_")
     usage = {"input_tokens": prompt, "output_tokens": output}
     if body.get("stream"):
-        return _stream(fake, message_id, text, tool, stop, usage)
+        return _stream(fake, message_id, text, tool, (stop, matched), usage)
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if tool is None else []
     if tool is not None:
         content.append({"type": "tool_use", "id": new_id("toolu_"), "name": tool, "input": {"q": "x"}})
@@ -143,13 +146,19 @@ async def messages(fake: FakeUpstream, request: Request, rec: Recorded) -> Respo
         "model": fake.model,
         "content": content,
     }
-    message.update(stop_reason=stop, stop_sequence=None, usage=usage)
+    message.update(stop_reason=stop, stop_sequence=matched, usage=usage)
     return JSONResponse(message)
 
 
 def _stream(
-    fake: FakeUpstream, message_id: str, text: str, tool: str | None, stop: str, usage: dict
+    fake: FakeUpstream,
+    message_id: str,
+    text: str,
+    tool: str | None,
+    ending: tuple[str, str | None],
+    usage: dict,
 ) -> Response:
+    stop, matched = ending
     start = {"id": message_id, "type": "message", "role": "assistant", "model": fake.model, "content": []}
     start.update(
         stop_reason=None,
@@ -175,7 +184,7 @@ def _stream(
             )
     events.append(("content_block_stop", {"index": 0}))
     delta = {
-        "delta": {"stop_reason": stop, "stop_sequence": None},
+        "delta": {"stop_reason": stop, "stop_sequence": matched},
         "usage": {"output_tokens": usage["output_tokens"]},
     }
     events += [("message_delta", delta), ("message_stop", {})]

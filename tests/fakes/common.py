@@ -135,3 +135,13 @@ def embeddings_payload(body: dict[str, Any], model: str, dim: int, send_usage: b
         tokens = sum(count_tokens(item) for item in items)
         out["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
     return out
+
+
+def stopped_at(stop: Any, text: str, finish: str) -> tuple[str, str, str | None]:
+    """(text, finish_reason, the stop sequence matched): cut before the earliest stop sequence."""
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or () if isinstance(s, str) and s]
+    found = [(text.find(s), n, s) for n, s in enumerate(stops) if s and s in text]
+    if not found:
+        return text, finish, None
+    at, _, matched = min(found)
+    return text[:at], "stop", matched

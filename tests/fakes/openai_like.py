@@ -21,6 +21,7 @@ from tests.fakes.common import (
     openai_error,
     overlap,
     pieces,
+    stopped_at,
     truncate_words,
     words,
 )
@@ -220,8 +221,10 @@ async def chat(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
     n = _count(body)
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     tool = _forced_tool(body)
+    matched: str | None = None
     if tool is None:
         text, finish = _answer(fake, body, _content_text(last_user.get("content")))
+        text, finish, matched = stopped_at(body.get("stop"), text, finish)
         completion = len(words(text))
     else:
         text, finish, completion = "", "tool_calls", len(words(TOOL_ARGUMENTS))
@@ -232,6 +235,8 @@ async def chat(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
 
         def chunk(index: int, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
             choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": reason}
+            if fake.flavor == "vllm":  # vLLM names the stop sequence that ended the choice
+                choice["stop_reason"] = matched if reason else None
             out = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": fake.model}
             out["choices"] = [choice]
             if with_usage and fake.flavor == "openai":
@@ -265,6 +270,8 @@ async def chat(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
             message = {"role": "assistant", "content": None}
             message["tool_calls"] = [{"id": new_id("call_"), "type": "function", "function": function}]
         choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": finish})
+        if fake.flavor == "vllm":
+            choices[-1]["stop_reason"] = matched
     out = {
         "id": cid,
         "object": "chat.completion",

@@ -21,6 +21,7 @@ from lockgate.errors import AppError, BadRequest, UpstreamError
 from lockgate.inference import bounds
 from lockgate.inference.llama_request import LlamaCall, build_call, single_prompt
 from lockgate.inference.messages import for_template, parse_messages
+from lockgate.inference.stops import StopMatcher
 from lockgate.inference.worker import EngineWorker
 
 log = logging.getLogger("lockgate.inference")
@@ -181,6 +182,11 @@ class LlamaEngine:
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         call = await self._prepare(body, chat=True)
         messages = self._messages(body)
+        kwargs = self._kwargs(call)
+        if not call.required_tools and (stops := _own_stops(kwargs)):
+            opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
+            async with self.worker.lock, aclosing(self._choices(opener, call.n, stops)) as items:
+                return _answer_of([item async for item in items])
         async with self.worker.lock:
             return _merge([await self._call(self._chat_once, messages, call) for _ in range(call.n)])
 
@@ -211,8 +217,9 @@ class LlamaEngine:
                 yield StreamUsage(prompt, completion)
                 return
             kwargs = self._kwargs(call)
+            stops = _own_stops(kwargs)
             opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
-            async with aclosing(self._choices(opener, call.n)) as items:  # closed inside the lock
+            async with aclosing(self._choices(opener, call.n, stops)) as items:  # closed inside the lock
                 async for item in items:
                     yield item
 
@@ -226,11 +233,16 @@ class LlamaEngine:
                 async for item in items:
                     yield item
 
-    async def _choices(self, opener, n: int) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+    async def _choices(
+        self, opener, n: int, stops: list[str] | None = None
+    ) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+        """With `stops`, the stop sequences are matched here (not by llama.cpp), so the finishing
+        chunk can name the one that stopped it (`stop_reason`, as vLLM does)."""
         prompt = completion = 0
         for index in range(n):
             produced = 0
             finish = None
+            matcher = StopMatcher(stops) if stops else None
             async with aclosing(self._drain(await self._call(opener))) as chunks:
                 async for chunk in chunks:
                     choice = (chunk.get("choices") or [{}])[0]
@@ -238,11 +250,16 @@ class LlamaEngine:
                     if (choice.get("delta") or {}).get("content") or choice.get("text"):
                         produced += 1  # llama.cpp streams one token per chunk
                     finish = choice.get("finish_reason") or finish
+                    if matcher is not None and not _stopped(choice, matcher):
+                        continue  # held back: it may be the start of a stop sequence
                     yield chunk
+                    if matcher is not None and matcher.matched is not None:
+                        break  # closing the generator stops the generation
             # The context holds the prompt and every generated token fed back; the last one sampled is
-            # not fed back when the generation stops on max_tokens.
+            # not fed back when the generation stops on max_tokens or on a stop sequence found here.
             processed = await self.worker.run(lambda: self.llm.n_tokens)
-            prompt = max(0, processed - produced + (1 if finish == "length" else 0))
+            cut = finish == "length" or (matcher is not None and matcher.matched is not None)
+            prompt = max(0, processed - produced + (1 if cut else 0))
             completion += produced
         yield StreamUsage(prompt, completion)
 
@@ -271,6 +288,68 @@ class LlamaEngine:
         self.worker.close()
         if self._llm is not None:
             self._llm.close()
+
+
+def _own_stops(kwargs: dict[str, Any]) -> list[str] | None:
+    """The stop sequences this engine matches itself (taken out of `kwargs`): not beside tools or
+    logprobs, which llama-cpp-python's own handling keeps consistent."""
+    stop = kwargs.get("stop")
+    if not stop or kwargs.get("tools") or kwargs.get("logprobs") or kwargs.get("top_logprobs"):
+        return None
+    del kwargs["stop"]
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def _stopped(choice: dict[str, Any], matcher: StopMatcher) -> bool:
+    """Pass a chunk's text through the matcher (in place): whether the chunk is still worth sending
+    (it has text, another field of note, or it finishes the choice)."""
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return True
+    had = bool(delta.get("content"))
+    released = matcher.feed(delta.get("content") or "")
+    if matcher.matched is not None:
+        choice["finish_reason"], choice["stop_reason"] = "stop", matcher.matched
+    elif choice.get("finish_reason"):
+        released += matcher.flush()
+    if had or released:
+        delta["content"] = released
+    return bool(released) or not had or choice.get("finish_reason") is not None
+
+
+def _answer_of(items: list[dict[str, Any] | StreamUsage]) -> dict[str, Any]:
+    """A streamed generation's chunks (then its StreamUsage) as one chat.completion."""
+    chunks = [i for i in items if isinstance(i, dict)]
+    usage = next(i for i in items if isinstance(i, StreamUsage))
+    choices: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        for part in chunk.get("choices") or ():
+            choice = choices.setdefault(
+                part["index"],
+                {
+                    "index": part["index"],
+                    "message": {"role": "assistant", "content": ""},
+                    "logprobs": None,
+                    "finish_reason": None,
+                },
+            )
+            choice["message"]["content"] += (part.get("delta") or {}).get("content") or ""
+            choice["finish_reason"] = part.get("finish_reason") or choice["finish_reason"]
+            if part.get("stop_reason"):
+                choice["stop_reason"] = part["stop_reason"]
+    first = chunks[0] if chunks else {}
+    return {
+        "id": first.get("id", f"chatcmpl-{uuid.uuid4()}"),
+        "object": "chat.completion",
+        "created": first.get("created", int(time.time())),
+        "model": first.get("model"),
+        "choices": [choices[i] for i in sorted(choices)],
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+    }
 
 
 def _tool_call_chunks(answer: dict[str, Any], index: int) -> list[dict[str, Any]]:

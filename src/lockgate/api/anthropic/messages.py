@@ -27,12 +27,12 @@ async def create_message(body: MessagesRequest, ctx: AnthropicContext, state: St
         model = state.gateway.resolve(body.model, Endpoint.CHAT).name
         estimate = estimate_tokens(payload["messages"])
         return StreamingResponse(
-            encode_message_stream(events, message_id, model, estimate),
+            encode_message_stream(events, message_id, model, estimate, body.stop_sequences),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )
     answer = await state.gateway.generate(ctx, Endpoint.CHAT, payload)
-    return OrjsonResponse(message(answer, message_id))
+    return OrjsonResponse(message(answer, message_id, body.stop_sequences))
 
 
 @router.post("/messages/count_tokens")

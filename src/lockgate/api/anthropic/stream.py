@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from lockgate.api.anthropic.translate import anthropic_usage, stop_reason
+from lockgate.api.anthropic.translate import anthropic_usage, stopped
 from lockgate.api.errors import anthropic_error_type
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 
@@ -44,9 +44,10 @@ class _Blocks:
         return frame("content_block_delta", {"index": self.index, "delta": delta})
 
 
-def _chunk_frames(payload: dict[str, Any], blocks: _Blocks) -> tuple[list[bytes], str | None]:
+def _chunk_frames(payload: dict[str, Any], blocks: _Blocks) -> tuple[list[bytes], dict[str, Any] | None]:
+    """The frames of one chunk, and its choice when that choice finishes."""
     out: list[bytes] = []
-    finish: str | None = None
+    finish: dict[str, Any] | None = None
     for choice in payload.get("choices") or ():
         if choice.get("index", 0) != 0:
             continue
@@ -65,12 +66,17 @@ def _chunk_frames(payload: dict[str, Any], blocks: _Blocks) -> tuple[list[bytes]
             out += blocks.switch(("tool", int(call.get("index") or 0)), start)
             if arguments := function.get("arguments"):
                 out.append(blocks.delta({"type": "input_json_delta", "partial_json": arguments}))
-        finish = choice.get("finish_reason") or finish
+        if choice.get("finish_reason"):
+            finish = choice
     return out, finish
 
 
 async def encode_message_stream(
-    events: AsyncIterator[StreamEvent], message_id: str, model: str, input_estimate: int
+    events: AsyncIterator[StreamEvent],
+    message_id: str,
+    model: str,
+    input_estimate: int,
+    stop_sequences: list[str] | None = None,
 ) -> AsyncIterator[bytes]:
     """Anthropic SSE bytes for one message. Usage in message_start is an estimate (the provider reports
     the real counts at the end); message_delta carries the settled input and output tokens."""
@@ -87,7 +93,7 @@ async def encode_message_stream(
     yield frame("message_start", {"message": start})
     yield frame("ping", {})
     blocks = _Blocks()
-    finish: str | None = None
+    finish: dict[str, Any] = {}
     usage: dict[str, Any] = {}
     async for event in events:
         if isinstance(event, ChunkEvent):
@@ -106,6 +112,6 @@ async def encode_message_stream(
             return
     for item in blocks.close():
         yield item
-    delta = {"stop_reason": stop_reason(finish), "stop_sequence": None}
+    delta = stopped(finish, stop_sequences)
     yield frame("message_delta", {"delta": delta, "usage": anthropic_usage(usage)})
     yield frame("message_stop", {})

@@ -34,6 +34,17 @@ def stop_reason(finish_reason: str | None) -> str:
     return STOP_REASONS.get(finish_reason or "stop", "end_turn")
 
 
+def stopped(choice: dict[str, Any], stop_sequences: list[str] | None) -> dict[str, Any]:
+    """`stop_reason` and `stop_sequence` of a finished choice. The matched sequence is the choice's
+    `stop_reason` (vLLM's field, which Lockgate's engines and the anthropic provider set too); an
+    upstream that does not name it leaves a natural `end_turn`."""
+    matched = choice.get("stop_reason")
+    finish = choice.get("finish_reason")
+    if finish == "stop" and isinstance(matched, str) and matched in (stop_sequences or ()):
+        return {"stop_reason": "stop_sequence", "stop_sequence": matched}
+    return {"stop_reason": stop_reason(finish), "stop_sequence": None}
+
+
 def _image_part(block: ImageBlock, field: str) -> dict[str, Any]:
     source = block.source
     if source.type == "base64":
@@ -195,7 +206,7 @@ def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def message(answer: dict[str, Any], message_id: str) -> dict[str, Any]:
+def message(answer: dict[str, Any], message_id: str, stop_sequences: list[str] | None) -> dict[str, Any]:
     """A chat completion as Anthropic's `message` object."""
     choice = (answer.get("choices") or [{}])[0]
     reply = choice.get("message") or {}
@@ -218,7 +229,6 @@ def message(answer: dict[str, Any], message_id: str) -> dict[str, Any]:
         "role": "assistant",
         "model": answer.get("model"),
         "content": content,
-        "stop_reason": stop_reason(choice.get("finish_reason")),
-        "stop_sequence": None,
+        **stopped(choice, stop_sequences),
         "usage": anthropic_usage(answer.get("usage") or {}),
     }

@@ -30,6 +30,13 @@ def finish_reason(stop_reason: str | None) -> str | None:
     return FINISH_REASONS.get(stop_reason, "stop") if stop_reason else None
 
 
+def stop_sequence(message: dict[str, Any]) -> dict[str, str]:
+    """The stop sequence that ended a message (or message_delta), as vLLM names it on a chat choice:
+    `stop_reason`; nothing when none did."""
+    found = message.get("stop_sequence")
+    return {"stop_reason": found} if message.get("stop_reason") == "stop_sequence" and found else {}
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -198,7 +205,12 @@ def chat_completion(message: dict[str, Any]) -> dict[str, Any]:
         "created": int(time.time()),
         "model": message.get("model"),
         "choices": [
-            {"index": 0, "message": reply, "finish_reason": finish_reason(message.get("stop_reason"))}
+            {
+                "index": 0,
+                "message": reply,
+                "finish_reason": finish_reason(message.get("stop_reason")),
+                **stop_sequence(message),
+            }
         ],
         "usage": chat_usage(message.get("usage") or {}),
     }
@@ -214,8 +226,10 @@ class ChunkTranslator:
         self.usage: dict[str, Any] = {}
         self.tools: dict[int, int] = {}  # content block index → tool call index
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, **(extra or {})}
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -250,5 +264,6 @@ class ChunkTranslator:
             return None
         if kind == "message_delta":
             self.usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
-            return self._chunk({}, finish_reason((event.get("delta") or {}).get("stop_reason")))
+            delta = event.get("delta") or {}
+            return self._chunk({}, finish_reason(delta.get("stop_reason")), stop_sequence(delta))
         return None
