@@ -86,6 +86,17 @@ def test_chat_non_stream(vllm: FakeUpstream) -> None:
     assert recorded.json == {**CHAT, "n": 2} and recorded.headers["authorization"] == "Bearer sk-up"
 
 
+def test_stop_sequences_cut_the_answer_and_vllm_names_the_one_met(vllm: FakeUpstream) -> None:
+    with client(vllm) as c:
+        body = c.post("/v1/chat/completions", json={**CHAT, "stop": ["world", "there"]}).json()
+        choice = body["choices"][0]
+        assert choice["message"]["content"] == "echo: hello "
+        assert (choice["finish_reason"], choice["stop_reason"]) == ("stop", "there")
+        with c.stream("POST", "/v1/chat/completions", json={**CHAT, "stop": "there", "stream": True}) as r:
+            events = sse_payloads(r)
+    assert events[-2]["choices"][0]["stop_reason"] == "there"
+
+
 def test_chat_stream_usage_then_done(vllm: FakeUpstream) -> None:
     vllm.reply = "one two three"
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
@@ -98,7 +109,13 @@ def test_chat_stream_usage_then_done(vllm: FakeUpstream) -> None:
     assert usage_chunk["usage"] == {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert chunks[-1]["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+        "stop_reason": None,  # vLLM's: the stop sequence that ended the choice, none here
+    }
     text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
     assert text == "one two three"
     assert len(chunks) == 5  # role + 3 words + finish
