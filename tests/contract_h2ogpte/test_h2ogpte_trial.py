@@ -39,10 +39,11 @@ def collection_key(lockgate, owner_key: str, collection_id: str) -> str:
     return made.json()["token"]
 
 
-def test_metadata_filter_limits_a_websocket_answer_to_the_matching_documents(lockgate, new_user) -> None:
-    from h2ogpte.types import SessionError
+def test_metadata_filter_and_document_ids_limit_an_answer_to_those_documents(lockgate, new_user) -> None:
+    from h2ogpte.types import SessionError, TagFilter
 
-    client = sdk(lockgate, new_user())
+    alice = new_user()
+    client = sdk(lockgate, alice)
     collection_id, ids = tagged_collection(client)
     session_id = client.create_chat_session(collection_id)
     question = "Who signed a contract, and how many paper clips were shipped?"
@@ -64,9 +65,26 @@ def test_metadata_filter_limits_a_websocket_answer_to_the_matching_documents(loc
             )
             used = {r.document_id for r in client.list_chat_message_references(reply.id)}
             assert used == expected, metadata_filter
+        # TagFilter.document_ids: exactly those documents (its tags are then ignored)
+        only = TagFilter(include=["absent"], document_ids=[ids["Dunder Mifflin.txt"]])
+        reply = session.query(question, llm_args=SHORT, rag_config=RAG, tags=only, timeout=TIMEOUT)
+        used = {r.document_id for r in client.list_chat_message_references(reply.id)}
+        assert used == {ids["Dunder Mifflin.txt"]}
         with pytest.raises(SessionError) as refused:
             session.query(question, llm_args=SHORT, metadata_filter={"branch": {"$eq": "x"}}, timeout=TIMEOUT)
     assert "metadata_filter.branch" in str(refused.value)
+    # the same document scope on the REST completion
+    with httpx.Client(base_url=lockgate.url, headers={"Authorization": f"Bearer {alice.key}"}) as http:
+        body = {
+            "message": question,
+            "llm_args": SHORT,
+            "rag_config": RAG,
+            "tags": {"document_ids": [ids["IniTech.txt"]]},
+        }
+        answered = http.post(f"/api/v1/chats/{session_id}/completions", json=body, timeout=TIMEOUT)
+    assert answered.status_code == 200, answered.text
+    used = {r.document_id for r in client.list_chat_message_references(answered.json()["message_id"])}
+    assert used == {ids["IniTech.txt"]}
 
 
 def test_a_collection_key_reads_its_collection_and_nothing_else(lockgate, new_user) -> None:

@@ -159,7 +159,10 @@ class CompletionService:
 
     @staticmethod
     async def _tagged(session, collection_id: int, tags: Any) -> list[int]:
-        """h2oGPTe `tags`: a list of tag names (documents with any of them) or {include, exclude}."""
+        """h2oGPTe `tags`: a list of tag names (documents with any of them), {include, exclude}, or
+        {document_ids} (those documents' copies in the collection; the tags are then ignored)."""
+        if isinstance(tags, dict) and tags.get("document_ids"):
+            return await repository.copies_in(session, collection_id, tags["document_ids"])
         if isinstance(tags, dict):
             include, exclude = tags.get("include"), tags.get("exclude")
         else:

@@ -219,6 +219,13 @@ async def neighbour_chunks(session: AsyncSession, chunk_ids: list[int]) -> list[
     return list(await session.scalars(stmt))
 
 
+async def copies_in(session: AsyncSession, collection_id: int, roots: list[int]) -> list[int]:
+    """The collection's copies of the documents `roots` (public ids: the document a copy came from)."""
+    root = func.coalesce(Document.origin_id, Document.id)
+    stmt = select(Document.id).where(Document.collection_id == collection_id, root.in_(roots))
+    return list(await session.scalars(stmt))
+
+
 async def documents_with_metadata(
     session: AsyncSession, collection_id: int, wanted: dict[str, Any]
 ) -> list[int]:

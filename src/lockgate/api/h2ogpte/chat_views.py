@@ -44,6 +44,26 @@ Templates = Annotated[TemplateService, Depends(templates)]
 ChatContext = Annotated[CallContext, Depends(chat_context)]
 
 
+class TagFilter(BaseModel):
+    """h2oGPTe's TagFilter: documents with any `include` tag and no `exclude` tag, or, when
+    `document_ids` is given, exactly those documents (the tags are then ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    document_ids: list[str] | None = None
+
+    def internal(self) -> dict[str, Any]:
+        """The completion service's shape: document ids as database ids."""
+        if self.document_ids:
+            return {"document_ids": [from_public_id("document", d) for d in self.document_ids]}
+        return {"include": self.include, "exclude": self.exclude}
+
+
+def internal_tags(tags: list[str] | TagFilter | None) -> list[str] | dict[str, Any] | None:
+    return tags.internal() if isinstance(tags, TagFilter) else tags
+
+
 class CompletionBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -56,7 +76,7 @@ class CompletionBody(BaseModel):
     self_reflection_config: dict[str, Any] | None = None
     rag_config: dict[str, Any] | None = None
     include_chat_history: str | None = None
-    tags: Any = None
+    tags: list[str] | TagFilter | None = None
     stream: bool = False
 
 

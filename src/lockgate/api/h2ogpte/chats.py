@@ -21,6 +21,7 @@ from lockgate.api.h2ogpte.chat_views import (
     NameBody,
     TemplateChange,
     Templates,
+    internal_tags,
     keyed_collection,
     message_out,
     session_out,
@@ -124,7 +125,7 @@ async def get_completion(
 ) -> dict[str, str] | StreamingResponse:
     """The answer; with `stream: true`, JSON lines of {body: delta, finished: false}, then one
     {message_id, body: full answer, finished: true} (or {error, finished: true} if the model fails)."""
-    request = body.model_dump()
+    request = {**body.model_dump(), "tags": internal_tags(body.tags)}
     chat_id = from_public_id("chat", session_id)
     if not body.stream:
         message_id, text = await completions.complete(ctx, chat_id, request)

@@ -10,15 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lockgate.api.h2ogpte.chat_views import TagFilter, internal_tags
 from lockgate.api.h2ogpte.common import to_public_id
 from lockgate.errors import AppError, InvalidRequest
-
-
-class TagFilterFrame(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    include: list[str] | None = None
-    exclude: list[str] | None = None
-    document_ids: list[str] | None = None
 
 
 class ChatRequestFrame(BaseModel):
@@ -42,7 +36,7 @@ class ChatRequestFrame(BaseModel):
     self_reflection_config: str | dict[str, Any] | None = None
     rag_config: str | dict[str, Any] | None = None
     include_chat_history: bool | str | None = None
-    tags: list[str] | TagFilterFrame | None = None
+    tags: list[str] | TagFilter | None = None
     metadata_filter: dict[str, Any] | str | None = None
 
     def completion_request(self, llm_names: list[str]) -> dict[str, Any]:
@@ -52,9 +46,6 @@ class ChatRequestFrame(BaseModel):
             if not 0 <= llm < len(llm_names):
                 raise InvalidRequest(f"llm: no model at index {llm}.", param="llm")
             llm = llm_names[llm]
-        tags: Any = self.tags
-        if isinstance(tags, TagFilterFrame):
-            tags = {"include": tags.include, "exclude": tags.exclude}
         return {
             "message": self.body,
             "system_prompt": self.system_prompt,
@@ -65,7 +56,7 @@ class ChatRequestFrame(BaseModel):
             "self_reflection_config": _object("self_reflection_config", self.self_reflection_config),
             "rag_config": _object("rag_config", self.rag_config),
             "include_chat_history": self.include_chat_history,
-            "tags": tags,
+            "tags": internal_tags(self.tags),
             "metadata_filter": metadata_filter(self.metadata_filter),
         }
 
