@@ -334,7 +334,8 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
         app.include_router(module.router)
     install_console(app)
     app.include_router(h2ogpte_fallback.router)  # last: h2oGPTe routes not served answer 501
-    app.add_middleware(LoneSurrogateGuard)  # behind the lanes, which check their own bodies
+    # behind the lanes, which check their own bodies; answers in the dialect of the route it spares
+    app.add_middleware(LoneSurrogateGuard, routes=[r for m in SURFACES for r in m.router.routes])
     # inside the request context: the lanes are logged and measured like any route
     app.add_middleware(InferenceFastLane, routes=[*generation.router.routes, *embeddings.router.routes])
     limits = BodyLimits(

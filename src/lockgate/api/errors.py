@@ -27,6 +27,8 @@ def dialect_route(dialect: str) -> type[APIRoute]:
     body that is not JSON (rejected before any dependency) gets the dialect's error shape."""
 
     class DialectRoute(APIRoute):
+        dialect_name = dialect  # read by middleware that answers before routing (json_text)
+
         def get_route_handler(self):
             handler = super().get_route_handler()
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.api.errors import render_exception
@@ -23,6 +25,8 @@ from lockgate.api.errors import render_exception
 # A valid pair also matches: the walk then finds nothing and the request goes on.
 _MAY_HOLD = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Surfaces whose every route speaks one dialect (their routers mark it with a dependency).
+_PREFIX_DIALECTS = (("/api/v1/", "h2ogpte"), ("/rpc/", "h2ogpte_rpc"))
 
 
 def may_hold_surrogate(raw: bytes) -> bool:
@@ -74,8 +78,11 @@ class LoneSurrogateGuard:
     """ASGI middleware: a JSON body is read whole (the body limit in front bounds it), checked, and
     handed on unchanged. Placed behind the inference fast lane, which checks its own bodies."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()):
+        """`routes`: the routes whose class names their error dialect (`dialect_route`), so a refusal
+        made here, before routing, answers in the dialect the route would have used."""
         self.app = app
+        self.routes = [r for r in routes if getattr(r, "dialect_name", None)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _is_json(scope):
@@ -99,7 +106,9 @@ class LoneSurrogateGuard:
                 decoded = None  # not JSON: the route's own parsing reports it
             location = surrogate_location(decoded)
             if location is not None:
-                response = await render_exception(Request(scope), surrogate_error(location))
+                request = Request(scope)
+                request.state.dialect = self._dialect(scope)
+                response = await render_exception(request, surrogate_error(location))
                 await response(scope, receive, send)
                 return
         pending = iter(messages)  # handed on exactly as received
@@ -108,6 +117,16 @@ class LoneSurrogateGuard:
             return next(pending, None) or await receive()
 
         await self.app(scope, replay, send)
+
+    def _dialect(self, scope: Scope) -> str:
+        for route in self.routes:
+            if route.matches(scope)[0] == Match.FULL:
+                return route.dialect_name  # type: ignore[attr-defined]
+        path = scope["path"]
+        for prefix, dialect in _PREFIX_DIALECTS:
+            if path.startswith(prefix):
+                return dialect
+        return "opengate"
 
 
 def _is_json(scope: Scope) -> bool:
