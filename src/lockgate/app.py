@@ -47,6 +47,7 @@ from lockgate.api.opengate import (
     search,
     usage,
 )
+from lockgate.api.opengate import jobs as jobs_routes
 from lockgate.config import ModelSettings, Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
@@ -64,7 +65,10 @@ from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.inference.engines import LocalEngines, default_models
+from lockgate.jobs.queue import JobQueue, queue_place
 from lockgate.jobs.service import JobService
+from lockgate.jobs.work import job_work
+from lockgate.jobs.worker import JobWorker
 from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
@@ -102,6 +106,7 @@ SURFACES = (
     collections,
     evaluation,
     documents,
+    jobs_routes,
     search,
     parse,
     extras,
@@ -148,7 +153,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     )
     rag = RagService(db, gateway, settings.rag_embedding_model)
     conversations = ConversationService(db, rag)
-    jobs = JobService(db)
+    jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
         settings=settings,
         db=db,
@@ -267,6 +272,21 @@ def warn_if_rag_model_missing(state: AppState) -> None:
         )
 
 
+def build_job_worker(state: AppState, slots: int) -> JobWorker:
+    settings = state.settings
+    work = job_work(state.uploads, state.library, state.conversations, state.chunk_reads, state.content)
+    return JobWorker(
+        state.db,
+        state.jobs,
+        work,
+        state.authenticator.principal_for_key,
+        slots=slots,
+        lease_seconds=settings.job_lease_seconds,
+        max_attempts=settings.job_max_attempts,
+        per_user=settings.jobs_per_user,
+    )
+
+
 def settle_heap() -> None:
     """Move everything built at startup (libraries, models, registry) out of the garbage collector's
     reach: a full collection then walks only what requests allocate. Under load, full collections over
@@ -286,6 +306,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
         state = build_state(settings, metrics)
         app.state.lockgate = state
         watchers: list[asyncio.Task] = []
+        worker: JobWorker | None = None
         try:
             result = await state.access.bootstrap(settings.master_key)
             if result.generated_master_key:
@@ -302,10 +323,16 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             warn_if_rag_model_missing(state)
             watchers.append(asyncio.create_task(_watch_registry(state)))
             watchers.append(asyncio.create_task(state.readiness.watch(settings.health_check_seconds)))
+            if settings.job_workers > 0:
+                worker = build_job_worker(state, settings.job_workers)
+                await worker.start()
             if freeze_startup_heap:
                 settle_heap()
             yield
         finally:
+            if worker is not None:
+                await worker.stop()  # jobs in flight go back to the queue, their current step undone
+            state.jobs.queue.close()
             for watcher in watchers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

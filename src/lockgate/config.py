@@ -201,6 +201,29 @@ class Settings(BaseModel):
         "(any valid one) and the browsable /docs and /redoc are not served.",
     )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
+    job_queue: Literal["auto", "sqlite", "redis"] = Field(
+        default="auto",
+        description="Where queued jobs wait: sqlite (the file queue.db in data_dir, shared by the processes "
+        "of one machine) or redis (redis_url, shared by every replica). auto: redis when redis_url is set.",
+    )
+    job_workers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Jobs (ingestion, h2oGPTe *_job routes) each `lockgate serve` process runs at once; 0 "
+        "leaves them to `lockgate worker` pools.",
+    )
+    job_lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        description="A running job whose worker has not reported for this long (it died) is queued again.",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Times a job is started before a dying worker fails it."
+    )
+    jobs_per_user: int = Field(
+        default=2, ge=1, le=1000, description="Jobs of one user that run at the same time (others wait)."
+    )
     console_insecure_cookies: bool = Field(
         default=False,
         description="Send the web console's cookies without the Secure flag, for a console served over "

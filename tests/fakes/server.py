@@ -125,6 +125,9 @@ class FakeUpstream:
         self.raw_answer: bytes | None = None  # a non-streamed body, sent as application/json
         self.stream_script: Script | None = None  # a streamed body: bytes, or seconds to wait
         self.retry_after: str | None = None  # Retry-After sent with fail_status
+        # A gate: while `hold` is set, inference calls wait (after being recorded) until it is cleared,
+        # so a test can act while a client is known to be mid-call (e.g. kill the process calling).
+        self.hold = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -206,6 +209,7 @@ class FakeUpstream:
         self.fail_status, self.fail_probe, self.delay, self.chunk_delay = None, False, 0.0, 0.0
         self.cut_stream_after, self.send_usage, self.reply = None, True, None
         self.raw_answer, self.stream_script, self.retry_after = None, None, None
+        self.hold.clear()
 
     async def sleep(self, seconds: float) -> None:
         """asyncio.sleep that ends early once stop() (another thread) sets the flag."""
@@ -243,6 +247,8 @@ class FakeUpstream:
                 if not allowed:
                     return impl.unauthorized(path)
             if ep.kind == "inference":
+                while self.hold.is_set() and not self._stopping:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
                 await self.sleep(self.delay)
                 status = self.fail_status
             else:

@@ -1,4 +1,4 @@
-"""`lockgate serve|migrate|admin|ingest|eval`."""
+"""`lockgate serve|worker|migrate|admin|ingest|eval`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from lockgate import __version__
-from lockgate.cli import admin, evaluate, ingest
+from lockgate.cli import admin, evaluate, ingest, jobs
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
-from lockgate.cli.worker import worker_environment
+from lockgate.cli.server_processes import worker_environment
 from lockgate.kit.private_files import private_dir
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(admin.app, name="admin")
 app.command(name="ingest")(ingest.ingest)
 app.command(name="eval")(evaluate.evaluate)
+app.command(name="worker")(jobs.worker)
 
 
 def _print_version(value: bool) -> None:
@@ -107,7 +108,7 @@ def serve(
     # travel through the environment); migrations ran once, here, before any worker starts.
     os.environ.update(worker_environment(config, settings, workers))
     uvicorn.run(
-        "lockgate.cli.worker:build_app",
+        "lockgate.cli.server_processes:build_app",
         factory=True,
         workers=workers,
         host=settings.host,

@@ -68,6 +68,22 @@ class Authenticator:
         principal = self._cached(key_hash)
         if principal is None:
             principal = await self._shared_load(key_hash, raw_key)
+        return self._check_expiry(principal)
+
+    async def principal_for_key(self, key_id: int | None) -> Principal:
+        """The principal of a key by its id, as fresh as the database (a background job acting for the
+        key that submitted it): 401 when the key is gone or expired, 403 when the user expired."""
+        if key_id is None:
+            raise Unauthenticated("The API key that submitted this job is unknown.")
+        async with self._db.transaction() as session:
+            rows = await repository.load_principal_rows_by_key_id(session, key_id)
+            if rows is None:
+                raise Unauthenticated("The API key that submitted this job was deleted.")
+            principal = principal_from_rows(*rows)
+        return self._check_expiry(principal)
+
+    @staticmethod
+    def _check_expiry(principal: Principal) -> Principal:
         now = time.time()
         if principal.key_expires is not None and principal.key_expires <= now:
             raise Unauthenticated("API key expired.")

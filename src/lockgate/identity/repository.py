@@ -180,3 +180,11 @@ async def master_principal_rows(session: AsyncSession) -> list[tuple[ApiKey, Use
 
 async def set_key_hash(session: AsyncSession, key_id: int, key_hash: str) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(key_hash=key_hash))
+
+
+async def load_principal_rows_by_key_id(
+    session: AsyncSession, key_id: int
+) -> tuple[ApiKey, User, Role] | None:
+    """As load_principal_rows, by the key's id (a job acting for the key that submitted it)."""
+    row = (await session.execute(_principal_rows().where(ApiKey.id == key_id))).first()
+    return None if row is None else (row[0], row[1], row[2])

@@ -1,111 +1,86 @@
-"""Start, advance, finish and read jobs. `run` is the one place work is executed: today inline, before
-the caller gets the job back (finished); a queue can take its place without changing the callers."""
+"""Submit, read, cancel and wait for jobs. A job is a row in the jobs table (the truth about it) and a
+message on the queue (jobs/queue.py) that wakes a worker (jobs/worker.py); `submit` answers at once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 
-from lockgate.errors import AppError, Conflict, NotFound
+from lockgate.errors import Conflict, NotFound
 from lockgate.identity.schemas import Principal
-from lockgate.jobs.models import Job, JobKind, JobStatus
+from lockgate.jobs import repository
+from lockgate.jobs.models import FINAL_STATUSES, Job, JobKind, JobStatus
+from lockgate.jobs.queue import JobQueue
+from lockgate.jobs.schemas import ItemsPayload
+from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
 
 log = logging.getLogger("lockgate.jobs")
 
 
-class JobHandle:
-    """What running work may tell its job: progress, and the result to keep."""
-
-    def __init__(self, jobs: JobService, job_id: str):
-        self._jobs = jobs
-        self.id = job_id
-        self.result: dict[str, Any] = {}
-
-    async def advance(self, done: int) -> None:
-        await self._jobs._update(self.id, done=done)
-
-
-Work = Callable[[JobHandle], Awaitable[None]]
-
-
 class JobService:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, queue: JobQueue):
         self._db = db
+        self.queue = queue
+        # Set on every submit, so a worker in this process starts at once instead of at its next poll.
+        self.submitted = asyncio.Event()
 
-    async def start(
+    async def submit(
         self,
         principal: Principal,
         kind: JobKind,
         name: str,
         total: int,
+        payload: BaseModel,
         collection_id: int | None = None,
         job_id: str | None = None,
-    ) -> str:
-        """A running job; its id (a UUID string: `job_id` when the client chose it, 409 if taken)."""
+    ) -> Job:
+        """A pending job, queued; its id is a UUID string (`job_id` when the client chose it, 409 if
+        taken). The work runs as the submitting key: revoking the key stops jobs not yet run."""
         async with self._db.transaction() as session:
             if job_id is not None and await session.get(Job, job_id) is not None:
                 raise Conflict(f"Job {job_id} already exists.")
             job = Job(
                 id=job_id or str(uuid.uuid4()),
                 owner_id=principal.user_id,
+                key_id=principal.key_id,
                 kind=kind,
                 name=name[:255],
                 collection_id=collection_id,
-                status=JobStatus.RUNNING,
+                status=JobStatus.PENDING,
                 total=total,
                 errors=[],
                 result={},
+                payload=payload.model_dump(mode="json"),
             )
             session.add(job)
-            return job.id
+        # After the commit: a worker that pops the id finds the row. Should the push fail, the row
+        # stays pending and the sweep (jobs/worker.py) queues it again.
+        try:
+            await self.queue.push(job.id)
+        except Exception:
+            log.exception("job %s: queueing failed; the sweep will queue it again", job.id)
+        self.submitted.set()
+        return job
 
-    async def finish(self, job_id: str, errors: list[str], result: dict[str, Any]) -> None:
-        """Completed without errors, else failed with them."""
-        status = JobStatus.FAILED if errors else JobStatus.COMPLETED
-        await self._update(job_id, status=status, errors=errors, result=result)
-
-    async def _update(self, job_id: str, **values: Any) -> None:
-        async with self._db.transaction() as session:
-            job = await session.get(Job, job_id)
-            if job is not None:
-                for field, value in values.items():
-                    setattr(job, field, value)
-
-    async def run(
+    async def submit_each(
         self,
         principal: Principal,
         kind: JobKind,
-        name: str,
-        total: int,
-        work: Work,
+        title: str,
+        ids: list[int],
+        endpoint: str,
         collection_id: int | None = None,
-        raise_errors: bool = False,
-        job_id: str | None = None,
     ) -> Job:
-        """Run `work` as a job and return the job, finished. A failure of the work is recorded in the
-        job (its message for an AppError, a generic one otherwise), and raised if `raise_errors`."""
-        job_id = await self.start(principal, kind, name, total, collection_id, job_id)
-        handle = JobHandle(self, job_id)
-        errors: list[str] = []
-        try:
-            await work(handle)
-        except Exception as exc:
-            if isinstance(exc, AppError):
-                errors.append(exc.message)
-            else:
-                log.exception("job %s (%s) failed", job_id, kind)
-                errors.append(f"{name}: internal error.")
-            await self.finish(job_id, errors, handle.result)
-            if raise_errors:
-                raise
-            return await self.get(principal, job_id)
-        await self.finish(job_id, errors, handle.result)
-        return await self.get(principal, job_id)
+        """A job doing the same thing to each id in turn (jobs/work.py), titled "{title}" with the count
+        in place of {n}: h2oGPTe's deletions and imports."""
+        payload = ItemsPayload(endpoint=endpoint, ids=ids, collection_id=collection_id)
+        name = title.format(n=len(ids))
+        return await self.submit(principal, kind, name, len(ids), payload, collection_id)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
         """The caller's job; 404 for anyone else's (and, for a collection key, another collection's)."""
@@ -124,3 +99,23 @@ class JobService:
                 select(Job).where(Job.owner_id == principal.user_id).order_by(Job.created.desc()).limit(limit)
             )
             return list((await session.scalars(stmt)).all())
+
+    async def pending_count(self, principal: Principal) -> int:
+        return sum(1 for j in await self.list(principal) if j.status not in FINAL_STATUSES)
+
+    async def cancel(self, principal: Principal, job_id: str) -> Job:
+        """Cancel the caller's job. A pending job never runs; a running one stops before its next
+        document (the one in flight is rolled back, never half written). A finished job stays as it is."""
+        await self.get(principal, job_id)
+        async with self._db.transaction() as session:
+            await repository.cancel(session, job_id, now_ts())
+        return await self.get(principal, job_id)
+
+    async def wait(self, principal: Principal, job_id: str, poll: float = 0.05) -> Job:
+        """The job once finished (completed, failed or canceled), for routes that answer synchronously."""
+        while True:
+            job = await self.get(principal, job_id)
+            if job.status in FINAL_STATUSES:
+                return job
+            await asyncio.sleep(poll)
+            poll = min(poll * 1.5, 0.5)

@@ -4,11 +4,12 @@ transaction), chunks, and search. Every read is ANDed with the caller's access."
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied, ServiceUnavailable
@@ -178,9 +179,11 @@ class RagService:
         name: str | None,
         options: ChunkingOptions,
         metadata: dict[str, Any],
+        on_written: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
     ) -> int:
         """Parse, chunk and embed off the event loop, then write the document and every chunk in one
-        transaction: a failure anywhere leaves nothing behind."""
+        transaction: a failure anywhere leaves nothing behind. `on_written(session, document_id)` runs
+        inside that transaction (a job records its progress with the document, jobs/worker.py)."""
         async with self._db.transaction() as session:
             await self._writable(session, ctx.principal, collection_id)
         ocr = self._ocr()
@@ -226,6 +229,8 @@ class RagService:
                 )
             ]
             await self.store_chunks(session, rows)
+            if on_written is not None:
+                await on_written(session, document.id)
             return document.id
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:

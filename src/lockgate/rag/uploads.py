@@ -1,12 +1,15 @@
 """Two-step ingestion (h2oGPTe): files are uploaded first, then ingested into a collection with options
 (chunking from the collection's settings, one chunk per page, summaries and sample questions written
-by the chat model). Each ingestion is run as a job (jobs/)."""
+by the chat model). Each ingestion is a job on the queue (jobs/), run by a worker."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest, NotFound
@@ -14,7 +17,9 @@ from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
 from lockgate.jobs.models import Job, JobKind
-from lockgate.jobs.service import JobHandle, JobService
+from lockgate.jobs.schemas import ChunkingSpec, IngestPayload
+from lockgate.jobs.service import JobService
+from lockgate.jobs.worker import JobRun
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository
 from lockgate.rag.chunking import ChunkingOptions
@@ -48,51 +53,101 @@ class Uploads:
             return row.id
 
     async def ingest(
-        self,
-        ctx: CallContext,
-        upload_ids: list[int],
-        collection_id: int,
-        options: IngestOptions,
-        raise_errors: bool = True,
+        self, ctx: CallContext, upload_ids: list[int], collection_id: int, options: IngestOptions
     ) -> Job:
-        """Ingest each upload (then forget it) as one job, finished when this returns: its result holds
-        the document ids, in order. Unknown uploads or an unwritable collection are refused before
-        any job starts. A failure is recorded in the job (and raised if `raise_errors`); documents
-        ingested before it stay."""
+        """Queue the ingestion of the uploads (one document each, then the upload is forgotten) as one
+        job, answered at once; its result will hold the document ids, in order. Unknown uploads or an
+        unwritable collection are refused (404/403) before any job exists."""
         principal = ctx.principal
         async with self._db.transaction() as session:
-            uploads = []
             for upload_id in upload_ids:
                 upload = await session.get(Upload, upload_id)
                 if upload is None or upload.owner_id != principal.user_id:
                     raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
-                uploads.append((upload.id, upload.name, upload.content_type, upload.data))
             collection = await self._rag.writable(session, principal, collection_id)
             settings = dict(collection.settings or {})
-        chunking = _chunking(settings, options)
-        summaries = _flag(options.gen_doc_summaries, settings.get("gen_doc_summaries"))
-        questions = _flag(options.gen_doc_questions, settings.get("gen_doc_questions"))
-
-        async def work(job: JobHandle) -> None:
-            document_ids: list[int] = []
-            job.result["document_ids"] = document_ids
-            for upload_id, name, content_type, data in uploads:
-                document_id = await self._rag.ingest(
-                    ctx, collection_id, name, content_type, data, name, chunking, options.metadata or {}
-                )
-                document_ids.append(document_id)
-                if summaries or questions:
-                    await self._describe(ctx, document_id, summaries, questions)
-                async with self._db.transaction() as session:
-                    upload = await session.get(Upload, upload_id)
-                    if upload is not None:
-                        await session.delete(upload)
-                await job.advance(len(document_ids))
-
-        name = f"Ingesting {len(uploads)} file(s)"
-        return await self._jobs.run(
-            principal, JobKind.INGEST_UPLOAD, name, len(uploads), work, collection_id, raise_errors
+        payload = IngestPayload(
+            endpoint=ctx.endpoint,
+            collection_id=collection_id,
+            upload_ids=upload_ids,
+            chunking=ChunkingSpec(**asdict(_chunking(settings, options))),
+            metadata=options.metadata or {},
+            summaries=_flag(options.gen_doc_summaries, settings.get("gen_doc_summaries")),
+            questions=_flag(options.gen_doc_questions, settings.get("gen_doc_questions")),
         )
+        name = f"Ingesting {len(upload_ids)} file(s)"
+        return await self._jobs.submit(
+            principal, JobKind.INGEST_UPLOAD, name, len(upload_ids), payload, collection_id
+        )
+
+    async def ingest_document(
+        self,
+        ctx: CallContext,
+        collection_id: int,
+        file: tuple[str, str | None, bytes],
+        name: str | None,
+        chunking: ChunkingOptions,
+        metadata: dict[str, Any],
+    ) -> Job:
+        """Queue one file (name, content type, bytes) as a document of the collection (POST
+        /v1/documents?async=true): kept as an upload until its job writes the document."""
+        async with self._db.transaction() as session:
+            await self._rag.writable(session, ctx.principal, collection_id)
+        upload_id = await self.save(ctx.principal, *file)
+        payload = IngestPayload(
+            endpoint=ctx.endpoint,
+            collection_id=collection_id,
+            upload_ids=[upload_id],
+            names=[name],
+            chunking=ChunkingSpec(**asdict(chunking)),
+            metadata=metadata,
+        )
+        title = f"Ingesting {name or file[0]}"
+        return await self._jobs.submit(
+            ctx.principal, JobKind.INGEST_DOCUMENT, title, 1, payload, collection_id
+        )
+
+    async def run_ingest(self, run: JobRun) -> None:
+        """The work of an ingestion job, from the first upload not yet ingested. Each document is
+        written, its upload forgotten and the job advanced in one transaction: a worker killed midway
+        leaves the document whole or absent, and the retry goes on from there."""
+        job = IngestPayload.model_validate(run.job.payload)
+        ctx = CallContext(run.principal, job.endpoint)
+        chunking = ChunkingOptions(**job.chunking.model_dump())
+        document_ids: list[int] = run.result.setdefault("document_ids", [])
+        for position in range(run.done, len(job.upload_ids)):
+            async with self._db.transaction() as session:
+                upload = await session.get(Upload, job.upload_ids[position])
+                if upload is None:
+                    raise NotFound(f"Upload {job.upload_ids[position]} not found.", param="upload_ids")
+                filename, content_type, data = upload.name, upload.content_type, upload.data
+            name = job.names[position] if position < len(job.names) else None
+
+            async def written(
+                session: AsyncSession, document_id: int, upload_id: int = upload.id, done: int = position + 1
+            ) -> None:
+                await session.execute(delete(Upload).where(Upload.id == upload_id))
+                document_ids.append(document_id)
+                await run.advance(done, session)
+
+            try:
+                document_id = await self._rag.ingest(
+                    ctx,
+                    job.collection_id,
+                    filename,
+                    content_type,
+                    data,
+                    name or filename,
+                    chunking,
+                    job.metadata,
+                    written,
+                )
+            except BaseException:
+                if len(document_ids) > position:  # recorded in a transaction that rolled back
+                    document_ids.pop()
+                raise
+            if job.summaries or job.questions:
+                await self._describe(ctx, document_id, job.summaries, job.questions)
 
     async def pending(self, principal: Principal) -> list[int]:
         """The caller's uploads not yet ingested, oldest first."""

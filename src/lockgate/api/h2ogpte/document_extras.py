@@ -16,10 +16,9 @@ from lockgate.api.h2ogpte.chat_views import ChatContext, keyed_collection
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, timestamp, to_public_id
 from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import LibraryDep
-from lockgate.api.h2ogpte.models import Content
 from lockgate.errors import InvalidRequest, NotFound
 from lockgate.jobs.models import JobKind
-from lockgate.jobs.service import JobHandle
+from lockgate.jobs.schemas import SummaryPayload
 from lockgate.rag.chunk_reads import ChunkHit, ChunkReads
 
 router = h2ogpte_router("documents")
@@ -89,37 +88,32 @@ async def get_document_page_settings(
 
 @router.post("/documents/process_job", status_code=201)
 async def process_document_job(
-    body: ProcessBody, ctx: ChatContext, chunks: Chunks, content: Content, jobs: JobsDep
+    body: ProcessBody, ctx: ChatContext, chunks: Chunks, jobs: JobsDep
 ) -> dict[str, Any]:
-    """Summarise a document (or fill `schema`) as a job whose id is the summary's."""
+    """Summarise a document (or fill `schema`) as a job whose id is the summary's, answered at once."""
     root = _doc(body.document_id)
     summary_id = _summary_id(body.summary_id)
-    document, texts = await chunks.document_text(ctx.principal, root, body.max_num_chunks)
+    document, _ = await chunks.document_text(ctx.principal, root, 1)  # readable by the caller, or 404
     llm_args = dict(body.llm_args or {})
     if body.json_schema:
         llm_args["guided_json"] = body.json_schema
-    prompts = {
-        "system_prompt": body.system_prompt,
-        "pre_prompt_summary": body.pre_prompt_summary,
-        "prompt_summary": body.prompt_summary,
-    }
-    kwargs = json.dumps(body.model_dump(exclude_none=True, exclude={"document_id", "summary_id"}))
-
-    async def work(job: JobHandle) -> None:
-        job.result.update(document_id=root, kwargs=kwargs, content="", error="")
-        try:
-            answer = await content.summarize(ctx, body.llm, texts or [document.name], prompts, llm_args)
-        except Exception as exc:
-            job.result["error"] = getattr(exc, "message", "The summary failed.")
-            raise
-        job.result["content"] = answer.content
-        job.result["usage_stats"] = json.dumps(
-            {"llm": answer.llm, "input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens}
-        )
-        await job.advance(1)
-
-    kind, title = JobKind.PROCESS_DOCUMENT, f"Summarizing {document.name}"
-    job = await jobs.run(ctx.principal, kind, title, 1, work, document.collection_id, job_id=summary_id)
+    payload = SummaryPayload(
+        endpoint=ctx.endpoint,
+        document_id=root,
+        max_num_chunks=body.max_num_chunks,
+        llm=body.llm,
+        prompts={
+            "system_prompt": body.system_prompt,
+            "pre_prompt_summary": body.pre_prompt_summary,
+            "prompt_summary": body.prompt_summary,
+        },
+        llm_args=llm_args,
+        kwargs=json.dumps(body.model_dump(exclude_none=True, exclude={"document_id", "summary_id"})),
+    )
+    title = f"Summarizing {document.name}"
+    job = await jobs.submit(
+        ctx.principal, JobKind.PROCESS_DOCUMENT, title, 1, payload, document.collection_id, summary_id
+    )
     return job_out(job)
 
 
@@ -127,11 +121,12 @@ async def process_document_job(
 async def get_document_summary(summary_id: str, caller: ChatCaller, jobs: JobsDep) -> dict[str, Any]:
     job = await jobs.get(caller, summary_id)
     result = job.result or {}
-    if job.kind != JobKind.PROCESS_DOCUMENT or "document_id" not in result:
+    document_id = result.get("document_id", (job.payload or {}).get("document_id"))
+    if job.kind != JobKind.PROCESS_DOCUMENT or document_id is None:
         raise NotFound(f"Document summary {summary_id} not found.")
     return {
         "id": job.id,
-        "document_id": to_public_id("document", result["document_id"]),
+        "document_id": to_public_id("document", document_id),
         "content": result.get("content", ""),
         "error": result.get("error", ""),
         "kwargs": result.get("kwargs", "{}"),

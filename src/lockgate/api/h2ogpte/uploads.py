@@ -1,5 +1,6 @@
 """h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest[/job] into a
-collection (the ingestion is a job: api/h2ogpte/jobs.py)."""
+collection. The ingestion is a job on the queue (api/h2ogpte/jobs.py): /job answers it at once, the
+plain route waits for it to finish."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pydantic import BaseModel, ConfigDict
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Context, State
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
-from lockgate.api.h2ogpte.jobs import job_out
+from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id
 from lockgate.api.uploads import read_upload
+from lockgate.errors import InvalidRequest
 from lockgate.rag.uploads import IngestOptions
 
 router = h2ogpte_router("uploads")
@@ -64,8 +66,13 @@ async def upload_file(
 
 
 @router.post("/uploads/{upload_ids}/ingest", status_code=204)
-async def ingest_upload(options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep) -> Response:
-    await uploads.ingest(*options)
+async def ingest_upload(
+    options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep, jobs: JobsDep
+) -> Response:
+    """Answered once the job is done; its first error, if any, is this request's."""
+    job = await jobs.wait(options[0].principal, (await uploads.ingest(*options)).id)
+    if job.errors:
+        raise InvalidRequest(job.errors[0], param="upload_ids")
     return Response(status_code=204)
 
 
@@ -73,5 +80,5 @@ async def ingest_upload(options: Annotated[Ingest, Depends(ingest_params)], uplo
 async def ingest_upload_job(
     options: Annotated[Ingest, Depends(ingest_params)], uploads: UploadsDep
 ) -> dict[str, Any]:
-    """The same ingestion as a job (finished when answered); a failure is reported in the job."""
-    return job_out(await uploads.ingest(*options, raise_errors=False))
+    """The same ingestion as a job, answered pending at once; a failure is reported in the job."""
+    return job_out(await uploads.ingest(*options))

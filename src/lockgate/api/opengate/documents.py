@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
+from lockgate.api.opengate.jobs import JobOut, job_out
 from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, DocumentOut
 from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.api.uploads import read_upload
@@ -37,10 +38,26 @@ def _metadata(raw: str) -> dict[str, Any]:
     return value
 
 
-@router.post("/v1/documents", status_code=201, response_model=CreatedId)
+@router.post(
+    "/v1/documents",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: {"model": CreatedId, "description": "The document, written."},
+        202: {"model": JobOut, "description": "Queued as a job (async=true): poll /v1/jobs/{id}."},
+    },
+)
 async def create_document(
     ctx: Context,
     state: State,
+    response: Response,
+    async_: Annotated[
+        bool,
+        Query(
+            alias="async",
+            description="Answer at once with a job (202) instead of the document once written (201).",
+        ),
+    ] = False,
     collection_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
     collection: Annotated[int | None, Form(ge=1, le=2**31 - 1, deprecated=True)] = None,
     file: Annotated[UploadFile | None, File()] = None,
@@ -53,7 +70,7 @@ async def create_document(
     preset_separators: Annotated[str, Form()] = "markdown",
     disable_chunking: Annotated[bool, Form()] = False,
     metadata: Annotated[str, Form()] = "",
-) -> CreatedId:
+) -> CreatedId | JobOut:
     target = collection_id or collection
     if target is None:
         raise InvalidRequest("collection_id: required.", param="collection_id")
@@ -71,8 +88,14 @@ async def create_document(
         preset_separators=preset_separators,
         disable_chunking=disable_chunking,
     )
+    filename = file.filename or "document"
+    if async_:
+        upload = (filename, file.content_type, data)
+        job = await state.uploads.ingest_document(ctx, target, upload, name, options, _metadata(metadata))
+        response.status_code = 202
+        return job_out(job)
     document_id = await state.rag.ingest(
-        ctx, target, file.filename or "document", file.content_type, data, name, options, _metadata(metadata)
+        ctx, target, filename, file.content_type, data, name, options, _metadata(metadata)
     )
     return CreatedId(id=document_id)
 

@@ -1,5 +1,6 @@
-"""`lockgate serve --workers N`: what each worker process runs. Uvicorn starts the workers as fresh
-processes, so the settings travel through the environment (the same LOCKGATE_* variables a user sets)."""
+"""`lockgate serve --workers N`: what each server process runs (not to be confused with `lockgate worker`, the
+job queue's worker pool: cli/jobs.py). Uvicorn starts the processes fresh, so the settings travel through
+the environment (the same LOCKGATE_* variables a user sets)."""
 
 from __future__ import annotations
 
