@@ -166,6 +166,8 @@ class JobWorker:
         async with self._db.transaction() as session:
             found = await repository.stale(session, now - int(self._lease), now - int(self._lease * 10))
         for job in found:
+            if job.worker == self.id and job.id in self._running:
+                continue  # alive here (this loop ran late): not for this worker to take over
             give_up = None
             if job.status == JobStatus.RUNNING and job.attempts >= self._max_attempts:
                 give_up = f"{job.name}: stopped {job.attempts} times by its worker dying; given up."
@@ -206,6 +208,7 @@ class JobWorker:
             log.exception("job %s (%s) failed", job_id, job.kind)
             errors.append(f"{job.name}: internal error.")
         status = JobStatus.FAILED if errors else JobStatus.COMPLETED
+        self._running.pop(job_id, None)  # finishing: not a job for the lease renewal to stop
         async with self._db.transaction() as session:
             await repository.finish(session, job_id, self.id, status, errors, result, now_ts())
 
