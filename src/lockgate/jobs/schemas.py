@@ -3,7 +3,7 @@ job kinds, and the progress a running job reports."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 class ChunkingSpec(BaseModel):
     """rag.chunking.ChunkingOptions as stored in a job."""
 
-    chunk_size: int = 2048
+    chunk_size: int | None = None
+    unit: Literal["characters", "tokens"] = "characters"
     chunk_min_size: int = 0
     chunk_overlap: int = 0
     separators: list[str] = Field(default_factory=list)
