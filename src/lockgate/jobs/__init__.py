@@ -1,2 +1,3 @@
-"""Long work a client polls (h2oGPTe `*_job` routes): one job model and one runner, so the runner can
-later hand the work to a durable queue without touching the callers."""
+"""Background jobs (ingestion, h2oGPTe `*_job` routes) on a durable queue (ADR 0017): models (the jobs
+table), schemas (payloads), repository (its SQL), queue (huey storage), service (submit, read, cancel,
+wait), worker (claim, lease, run, sweep), work (what each kind does)."""
