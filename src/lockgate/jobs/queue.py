@@ -1,4 +1,4 @@
-"""The queue that delivers job ids to workers: huey's storage (ADR 0017). A SQLite file in the data
+"""The queue that delivers job ids to workers: huey's storage (ADR 0018). A SQLite file in the data
 directory by default (durable, zero configuration, shared by the processes of one machine); Redis when
 `redis_url` is set, shared by every replica. A message is only a job id: what to do, and whether it
 is still to be done, is read from the jobs table, so a lost or repeated message is harmless."""

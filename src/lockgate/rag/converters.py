@@ -1,5 +1,5 @@
 """Office, spreadsheet, e-book and mail files → Markdown. PowerPoint, Excel, CSV and EPUB go through
-markitdown's converters (ADR 0017); OpenDocument text and RFC 822 mail are read here with defusedxml
+markitdown's converters (ADR 0016); OpenDocument text and RFC 822 mail are read here with defusedxml
 and the standard library (markitdown reads neither). Zip-based files are checked against decompression
 bombs first (`check_archive`). Blocking: run in a thread or a worker process."""
 
