@@ -26,7 +26,7 @@ TESTED = {
     "get_llm_usage_24h_by_llm", "delete_chat_messages", "delete_chat_sessions",
     "delete_documents_from_collection", "count_documents_in_collection", "delete_documents",
     "delete_collections", "get_job", "list_extractors", "get_default_collection",
-    "import_document_into_collection", "list_document_chunks", "cancel_job",
+    "import_document_into_collection", "list_document_chunks", "cancel_job", "answer_question",
 }  # fmt: skip
 # Where the client itself cannot work, whatever the server answers.
 CLIENT_BUGS = {

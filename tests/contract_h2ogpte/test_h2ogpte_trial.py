@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from lockgate.api.h2ogpte.common import from_public_id, to_public_id
-from tests.contract_h2ogpte.test_h2ogpte_sdk import INITECH, SCRANTON, SHORT, TIMEOUT, sdk
+from tests.contract_h2ogpte.test_h2ogpte_sdk import INITECH, SCRANTON, SHORT, TIMEOUT, sdk, usage_endpoints
 
 RAG = {"rag_type": "rag"}
 
@@ -176,3 +176,29 @@ async def test_the_async_class_refuses_as_h2ogpte_does(lockgate, new_user) -> No
     # alice's objects are untouched
     assert (await client.get_collection(collection_id)).document_count == 1
     assert await client.list_chat_messages(session_id, offset=0, limit=10) == []
+
+
+def test_answer_question_with_and_without_context(lockgate, new_user) -> None:
+    """`answer_question` (its docstring's own example): the question alone, then with texts as context
+    and earlier turns; the model's tokens are counted and metered like any call."""
+    alice = new_user()
+    client = sdk(lockgate, alice)
+    bare = client.answer_question(question="Who are you?", llm_args=SHORT, timeout=TIMEOUT)
+    assert bare.content and bare.error == "" and bare.llm in client.get_llm_names()
+    grounded = client.answer_question(
+        question="How many paper clips went to Scranton?",
+        text_context_list=[SCRANTON.decode(), INITECH.decode()],
+        chat_conversation=[("Hello", "Hi, how can I help?")],
+        llm_args=SHORT,
+        timeout=TIMEOUT,
+    )
+    assert grounded.content and grounded.input_tokens > bare.input_tokens > 0 and grounded.output_tokens > 0
+    assert "/api/v1/models/auto/answer_question" in usage_endpoints(lockgate, alice.key)
+    # a turn that is not a (question, answer) pair (the class checks it too; raw HTTP does not)
+    with httpx.Client(base_url=lockgate.url, headers={"Authorization": f"Bearer {alice.key}"}) as http:
+        refused = http.post(
+            "/api/v1/models/auto/answer_question",
+            json={"question": "x", "chat_conversation": [["only one"]]},
+            timeout=TIMEOUT,
+        )
+    assert refused.status_code == 422 and "chat_conversation" in refused.json()["message"]

@@ -90,11 +90,37 @@ class ContentService:
             answer.parts.append(await self._ask(ctx, answer, merged, user, llm_args))
         return answer
 
+    async def answer(
+        self,
+        ctx: CallContext,
+        llm: str | None,
+        question: str,
+        texts: list[str],
+        prompts: dict[str, Any],
+        history: list[tuple[str, str]],
+        llm_args: dict[str, Any],
+    ) -> ModelAnswer:
+        """h2oGPTe `answer_question`: the question alone, or after the texts as context (as many as
+        fit the prompt, in order, between `pre_prompt_query` and `prompt_query`), following the
+        earlier (question, answer) turns of `history`."""
+        merged = P.merged_prompts(prompts)
+        texts = [t for t in texts if t]
+        user = P.rag_prompt(merged, "\n\n".join(texts[: P.fit(texts)]), question) if texts else question
+        answer = ModelAnswer(self.model(llm))
+        answer.content = await self._ask(ctx, answer, merged, user, llm_args, history)
+        return answer
+
     async def _ask(
-        self, ctx: CallContext, answer: ModelAnswer, prompts: dict[str, Any], user: str, llm_args: dict
+        self,
+        ctx: CallContext,
+        answer: ModelAnswer,
+        prompts: dict[str, Any],
+        user: str,
+        llm_args: dict,
+        history: list[tuple[str, str]] | None = None,
     ) -> str:
         system = prompts.get("system_prompt") or ""
-        messages = P.messages_for("" if system == "auto" else system, [], user)
+        messages = P.messages_for("" if system == "auto" else system, history or [], user)
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per model call
         reply = await self._gateway.generate(call, Endpoint.CHAT, P.chat_body(answer.llm, llm_args, messages))
         usage = reply.get("usage") or {}

@@ -49,6 +49,20 @@ class ExtractBody(BaseModel):
     timeout: int | None = None
 
 
+class QuestionBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    question: str
+    text_context_list: list[str] | None = Field(default=None, max_length=MAX_TEXTS)
+    system_prompt: str | None = ""
+    pre_prompt_query: str | None = None
+    prompt_query: str | None = None
+    chat_conversation: list[Annotated[list[str], Field(min_length=2, max_length=2)]] | None = Field(
+        default=None, max_length=MAX_TEXTS
+    )
+    llm_args: dict[str, Any] | None = None
+    timeout: int | None = None
+
+
 class EncodeBody(BaseModel):
     chunks: list[str] = Field(max_length=MAX_TEXTS)
 
@@ -119,6 +133,24 @@ async def summarize_content(
     }
     texts = [t for t in body.text_context_list or [] if t]
     answer = await service.summarize(ctx, model_name, texts, prompts, body.llm_args or {})
+    return _answer_out(answer)
+
+
+@router.post("/models/{model_name}/answer_question")
+async def answer_question(
+    model_name: str, body: QuestionBody, ctx: Context, service: Content
+) -> dict[str, Any]:
+    """`answer_question`: the question, with `text_context_list` as context when given and
+    `chat_conversation` ([question, answer] pairs) as the earlier turns."""
+    prompts = {
+        "system_prompt": body.system_prompt,
+        "pre_prompt_query": body.pre_prompt_query,
+        "prompt_query": body.prompt_query,
+    }
+    history = [(q, a) for q, a in body.chat_conversation or []]
+    answer = await service.answer(
+        ctx, model_name, body.question, body.text_context_list or [], prompts, history, body.llm_args or {}
+    )
     return _answer_out(answer)
 
 
