@@ -90,6 +90,24 @@ def test_sampling_values_c_cannot_hold_are_refused(local, field, value) -> None:
     assert field in response.json()["error"]["param"]
 
 
+DEEP = "root ::= " + "(" * 30_000 + '"a"' + ")" * 30_000  # overflowed llama.cpp's parser: SIGSEGV
+CHAIN = "root ::= r0\n" + "".join(f"r{i} ::= r{i + 1}\n" for i in range(100_000)) + 'r100000 ::= "a"'
+
+
+@pytest.mark.parametrize(
+    "grammar", [DEEP, CHAIN, 'root ::= "' + "a" * 300_000 + '"'], ids=["deep", "chain", "long"]
+)
+def test_grammars_too_deep_for_the_native_parser_are_a_400(local, grammar) -> None:
+    error = error_of(chat(local, messages=[{"role": "user", "content": "Hi"}], grammar=grammar))
+    assert error["param"] == "grammar"
+
+
+def test_a_nested_grammar_within_bounds_still_constrains(local) -> None:
+    nested = "root ::= " + "(" * 100 + '"yes" | "no"' + ")" * 100
+    answer = chat(local, messages=[{"role": "user", "content": "Yes or no?"}], grammar=nested)
+    assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] in ("yes", "no")
+
+
 def test_a_seed_beyond_32_bits_is_accepted(local) -> None:
     for seed in (2**40 + 7, -1):  # OpenAI seeds are 64-bit: taken modulo 2**32
         assert chat(local, messages=[{"role": "user", "content": "Hi"}], seed=seed).status_code == 200
@@ -287,3 +305,31 @@ def test_n_choices_stream_with_their_indexes(local) -> None:
     chunks = [json.loads(line) for line in lines[:-1]]
     assert {c["choices"][0]["index"] for c in chunks} == {0, 1}
     assert all(c["choices"] for c in chunks)  # no usage chunk: the client did not ask for one
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A few bytes of PNG whose header declares `width` x `height` grey pixels (a decompression bomb's
+    shape: the pixels would only be allocated when decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(8_000, 8_000), (100_000, 100_000)])
+def test_ocr_of_an_image_declaring_too_many_pixels_is_a_400(local, width, height) -> None:
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(_png_declaring(width, height)).decode()
+    body = {"model": "local-ocr", "document": {"type": "image_url", "image_url": url}}
+    error = error_of(post(local, "/v1/ocr", body))
+    assert error["param"] == "document" and "pixels" in error["message"]

@@ -33,22 +33,22 @@ def may_hold_surrogate(raw: bytes) -> bool:
     return _MAY_HOLD.search(raw) is not None
 
 
-def surrogate_location(value: Any, where: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where the first string (or object key) holding a lone surrogate is, as a pydantic `loc` tail."""
-    if isinstance(value, str):
-        return where if _SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _SURROGATE.search(key):
-                return (*where, key.encode("utf-8", "backslashreplace").decode())
-            found = surrogate_location(item, (*where, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = surrogate_location(item, (*where, index))
-            if found is not None:
-                return found
+def surrogate_location(value: Any) -> tuple[str | int, ...] | None:
+    """Where the first string (or object key) holding a lone surrogate is, as a pydantic `loc` tail.
+    Walked with a stack of its own: a body nested as deep as the decoder allows cannot overflow it."""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return where
+        elif isinstance(item, dict):
+            for key in item:
+                if _SURROGATE.search(key):
+                    return (*where, key.encode("utf-8", "backslashreplace").decode())
+            pending.extend(((*where, k), v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend(((*where, i), v) for i, v in reversed(list(enumerate(item))))
     return None
 
 
@@ -102,8 +102,8 @@ class LoneSurrogateGuard:
         if may_hold_surrogate(raw):
             try:
                 decoded = json.loads(raw)
-            except ValueError:
-                decoded = None  # not JSON: the route's own parsing reports it
+            except (ValueError, RecursionError):
+                decoded = None  # not JSON (or too deep for it): the route's own parsing reports it
             location = surrogate_location(decoded)
             if location is not None:
                 request = Request(scope)

@@ -1,11 +1,15 @@
 """Sentence embeddings with an ONNX model (all-MiniLM-L6-v2 int8): tokenizers + onnxruntime,
-mean pooling and L2 normalisation, in batches."""
+mean pooling and L2 normalisation, in batches. Input is text, or token ids of the model's own
+tokenizer (OpenAI's list-of-ids `input`): checked against the vocabulary and the window first, as an id
+outside the embedding table would fail inside onnxruntime."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lockgate.errors import BadRequest
+from lockgate.inference import bounds
 from lockgate.inference.worker import EngineWorker
 
 if TYPE_CHECKING:
@@ -42,6 +46,8 @@ class OnnxEmbedder:
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer = tokenizer
         self._inputs = {i.name for i in self._session.get_inputs()}
+        self.n_vocab = tokenizer.get_vocab_size()
+        self._cls, self._sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
         self.dimensions = int(self._embed_batch(["dimension probe"])[0].shape[1])
 
     def _embed_batch(self, texts: list[str]) -> tuple[np.ndarray, int]:
@@ -50,6 +56,24 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self._run(ids, mask)
+
+    def _embed_id_batch(self, sequences: list[list[int]]) -> tuple[np.ndarray, int]:
+        """Each sequence framed as the tokenizer frames text ([CLS] ids [SEP]) and padded."""
+        import numpy as np
+
+        framed = [[self._cls, *s, self._sep] for s in sequences]
+        width = max(len(f) for f in framed)
+        ids = np.zeros((len(framed), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, tokens in enumerate(framed):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        return self._run(ids, mask)
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+        import numpy as np
+
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -67,6 +91,33 @@ class OnnxEmbedder:
             vectors.extend(batch.astype(float).tolist())
             tokens += count
         return vectors, tokens
+
+    def check_token_ids(self, sequences: list[list[int]]) -> None:
+        """400 naming the input for anything but non-empty id lists of this vocabulary and window."""
+        room = self.max_tokens - 2  # [CLS] and [SEP] frame every sequence
+        for index, sequence in enumerate(sequences):
+            where = f"input.{index}" if len(sequences) > 1 else "input"
+            if not sequence:
+                raise BadRequest(f"{where}: must not be empty.", param="input")
+            bounds.token_ids(sequence, self.n_vocab, where)
+            if len(sequence) > room:
+                raise BadRequest(
+                    f"{where}: {len(sequence)} token ids; this model reads at most {room}.", param="input"
+                )
+
+    def embed_token_ids_sync(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
+        vectors: list[list[float]] = []
+        tokens = 0
+        for start in range(0, len(sequences), BATCH):
+            batch, count = self._embed_id_batch(sequences[start : start + BATCH])
+            vectors.extend(batch.astype(float).tolist())
+            tokens += count
+        return vectors, tokens
+
+    async def embed_token_ids(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
+        """Vectors of token-id sequences of this model's tokenizer; 400 for ids it cannot read."""
+        self.check_token_ids(sequences)
+        return await self.worker.run(self.embed_token_ids_sync, sequences)
 
     async def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Vectors (unit length) and the number of tokens read."""

@@ -153,14 +153,15 @@ class LlamaEngine:
         for text in call.grammars:
             if text in self._valid_grammars:
                 continue
+            param = (
+                "grammar"
+                if text == body.get("grammar")
+                else "tools"
+                if call.kwargs.get("tools")
+                else "response_format"
+            )
+            bounds.grammar_shape(text, param)  # before llama.cpp's recursive parser sees it
             if not await self.worker.run(self._grammar_parses, text):
-                param = (
-                    "grammar"
-                    if text == body.get("grammar")
-                    else "tools"
-                    if call.kwargs.get("tools")
-                    else "response_format"
-                )
                 raise BadRequest(f"{param}: not a valid GBNF grammar (it needs a `root` rule).", param=param)
             if len(self._valid_grammars) < 256:
                 self._valid_grammars.add(text)

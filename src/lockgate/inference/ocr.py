@@ -9,6 +9,13 @@ from lockgate.errors import BadRequest
 from lockgate.inference.worker import EngineWorker
 
 RENDER_SCALE = 2.0  # ~144 dpi: enough for OCR of body text
+# Largest bitmap OCR reads (about 120 MB as RGB): larger images are refused, larger PDF pages rendered
+# smaller. RapidOCR's time and memory grow with the pixels; decompression bombs declare billions.
+MAX_PIXELS = 40_000_000
+
+
+def _too_large() -> BadRequest:
+    return BadRequest(f"document: image larger than {MAX_PIXELS:,} pixels.", param="document")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +55,16 @@ class OcrEngine:
         try:
             import io
 
-            picture = Image.open(io.BytesIO(data)).convert("RGB")
+            picture = Image.open(io.BytesIO(data))  # reads the header only
+        except Image.DecompressionBombError as exc:
+            raise _too_large() from exc
         except (UnidentifiedImageError, OSError) as exc:
+            raise BadRequest("document: not a readable image.", param="document") from exc
+        if picture.width * picture.height > MAX_PIXELS:  # a few KB of PNG can declare gigapixels
+            raise _too_large()
+        try:
+            picture = picture.convert("RGB")
+        except OSError as exc:
             raise BadRequest("document: not a readable image.", param="document") from exc
         text = self._image_text(np.asarray(picture)[:, :, ::-1])
         return [OcrPage(0, text, picture.width, picture.height, 72)]
@@ -71,8 +86,9 @@ class OcrEngine:
                 page = document[index]
                 width, height = int(page.get_width()), int(page.get_height())
                 text = "" if force_ocr else page.get_textpage().get_text_range().strip()
-                if not text:
-                    bitmap = page.render(scale=RENDER_SCALE).to_pil().convert("RGB")
+                if not text:  # a page may declare any size: its bitmap stays within MAX_PIXELS
+                    scale = min(RENDER_SCALE, (MAX_PIXELS / max(1.0, width * height)) ** 0.5)
+                    bitmap = page.render(scale=scale).to_pil().convert("RGB")
                     text = self._image_text(np.asarray(bitmap)[:, :, ::-1])
                 result.append(OcrPage(index, text, width, height, int(72 * RENDER_SCALE)))
             return result

@@ -31,6 +31,18 @@ def embedding_items(
     return items
 
 
+def token_id_inputs(inputs: str | list) -> list[list[int]] | None:
+    """OpenAI's token-id forms of embedding `input` (a list of ids, or a list of such lists) as a list
+    of sequences; None for any other form. Ids are not checked here: only the engine knows its vocabulary."""
+    if not isinstance(inputs, list) or not inputs:
+        return None
+    if all(isinstance(t, int) and not isinstance(t, bool) for t in inputs):
+        return [inputs]
+    if all(isinstance(s, list) for s in inputs):
+        return inputs
+    return None
+
+
 def text_inputs(inputs: str | list) -> list[str]:
     """Embedding inputs as texts; engines that read text refuse token ids with a 400 saying why."""
     from lockgate.errors import BadRequest

@@ -80,7 +80,7 @@ def _name_lone_surrogate(raw: bytes) -> None:
     if may_hold_surrogate(raw):
         try:
             decoded = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         check_decoded(raw, decoded)
 

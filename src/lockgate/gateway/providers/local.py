@@ -16,7 +16,7 @@ from lockgate.inference.embeddings import OnnxEmbedder
 from lockgate.inference.llama import LlamaEngine, StreamUsage
 from lockgate.inference.ocr import OcrEngine
 from lockgate.inference.whisper import WhisperEngine
-from lockgate.kit.vectors import embedding_items, text_inputs
+from lockgate.kit.vectors import embedding_items, text_inputs, token_id_inputs
 
 _ENDPOINTS = {
     LlamaEngine: frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS}),
@@ -103,7 +103,11 @@ class LocalAdapter(ProviderAdapter):
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         engine = self._need(OnnxEmbedder)
-        vectors, tokens = await engine.embed(text_inputs(body["input"]))
+        sequences = token_id_inputs(body["input"])
+        if sequences is not None:  # ids of this model's own tokenizer (WordPiece for MiniLM)
+            vectors, tokens = await engine.embed_token_ids(sequences)
+        else:
+            vectors, tokens = await engine.embed(text_inputs(body["input"]))
         data = embedding_items(vectors, body.get("dimensions"), body.get("encoding_format"))
         usage = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
         return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
