@@ -85,6 +85,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.dialects
 	$(BIN)/python -m bench.streaming
+	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.local
 	$(BIN)/python -m bench.rag_cisi

@@ -115,7 +115,7 @@ def test_no_server_error_and_no_schema_violation(server, who: str) -> None:
     seen = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if (operation.method.upper(), operation.path) in EXCLUDED | DESTRUCTIVE:
+        if (operation.method.upper(), operation.path) in EXCLUDED.keys() | DESTRUCTIVE:
             continue
         seen += 1
         failures += _fuzz(operation, live.url, keys[who])

@@ -3,6 +3,7 @@ Redis), and the command refuses to start several workers whose limits would be p
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +82,11 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
                 statuses = list(pool.map(ask, range(30)))
             assert sorted(statuses) == [200] * 10 + [429] * 20
             assert len(upstream.calls("/v1/chat/completions")) == 10
+            # the default request-head timeout (20 s; not lowered here: on a busy machine a client's own
+            # threads can take seconds between connecting and sending) closes a head never finished
+            with socket.create_connection(("127.0.0.1", port), timeout=120) as slow:
+                slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                assert slow.recv(1024) == b""  # closed by the worker, not by the client's timeout
         finally:
             process.terminate()
             process.wait(timeout=60)

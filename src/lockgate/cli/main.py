@@ -11,7 +11,7 @@ from lockgate import __version__
 from lockgate.cli import admin, evaluate, ingest, jobs
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
-from lockgate.cli.server_processes import worker_environment
+from lockgate.cli.server_processes import HTTP_PROTOCOL, worker_environment
 from lockgate.kit.private_files import private_dir
 
 app = typer.Typer(
@@ -99,7 +99,6 @@ def serve(
             create_app(settings, freeze_startup_heap=True),
             host=settings.host,
             port=settings.port,
-            # the request-head timeout (a protocol class made here) is for the one-process server
             http=header_timeout_protocol(settings.client_header_timeout_seconds),
             **options,
         )
@@ -111,6 +110,7 @@ def serve(
         "lockgate.cli.server_processes:build_app",
         factory=True,
         workers=workers,
+        http=HTTP_PROTOCOL,  # the request-head timeout, built in each worker
         host=settings.host,
         port=settings.port,
         **options,

@@ -4,6 +4,7 @@ the environment (the same LOCKGATE_* variables a user sets)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,7 +16,11 @@ from lockgate.inference.engines import default_threads
 def worker_environment(config: Path | None, settings: Settings, workers: int) -> dict[str, str]:
     """What a worker needs to rebuild the parent's settings: the config file and the CLI overrides.
     Unless set, the local engines' threads are divided among the workers (each loads its own models)."""
-    environment = {ENV_PREFIX + "HOST": settings.host, ENV_PREFIX + "PORT": str(settings.port)}
+    environment = {
+        ENV_PREFIX + "HOST": settings.host,
+        ENV_PREFIX + "PORT": str(settings.port),
+        ENV_PREFIX + "CLIENT_HEADER_TIMEOUT_SECONDS": str(settings.client_header_timeout_seconds),
+    }
     if settings.local_threads is None:
         environment[ENV_PREFIX + "LOCAL_THREADS"] = str(max(1, default_threads() // workers))
     if config is not None:
@@ -31,3 +36,16 @@ def build_app() -> FastAPI:
     settings = load_settings()  # validated by the parent already
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, freeze_startup_heap=True)
+
+
+# What `lockgate serve --workers N` gives uvicorn as `http=` (an import string: each worker imports it).
+HTTP_PROTOCOL = "lockgate.cli.server_processes:HeaderTimeoutProtocol"
+
+
+def __getattr__(name: str):
+    """`HeaderTimeoutProtocol`, built in the worker with the parent's request-head timeout."""
+    if name == "HeaderTimeoutProtocol":
+        from lockgate.ops.http_protocol import header_timeout_protocol
+
+        return header_timeout_protocol(float(os.environ[ENV_PREFIX + "CLIENT_HEADER_TIMEOUT_SECONDS"]))
+    raise AttributeError(name)
