@@ -202,3 +202,24 @@ def test_answer_question_with_and_without_context(lockgate, new_user) -> None:
             timeout=TIMEOUT,
         )
     assert refused.status_code == 422 and "chat_conversation" in refused.json()["message"]
+
+
+def test_ingest_from_plain_text(lockgate, new_user) -> None:
+    from h2ogpte.errors import ObjectNotFoundError
+
+    alice, bob = new_user(), new_user()
+    client, intruder = sdk(lockgate, alice), sdk(lockgate, bob)
+    collection_id = client.create_collection(name="Notes", description="")
+    job = client.ingest_from_plain_text(
+        collection_id, "The vault opens with the word pumpernickel.", "vault.txt", metadata={"kind": "note"}
+    )
+    assert job.completed and job.errors == [], job
+    (document,) = client.list_documents_in_collection(collection_id, offset=0, limit=10)
+    assert document.name == "vault.txt"
+    assert client.get_document(document.id).meta_data_dict == {"kind": "note"}
+    found = client.search_chunks(collection_id, "pumpernickel vault", topics=[], offset=0, limit=3)
+    assert found and "pumpernickel" in found[0].text
+    with pytest.raises(ObjectNotFoundError):  # another user's collection: refused, nothing left behind
+        intruder.ingest_from_plain_text(collection_id, "sneaky", "x.txt")
+    assert intruder._get("/rpc/fs") == []
+    assert client.count_documents_in_collection(collection_id) == 1

@@ -1,12 +1,14 @@
 """h2oGPTe two-step ingestion: PUT /uploads, then POST /uploads/{upload_ids}/ingest[/job] into a
-collection. The ingestion is a job on the queue (api/h2ogpte/jobs.py): /job answers it at once, the
-plain route waits for it to finish."""
+collection; and POST /ingest/plain_text[/job], a text sent as the body, ingested the same way. The
+ingestion is a job on the queue (api/h2ogpte/jobs.py): /job answers it at once, the plain route waits
+for it to finish."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, File, Query, Response, UploadFile
+from fastapi import Body, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 
 from lockgate.accounting.service import CallContext
@@ -82,3 +84,65 @@ async def ingest_upload_job(
 ) -> dict[str, Any]:
     """The same ingestion as a job, answered pending at once; a failure is reported in the job."""
     return job_out(await uploads.ingest(*options))
+
+
+async def plain_text_params(
+    request: Request,
+    ctx: Context,
+    uploads: UploadsDep,
+    collection_id_: Annotated[str, Query(alias="collection_id")],
+    file_name: Annotated[str, Query(min_length=1, max_length=255)],
+    metadata: Annotated[str | None, Query(max_length=65536)] = None,
+    gen_doc_summaries: bool | None = None,
+    gen_doc_questions: bool | None = None,
+) -> Ingest:
+    """The text (the request body, bounded like any body) kept as an upload of the caller, to be
+    ingested as the document `file_name`; `metadata` is a JSON object as text."""
+    found: Any = None
+    if metadata:
+        try:
+            found = json.loads(metadata)
+        except ValueError:
+            raise InvalidRequest("metadata: not valid JSON.", param="metadata") from None
+        if not isinstance(found, dict):
+            raise InvalidRequest("metadata: must be a JSON object.", param="metadata")
+    text = await request.body()
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("body: the text must be UTF-8.", param="body") from None
+    target = collection_id(collection_id_)
+    upload_id = await uploads.save(ctx.principal, file_name, "text/plain", text)
+    options = IngestOptions(
+        gen_doc_summaries=gen_doc_summaries, gen_doc_questions=gen_doc_questions, metadata=found
+    )
+    return ctx, [upload_id], target, options
+
+
+async def _ingest_text(options: Ingest, uploads: UploadsDep):
+    """Queue the text's ingestion; refused (another user's collection…), its upload is forgotten."""
+    ctx, upload_ids = options[0], options[1]
+    try:
+        return await uploads.ingest(*options)
+    except Exception:
+        await uploads.forget(ctx.principal, upload_ids[0])
+        raise
+
+
+@router.post("/ingest/plain_text/job", status_code=201)
+async def ingest_plain_text_job(
+    options: Annotated[Ingest, Depends(plain_text_params)], uploads: UploadsDep
+) -> dict[str, Any]:
+    """`ingest_from_plain_text`: the text as one document of the collection, as a job."""
+    return job_out(await _ingest_text(options, uploads))
+
+
+@router.post("/ingest/plain_text", status_code=204)
+async def ingest_plain_text(
+    options: Annotated[Ingest, Depends(plain_text_params)], uploads: UploadsDep, jobs: JobsDep
+) -> Response:
+    """The same, answered once the document is written."""
+    job = await jobs.wait(options[0].principal, (await _ingest_text(options, uploads)).id)
+    if job.errors:
+        raise InvalidRequest(job.errors[0], param="body")
+    return Response(status_code=204)
