@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lockgate.errors import AppError, UpstreamError
@@ -187,10 +188,56 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, 500, "Internal server error.", "internal_error", None)
 
 
+# How long a client is told to wait when the database (or the disk) fails under a request: about the
+# readiness check's period, after which a load balancer has taken an unready replica out.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database went away under the request (connection refused or lost, pool exhausted, file
+    unreadable): 503 with Retry-After, as /health/readiness says unready. Other database errors are bugs."""
+    lost = isinstance(exc, sql_errors.OperationalError | sql_errors.InterfaceError | sql_errors.TimeoutError)
+    if not lost and not (isinstance(exc, sql_errors.DBAPIError) and exc.connection_invalidated):
+        return await _unexpected(request, exc)
+    return _unavailable(request, exc, "the database cannot be reached")
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A connection (the database's, raised by the driver while connecting, unwrapped) or the disk
+    failed: 503 + Retry-After."""
+    if _raised_by_database_driver(exc):
+        return _unavailable(request, exc, "the database cannot be reached")
+    return _unavailable(request, exc, "a resource it depends on is unavailable")
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("sqlalchemy.", "asyncpg.", "aiosqlite.")):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def _unavailable(request: Request, exc: Exception, what: str) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.error(
+        f"request failed: {what}",
+        extra={"request_id": request_id, "error": f"{type(exc).__name__}: {exc}"[:500]},
+    )
+    message = f"Lockgate cannot serve this request right now: {what}. Retry shortly."
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
+    return _render(request, 503, message, "service_unavailable", None, headers)
+
+
 _HANDLERS = (
     (AppError, _app_error),
     (RequestValidationError, _validation_error),
     (StarletteHTTPException, _http_error),
+    (sql_errors.DBAPIError, _database_error),  # OperationalError, InterfaceError...
+    (sql_errors.TimeoutError, _database_error),  # no pooled connection freed in time
+    (OSError, _os_error),  # ConnectionRefusedError, FileNotFoundError (a socket), disk full...
 )
 
 

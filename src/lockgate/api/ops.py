@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from lockgate.api.deps import State, require
+from lockgate.api.errors import UNAVAILABLE_RETRY_SECONDS
 from lockgate.identity.schemas import Permission
 from lockgate.ops.readiness import Readiness, ReadinessStatus
 
@@ -66,7 +67,9 @@ async def readiness(state: State) -> JSONResponse:
     Models without a healthy provider make it `degraded` (still 200)."""
     report = await state.readiness.check()
     body = _readiness_out(report).model_dump(mode="json")
-    return JSONResponse(body, status_code=200 if report.ready else 503)
+    if report.ready:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
 
 
 def _readiness_out(report: Readiness) -> ReadinessOut:
