@@ -74,6 +74,7 @@ from lockgate.kit.db import Database
 from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.ops.readiness import ReadinessService
+from lockgate.ops.tracing import Tracing, build_tracing
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
@@ -114,7 +115,7 @@ SURFACES = (
 )
 
 
-def build_state(settings: Settings, metrics: Metrics) -> AppState:
+def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = None) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     authenticator = Authenticator(db, settings.auth_cache_ttl_seconds)
     secret = load_or_create_secret(settings.secret_key, settings.data_dir)
@@ -132,6 +133,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         engines=_engines(settings),
         bounds=bounds,
         egress=EgressPolicy(settings.provider_allowed_networks),
+        trace_configs=[tracing.client_trace_config()] if tracing is not None else None,
     )
     limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     recorder = UsageRecorder(db, settings.data_dir / "journal", flush_seconds=settings.usage_flush_seconds)
@@ -144,6 +146,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         settings.qos_queue_seconds,
         settings.provider_retry_seconds,
         bounds,
+        tracing,
     )
     metrics.watch(lambda: live_state(gateway))
     readiness = ReadinessService(
@@ -300,10 +303,11 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     """`freeze_startup_heap`: for the server process (`lockgate serve`), not for processes that build
     many apps (tests), where frozen garbage would never be collected."""
     metrics = Metrics()
+    tracing = build_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings, metrics)
+        state = build_state(settings, metrics, tracing)
         app.state.lockgate = state
         watchers: list[asyncio.Task] = []
         worker: JobWorker | None = None
@@ -343,6 +347,8 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             if state.gateway.registry.engines is not None:
                 state.gateway.registry.engines.close()
             await state.db.dispose()
+            if tracing is not None:
+                await anyio.to_thread.run_sync(tracing.shutdown)  # exports the last spans
 
     app = FastAPI(
         title="Lockgate",
@@ -369,5 +375,5 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
         settings.max_request_body_bytes, settings.max_upload_bytes, settings.client_body_timeout_seconds
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)  # before any route reads or spools a body
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, tracing=tracing)
     return app

@@ -164,6 +164,11 @@ class Settings(BaseModel):
         description="How often the database and Redis are checked in the background "
         "(a loss or a recovery is logged once).",
     )
+    otlp_traces_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces URL (http://collector:4318/v1/traces): turns OpenTelemetry tracing on. "
+        "The standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables do too.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db. Set it on every replica so rate limits and budgets are shared.",

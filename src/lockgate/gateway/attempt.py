@@ -10,17 +10,25 @@ error — and the in-flight count is given back in a `finally`, whatever happene
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lockgate.errors import AppError, UpstreamBadGateway, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from lockgate.gateway import health
 from lockgate.gateway.registry import ProviderRuntime, RouterRuntime
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from lockgate.ops.tracing import Tracing
+
 # Longest rest a provider's own Retry-After can impose on it.
 MAX_PROVIDER_REST_SECONDS = 300.0
+_UNTRACED = contextlib.nullcontext()  # reusable: what an attempt enters when tracing is off
 
 
 @dataclass(slots=True)
@@ -30,6 +38,7 @@ class Attempt:
     started: float = field(default_factory=time.perf_counter)
     ttft_ms: float | None = None
     completion_tokens: int | None = None  # set by streams when known: QoS ms/token
+    span: Span | None = None  # the model call's trace span, when tracing is on
 
     def first_output(self) -> None:
         if self.ttft_ms is None:
@@ -62,21 +71,46 @@ class Attempts:
     """Opens attempts; `on_release(router)` runs after each one (the router's capacity gate)."""
 
     def __init__(
-        self, failure_threshold: int, cooldown_seconds: float, on_release: Callable[[RouterRuntime], None]
+        self,
+        failure_threshold: int,
+        cooldown_seconds: float,
+        on_release: Callable[[RouterRuntime], None],
+        tracing: Tracing | None = None,
     ):
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
         self._on_release = on_release
+        self.tracing = tracing
 
     @asynccontextmanager
-    async def __call__(self, router: RouterRuntime, provider: ProviderRuntime) -> AsyncIterator[Attempt]:
+    async def __call__(
+        self,
+        router: RouterRuntime,
+        provider: ProviderRuntime,
+        endpoint: str | None = None,
+        current: bool = True,
+    ) -> AsyncIterator[Attempt]:
+        """`endpoint` names the operation in the trace. `current`: the model call's span is the current one
+        inside the block (False for streams, whose block spans several tasks: they use `traced`)."""
         stats = provider.stats
         stats.inflight += 1
         attempt = Attempt(router, provider)
+        tracing = self.tracing
+        made_current: contextlib.AbstractContextManager = _UNTRACED
+        if tracing is not None:
+            config = provider.config
+            attempt.span = tracing.start_model_call(
+                endpoint, router.name, config.type, config.model_name, config.url
+            )
+            if current:
+                made_current = tracing.current(attempt.span)
         try:
-            yield attempt
+            with made_current:
+                yield attempt
         except BaseException as exc:
             error = classify(exc, router, provider)
+            if attempt.span is not None and isinstance(error, Exception):
+                tracing.failed(attempt.span, error)  # type: ignore[union-attr]
             if error is None:
                 raise
             if isinstance(error, UpstreamError) and error.retryable:
@@ -91,6 +125,14 @@ class Attempts:
         finally:
             stats.inflight -= 1
             self._on_release(router)
+            if attempt.span is not None:
+                attempt.span.end()
+
+    def traced(self, attempt: Attempt) -> contextlib.AbstractContextManager:
+        """The attempt's span made current for a block (a stream's opening call), when tracing is on."""
+        if attempt.span is None or self.tracing is None:
+            return _UNTRACED
+        return self.tracing.current(attempt.span)
 
     def _failed(self, attempt: Attempt, error: UpstreamError) -> None:
         provider = attempt.provider

@@ -72,11 +72,15 @@ class RouterRuntime:
 
 
 def build_client(
-    config: ProviderConfig, headers: dict[str, str] | None = None, egress: EgressPolicy | None = None
+    config: ProviderConfig,
+    headers: dict[str, str] | None = None,
+    egress: EgressPolicy | None = None,
+    trace_configs: list[aiohttp.TraceConfig] | None = None,
 ) -> aiohttp.ClientSession:
     """One pooled client per provider, kept for the provider's life (aiohttp: see ADR 0008).
     `headers`: the provider's auth headers (default: the key as a Bearer token). A guarded provider
-    (added through the API) connects only where `egress` permits (default: public addresses)."""
+    (added through the API) connects only where `egress` permits (default: public addresses).
+    `trace_configs`: request hooks (the trace context sent upstream when tracing is on)."""
     if headers is None:
         headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
     pool = {"limit": 1000, "keepalive_timeout": 60, "enable_cleanup_closed": True}
@@ -91,6 +95,7 @@ def build_client(
         connector=connector,
         auto_decompress=True,
         raise_for_status=False,
+        trace_configs=trace_configs,
     )
 
 
@@ -99,12 +104,14 @@ def build_adapter(
     engines: LocalEngines | None = None,
     bounds: UpstreamBounds | None = None,
     egress: EgressPolicy | None = None,
+    trace_configs: list[aiohttp.TraceConfig] | None = None,
 ) -> ProviderAdapter:
     if config.type == "local":
         return LocalAdapter(config, engines.get(config.url) if engines else None)
     adapter = ADAPTERS[config.type]
     auth = getattr(adapter, "auth_headers", None)
-    return adapter(config, build_client(config, auth(config.key) if auth else None, egress), bounds)
+    client = build_client(config, auth(config.key) if auth else None, egress, trace_configs)
+    return adapter(config, client, bounds)
 
 
 class ModelRegistry:
@@ -116,8 +123,10 @@ class ModelRegistry:
         engines: LocalEngines | None = None,
         bounds: UpstreamBounds | None = None,
         egress: EgressPolicy | None = None,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
     ):
         self.engines = engines
+        self.trace_configs = trace_configs
         self.bounds = bounds or UpstreamBounds()
         self.egress = egress or EgressPolicy()
         self._db = db
@@ -196,7 +205,9 @@ class ModelRegistry:
                             id=row.id,
                             router_id=router.id,
                             config=config,
-                            adapter=build_adapter(config, self.engines, self.bounds, self.egress),
+                            adapter=build_adapter(
+                                config, self.engines, self.bounds, self.egress, self.trace_configs
+                            ),
                             qos_metric=row.qos_metric,
                             qos_limit=row.qos_limit,
                             hosting_zone=row.model_hosting_zone,

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -44,6 +44,9 @@ from lockgate.gateway.usage import estimate_tokens, normalize_usage, requested_t
 from lockgate.inference.llama import LlamaEngine
 from lockgate.inference.messages import check_chat
 
+if TYPE_CHECKING:
+    from lockgate.ops.tracing import Tracing
+
 T = TypeVar("T")
 
 
@@ -61,6 +64,7 @@ class GatewayService:
         queue_seconds: float = 10.0,
         retry_seconds: float = 15.0,
         bounds: UpstreamBounds | None = None,
+        tracing: Tracing | None = None,
     ):
         self._retry_seconds = retry_seconds
         self.registry = registry
@@ -68,7 +72,7 @@ class GatewayService:
         self._queue_seconds = queue_seconds
         self._gates: dict[int, CapacityGate] = {}
         self.bounds = bounds or registry.bounds
-        self.attempt = Attempts(failure_threshold, cooldown_seconds, self._release_gate)
+        self.attempt = Attempts(failure_threshold, cooldown_seconds, self._release_gate, tracing)
 
     # -- health (admin API, readiness, metrics, console) -------------------------------------------
 
@@ -165,9 +169,11 @@ class GatewayService:
         last: UpstreamError | None = None
         for provider in await self._providers(router, endpoint, priority):
             try:
-                async with self.attempt(router, provider) as attempt:
+                async with self.attempt(router, provider, endpoint) as attempt:
                     async with asyncio.timeout(provider.config.timeout):
                         result = await invoke(provider)
+                    if attempt.span is not None:
+                        self.attempt.tracing.answered(attempt.span, result)  # type: ignore[union-attr]
             except UpstreamError as exc:
                 if not exc.retryable:
                     raise

@@ -126,12 +126,16 @@ class StreamRelay:
         adapter = provider.adapter
         cap = bounds.chunk_cap(requested_tokens(self._body), int(self._body.get("n") or 1))
         deadline = time.monotonic() + bounds.stream_deadline_seconds
-        async with self._gateway.attempt(router, provider) as attempt:
+        attempts = self._gateway.attempt
+        async with attempts(router, provider, self._endpoint, current=False) as attempt:
             opener = adapter.chat_stream if self._endpoint == Endpoint.CHAT else adapter.completions_stream
             events = opener(upstream)
             chunks = 0
+            span, tracing = attempt.span, attempts.tracing
             try:
-                while (event := await self._next(events, provider, deadline)) is not None:
+                with attempts.traced(attempt):  # the upstream request opens here: it carries the span
+                    event = await self._next(events, provider, deadline)
+                while event is not None:
                     if isinstance(event, ChunkEvent):
                         answers.chunk(event.payload)
                         chunks += 1
@@ -140,11 +144,16 @@ class StreamRelay:
                                 f"Model '{router.name}' streamed more than {cap} chunks for this request."
                             )
                         attempt.first_output()
+                        if span is not None:
+                            tracing.chunk(span, event.payload, chunks == 1)  # type: ignore[union-attr]
                     elif isinstance(event, UsageEvent):
                         checked = answers.usage(event.usage)
                         if checked and checked.get("completion_tokens") is not None:
                             attempt.completion_tokens = int(checked["completion_tokens"])
+                        if span is not None:
+                            tracing.usage(span, checked)  # type: ignore[union-attr]
                     yield event
+                    event = await self._next(events, provider, deadline)
                 if not chunks:
                     raise UpstreamBadGateway(f"Model '{router.name}' returned an empty stream.")
                 if attempt.completion_tokens is None:

@@ -10,15 +10,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lockgate.kit.ids import unique_hex
 from lockgate.ops.access import CURRENT, AccessRecord, RateLimitWindow
 from lockgate.ops.metrics import Metrics
+from lockgate.ops.tracing import Tracing
 
 log = logging.getLogger("lockgate.access")
 REQUEST_ID_HEADER = b"x-request-id"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics):
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracing: Tracing | None = None):
         self.app = app
         self.metrics = metrics
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,6 +33,9 @@ class RequestContextMiddleware:
         status = 500
         record = AccessRecord()
         token = CURRENT.set(record)
+        tracing = self.tracing
+        if tracing is not None:
+            span, span_token = tracing.start_request(scope, request_id)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -52,6 +57,9 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             principal = state.get("principal")  # set by authentication; never the key itself
+            if tracing is not None:
+                user_id = principal.user_id if principal is not None else None
+                tracing.end_request(span, span_token, getattr(route, "path", None), status, user_id)
             log.info(
                 "request",
                 extra={

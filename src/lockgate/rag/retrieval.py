@@ -37,6 +37,23 @@ class Retriever:
         query: str,
         method: str = "semantic",
         collection_ids: list[int] | None = None,
+        **options: Any,
+    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+        """`_search`, in a retrieval span when tracing is on."""
+        tracing = self._gateway.attempt.tracing
+        if tracing is None:
+            return await self._search(ctx, query, method, collection_ids, **options)
+        with tracing.retrieval(method, collection_ids, options.get("limit", 10)) as span:
+            hits, usage = await self._search(ctx, query, method, collection_ids, **options)
+            span.set_attribute("lockgate.rag.hits", len(hits))
+            return hits, usage
+
+    async def _search(
+        self,
+        ctx: CallContext,
+        query: str,
+        method: str = "semantic",
+        collection_ids: list[int] | None = None,
         document_ids: list[int] | None = None,
         metadata_filters: dict[str, Any] | None = None,
         limit: int = 10,
