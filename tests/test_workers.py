@@ -1,9 +1,12 @@
 """`lockgate serve --workers 2`: two processes on one port keep one exact rate-limit count (through
-Redis), and the command refuses to start several workers whose limits would be per process."""
+Redis), and the command refuses to start several workers whose limits would be per process; a killed
+worker loses no usage row and /metrics counts every worker."""
 
 from __future__ import annotations
 
+import re
 import socket
+import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -91,3 +94,124 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
             process.terminate()
             process.wait(timeout=60)
         assert "Traceback" not in log.read_text()
+
+
+def _worker_pids(supervisor: int) -> list[int]:
+    """The live server processes uvicorn's supervisor runs (not its resource tracker)."""
+    import psutil
+
+    return [
+        child.pid
+        for child in psutil.Process(supervisor).children()
+        if child.is_running()
+        and child.status() != psutil.STATUS_ZOMBIE
+        and "resource_tracker" not in " ".join(child.cmdline())
+    ]
+
+
+def _model_requests(text: str, provider_name: str) -> float:
+    labels = f'model="chat",provider="{re.escape(provider_name)}",status="200"'
+    pattern = rf"lockgate_model_requests_total{{{labels}}} (\S+)"
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_killed_worker_loses_no_usage_and_metrics_count_every_worker(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two workers, usage flushed only at a stop (so a killed worker's rows can only come back from its
+    journal); one worker is killed with SIGKILL after serving: the server keeps answering, uvicorn starts
+    a new worker which replays the dead one's journal, every scrape of /metrics (whichever worker
+    answers) counts the requests of both workers, the dead one's included, and after a graceful stop
+    every answered request has its usage row."""
+    import psutil
+
+    with FakeUpstream("openai", "up") as upstream:
+        config = tmp_path / "lockgate.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "master_key": MASTER_KEY,
+                    "redis_url": redis_url.rsplit("/", 1)[0] + "/3",  # not the other test's counters
+                    "local_models": "off",
+                    "usage_flush_seconds": 3600,
+                    "models": [model("chat", "text-generation", provider(upstream))],
+                }
+            )
+        )
+        port = _free_port()
+        data = tmp_path / "data"
+        log = tmp_path / "serve.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [LOCKGATE, "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
+                env=_env(data),
+                stdout=out,
+                stderr=out,
+            )
+        base = f"http://127.0.0.1:{port}"
+        admin = bearer(MASTER_KEY)
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        answered = 0
+        try:
+            _wait_ready(base, process, log)
+            deadline = time.monotonic() + 120
+            while len(_worker_pids(process.pid)) < 2:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            journals = data / "journal"
+            served_by: dict[int, int] = {}
+            while len(served_by) < 2 and answered < 200:  # until both workers have journaled rows
+                response = httpx.post(f"{base}/v1/chat/completions", headers=admin, json=body, timeout=60)
+                assert response.status_code == 200, response.text
+                answered += 1
+                served_by = {
+                    pid: sum(
+                        len(f.read_bytes().splitlines()) for f in journals.glob(f"usage-*-{pid}-*.jsonl")
+                    )
+                    for pid in _worker_pids(process.pid)
+                }
+                served_by = {pid: rows for pid, rows in served_by.items() if rows}
+            assert len(served_by) == 2, f"one worker took all {answered} requests"
+            victim = next(iter(served_by))
+            psutil.Process(victim).kill()
+            psutil.Process(victim).wait(timeout=30)
+
+            for _ in range(10):  # the other worker (then the new one too) keeps serving
+                response = httpx.post(f"{base}/v1/chat/completions", headers=admin, json=body, timeout=60)
+                assert response.status_code == 200, response.text
+                answered += 1
+            name = f"openai:up@127.0.0.1:{upstream.port}"
+            for _ in range(6):  # whichever worker answers the scrape, it counts both
+                scraped = httpx.get(f"{base}/metrics", headers=admin, timeout=60)
+                assert scraped.status_code == 200
+                assert _model_requests(scraped.text, name) == answered
+
+            deadline = time.monotonic() + 120  # uvicorn replaces the dead worker, which replays its journal
+            while list(journals.glob(f"usage-*-{victim}-*.jsonl")):
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            assert victim not in _worker_pids(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        with sqlite3.connect(data / "lockgate.db") as db:
+            (rows,) = db.execute(
+                "SELECT count(*) FROM usage WHERE model = 'chat' AND status = 200"
+            ).fetchone()
+        assert rows == answered
+        assert len(upstream.calls("/v1/chat/completions")) == answered
+        assert "Traceback" not in log.read_text()
+
+
+def _wait_ready(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/health/readiness", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.3)

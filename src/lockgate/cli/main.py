@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -106,15 +108,25 @@ def serve(
     # Each worker process builds its own app from the same settings (the config file and the CLI flags
     # travel through the environment); migrations ran once, here, before any worker starts.
     os.environ.update(worker_environment(config, settings, workers))
-    uvicorn.run(
-        "lockgate.cli.server_processes:build_app",
-        factory=True,
-        workers=workers,
-        http=HTTP_PROTOCOL,  # the request-head timeout, built in each worker
-        host=settings.host,
-        port=settings.port,
-        **options,
-    )
+    # Prometheus counters summed over the workers (ops/metrics.py): a fresh directory per server, so
+    # that an earlier run's counts never come back (an operator's own PROMETHEUS_MULTIPROC_DIR is kept).
+    own_metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_metrics_dir = tempfile.mkdtemp(prefix="lockgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
+    try:
+        uvicorn.run(
+            "lockgate.cli.server_processes:build_app",
+            factory=True,
+            workers=workers,
+            http=HTTP_PROTOCOL,  # the request-head timeout, built in each worker
+            host=settings.host,
+            port=settings.port,
+            **options,
+        )
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 def _safe_url(url: str) -> str:

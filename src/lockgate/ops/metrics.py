@@ -5,12 +5,14 @@ that can be read from live state (in-flight, queues, provider health) is read at
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -38,11 +40,22 @@ HEALTH_STATUSES = ("healthy", "cooling_down", "unreachable")
 
 
 class Metrics:
+    """`registry` holds the counters and histograms; `/metrics` renders `exposed`. With several worker
+    processes (`PROMETHEUS_MULTIPROC_DIR` set by `lockgate serve --workers N`), prometheus_client keeps
+    each process's counters and histograms in a file of that directory, and `exposed` sums every
+    worker's files (a dead worker's counts stay in); the scrape-time gauges and process series are the
+    answering worker's."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)  # CPU, memory, open files (Linux)
-        PlatformCollector(registry=self.registry)  # Python version
-        GCCollector(registry=self.registry)  # collections per generation
+        self.exposed = self.registry
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if shared:
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, shared)
+        ProcessCollector(registry=self.exposed)  # CPU, memory, open files (Linux)
+        PlatformCollector(registry=self.exposed)  # Python version
+        GCCollector(registry=self.exposed)  # collections per generation
         self.requests = Counter(
             "lockgate_http_requests_total",
             "HTTP requests by method, route template and status.",
@@ -132,14 +145,14 @@ class Metrics:
 
     def watch(self, read: Callable[[], LiveState]) -> None:
         """Gauges read from the gateway at scrape time (free on the request path)."""
-        self.registry.register(_LiveCollector(read))
+        self.exposed.register(_LiveCollector(read))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
 
 
 class _LiveCollector:
