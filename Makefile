@@ -84,6 +84,7 @@ bench: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.dialects
+	$(BIN)/python -m bench.operability
 	$(BIN)/python -m bench.streaming
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.memory
