@@ -2,13 +2,13 @@
 and a budget, wrk, targets interleaved):
 
 - tracing: this tree with tracing off, the same with tracing on (OTLP/HTTP to a sink that answers at
-  once), and a baseline tree without tracing code (`--baseline REV`, default `main`);
+  once), and a baseline tree without tracing code (`--baseline REV`, default: the commit before tracing);
 - workers: `lockgate serve --workers 1` vs `--workers 2` (both with Redis: limits exact across workers);
 - x-ratelimit headers: the tree at the commit that added them vs its parent (`--headers-commit`).
 
 Baseline trees are `git archive`d into the run's temporary directory and run from the same venv.
 
-    python -m bench.operability [--seconds 3] [--rounds 3] [--baseline main] [--out FILE]
+    python -m bench.operability [--seconds 3] [--rounds 3] [--baseline REV] [--out FILE]
 """
 
 from __future__ import annotations
@@ -55,6 +55,26 @@ class _Sink(BaseHTTPRequestHandler):
         pass
 
 
+def before_tracing() -> str:
+    """The commit before the one that added ops/tracing.py."""
+    added = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(ROOT),
+            "log",
+            "--diff-filter=A",
+            "--format=%h",
+            "--",
+            "src/lockgate/ops/tracing.py",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return f"{added[-1]}^" if added else "HEAD"
+
+
 def tree(rev: str, work: Path) -> Path:
     """The `src` directory of `rev`, extracted into `work`."""
     target = work / f"tree-{rev.replace('/', '_')}"
@@ -87,10 +107,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", default="main", help="git revision without tracing")
+    parser.add_argument("--baseline", default=None, help="git revision (default: before tracing was added)")
     parser.add_argument("--headers-commit", default=HEADERS_COMMIT)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "operability.md"))
     args = parser.parse_args()
+    args.baseline = args.baseline or before_tracing()
     work = Path(tempfile.mkdtemp(prefix="lockgate-bench-ops-"))
     fake, upstream_port = start_fake_upstream()
     upstream = f"http://127.0.0.1:{upstream_port}"
