@@ -92,3 +92,26 @@ def test_metrics_name_providers_count_spend_refusals_and_health(fake, lockgate) 
     assert "process_resident_memory_bytes" in text
     assert "python_gc_collections_total" in text
     assert "python_info" in text
+
+
+def test_a_rag_embedding_model_nobody_serves_is_an_error_at_start_and_a_503_not_a_404(
+    fake, lockgate, caplog
+) -> None:
+    """Declaring `models` switches the local defaults off while rag_embedding_model still names one."""
+    caplog.set_level(logging.INFO)
+    upstream = fake("openai", "up")
+    embedder = fake("openai", "up-embed", embedding_dim=8)
+    live = lockgate(
+        models=[
+            model("chat", "text-generation", provider(upstream)),
+            model("embed", "text-embeddings-inference", provider(embedder)),
+        ]
+    )
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("RAG cannot work")]
+    assert line.levelno == logging.ERROR
+    assert line.setting == "rag_embedding_model" and line.value == "all-minilm-l6-v2"
+    assert line.embedding_models == ["embed"] and "rag_embedding_model" in line.getMessage()
+    collection = live.admin.post("/v1/collections", json={"name": "c"}).json()["id"]
+    search = live.admin.post("/v1/search", json={"query": "q", "collection_ids": [collection]})
+    assert search.status_code == 503, search.text
+    assert "all-minilm-l6-v2" in search.text
