@@ -1,6 +1,6 @@
-"""`lockgate serve --workers 2`: two processes on one port keep one exact rate-limit count (through
-Redis), and the command refuses to start several workers whose limits would be per process; a killed
-worker loses no usage row and /metrics counts every worker."""
+"""`lockgate serve --workers 2`: two processes on one port keep one exact rate-limit count and never
+overspend a budget (through Redis), and the command refuses to start several workers whose limits would be
+per process; a killed worker loses no usage row and /metrics counts every worker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from tests.fakes.upstreams import FakeUpstream
@@ -37,7 +38,17 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
                     "master_key": MASTER_KEY,
                     "redis_url": redis_url,
                     "local_models": "off",
-                    "models": [model("chat", "text-generation", provider(upstream))],
+                    "models": [
+                        model("chat", "text-generation", provider(upstream)),
+                        # 1.0 per prompt token: a one-token prompt costs exactly 1.0
+                        model(
+                            "priced",
+                            "text-generation",
+                            provider(upstream),
+                            cost_prompt_tokens=1_000_000.0,
+                            cost_completion_tokens=0.0,
+                        ),
+                    ],
                 }
             )
         )
@@ -90,6 +101,35 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
             with socket.create_connection(("127.0.0.1", port), timeout=120) as slow:
                 slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
                 assert slow.recv(1024) == b""  # closed by the worker, not by the client's timeout
+
+            # a budget worth five requests, 20 concurrent requests over both workers: never overspent
+            spender = httpx.post(
+                f"{base}/v1/admin/users",
+                headers=admin,
+                json={"email": "b@example.org", "password": "pw", "role": role.json()["id"], "budget": 5.0},
+            ).json()["id"]
+            spender_key = httpx.post(
+                f"{base}/v1/admin/tokens", headers=admin, json={"name": "b", "user": spender}
+            ).json()["token"]
+
+            def spend(_: int) -> int:
+                body = {"model": "priced", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+                response = httpx.post(
+                    f"{base}/v1/chat/completions", headers=bearer(spender_key), json=body, timeout=60
+                )
+                return response.status_code
+
+            with ThreadPoolExecutor(10) as pool:
+                spent = list(pool.map(spend, range(20)))
+            refused = [s for s in spent if s in (400, 402)]  # 400 where OpenGateLLM answers it (#13)
+            assert 1 <= spent.count(200) <= 5 and spent.count(200) + len(refused) == 20, spent
+            deadline = time.monotonic() + 60  # each worker writes its usage rows and charges every second
+            while True:
+                user = httpx.get(f"{base}/v1/admin/users/{spender}", headers=admin).json()
+                if user["budget"] == pytest.approx(5.0 - spent.count(200)):
+                    break
+                assert time.monotonic() < deadline, (user["budget"], spent)
+                time.sleep(0.5)
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -120,10 +160,10 @@ def test_a_killed_worker_loses_no_usage_and_metrics_count_every_worker(
     tmp_path: Path, redis_url: str
 ) -> None:
     """Two workers, usage flushed only at a stop (so a killed worker's rows can only come back from its
-    journal); one worker is killed with SIGKILL after serving: the server keeps answering, uvicorn starts
-    a new worker which replays the dead one's journal, every scrape of /metrics (whichever worker
-    answers) counts the requests of both workers, the dead one's included, and after a graceful stop
-    every answered request has its usage row."""
+    journal); the worker that journaled the most rows is killed with SIGKILL: the server keeps answering,
+    uvicorn starts a new worker which replays the dead one's journal, every scrape of /metrics (whichever
+    worker answers) counts every request, the dead worker's included, and after a graceful stop every
+    answered request has its usage row."""
     import psutil
 
     with FakeUpstream("openai", "up") as upstream:
@@ -160,29 +200,30 @@ def test_a_killed_worker_loses_no_usage_and_metrics_count_every_worker(
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
             journals = data / "journal"
-            served_by: dict[int, int] = {}
-            while len(served_by) < 2 and answered < 200:  # until both workers have journaled rows
+
+            def ask(_: int) -> int:
                 response = httpx.post(f"{base}/v1/chat/completions", headers=admin, json=body, timeout=60)
-                assert response.status_code == 200, response.text
-                answered += 1
-                served_by = {
-                    pid: sum(
-                        len(f.read_bytes().splitlines()) for f in journals.glob(f"usage-*-{pid}-*.jsonl")
-                    )
-                    for pid in _worker_pids(process.pid)
-                }
-                served_by = {pid: rows for pid, rows in served_by.items() if rows}
-            assert len(served_by) == 2, f"one worker took all {answered} requests"
-            victim = next(iter(served_by))
+                return response.status_code
+
+            upstream.delay = 0.1  # overlapping requests: the kernel may hand them to either worker
+            with ThreadPoolExecutor(8) as pool:
+                assert list(pool.map(ask, range(24))) == [200] * 24
+            answered += 24
+            journaled = {
+                pid: sum(len(f.read_bytes().splitlines()) for f in journals.glob(f"usage-*-{pid}-*.jsonl"))
+                for pid in _worker_pids(process.pid)
+            }
+            assert sum(journaled.values()) == answered  # nothing flushed yet: all in the journals
+            victim = max(journaled, key=journaled.__getitem__)  # the one with rows (maybe all of them)
             psutil.Process(victim).kill()
             psutil.Process(victim).wait(timeout=30)
 
+            upstream.delay = 0.0
             for _ in range(10):  # the other worker (then the new one too) keeps serving
-                response = httpx.post(f"{base}/v1/chat/completions", headers=admin, json=body, timeout=60)
-                assert response.status_code == 200, response.text
+                assert ask(0) == 200
                 answered += 1
             name = f"openai:up@127.0.0.1:{upstream.port}"
-            for _ in range(6):  # whichever worker answers the scrape, it counts both
+            for _ in range(6):  # whichever worker answers the scrape, it counts every request
                 scraped = httpx.get(f"{base}/metrics", headers=admin, timeout=60)
                 assert scraped.status_code == 200
                 assert _model_requests(scraped.text, name) == answered
