@@ -211,3 +211,21 @@ async def test_a_worker_that_lost_its_job_changes_nothing(api: Api) -> None:
 
 async def _has_status(api: Api, job_id: str, status: JobStatus) -> bool:
     return (await status_of(api, job_id)).status == status
+
+
+async def test_a_job_whose_key_was_deleted_fails_without_running(api: Api) -> None:
+    steps = Steps()
+    steps.gate.set()
+    member = await api.create_member()
+    principal = await api.state.authenticator.authenticate(member.key)
+    payload = ItemsPayload(endpoint="/test", ids=[0])
+    job = await api.state.jobs.submit(principal, JobKind.DELETE_DOCUMENTS, "test", 1, payload)
+    assert (await api.delete(f"/v1/admin/tokens/{principal.key_id}")).status_code == 204
+    running = worker(api, steps)
+    await running.start()
+    try:
+        after = await finished(api, job.id)
+    finally:
+        await running.stop()
+    assert after.status == JobStatus.FAILED and "deleted" in after.errors[0]
+    assert steps.ran == []
