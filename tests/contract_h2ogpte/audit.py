@@ -27,7 +27,7 @@ TESTED = {
     "delete_documents_from_collection", "count_documents_in_collection", "delete_documents",
     "delete_collections", "get_job", "list_extractors", "get_default_collection",
     "import_document_into_collection", "list_document_chunks", "cancel_job", "answer_question",
-    "ingest_from_plain_text",
+    "ingest_from_plain_text", "get_chunks",
 }  # fmt: skip
 # Where the client itself cannot work, whatever the server answers.
 CLIENT_BUGS = {

@@ -223,3 +223,23 @@ def test_ingest_from_plain_text(lockgate, new_user) -> None:
         intruder.ingest_from_plain_text(collection_id, "sneaky", "x.txt")
     assert intruder._get("/rpc/fs") == []
     assert client.count_documents_in_collection(collection_id) == 1
+
+
+def test_get_chunks_by_the_ids_search_answers(lockgate, new_user) -> None:
+    from h2ogpte.errors import ObjectNotFoundError
+
+    alice, bob = new_user(), new_user()
+    client = sdk(lockgate, alice)
+    collection_id, ids = tagged_collection(client)
+    other_id = client.create_collection(name="Empty", description="")
+    hits = client.search_chunks(collection_id, "paper clips", topics=[], offset=0, limit=5)
+    wanted = [h.id for h in hits][::-1]
+    chunks = client.get_chunks(collection_id, wanted)
+    assert [c.id for c in chunks] == wanted
+    assert {c.text for c in chunks} == {h.text for h in hits} and {c.name for c in chunks} <= set(ids)
+    for call in (
+        lambda: client.get_chunks(other_id, wanted),  # not chunks of that collection
+        lambda: sdk(lockgate, bob).get_chunks(collection_id, wanted),  # another user's collection
+    ):
+        with pytest.raises(ObjectNotFoundError):
+            call()

@@ -81,3 +81,21 @@ class ChunkReads:
                 raise NotFound(f"Document {root} not found in collection {collection_id}.")
             chunks = await repo.chunks_of(session, document.id)
         return [ChunkHit(chunk_view(c), 0.0, root, document.name) for c in chunks]
+
+    async def chunks_by_id(self, principal: Principal, collection_id: int, ids: list[int]) -> list[ChunkHit]:
+        """Chunks of one readable collection by id (the ids `search` answers), in the order asked;
+        404 naming the first id that is not a chunk of that collection."""
+        await self._rag.get_collection(principal, collection_id)
+        async with self._db.transaction() as session:
+            found = await repo.chunks_in(session, collection_id, ids)
+            documents = {d: await session.get(Document, d) for d in {c.document_id for c in found.values()}}
+        hits = []
+        for chunk_id in ids:
+            chunk = found.get(chunk_id)
+            if chunk is None:
+                missing = f"Chunk {chunk_id} not found in collection {collection_id}."
+                raise NotFound(missing, param="chunk_ids")
+            document = documents[chunk.document_id]
+            assert document is not None
+            hits.append(ChunkHit(chunk_view(chunk), 0.0, document.origin_id or document.id, document.name))
+        return hits

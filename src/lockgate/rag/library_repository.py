@@ -158,6 +158,12 @@ async def copy_in(session: AsyncSession, collection_id: int, root: int) -> Docum
     return await session.scalar(stmt)
 
 
+async def chunks_in(session: AsyncSession, collection_id: int, ids: list[int]) -> dict[int, Chunk]:
+    """The chunks of the collection among `ids`, by id."""
+    stmt = select(Chunk).where(Chunk.collection_id == collection_id, Chunk.id.in_(set(ids)))
+    return {c.id: c for c in (await session.scalars(stmt)).all()}
+
+
 async def chunks_of(session: AsyncSession, document_id: int) -> list[Chunk]:
     stmt = select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.position)
     return list((await session.scalars(stmt)).all())

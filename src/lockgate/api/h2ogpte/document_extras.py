@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from lockgate.api.deps import ChatCaller, State
@@ -154,6 +154,21 @@ async def list_document_chunks(
     """A document's chunks in one collection, in order (score 0); a collection key's own only."""
     found = await chunks.document_chunks(caller, keyed_collection(caller, collection_id), _doc(document_id))
     return [_hit_out(hit) for hit in found]
+
+
+@router.get("/collections/{collection_id}/chunks/{chunk_ids}")
+async def get_collection_chunks(
+    collection_id: str, chunk_ids: Annotated[str, Path(max_length=4096)], caller: ChatCaller, chunks: Chunks
+) -> list[dict[str, Any]]:
+    """`get_chunks`: chunks of the collection by the ids `search_chunks` answers (comma-separated)."""
+    try:
+        ids = [int(part) for part in chunk_ids.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidRequest("chunk_ids: comma-separated integers.", param="chunk_ids") from None
+    if not ids or len(ids) > 1000 or not all(0 <= i < 2**31 for i in ids):
+        raise InvalidRequest("chunk_ids: 1 to 1000 chunk ids.", param="chunk_ids")
+    found = await chunks.chunks_by_id(caller, keyed_collection(caller, collection_id), ids)
+    return [{k: v for k, v in _hit_out(hit).items() if k not in ("topic", "score")} for hit in found]
 
 
 def _hit_out(hit: ChunkHit) -> dict[str, Any]:
