@@ -173,6 +173,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
                 settings.login_window_seconds,
             ),
             settings.login_hashing_slots,
+            max_key_lifetime_days=settings.max_key_lifetime_days,
         ),
         gateway=gateway,
         gateway_admin=GatewayAdmin(db, box, registry, on_change=authenticator.clear),
@@ -322,7 +323,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             await state.accountant.recorder.start()
             served = served_models(settings)
             await load_local_engines(state, served)
-            await sync_config_models(state.db, state.gateway_admin.box, served)
+            await sync_config_models(state.db, state.gateway_admin.box, served, result.master_user_id)
             await state.gateway.registry.refresh(probe_new=True)
             warn_if_rag_model_missing(state)
             watchers.append(asyncio.create_task(_watch_registry(state)))

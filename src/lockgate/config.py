@@ -125,6 +125,14 @@ class Settings(BaseModel):
     session_ttl_seconds: int = Field(
         default=86400, ge=60, description="Lifetime of the key returned by POST /v1/auth/login."
     )
+    max_key_lifetime_days: int | None = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        description="Longest lifetime of an API key a user creates for themselves (POST /v1/me/keys, "
+        "POST /v1/admin/tokens without another `user`): no `expires` means this long, a later one is "
+        "refused (400). null: no maximum.",
+    )
     auth_cache_ttl_seconds: float = Field(
         default=10.0, ge=0, description="How long an authenticated key is served from memory (0 disables)."
     )

@@ -25,7 +25,8 @@ def test_exhausted_budget_is_refused_before_the_upstream(fake, lockgate) -> None
     live = lockgate(models=[model("chat", "text-generation", provider(upstream), **PRICED)])
     _, key = member_key(live, budget=0.5)
     response = chat(live, key)
-    assert response.status_code == 402
+    assert response.status_code == 400  # as OpenGateLLM 0.4.1, the code tells it apart
+    assert response.json()["error"]["code"] == "insufficient_budget"
     assert "Budget exhausted" in response.json()["error"]["message"]
     assert upstream.calls("/v1/chat/completions") == []
     _, rich = member_key(live, budget=100.0)
@@ -40,7 +41,7 @@ def test_concurrent_requests_never_overspend(fake, lockgate) -> None:
     with ThreadPoolExecutor(20) as pool:
         statuses = list(pool.map(lambda _: chat(live, key, max_tokens=1).status_code, range(20)))
     assert statuses.count(200) <= 5
-    assert statuses.count(402) >= 15
+    assert statuses.count(400) >= 15
     live.admin.get("/v1/admin/usage")  # writes pending usage rows (and their budget charges) out
     remaining = live.admin.get(f"/v1/admin/users/{user_id}").json()["budget"]
     assert remaining == pytest.approx(5.0 - statuses.count(200))

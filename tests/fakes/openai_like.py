@@ -1,4 +1,5 @@
-"""The OpenAI-compatible flavors: openai, vllm, mistral and albert (Albert API / OpenGateLLM)."""
+"""The OpenAI-compatible flavors: openai, vllm and albert (Albert API / OpenGateLLM); mistral reuses
+some of these handlers (tests/fakes/mistral.py)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,6 @@ def endpoints(flavor: str) -> list[Endpoint]:
         eps += [Endpoint("POST", path, vllm_rerank) for path in ("/v1/rerank", "/rerank", "/v2/rerank")]
     elif flavor == "albert":
         eps.append(Endpoint("POST", "/v1/rerank", albert_rerank))
-    elif flavor == "mistral":
-        eps.append(Endpoint("POST", "/v1/ocr", ocr))
     return eps
 
 
@@ -338,6 +337,8 @@ async def completions(fake: FakeUpstream, request: Request, rec: Recorded) -> Re
 async def embeddings(fake: FakeUpstream, request: Request, rec: Recorded) -> Response:
     body = _body(rec)
     _check_model(fake, body.get("model"))
+    if not fake.honour_options:
+        body = {k: v for k, v in body.items() if k != "encoding_format"}
     try:
         return JSONResponse(embeddings_payload(body, fake.model, fake.embedding_dim, fake.send_usage))
     except ValueError as exc:
@@ -408,6 +409,11 @@ async def vllm_rerank(fake: FakeUpstream, request: Request, rec: Recorded) -> Re
         {"index": i, "document": {"text": d}, "relevance_score": s}
         for s, i, d in _ranked(query, documents)[:top_n]
     ]
+    if not fake.honour_options:  # every document, in the order sent
+        results = [
+            {"index": i, "document": {"text": d}, "relevance_score": overlap(query, d)}
+            for i, d in enumerate(documents)
+        ]
     out: dict[str, Any] = {"id": new_id("rerank-"), "model": fake.model}
     if fake.send_usage:
         out["usage"] = {"total_tokens": sum(len(words(query)) + len(words(d)) for d in documents)}

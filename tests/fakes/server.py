@@ -128,6 +128,8 @@ class FakeUpstream:
         # A gate: while `hold` is set, inference calls wait (after being recorded) until it is cleared,
         # so a test can act while a client is known to be mid-call (e.g. kill the process calling).
         self.hold = threading.Event()
+        # False: behave like servers that ignore `top_n` (rerank, in input order) and `encoding_format`.
+        self.honour_options: bool = True
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -210,6 +212,7 @@ class FakeUpstream:
         self.cut_stream_after, self.send_usage, self.reply = None, True, None
         self.raw_answer, self.stream_script, self.retry_after = None, None, None
         self.hold.clear()
+        self.honour_options = True
 
     async def sleep(self, seconds: float) -> None:
         """asyncio.sleep that ends early once stop() (another thread) sets the flag."""
@@ -220,9 +223,9 @@ class FakeUpstream:
     # -- the app ---------------------------------------------------------------------------------
 
     def _flavor_module(self) -> Any:
-        from tests.fakes import anthropic, openai_like, tei
+        from tests.fakes import anthropic, mistral, openai_like, tei
 
-        return {"tei": tei, "anthropic": anthropic}.get(self.flavor, openai_like)
+        return {"tei": tei, "anthropic": anthropic, "mistral": mistral}.get(self.flavor, openai_like)
 
     def _build_app(self) -> Starlette:
         impl = self._flavor_module()

@@ -28,6 +28,11 @@ class UsagePoint:
     kgco2eq: float
 
 
+def _whole_ms(value: float | None) -> int | None:
+    """Milliseconds as the integer OpenGateLLM's usage schema declares (stored fractional)."""
+    return None if value is None else round(value)
+
+
 def usage_row(row: Usage) -> dict[str, Any]:
     return {
         "model": row.model,
@@ -44,7 +49,7 @@ def usage_row(row: Usage) -> dict[str, Any]:
                 "kWh": {"min": row.kwh_min, "max": row.kwh_max},
                 "kgCO2eq": {"min": row.kgco2eq_min, "max": row.kgco2eq_max},
             },
-            "metrics": {"latency": row.latency_ms, "ttft": row.ttft_ms},
+            "metrics": {"latency": _whole_ms(row.latency_ms), "ttft": _whole_ms(row.ttft_ms)},
             "estimated": row.estimated,
         },
         "created": row.created,

@@ -42,10 +42,22 @@ async def get_principal(request: Request) -> Principal:
     return principal
 
 
+async def get_principal_even_expired(request: Request) -> Principal:
+    """The caller even when their account expired (not their key): for GET /v1/me/info only."""
+    principal = await request.app.state.lockgate.authenticator.authenticate(
+        bearer_token(request), expired_user_ok=True
+    )
+    if principal.collection_id is not None:
+        raise PermissionDenied("This is a collection key: it can only chat with its collection.")
+    request.state.principal = principal
+    return principal
+
+
 State = Annotated[AppState, Depends(get_state)]
 # Every database id in a path: bounded so a huge number is a 422, not a database overflow.
 DbId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Caller = Annotated[Principal, Depends(get_principal)]
+ExpiredCaller = Annotated[Principal, Depends(get_principal_even_expired)]
 # Chat routes of the h2oGPTe surface: the service then keeps a collection key to its own collection.
 ChatCaller = Annotated[Principal, Depends(get_any_principal)]
 

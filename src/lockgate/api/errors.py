@@ -1,7 +1,8 @@
 """Render the core's errors in each dialect. OpenGateLLM answers FastAPI-style {"detail": ...};
-the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) answer
-{"error": {"message", "type", "param", "code"}}; the h2oGPTe routes (`dialect = "h2ogpte"`) answer
-{"code", "message"}; the Anthropic Messages routes (`dialect = "anthropic"`) answer
+the OpenAI inference routes (mark them with `dialect = "openai"` on request.state) are served to both
+OpenAI and OpenGateLLM clients, so they answer a superset both read: {"error": {"message", "type",
+"param", "code"}, "detail": ...}; the h2oGPTe routes (`dialect = "h2ogpte"`) answer {"code", "message"};
+the Anthropic Messages routes (`dialect = "anthropic"`) answer
 {"type": "error", "error": {"type", "message"}, "request_id"}, with 400 for any invalid request; the
 h2oGPTe /rpc routes (`h2ogpte_rpc`) answer {"error"}."""
 
@@ -118,7 +119,10 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
         error = {"type": anthropic_error_type(status), "message": message}
         body = {"type": "error", "error": error, "request_id": getattr(request.state, "request_id", None)}
     elif dialect == "openai":
-        body = {"error": {"message": message, "type": _openai_type(status), "param": param, "code": code}}
+        body = {
+            "error": {"message": message, "type": _openai_type(status), "param": param, "code": code},
+            "detail": message,
+        }
     elif dialect == "h2ogpte":
         body = {"code": status, "message": message}
     elif dialect == "h2ogpte_rpc":  # the H2OGPTE class reads {"error": ...} from its /rpc calls
@@ -169,11 +173,15 @@ def _first_problem(errors: list, deepest: bool) -> tuple[str, str | None]:
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     dialect = _dialect(request)
-    if dialect in ("h2ogpte", "h2ogpte_rpc", "openai", "anthropic"):
-        message, param = _first_problem(errors, deepest=dialect not in ("h2ogpte", "h2ogpte_rpc"))
-        return _render(request, 422, message, "invalid_request_error", param)
     # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
     detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]
+    if dialect in ("h2ogpte", "h2ogpte_rpc", "openai", "anthropic"):
+        message, param = _first_problem(errors, deepest=dialect not in ("h2ogpte", "h2ogpte_rpc"))
+        if dialect == "openai":  # OpenGateLLM clients read FastAPI's list beside OpenAI's first field
+            code = "invalid_request_error"
+            error = {"message": message, "type": code, "param": param, "code": code}
+            return JSONResponse({"error": error, "detail": detail}, status_code=422)
+        return _render(request, 422, message, "invalid_request_error", param)
     return JSONResponse({"detail": detail}, status_code=422)
 
 

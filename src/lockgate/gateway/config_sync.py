@@ -18,7 +18,11 @@ from lockgate.kit.db import Database
 LOCAL_ENGINE_FIELDS = {"key", "model_path", "chat_format", "n_ctx", "n_threads"}
 
 
-async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSettings]) -> None:
+async def sync_config_models(
+    db: Database, box: SecretBox, models: list[ModelSettings], owner_id: int | None = None
+) -> None:
+    """`owner_id`: the master user, who owns the declared routers and providers (as in OpenGateLLM,
+    where they are never ownerless)."""
     for model in models:
         for provider in model.providers:
             check_provider_fits(provider.type.value, model.type.value)
@@ -45,6 +49,7 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
             router.cost_prompt_tokens = model.cost_prompt_tokens
             router.cost_completion_tokens = model.cost_completion_tokens
             router.from_config = True
+            router.user_id = owner_id
             router.updated = bump(router.updated or 0)
             router.aliases.clear()
             await session.flush()
@@ -59,6 +64,7 @@ async def sync_config_models(db: Database, box: SecretBox, models: list[ModelSet
                     declared_provider.qos_metric.value if declared_provider.qos_metric else None
                 )
                 fields["url"] = declared_provider.url.rstrip("/")
+                fields["user_id"] = owner_id
                 key = declared_provider.key or None
                 row = existing.pop((fields["url"], fields["model_name"]), None)
                 if row is None:

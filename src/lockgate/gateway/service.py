@@ -29,6 +29,7 @@ from lockgate.gateway.events import StreamEvent
 from lockgate.gateway.providers.base import FilePart, RawResponse
 from lockgate.gateway.queueing import CapacityGate
 from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
+from lockgate.gateway.requested import encoded_embeddings, top_results
 from lockgate.gateway.schemas import (
     ENDPOINT_MODEL_TYPES,
     Endpoint,
@@ -307,6 +308,7 @@ class GatewayService:
             answer, provider, _ = await self._call(
                 router, Endpoint.EMBEDDINGS, ctx.principal.priority, invoke
             )
+            answer = encoded_embeddings(answer, body.get("encoding_format"))
             answer["model"] = router.name
             usage = normalize_usage(answer.get("usage"), body.get("input"), None)
             answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
@@ -329,7 +331,7 @@ class GatewayService:
                 "object": "list",
                 "id": f"rerank-{uuid.uuid4().hex}",
                 "model": router.name,
-                "results": answer["results"],
+                "results": top_results(answer["results"], top_n),
                 "usage": await self.accountant.settle(admission, _facts(provider), usage),
             }
 
@@ -350,6 +352,7 @@ class GatewayService:
             usage = normalize_usage(None, None, text if isinstance(text, str) else None)
             settled = await self.accountant.settle(admission, _facts(provider), usage)
             if isinstance(answer, dict):
+                answer.setdefault("id", f"transcription-{uuid.uuid4().hex}")  # OpenGateLLM's schema has one
                 answer["model"] = router.name
                 answer["usage"] = settled
             return answer

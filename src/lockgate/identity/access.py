@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from lockgate.errors import NotFound, PermissionDenied, ServiceUnavailable, Unauthenticated
+from lockgate.errors import BadRequest, NotFound, PermissionDenied, ServiceUnavailable, Unauthenticated
 from lockgate.identity import repository
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.models import ApiKey, Role, User
@@ -68,6 +68,7 @@ class AccessService:
         session_ttl_seconds: int,
         guard: LoginGuard | None = None,
         hashing_slots: int = 1,
+        max_key_lifetime_days: int | None = None,
     ):
         self._db = db
         self._auth = authenticator
@@ -76,6 +77,7 @@ class AccessService:
         self._hashing_slots = hashing_slots
         self._hashing: anyio.CapacityLimiter | None = None
         self._waiting = 0
+        self._max_key_lifetime_days = max_key_lifetime_days or None
 
     async def _verify(self, password_hash: str | None, password: str) -> bool:
         """argon2 in a worker thread, at most `hashing_slots` at once: a login flood queues here
@@ -91,6 +93,22 @@ class AccessService:
             )
         finally:
             self._waiting -= 1
+
+    def own_key_expiry(self, expires: int | None) -> int | None:
+        """The expiry of a key a user makes for themselves, as OpenGateLLM bounds it: none given → the
+        longest lifetime allowed; past it → 400. Without a configured maximum, `expires` as given."""
+        if self._max_key_lifetime_days is None:
+            return expires
+        latest = now_ts() + self._max_key_lifetime_days * 86400
+        if expires is None:
+            return latest
+        if expires > latest:
+            raise BadRequest(
+                f"Token expiration timestamp cannot be greater than {self._max_key_lifetime_days} days "
+                "from now.",
+                param="expires",
+            )
+        return expires
 
     async def create_key(
         self,

@@ -61,7 +61,9 @@ class Authenticator:
         # for it share one load instead of each opening a connection.
         self._loading: dict[str, asyncio.Task[Principal]] = {}
 
-    async def authenticate(self, raw_key: str | None) -> Principal:
+    async def authenticate(self, raw_key: str | None, expired_user_ok: bool = False) -> Principal:
+        """The key's principal. 401 for a missing, unknown or expired key; 403 when the user's account
+        expired, unless `expired_user_ok` (GET /v1/me/info still answers such a user, as OpenGateLLM)."""
         if not raw_key:
             raise Unauthenticated("Missing API key: send 'Authorization: Bearer <key>'.")
         key_hash = hash_api_key(raw_key)
@@ -87,7 +89,7 @@ class Authenticator:
         now = time.time()
         if principal.key_expires is not None and principal.key_expires <= now:
             raise Unauthenticated("API key expired.")
-        if principal.user_expires is not None and principal.user_expires <= now:
+        if not expired_user_ok and principal.user_expires is not None and principal.user_expires <= now:
             raise PermissionDenied("User account expired.")
         return principal
 

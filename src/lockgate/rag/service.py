@@ -163,9 +163,19 @@ class RagService:
                     "search": search_settings(changes["search"]),
                 }
 
-    async def delete_collection(self, principal: Principal, collection_id: int) -> None:
+    async def delete_collection(
+        self, principal: Principal, collection_id: int, unowned_as_missing: bool = False
+    ) -> None:
+        """Delete your collection. Someone else's you can read: 403, or 404 with `unowned_as_missing`
+        (OpenGateLLM's answer: it only looks among your own collections)."""
         async with self._db.transaction() as session:
-            await session.delete(await self._writable(session, principal, collection_id))
+            try:
+                collection = await self._writable(session, principal, collection_id)
+            except PermissionDenied as exc:
+                if not unowned_as_missing:
+                    raise
+                raise NotFound(f"Collection {collection_id} not found.") from exc
+            await session.delete(collection)
 
     # -- documents ---------------------------------------------------------------------------------
 

@@ -67,9 +67,18 @@ class CompletionRequest(Passthrough):
     logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
+TokenIds = Annotated[list[int], Field(min_length=1)]
+
+
 class EmbeddingRequest(Passthrough):
     model: NonEmpty
-    input: str | list[str] | list[int] | list[list[int]]
+    # Nothing empty to embed ("" , [], [""], [[]]): 422, as OpenGateLLM answers.
+    input: (
+        NonEmpty
+        | Annotated[list[NonEmpty], Field(min_length=1)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1)]
+    )
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
 

@@ -22,7 +22,10 @@ UserFilter = Annotated[
 
 @router.post("", status_code=201, response_model=CreatedToken)
 async def create_token(body: TokenCreate, state: State, admin: Admin) -> CreatedToken:
-    created = await state.access.create_key(body.user or admin.user_id, body.name, body.expires)
+    user = body.user or admin.user_id
+    # Keys for another user are the admin's call (as in OpenGateLLM): only one's own are bounded.
+    expires = state.access.own_key_expiry(body.expires) if user == admin.user_id else body.expires
+    created = await state.access.create_key(user, body.name, expires)
     return CreatedToken(id=created.id, token=created.key)
 
 

@@ -72,5 +72,5 @@ async def update_collection(
 
 @router.delete("/{collection_id}", status_code=204)
 async def delete_collection(collection_id: DbId, caller: Caller, state: State) -> Response:
-    await state.rag.delete_collection(caller, collection_id)
+    await state.rag.delete_collection(caller, collection_id, unowned_as_missing=True)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from lockgate.api.deps import Caller, DbId, State, page_params
+from lockgate.api.deps import Caller, DbId, ExpiredCaller, State, page_params
 from lockgate.api.opengate.schemas import (
     CreatedToken,
     KeyCreate,
@@ -24,7 +24,7 @@ Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "keys"))
 
 
 @router.get("/info", response_model=UserInfo)
-async def get_info(caller: Caller, state: State) -> UserInfo:
+async def get_info(caller: ExpiredCaller, state: State) -> UserInfo:
     user = await state.identity.get_user(caller.user_id)
     return UserInfo(
         id=user.id,
@@ -51,8 +51,9 @@ async def update_info(body: MeUpdate, caller: Caller, state: State) -> Response:
 async def create_key(body: KeyCreate, caller: Caller, state: State) -> CreatedToken:
     if body.collection_id is not None:  # you can only scope a key to a collection you can read
         await state.rag.get_collection(caller, body.collection_id)
+    expires = state.access.own_key_expiry(body.expires)
     created = await state.access.create_key(
-        caller.user_id, body.name, body.expires, collection_id=body.collection_id
+        caller.user_id, body.name, expires, collection_id=body.collection_id
     )
     return CreatedToken(id=created.id, token=created.key)
 

@@ -1,9 +1,11 @@
-"""Hugging Face text-embeddings-inference: /embed, /rerank and /info (no /v1/models)."""
+"""Hugging Face text-embeddings-inference: /embed, /rerank and /info (no /v1/models); token-id inputs
+go to its OpenAI-compatible /v1/embeddings, which reads them (/embed reads text)."""
 
 from typing import Any
 
 import orjson
 
+from lockgate.errors import UpstreamBadGateway
 from lockgate.gateway.providers.base import ProbeMismatch, ProviderAdapter, raise_for_upstream
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.kit.vectors import embedding_items, text_inputs
@@ -31,11 +33,25 @@ class TeiAdapter(ProviderAdapter):
         return orjson.loads(content), int(tokens) if tokens and tokens.isdigit() else None
 
     async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
-        texts = text_inputs(body["input"])
-        vectors, tokens = await self._post_counted("/embed", {"inputs": texts, "truncate": True})
+        if _token_ids(body["input"]):
+            vectors, tokens = await self._embed_token_ids(body["input"])
+        else:
+            texts = text_inputs(body["input"])
+            vectors, tokens = await self._post_counted("/embed", {"inputs": texts, "truncate": True})
         data = embedding_items(vectors, body.get("dimensions"), body.get("encoding_format"))
         usage = {"prompt_tokens": tokens, "total_tokens": tokens} if tokens is not None else None
         return {"object": "list", "data": data, "model": self.config.model_name, "usage": usage}
+
+    async def _embed_token_ids(
+        self, inputs: list[int] | list[list[int]]
+    ) -> tuple[list[list[float]], int | None]:
+        answer = await self._post_json("/v1/embeddings", {"input": inputs, "model": self.config.model_name})
+        try:
+            vectors = [item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"])]
+        except (KeyError, TypeError) as exc:
+            raise UpstreamBadGateway(f"Provider {self.label} answered embeddings without vectors.") from exc
+        tokens = (answer.get("usage") or {}).get("prompt_tokens")
+        return vectors, tokens if isinstance(tokens, int) else None
 
     async def rerank(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         scored, tokens = await self._post_counted(
@@ -50,3 +66,11 @@ class TeiAdapter(ProviderAdapter):
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _token_ids(inputs: Any) -> bool:
+    """True for OpenAI's token-id inputs: a list of ints or a list of lists of ints."""
+    if not isinstance(inputs, list) or not inputs:
+        return False
+    first = inputs[0]
+    return isinstance(first, int) or (isinstance(first, list) and all(isinstance(t, int) for t in first))
