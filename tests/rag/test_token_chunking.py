@@ -27,7 +27,7 @@ def test_the_local_tokenizer_counts_without_special_tokens_and_reserves_them() -
 
 
 def test_default_chunks_fill_the_embedders_window_and_never_pass_it() -> None:
-    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), {}, MINILM)]
+    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), MINILM)]
     counts = MINILM.counts(chunks)
     assert len(chunks) > 3
     assert max(counts) <= 254 and oversized(chunks, MINILM) == 0
@@ -37,7 +37,7 @@ def test_default_chunks_fill_the_embedders_window_and_never_pass_it() -> None:
 
 def test_character_sizes_stay_characters_and_oversized_chunks_are_counted() -> None:
     options = ChunkingOptions(chunk_size=2048)  # OpenGateLLM's characters
-    chunks = [text for text, _ in split([Page(TEXT)], options, {}, MINILM)]
+    chunks = [text for text, _ in split([Page(TEXT)], options, MINILM)]
     assert max(len(c) for c in chunks) <= 2048 and max(len(c) for c in chunks) > 1500
     full = [c for c in chunks if len(c) > 1500]  # all but maybe the last
     assert len(full) >= len(chunks) - 1 and oversized(full, MINILM) == len(full)  # > 254 tokens each
@@ -45,23 +45,23 @@ def test_character_sizes_stay_characters_and_oversized_chunks_are_counted() -> N
 
 def test_sizes_in_tokens_and_overlap_in_tokens() -> None:
     options = ChunkingOptions(chunk_size=100, unit="tokens", chunk_overlap=20)
-    chunks = [text for text, _ in split([Page(TEXT)], options, {}, MINILM)]
+    chunks = [text for text, _ in split([Page(TEXT)], options, MINILM)]
     assert max(MINILM.counts(chunks)) <= 100
     with pytest.raises(InvalidRequest) as refused:
-        split([Page(TEXT)], ChunkingOptions(chunk_size=10, unit="tokens", chunk_overlap=10), {}, MINILM)
+        split([Page(TEXT)], ChunkingOptions(chunk_size=10, unit="tokens", chunk_overlap=10), MINILM)
     assert refused.value.param == "chunk_overlap"
 
 
 def test_remote_embedders_use_the_estimate_and_their_known_window() -> None:
     remote = TokenCounter(window=512)
     assert not remote.exact and remote.count("x" * 9) == 3 and CHARS_PER_TOKEN == 4
-    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), {}, remote)]
+    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), remote)]
     assert max(len(c) for c in chunks) <= 512 * CHARS_PER_TOKEN
 
 
 def test_an_unknown_window_falls_back_to_2048_characters() -> None:
     unknown = TokenCounter()
     assert unknown.budget is None
-    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), {}, unknown)]
+    chunks = [text for text, _ in split([Page(TEXT)], ChunkingOptions(), unknown)]
     assert 1500 < max(len(c) for c in chunks) <= 2048
     assert oversized(chunks, unknown) == 0  # nothing to warn about without a window

@@ -274,10 +274,7 @@ class CompletionService:
             limit=limit,
             score_threshold=float(min_score or 0.0),
         )
-        used = [
-            Used(c.id, c.document_id, c.collection_id, float(s), c.metadata.get("page"), c.content)
-            for _, s, c in hits
-        ]
+        used = [Used(c.id, c.document_id, c.collection_id, float(s), c.page, c.content) for _, s, c in hits]
         if neighbours and used:
             async with self._db.transaction() as session:
                 extra = await repository.neighbour_chunks(session, [u.chunk_id for u in used])
@@ -288,7 +285,7 @@ class CompletionService:
                     c.document_id,
                     c.collection_id,
                     scores.get(c.document_id, 0.0) / 2,
-                    (c.metadata_ or {}).get("page"),
+                    c.page,
                     c.content,
                 )
                 for c in extra
@@ -302,10 +299,7 @@ class CompletionService:
             chunks = await repository.collection_chunks(
                 session, collection_id, ALL_DATA_CHUNKS, rag_config.get("document_ids")
             )
-        run.used = [
-            Used(c.id, c.document_id, c.collection_id, 1.0, (c.metadata_ or {}).get("page"), c.content)
-            for c in chunks
-        ]
+        run.used = [Used(c.id, c.document_id, c.collection_id, 1.0, c.page, c.content) for c in chunks]
         texts = [c.content for c in chunks]
         while len(texts) > P.fit(texts):
             batches: list[str] = []

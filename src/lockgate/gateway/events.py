@@ -15,7 +15,11 @@ class ChunkEvent:
 
 @dataclass(slots=True)
 class UsageEvent:
+    """The final usage; `extra`: more fields the last chunk carries (e.g. a grounded chat's
+    `search_results`, which OpenGateLLM clients read there)."""
+
     usage: dict[str, Any]
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

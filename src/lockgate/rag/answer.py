@@ -9,7 +9,7 @@ from typing import Any
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest
-from lockgate.gateway.events import ChunkEvent, StreamEvent
+from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.rag.citations import cited, source_label
@@ -35,6 +35,21 @@ PROMPT = (
 )
 
 
+def chunk_wire(chunk: ChunkView) -> dict[str, Any]:
+    """A chunk as OpenGateLLM shows it: numbered within its document, the user's metadata as sent
+    (null if none), and the PDF page beside it."""
+    return {
+        "object": "chunk",
+        "id": chunk.position,
+        "collection_id": chunk.collection_id,
+        "document_id": chunk.document_id,
+        "content": chunk.content,
+        "metadata": chunk.metadata,
+        "page": chunk.page,
+        "created": chunk.created,
+    }
+
+
 def search_result(method: str, score: float, chunk: ChunkView) -> dict[str, Any]:
     """One hit in the shape of POST /v1/search (also `search_results` of a grounded chat answer).
     `document_name` and `page` (int or null) are extra keys beside OpenGateLLM's `method`, `score` and
@@ -44,15 +59,7 @@ def search_result(method: str, score: float, chunk: ChunkView) -> dict[str, Any]
         "score": score,
         "document_name": chunk.document_name,
         "page": chunk.page,
-        "chunk": {
-            "object": "chunk",
-            "id": chunk.id,
-            "collection_id": chunk.collection_id,
-            "document_id": chunk.document_id,
-            "content": chunk.content,
-            "metadata": chunk.metadata,
-            "created": chunk.created,
-        },
+        "chunk": chunk_wire(chunk),
     }
 
 
@@ -69,6 +76,10 @@ def search_request(body: dict[str, Any]) -> dict[str, Any] | None:
         args = {k: v for k, v in search_tools[0].items() if k != "type"}
     elif body.pop("search", None):
         args = dict(body.get("search_args") or {})
+        # OpenGateLLM's older names: `collections` for `collection_ids`; `k` is no longer used
+        if "collections" in args:
+            args.setdefault("collection_ids", args.pop("collections"))
+        args.pop("k", None)
     else:
         body.pop("search_args", None)
         return None
@@ -81,13 +92,15 @@ def search_request(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
+    """The last user message's text ('' when it is empty: then nothing is searched)."""
     for message in reversed(messages):
         if message.get("role") == "user":
             content = message.get("content")
             if isinstance(content, str):
-                return content
+                return content.strip()
             if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                return " ".join(p.get("text") or "" for p in content if isinstance(p, dict)).strip()
+            return ""
     raise InvalidRequest("messages: search needs a user message to search for.", param="messages")
 
 
@@ -103,6 +116,8 @@ class GroundedChat:
 
     async def _ground(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]):
         query = args.pop("query", None) or _question(body["messages"])
+        if not query:  # an empty question: answered without searching, as OpenGateLLM does
+            return body, [], []
         search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
         hits, _ = await self._rag.search(search_ctx, query, **args)
         chunks = [chunk for _, _, chunk in hits]
@@ -135,7 +150,8 @@ class GroundedChat:
     async def _with_results(
         events: AsyncIterator[StreamEvent], results: list, chunks: list[ChunkView]
     ) -> AsyncIterator[StreamEvent]:
-        """`search_results` ride on the first chunk; `citations` on the chunk that finishes the answer."""
+        """`search_results` ride on the first chunk and on the last (the usage chunk, where OpenGateLLM
+        clients read them); `citations` on the chunk that finishes the answer."""
         first = True
         text: list[str] = []
         async for event in events:
@@ -150,4 +166,6 @@ class GroundedChat:
                         text.append(piece)
                 if any(choice.get("finish_reason") for choice in choices):
                     event.payload["citations"] = citations_out("".join(text), chunks)
+            elif isinstance(event, UsageEvent):
+                event.extra = {**(event.extra or {}), "search_results": results}
             yield event

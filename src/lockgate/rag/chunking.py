@@ -4,7 +4,7 @@ characters (OpenGateLLM's `chunk_size`) or in the embedding model's tokens (`rag
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from lockgate.errors import InvalidRequest
 from lockgate.rag.parsing import Page
@@ -51,13 +51,10 @@ def oversized(chunks: list[str], counter: TokenCounter) -> int:
 
 
 def split(
-    pages: list[Page],
-    options: ChunkingOptions,
-    metadata: dict[str, Any],
-    counter: TokenCounter | None = None,
-) -> list[tuple[str, dict]]:
-    """(content, metadata) per chunk; each chunk's metadata carries its page number when known. Sizes in
-    tokens are counted by `counter` (default: the character estimate)."""
+    pages: list[Page], options: ChunkingOptions, counter: TokenCounter | None = None
+) -> list[tuple[str, int | None]]:
+    """(content, page number or None) per chunk. Sizes in tokens are counted by `counter` (default: the
+    character estimate)."""
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
     counter = counter or TokenCounter()
@@ -66,9 +63,8 @@ def split(
     length = counter.count if options.unit == "tokens" else len
     if options.chunk_overlap >= max(options.chunk_size, 1) and not options.disable_chunking:
         raise InvalidRequest("chunk_overlap: must be smaller than chunk_size.", param="chunk_overlap")
-    chunks: list[tuple[str, dict]] = []
+    chunks: list[tuple[str, int | None]] = []
     for page in pages:
-        extra = {**metadata, **({"page": page.number} if page.number is not None else {})}
         if options.disable_chunking:
             pieces = [page.text]
         else:
@@ -98,5 +94,5 @@ def split(
         for piece in pieces:
             piece = piece.strip()
             if piece and length(piece) >= options.chunk_min_size:
-                chunks.append((piece, dict(extra)))
+                chunks.append((piece, page.number))
     return chunks

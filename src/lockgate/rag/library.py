@@ -256,7 +256,16 @@ class Library:
                 origin_id=root,
                 **{
                     f: getattr(source, f)
-                    for f in ("name", "content_hash", "chunks", "content_type", "size", "pages", "summary")
+                    for f in (
+                        "name",
+                        "content_hash",
+                        "chunks",
+                        "next_chunk",
+                        "content_type",
+                        "size",
+                        "pages",
+                        "summary",
+                    )
                 },
                 questions=list(source.questions) if source.questions else None,
                 metadata_=dict(source.metadata_ or {}),
@@ -273,6 +282,7 @@ class Library:
                     position=c.position,
                     content=c.content,
                     metadata_=dict(c.metadata_ or {}),
+                    page=c.page,
                     embedding=c.embedding,
                     length=c.length,
                 )

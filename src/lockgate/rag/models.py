@@ -68,9 +68,12 @@ class Document(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
-    # sha256 of the parsed content: the same content twice in one collection is refused (409).
+    # sha256 of the parsed content, kept only on documents ingested before duplicates were allowed (as
+    # OpenGateLLM allows them): new documents leave it null, which the unique constraint never compares.
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
+    # The number the next chunk gets (chunks are numbered from 0 within their document, never reused).
+    next_chunk: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A document imported into another collection is a copy (rows and chunks) that keeps the id of the
     # document it came from, so one document can be "in" several collections (h2oGPTe).
     origin_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
@@ -88,15 +91,17 @@ class Chunk(Base):
     __tablename__ = "chunks"
     __table_args__ = (
         Index("ix_chunks_collection_document", "collection_id", "document_id"),
+        Index("uq_chunks_document_position", "document_id", "position", unique=True),
         IDS_NEVER_REUSED,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # global: the index and the h2oGPTe surface
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)  # from 0 within the document: OpenGateLLM's chunk id
     content: Mapped[str] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)  # the user's, as sent
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1-based, for PDF pages
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, unit length
     length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # index terms, for BM25
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)

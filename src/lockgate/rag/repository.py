@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true, update
+from sqlalchemy import String, and_, cast, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page, paginate
@@ -93,13 +93,6 @@ async def get_document(session: AsyncSession, document_id: int) -> Document | No
     return await session.get(Document, document_id)
 
 
-async def document_with_hash(session: AsyncSession, collection_id: int, content_hash: str) -> Document | None:
-    stmt = select(Document).where(
-        Document.collection_id == collection_id, Document.content_hash == content_hash
-    )
-    return await session.scalar(stmt)
-
-
 async def list_documents(
     session: AsyncSession, user_id: int, page: Page, collection_id: int | None, name: str | None
 ) -> list[Document]:
@@ -122,10 +115,22 @@ async def list_chunks(session: AsyncSession, document_id: int, offset: int, limi
     return list((await session.scalars(stmt)).all())
 
 
-async def next_position(session: AsyncSession, document_id: int) -> int:
-    return (
-        await session.scalar(select(func.max(Chunk.position)).where(Chunk.document_id == document_id)) or -1
-    ) + 1
+async def take_chunk_numbers(session: AsyncSession, document_id: int, count: int) -> int:
+    """Reserve `count` chunk numbers in the document, returning the first. One UPDATE, so concurrent
+    appends (which lock the row on PostgreSQL, serialize on SQLite) never get the same numbers."""
+    stmt = (
+        update(Document)
+        .where(Document.id == document_id)
+        .values(next_chunk=Document.next_chunk + count)
+        .returning(Document.next_chunk)
+    )
+    return int((await session.execute(stmt)).scalar_one()) - count
+
+
+async def chunk_at(session: AsyncSession, document_id: int, position: int) -> Chunk | None:
+    """The chunk numbered `position` (from 0) in the document."""
+    stmt = select(Chunk).where(Chunk.document_id == document_id, Chunk.position == position)
+    return await session.scalar(stmt)
 
 
 async def chunks_with_names(session: AsyncSession, ids: list[int]) -> dict[int, tuple[Chunk, str]]:
@@ -157,7 +162,13 @@ def _metadata_condition(spec: dict[str, Any]) -> Any:
         if not parts:
             return false() if spec.get("operator") == "or" else true()
         return or_(*parts) if spec.get("operator") == "or" else and_(*parts)
-    field = Chunk.metadata_[spec["key"]].as_string()
+    condition = _compare(Chunk.metadata_[spec["key"]].as_string(), spec)
+    if spec["key"] == "page":  # a PDF chunk's page is its own column, still filterable as metadata
+        condition = or_(condition, _compare(cast(Chunk.page, String), spec))
+    return condition
+
+
+def _compare(field: Any, spec: dict[str, Any]) -> Any:
     value = str(spec["value"])
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     kind = spec.get("type", "eq")

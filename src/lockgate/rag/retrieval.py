@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lockgate.accounting.service import CallContext
+from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.db import Database
 from lockgate.rag import repository
@@ -65,7 +66,8 @@ class Retriever:
         rerank_model: str | None = None,
     ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
         """Hits (method, score, chunk with its document's name) and the embedding usage. Only chunks of
-        collections the caller can read are ever considered, whatever the filters say. Hybrid fusion and
+        collections the caller can read are ever considered, whatever the filters say; a named collection
+        the caller cannot read (or that does not exist) is a 404. Hybrid fusion and
         rerank come from the request, else the one collection searched, else `DEFAULT_FUSION`."""
         wanted = offset + limit
         request = {
@@ -77,6 +79,9 @@ class Retriever:
         async with self._db.transaction() as session:
             allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
+        if missing := [c for c in collection_ids or () if c not in set(allowed)]:
+            # named, as OpenGateLLM answers; another user's private collection looks absent
+            raise NotFound(f"Collection {missing[0]} not found.", param="collection_ids")
         tuning = DEFAULT_FUSION.with_settings(stored, "").with_settings(request, "")
         if not allowed:
             return [], {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

@@ -3,16 +3,14 @@ transaction), chunks, and search. Every read is ANDed with the caller's access."
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, Conflict, NotFound, PermissionDenied, ServiceUnavailable
+from lockgate.errors import AppError, NotFound, PermissionDenied, ServiceUnavailable
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.inference.ocr import OcrEngine
@@ -199,44 +197,34 @@ class RagService:
         ocr = self._ocr()
         pages = await anyio.to_thread.run_sync(lambda: parse(filename, content_type, data, ocr=ocr))
         counter = counter_for(self._gateway, self.embedding_model)
-        pieces = await anyio.to_thread.run_sync(split, pages, options, metadata, counter)
-        digest = hashlib.sha256("\n\f".join(p.text for p in pages).encode()).hexdigest()
-        async with self._db.transaction() as session:
-            if existing := await repository.document_with_hash(session, collection_id, digest):
-                # named, so that a client retrying an upload after a disconnect learns its document
-                raise Conflict(
-                    f"This content is already in collection {collection_id} as document {existing.id}."
-                )
+        pieces = await anyio.to_thread.run_sync(split, pages, options, counter)
+        # The same content twice makes two documents, as in OpenGateLLM.
         vectors = await self._embed(ctx, [content for content, _ in pieces])
         async with self._db.transaction() as session:
             await self._writable(session, ctx.principal, collection_id)  # still yours, still there
             document = Document(
                 collection_id=collection_id,
                 name=name or filename or "document",
-                content_hash=digest,
                 chunks=len(pieces),
+                next_chunk=len(pieces),
                 content_type=content_type,
                 size=len(data),
                 pages=len(pages),
                 metadata_=metadata,
             )
             session.add(document)
-            try:
-                await session.flush()
-            except IntegrityError as exc:  # the same content uploaded concurrently
-                raise Conflict(f"This content is already in collection {collection_id}.") from exc
+            await session.flush()
             rows = [
                 Chunk(
                     document_id=document.id,
                     collection_id=collection_id,
                     position=position,
                     content=content,
-                    metadata_=chunk_metadata,
+                    metadata_=dict(metadata),
+                    page=page,
                     embedding=to_blob(vector),
                 )
-                for position, ((content, chunk_metadata), vector) in enumerate(
-                    zip(pieces, vectors, strict=True)
-                )
+                for position, ((content, page), vector) in enumerate(zip(pieces, vectors, strict=True))
             ]
             await self.store_chunks(session, rows)
             if on_written is not None:
@@ -285,12 +273,13 @@ class RagService:
     # -- chunks ------------------------------------------------------------------------------------
 
     async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[dict[str, Any]]) -> list[int]:
+        """Append chunks; returns their numbers within the document (from 0, continuing, never reused)."""
         async with self._db.transaction() as session:
             await self._document(session, ctx.principal, document_id, write=True)
         vectors = await self._embed(ctx, [c["content"] for c in chunks])
         async with self._db.transaction() as session:
             document = await self._document(session, ctx.principal, document_id, write=True)
-            start = await repository.next_position(session, document_id)
+            start = await repository.take_chunk_numbers(session, document_id, len(chunks))
             rows = [
                 Chunk(
                     document_id=document_id,
@@ -304,7 +293,7 @@ class RagService:
             ]
             await self.store_chunks(session, rows)
             document.chunks += len(rows)
-            return [r.id for r in rows]
+            return [r.position for r in rows]
 
     async def list_chunks(
         self, principal: Principal, document_id: int, offset: int, limit: int
@@ -317,8 +306,8 @@ class RagService:
         self, session, principal: Principal, document_id: int, chunk_id: int, write: bool
     ) -> Chunk:
         await self._document(session, principal, document_id, write=write)
-        chunk = await session.get(Chunk, chunk_id)
-        if chunk is None or chunk.document_id != document_id:
+        chunk = await repository.chunk_at(session, document_id, chunk_id)
+        if chunk is None:
             raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
         return chunk
 

@@ -10,32 +10,26 @@ from lockgate.rag.models import Chunk
 
 @dataclass(frozen=True, slots=True)
 class ChunkView:
-    id: int
+    id: int  # global (index, h2oGPTe surface)
+    position: int  # from 0 within the document: the chunk id of the OpenGateLLM surface
     collection_id: int
     document_id: int
     content: str
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] | None  # the user's, exactly as sent; None when there is none
+    page: int | None  # 1-based page of a paged file (PDF), else None
     created: int
     document_name: str = ""  # filled for search hits, so a client can show a citation without a lookup
-
-    @property
-    def page(self) -> int | None:
-        """The page the chunk was cut from (1-based, set by the parser for paged files), else None."""
-        page = self.metadata.get("page")
-        if isinstance(page, bool):
-            return None
-        if isinstance(page, int):
-            return page
-        return int(page) if isinstance(page, str) and page.isdigit() else None
 
 
 def chunk_view(chunk: Chunk, document_name: str = "") -> ChunkView:
     return ChunkView(
         chunk.id,
+        chunk.position,
         chunk.collection_id,
         chunk.document_id,
         chunk.content,
-        dict(chunk.metadata_ or {}),
+        dict(chunk.metadata_) if chunk.metadata_ else None,
+        chunk.page,
         chunk.created,
         document_name,
     )

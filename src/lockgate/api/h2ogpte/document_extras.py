@@ -178,6 +178,6 @@ def _hit_out(hit: ChunkHit) -> dict[str, Any]:
         "name": hit.document_name,
         "text": hit.chunk.content,
         "size": len(hit.chunk.content.encode()),
-        "pages": str(hit.chunk.metadata.get("page") or ""),
+        "pages": str(hit.chunk.page or ""),
         "score": hit.score,
     }

@@ -49,7 +49,7 @@ def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
         raise RequestValidationError(
             [{**e, "loc": ("body", "search", *e["loc"])} for e in exc.errors()]
         ) from exc
-    args = checked.model_dump(exclude={"query"})
+    args = checked.model_dump(exclude={"query", "prompt"})
     for unset in ("metadata_filters", "fusion", "semantic_weight", "rerank_model"):
         if args[unset] is None:
             args.pop(unset)
@@ -61,6 +61,10 @@ def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
 @router.post("/chat/completions")
 async def chat_completions(body: ChatRequest, ctx: Context, state: State):
     payload = body.model_dump(exclude_unset=True)
+    if payload.get("search") and not payload.get("search_args"):  # as OpenGateLLM's schema requires
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body", "search_args"), "msg": "Field required when search is true"}]
+        )
     search = _checked(search_request(payload))
     if search is not None:  # retrieval-augmented: ground the answer in the caller's collections
         if body.stream:

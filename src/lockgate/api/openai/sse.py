@@ -39,6 +39,7 @@ async def encode_sse(
                     "model": last.get("model"),
                     "choices": [],
                     "usage": event.usage,
+                    **(event.extra or {}),
                 }
             )
         elif isinstance(event, ErrorEvent):

@@ -6,15 +6,19 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
 from lockgate.api.opengate.jobs import JobOut, job_out
-from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, DocumentOut
+from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, CreatedChunks, DocumentOut, Metadata
 from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
+from lockgate.rag.answer import chunk_wire
 from lockgate.rag.chunking import ChunkingOptions
+from lockgate.rag.service import ChunkView
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
@@ -26,7 +30,11 @@ def _document(row) -> DocumentOut:
     )
 
 
+_METADATA = TypeAdapter(Metadata)
+
+
 def _metadata(raw: str) -> dict[str, Any]:
+    """The `metadata` form field: empty, or a JSON object within OpenGateLLM's limits (422 otherwise)."""
     if not raw.strip():
         return {}
     try:
@@ -35,7 +43,12 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise InvalidRequest(f"metadata: not valid JSON ({exc.msg}).", param="metadata") from exc
     if not isinstance(value, dict):
         raise InvalidRequest("metadata: must be a JSON object.", param="metadata")
-    return value
+    try:
+        return _METADATA.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "metadata", *e["loc"])} for e in exc.errors()]
+        ) from exc
 
 
 @router.post(
@@ -72,6 +85,7 @@ async def create_document(
     metadata: Annotated[str, Form()] = "",
 ) -> CreatedId | JobOut:
     target = collection_id or collection
+    document_metadata = _metadata(metadata)  # checked before anything else, as OpenGateLLM does
     if target is None:
         raise InvalidRequest("collection_id: required.", param="collection_id")
     if file is None:
@@ -91,11 +105,11 @@ async def create_document(
     filename = file.filename or "document"
     if async_:
         upload = (filename, file.content_type, data)
-        job = await state.uploads.ingest_document(ctx, target, upload, name, options, _metadata(metadata))
+        job = await state.uploads.ingest_document(ctx, target, upload, name, options, document_metadata)
         response.status_code = 202
         return job_out(job)
     document_id = await state.rag.ingest(
-        ctx, target, filename, file.content_type, data, name, options, _metadata(metadata)
+        ctx, target, filename, file.content_type, data, name, options, document_metadata
     )
     return CreatedId(id=document_id)
 
@@ -123,10 +137,10 @@ async def delete_document(document_id: DbId, caller: Caller, state: State) -> Re
     return Response(status_code=204)
 
 
-@router.post("/v1/documents/{document_id}/chunks", status_code=201)
-async def add_chunks(document_id: DbId, body: ChunksIn, ctx: Context, state: State) -> dict[str, list[int]]:
+@router.post("/v1/documents/{document_id}/chunks", status_code=201, response_model=CreatedChunks)
+async def add_chunks(document_id: DbId, body: ChunksIn, ctx: Context, state: State) -> CreatedChunks:
     ids = await state.rag.add_chunks(ctx, document_id, [c.model_dump() for c in body.chunks])
-    return {"ids": ids}
+    return CreatedChunks(document_id=document_id, ids=ids)
 
 
 @router.get("/v1/documents/{document_id}/chunks", response_model=ListOf[ChunkOut])
@@ -142,15 +156,8 @@ async def list_chunks(
     return ListOf[ChunkOut](data=[_chunk(r) for r in rows])
 
 
-def _chunk(view) -> ChunkOut:
-    return ChunkOut(
-        id=view.id,
-        collection_id=view.collection_id,
-        document_id=view.document_id,
-        content=view.content,
-        metadata=view.metadata,
-        created=view.created,
-    )
+def _chunk(view: ChunkView) -> ChunkOut:
+    return ChunkOut(**chunk_wire(view))
 
 
 @router.get("/v1/documents/{document_id}/chunks/{chunk_id}", response_model=ChunkOut)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
 
 Visibility = Literal["private", "public"]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+MetadataText = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+# OpenGateLLM's limits: 1 to 10 keys, text values of 1 to 255 characters (numbers and booleans too).
+Metadata = Annotated[dict[MetadataKey, MetadataText | bool | int | float], Field(min_length=1, max_length=10)]
 DbRef = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
@@ -65,7 +69,7 @@ class DocumentOut(Wire):
 
 class ChunkIn(Wire):
     content: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata | None = None
 
 
 class ChunksIn(Wire):
@@ -74,12 +78,18 @@ class ChunksIn(Wire):
 
 class ChunkOut(Wire):
     object: Literal["chunk"] = "chunk"
-    id: int
+    id: int = Field(description="The chunk's number within its document, from 0.")
     collection_id: int
     document_id: int
     content: str
-    metadata: dict[str, Any]
+    metadata: dict[str, Any] | None = Field(description="As sent with the document or chunk; null if none.")
+    page: int | None = Field(default=None, description="For a PDF chunk, its 1-based page.")
     created: int
+
+
+class CreatedChunks(Wire):
+    document_id: int
+    ids: list[int] = Field(description="Numbers of the new chunks within the document.")
 
 
 class ComparisonFilter(Wire):
@@ -93,8 +103,12 @@ class CompoundFilter(Wire):
     operator: Literal["and", "or"] = "and"
 
 
+Query = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
 class SearchRequest(Wire):
-    query: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    query: Query | None = None
+    prompt: Query | None = Field(default=None, description="Deprecated: the former name of `query`.")
     collection_ids: list[DbRef] = Field(default_factory=list, max_length=100)
     document_ids: list[DbRef] = Field(default_factory=list, max_length=100)
     metadata_filters: ComparisonFilter | CompoundFilter | None = None
@@ -107,6 +121,13 @@ class SearchRequest(Wire):
     fusion: FusionMethod | None = None
     semantic_weight: SemanticWeight | None = None
     rerank_model: RerankModel | None = None
+
+    @model_validator(mode="after")
+    def _query_or_prompt(self) -> SearchRequest:
+        self.query = self.query or self.prompt
+        if self.query is None:
+            raise ValueError("query: required.")
+        return self
 
 
 # -- POST /v1/collections/{collection_id}/evaluate (Lockgate's addition) --------------------------------
