@@ -64,10 +64,12 @@ class Retriever:
         fusion: str | None = None,
         semantic_weight: float | None = None,
         rerank_model: str | None = None,
+        unreadable_is_missing: bool = True,
     ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
         """Hits (method, score, chunk with its document's name) and the embedding usage. Only chunks of
         collections the caller can read are ever considered, whatever the filters say; a named collection
-        the caller cannot read (or that does not exist) is a 404. Hybrid fusion and
+        the caller cannot read (or that does not exist) is a 404 (OpenGateLLM's answer), or left out of
+        scope without `unreadable_is_missing`. Hybrid fusion and
         rerank come from the request, else the one collection searched, else `DEFAULT_FUSION`."""
         wanted = offset + limit
         request = {
@@ -79,7 +81,8 @@ class Retriever:
         async with self._db.transaction() as session:
             allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
-        if missing := [c for c in collection_ids or () if c not in set(allowed)]:
+        missing = [c for c in collection_ids or () if c not in set(allowed)]
+        if missing and unreadable_is_missing:
             # named, as OpenGateLLM answers; another user's private collection looks absent
             raise NotFound(f"Collection {missing[0]} not found.", param="collection_ids")
         tuning = DEFAULT_FUSION.with_settings(stored, "").with_settings(request, "")

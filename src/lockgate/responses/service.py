@@ -54,10 +54,12 @@ class ResponsesService:
     async def file_search(
         self, ctx: CallContext, query: str, collection_ids: list[int], limit: int
     ) -> list[Citation]:
-        """Chunks of the named collections the caller can read (others are silently out of scope, as
-        in POST /v1/search), best first. The embedding call is billed to the caller like any search."""
+        """Chunks of the named collections the caller can read (others are silently out of scope), best
+        first. The embedding call is billed to the caller like any search."""
         search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
-        hits, _ = await self._rag.search(search_ctx, query, "hybrid", collection_ids, limit=limit)
+        hits, _ = await self._rag.search(
+            search_ctx, query, "hybrid", collection_ids, limit=limit, unreadable_is_missing=False
+        )
         names = await self._rag.document_names([chunk.document_id for _, _, chunk in hits])
         return [
             Citation(
