@@ -39,8 +39,8 @@ class RateLimited(AppError):
 
 
 class BudgetExceeded(AppError):
-    # 400 as OpenGateLLM answers (its clients do not know 402); the code tells it apart.
-    status_code = 400
+    # Payment Required; the routes OpenGateLLM also serves render it as its 400 (api/errors.py).
+    status_code = 402
     code = "insufficient_budget"
 
 
@@ -98,7 +98,7 @@ class Accountant:
         prompt_tokens: int,
         max_completion_tokens: int | None,
     ) -> Admission:
-        """Refuse (400 insufficient_budget / 429) before any upstream call, or hold what the request may use.
+        """Refuse (402/429) before any upstream call, or hold what the request may use.
 
         Token limits hold the prompt plus the requested max_tokens (if any) and are corrected with the
         real count after; budgets hold the worst case (max_tokens, or a default reserve)."""

@@ -139,10 +139,30 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
 # failure log line keeps the full message).
 _URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>)]+")
 
+# Routes OpenGateLLM also serves: there an exhausted budget is a 400, as its clients expect (the other
+# surfaces keep 402, Payment Required: the Anthropic and Responses clients map it to a billing error).
+_OPENGATE_ROUTES = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/rerank",
+    "/v1/audio/",
+    "/v1/ocr",
+    "/v1/search",
+    "/v1/documents",
+    "/v1/parse-beta",
+)
+
+
+def _status(request: Request, exc: AppError) -> int:
+    if exc.code == "insufficient_budget" and request.url.path.startswith(_OPENGATE_ROUTES):
+        return 400
+    return exc.status_code
+
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
     message = _URL.sub("<upstream>", exc.message) if isinstance(exc, UpstreamError) else exc.message
-    return _render(request, exc.status_code, message, exc.code, exc.param, exc.headers)
+    return _render(request, _status(request, exc), message, exc.code, exc.param, exc.headers)
 
 
 # Labels pydantic puts in an error's location for the branch of a union it tried: not field names.
