@@ -141,7 +141,7 @@ _URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"<>)]+")
 
 # Routes OpenGateLLM also serves: there an exhausted budget is a 400, as its clients expect (the other
 # surfaces keep 402, Payment Required: the Anthropic and Responses clients map it to a billing error).
-_OPENGATE_ROUTES = (
+OPENGATE_ROUTES = (
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/embeddings",
@@ -155,7 +155,7 @@ _OPENGATE_ROUTES = (
 
 
 def _status(request: Request, exc: AppError) -> int:
-    if exc.code == "insufficient_budget" and request.url.path.startswith(_OPENGATE_ROUTES):
+    if exc.code == "insufficient_budget" and request.url.path.startswith(OPENGATE_ROUTES):
         return 400
     return exc.status_code
 

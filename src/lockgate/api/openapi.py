@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from lockgate.api.anthropic import anthropic_principal
 from lockgate.api.deps import get_any_principal, get_principal
+from lockgate.api.errors import OPENGATE_ROUTES
 from lockgate.identity.schemas import Principal
 
 SCHEME = "bearer"
@@ -38,6 +39,7 @@ _STATUSES = {
     "401": "Missing, unknown or expired API key.",
     "403": "The caller's role lacks the permission this operation needs (or the account expired).",
     "404": "The object does not exist or is not visible to the caller.",
+    "400": "The user's budget cannot cover the request (code `insufficient_budget`, as OpenGateLLM).",
     "402": "The user's budget cannot cover the request.",
     "429": "A rate limit of the caller's role (rpm, rpd, tpm, tpd) is reached; see Retry-After.",
     "502": "The upstream provider failed.",
@@ -75,7 +77,8 @@ def _document(operation: dict[str, Any], route: APIRoute) -> None:
     if route.dependant.path_params:
         statuses.append("404")
     if route.path.startswith(_INFERENCE_PREFIXES):
-        statuses += ["402", "429", "502", "503", "504"]
+        budget = "400" if route.path.startswith(OPENGATE_ROUTES) else "402"
+        statuses += [budget, "429", "502", "503", "504"]
     if route.dependant.body_params or route.dependant.query_params or route.dependant.path_params:
         statuses.append("422")
     responses = operation.setdefault("responses", {})
