@@ -17,13 +17,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from lockgate.api.anthropic import anthropic_principal
-from lockgate.api.deps import get_any_principal, get_principal
+from lockgate.api.deps import get_any_principal, get_principal, get_principal_even_expired
 from lockgate.api.errors import OPENGATE_ROUTES
 from lockgate.identity.schemas import Principal
 
 SCHEME = "bearer"
 # Every way a surface authenticates its caller by key (the console's cookie routes are not in the schema).
-_AUTH = {get_any_principal, get_principal, anthropic_principal}
+_AUTH = {get_any_principal, get_principal, get_principal_even_expired, anthropic_principal}
 # Inference routes: refused before any upstream call, or failed upstream (docs/api.md lists them).
 _INFERENCE_PREFIXES = (
     "/v1/chat/completions",
