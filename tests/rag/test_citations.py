@@ -7,15 +7,16 @@ import asyncio
 from lockgate.gateway.events import ChunkEvent, UsageEvent
 from lockgate.rag.answer import GroundedChat, search_result
 from lockgate.rag.citations import cited, source_label
+from lockgate.rag.models import Chunk
 from lockgate.rag.service import ChunkView
+from lockgate.rag.views import chunk_view
 
 
-def chunk(chunk_id: int, name: str, page: object = None) -> ChunkView:
-    metadata = {} if page is None else {"page": page}
-    return ChunkView(chunk_id, 1, 100 + chunk_id, f"text {chunk_id}", metadata, 0, name)
+def chunk(chunk_id: int, name: str, page: int | None = None) -> ChunkView:
+    return ChunkView(chunk_id, 0, 1, 100 + chunk_id, f"text {chunk_id}", None, page, 0, name)
 
 
-HITS = [chunk(11, "guide.pdf", 3), chunk(12, "notes.md"), chunk(13, "faq.txt", "9")]
+HITS = [chunk(11, "guide.pdf", 3), chunk(12, "notes.md"), chunk(13, "faq.txt", 9)]
 
 
 def test_labels_number_each_source_with_its_document_and_page() -> None:
@@ -35,8 +36,13 @@ def test_markers_map_back_to_hits_in_order_of_first_use() -> None:
     assert cited("[1]", []) == []
 
 
-def test_pages_that_are_not_numbers_are_not_shown() -> None:
-    assert chunk(1, "a", "iv").page is None and chunk(1, "a", True).page is None
+def test_a_page_key_in_the_users_metadata_is_not_the_chunks_page() -> None:
+    # the page is the parser's (a column); the user's metadata stays theirs, exactly as sent
+    for value in ("iv", True, 7):
+        row = Chunk(id=1, position=0, collection_id=1, document_id=2, content="x", metadata_={"page": value})
+        row.created = 0
+        view = chunk_view(row, "a")
+        assert view.page is None and view.metadata == {"page": value}
 
 
 def test_a_search_hit_keeps_the_opengate_shape_and_adds_name_and_page() -> None:
@@ -48,6 +54,7 @@ def test_a_search_hit_keeps_the_opengate_shape_and_adds_name_and_page() -> None:
         "document_id",
         "content",
         "metadata",
+        "page",
         "created",
     }
     assert (hit["method"], hit["score"], hit["document_name"], hit["page"]) == ("hybrid", 0.5, "guide.pdf", 3)

@@ -38,8 +38,9 @@ def test_search_hits_and_grounded_answers_carry_document_name_and_page(local) ->
             "document_id",
             "content",
             "metadata",
+            "page",
             "created",
-        }  # OpenGateLLM's chunk shape is unchanged
+        }  # OpenGateLLM's chunk shape, plus the chunk's `page` (docs/api.md)
     body = {
         "model": "local-chat",
         "messages": [{"role": "user", "content": "How long should pasta cook?"}],

@@ -150,8 +150,8 @@ class GroundedChat:
     async def _with_results(
         events: AsyncIterator[StreamEvent], results: list, chunks: list[ChunkView]
     ) -> AsyncIterator[StreamEvent]:
-        """`search_results` ride on the first chunk and on the last (the usage chunk, where OpenGateLLM
-        clients read them); `citations` on the chunk that finishes the answer."""
+        """`search_results` ride on the first chunk and on the last ones (the finishing chunk and the
+        usage chunk, where OpenGateLLM clients read them); `citations` on the finishing chunk."""
         first = True
         text: list[str] = []
         async for event in events:
@@ -166,6 +166,8 @@ class GroundedChat:
                         text.append(piece)
                 if any(choice.get("finish_reason") for choice in choices):
                     event.payload["citations"] = citations_out("".join(text), chunks)
+                    # the last chunk when the client asked for no usage chunk
+                    event.payload["search_results"] = results
             elif isinstance(event, UsageEvent):
                 event.extra = {**(event.extra or {}), "search_results": results}
             yield event

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from lockgate.accounting.carbon import ZERO
 from lockgate.accounting.service import CallContext
 from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
@@ -15,6 +16,19 @@ from lockgate.rag.chunk_store import ChunkStore, SearchScope
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
 from lockgate.rag.views import ChunkView, chunk_view
+
+
+def no_usage() -> dict[str, Any]:
+    """A search that called no model (lexical, or nothing readable): nothing spent, in the shape of a
+    settled usage (OpenGateLLM clients require `cost` and `carbon`)."""
+    return {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "cost": 0.0,
+        "carbon": ZERO.as_usage(),
+        "requests": 0,
+    }
 
 
 class Retriever:
@@ -87,7 +101,7 @@ class Retriever:
             raise NotFound(f"Collection {missing[0]} not found.", param="collection_ids")
         tuning = DEFAULT_FUSION.with_settings(stored, "").with_settings(request, "")
         if not allowed:
-            return [], {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            return [], no_usage()
         scope = SearchScope(allowed, document_ids, metadata_filters)
         pool = max(100, 2 * wanted)
         threshold = score_threshold if method == "semantic" else -1.0
@@ -118,7 +132,7 @@ class Retriever:
         """(semantic, lexical, embedding usage) for `scope`, which must already be limited to what the
         caller can read: each ranking is (chunk id, score) best first, at most `pool`, empty when
         `method` does not use it."""
-        usage: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        usage = no_usage()
         semantic: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if method in {"semantic", "hybrid"}:

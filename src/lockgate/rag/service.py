@@ -36,6 +36,13 @@ class NotAvailable(AppError):
     code = "not_implemented"
 
 
+def _page(metadata: dict[str, Any] | None) -> int | None:
+    """A positive integer `page` the client gave a chunk it adds is also the chunk's page (cited), while
+    its metadata stays exactly as sent."""
+    page = (metadata or {}).get("page")
+    return page if isinstance(page, int) and not isinstance(page, bool) and page > 0 else None
+
+
 class RagService:
     def __init__(self, db: Database, gateway: GatewayService, embedding_model: str):
         self._db = db
@@ -287,6 +294,7 @@ class RagService:
                     position=start + i,
                     content=chunk["content"],
                     metadata_=chunk.get("metadata") or {},
+                    page=_page(chunk.get("metadata")),
                     embedding=to_blob(vector),
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
