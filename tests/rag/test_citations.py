@@ -13,7 +13,8 @@ from lockgate.rag.views import chunk_view
 
 
 def chunk(chunk_id: int, name: str, page: int | None = None) -> ChunkView:
-    return ChunkView(chunk_id, 0, 1, 100 + chunk_id, f"text {chunk_id}", None, page, 0, name)
+    # global id 1000 + n, numbered n within its document: citations name the latter
+    return ChunkView(1000 + chunk_id, chunk_id, 1, 100 + chunk_id, f"text {chunk_id}", None, page, 0, name)
 
 
 HITS = [chunk(11, "guide.pdf", 3), chunk(12, "notes.md"), chunk(13, "faq.txt", 9)]

@@ -40,8 +40,13 @@ def cited(text: str, chunks: list[ChunkView]) -> list[Citation]:
             if 1 <= n <= len(chunks) and n not in seen:
                 seen.append(n)
     return [
+        # chunk_id is the chunk's number within its document, as in `search_results` and the chunk routes
         Citation(
-            n, chunks[n - 1].id, chunks[n - 1].document_id, chunks[n - 1].document_name, chunks[n - 1].page
+            n,
+            chunks[n - 1].position,
+            chunks[n - 1].document_id,
+            chunks[n - 1].document_name,
+            chunks[n - 1].page,
         )
         for n in seen
     ]
