@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from lockgate.config import Settings
 from lockgate.gateway.egress import EgressPolicy
 from tests.gateway.conftest import model, provider
+from tests.helpers import MASTER_KEY
+from tests.live import live_server
 
 
 @pytest.mark.parametrize(
@@ -83,3 +86,29 @@ def test_config_file_providers_are_the_operators_own(fake, lockgate) -> None:
         "/v1/chat/completions", json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
     )
     assert answer.status_code == 200
+
+
+def test_the_guard_follows_the_providers_origin_not_its_owner(fake, sqlite_url, tmp_path) -> None:
+    """Config providers belong to the master user, as providers the master adds through the API do: only
+    where a provider was declared decides whether the guard applies (checked again on every call)."""
+    declared, added = fake("openai", "declared-model"), fake("openai", "added-model")
+    base = {
+        "data_dir": tmp_path,
+        "database_url": sqlite_url,
+        "master_key": MASTER_KEY,
+        "log_format": "text",
+        "local_models": "off",
+        "models": [model("chat", "text-generation", provider(declared))],
+    }
+    with live_server(Settings(**base, provider_allowed_networks=["127.0.0.0/8"])) as live:
+        body = {"router": _router(live), "type": "openai", "url": added.url, "model_name": "added-model"}
+        assert live.admin.post("/v1/admin/providers", json={**body, "timeout": 5}).status_code == 201
+        owners = {p["user_id"] for p in live.admin.get("/v1/admin/providers").json()["data"]}
+        assert len(owners) == 1 and None not in owners  # same owner: the master
+    # The operator no longer allows loopback: the API's provider is refused, the config file's is not.
+    with live_server(Settings(**base, provider_allowed_networks=[])) as live:
+        hello = {"messages": [{"role": "user", "content": "hi"}]}
+        assert live.admin.post("/v1/chat/completions", json={**hello, "model": "chat"}).status_code == 200
+        refused = live.admin.post("/v1/chat/completions", json={**hello, "model": "guarded"})
+        assert refused.status_code == 503, refused.text
+    assert added.calls("/v1/chat/completions") == []

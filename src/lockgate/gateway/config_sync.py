@@ -65,6 +65,7 @@ async def sync_config_models(
                 )
                 fields["url"] = declared_provider.url.rstrip("/")
                 fields["user_id"] = owner_id
+                fields["from_config"] = True  # the operator's: past the SSRF guard (gateway/egress.py)
                 key = declared_provider.key or None
                 row = existing.pop((fields["url"], fields["model_name"]), None)
                 if row is None:

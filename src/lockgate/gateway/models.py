@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lockgate.kit.clock import now_ts
@@ -62,5 +62,8 @@ class Provider(Base):
     qos_metric: Mapped[str | None] = mapped_column(String(32), nullable=True)
     qos_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # Declared in the operator's config file (trusted, may reach private networks) rather than added
+    # through the API (SSRF-guarded). Not inferred from the owner: config providers belong to the master.
+    from_config: Mapped[bool] = mapped_column(default=False, server_default=false())
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
     updated: Mapped[int] = mapped_column(BigInteger, default=now_ts, onupdate=now_ts)

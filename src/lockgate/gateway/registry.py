@@ -189,7 +189,7 @@ class ModelRegistry:
                         model_name=row.model_name,
                         timeout=float(row.timeout),
                         # the config file's providers are the operator's; the API's are guarded
-                        guarded=not (router.from_config and row.user_id is None),
+                        guarded=not row.from_config,
                     )
                     old = self._providers.get(row.id)
                     if old is not None and old.config == config:
