@@ -70,7 +70,7 @@ class Authenticator:
         principal = self._cached(key_hash)
         if principal is None:
             principal = await self._shared_load(key_hash, raw_key)
-        return self._check_expiry(principal)
+        return self._check_expiry(principal, expired_user_ok)
 
     async def principal_for_key(self, key_id: int | None) -> Principal:
         """The principal of a key by its id, as fresh as the database (a background job acting for the
@@ -85,7 +85,7 @@ class Authenticator:
         return self._check_expiry(principal)
 
     @staticmethod
-    def _check_expiry(principal: Principal) -> Principal:
+    def _check_expiry(principal: Principal, expired_user_ok: bool = False) -> Principal:
         now = time.time()
         if principal.key_expires is not None and principal.key_expires <= now:
             raise Unauthenticated("API key expired.")

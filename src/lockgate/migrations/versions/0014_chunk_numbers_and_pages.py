@@ -5,8 +5,8 @@ document); `documents.next_chunk` hands out the next number so a deleted chunk's
 A PDF chunk's page moves from its metadata (where it mixed with the user's) to `chunks.page`.
 Columns are added with ALTER TABLE ADD COLUMN: a SQLite table rebuild would cascade deletes.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 07:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
