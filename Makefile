@@ -57,6 +57,7 @@ migrate: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 # The Lockgate wheel, built by the same command as the Dockerfile's app-wheel stage (images cannot be

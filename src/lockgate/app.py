@@ -48,7 +48,7 @@ from lockgate.api.opengate import (
     usage,
 )
 from lockgate.api.opengate import jobs as jobs_routes
-from lockgate.config import ModelSettings, Settings
+from lockgate.config import Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
 from lockgate.conversations.service import ConversationService
@@ -56,6 +56,7 @@ from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
 from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.config_sync import sync_config_models
+from lockgate.gateway.declared import ModelSettings
 from lockgate.gateway.egress import EgressPolicy
 from lockgate.gateway.health import status_of
 from lockgate.gateway.registry import ModelRegistry
@@ -244,7 +245,7 @@ async def load_local_engines(state: AppState, models: list[ModelSettings]) -> No
     engines = state.gateway.registry.engines
     if engines is None:
         return
-    for url in [p.url for m in models for p in m.providers if p.type == ProviderType.LOCAL]:
+    for url in [p.url for m in models for p in m.providers if p.type == ProviderType.LOCAL and p.url]:
         try:
             await anyio.to_thread.run_sync(engines.load, [url])
         except Exception as exc:
@@ -310,7 +311,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics, tracing)
         app.state.lockgate = state
-        watchers: list[asyncio.Task] = []
+        watchers: list[asyncio.Task[None]] = []
         worker: JobWorker | None = None
         try:
             result = await state.access.bootstrap(settings.master_key)

@@ -12,7 +12,7 @@ from lockgate.responses import models as responses_models  # noqa: F401
 metadata = Base.metadata
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
     """What Alembic must not manage: SQLite's FTS5 index of chunks and its shadow tables, and on
     PostgreSQL the pgvector column of chunks and its HNSW indexes (the chunk store owns them)."""
     if name is None:

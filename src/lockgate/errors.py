@@ -25,9 +25,14 @@ class Unauthenticated(AppError):
     status_code = 401
     code = "invalid_api_key"
 
-    def __init__(self, message: str = "Invalid or missing API key.", **kwargs):
-        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str = "Invalid or missing API key.",
+        *,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message, param=param, headers=headers or {"WWW-Authenticate": "Bearer"})
 
 
 class PermissionDenied(AppError):
@@ -76,8 +81,15 @@ class UpstreamRejected(UpstreamError):
     code = "invalid_request_error"
     retryable = False
 
-    def __init__(self, status_code: int, message: str, **kwargs):
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message, param=param, headers=headers)
         self.status_code = status_code
 
 
@@ -88,11 +100,18 @@ class UpstreamRateLimited(UpstreamError):
     status_code = 503
     code = "upstream_rate_limited"
 
-    def __init__(self, message: str, retry_after: float | None, **kwargs):
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None,
+        *,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.retry_after = retry_after
-        if retry_after is not None:
-            kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
-        super().__init__(message, **kwargs)
+        if headers is None and retry_after is not None:
+            headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        super().__init__(message, param=param, headers=headers)
 
 
 class ServiceUnavailable(AppError):
@@ -102,10 +121,17 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
 
-    def __init__(self, message: str, retry_after: float | None, **kwargs):
-        if retry_after is not None:
-            kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after + 0.999)))})
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None,
+        *,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        if headers is None and retry_after is not None:
+            headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        super().__init__(message, param=param, headers=headers)
 
 
 class BadRequest(AppError):

@@ -91,3 +91,30 @@ def test_the_lanes_come_from_the_declared_routes_and_a_missing_one_stops_startup
     assert lanes["/v1/chat/completions"].route.endpoint is generation.chat_completions
     with pytest.raises(RuntimeError, match="/v1/embeddings"):
         lanes_of(generation.router.routes)
+
+
+def test_an_endpoint_that_does_not_take_what_the_lane_passes_stops_the_app_at_startup() -> None:
+    from fastapi.routing import APIRoute
+
+    from lockgate.api.openai.fast_lane import lanes_of
+    from lockgate.api.openai.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
+
+    async def chat(body: ChatRequest, ctx: object, state: object) -> None: ...
+    async def completions(body: CompletionRequest, ctx: object, state: object) -> None: ...
+    async def embeddings(body: EmbeddingRequest, ctx: object, state: object) -> None: ...
+    async def renamed(body: EmbeddingRequest, context: object, state: object) -> None: ...
+    async def extra(body: EmbeddingRequest, ctx: object, state: object, request: object) -> None: ...
+    async def untyped(body, ctx: object, state: object) -> None: ...
+    def blocking(body: EmbeddingRequest, ctx: object, state: object) -> None: ...
+
+    def routes(last) -> list[APIRoute]:
+        return [
+            APIRoute("/v1/chat/completions", chat, methods=["POST"]),
+            APIRoute("/v1/completions", completions, methods=["POST"]),
+            APIRoute("/v1/embeddings", last, methods=["POST"]),
+        ]
+
+    assert set(lanes_of(routes(embeddings))) == {"/v1/chat/completions", "/v1/completions", "/v1/embeddings"}
+    for wrong in (renamed, extra, untyped, blocking):
+        with pytest.raises(RuntimeError, match="POST /v1/embeddings"):
+            lanes_of(routes(wrong))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from lockgate.config import ProviderSettings
+from lockgate.gateway.declared import ProviderSettings
 from lockgate.inference import packages
 from lockgate.inference.engines import CHAT, EMBEDDINGS, LocalEngines, default_threads, local_url
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from lockgate.accounting.schemas import Usage
 from lockgate.gateway.events import ChunkEvent, UsageEvent
 from lockgate.rag.answer import GroundedChat, search_result
 from lockgate.rag.citations import cited, source_label
@@ -70,7 +71,7 @@ def test_a_streamed_answer_carries_its_citations_on_the_finishing_chunk() -> Non
             delta("Ten minutes [2"),
             delta("]."),
             delta("", "stop"),
-            UsageEvent({"total_tokens": 3}),
+            UsageEvent(Usage.counted(1, 2)),
         ):
             yield event
 

@@ -29,7 +29,7 @@ ZERO = Footprint()
 
 
 @lru_cache(maxsize=512)
-def _mix(zone: str):
+def _mix(zone: str) -> Any:  # ecologits' ElectricityMix (the library is untyped)
     from ecologits.electricity_mix_repository import electricity_mixes
 
     return electricity_mixes.find_electricity_mix(zone=zone) or electricity_mixes.find_electricity_mix(

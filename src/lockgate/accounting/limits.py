@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from lockgate.errors import AppError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class LimiterUnavailable(AppError):
@@ -17,9 +21,8 @@ class LimiterUnavailable(AppError):
     status_code = 503
     code = "limiter_unavailable"
 
-    def __init__(self, message: str = "Rate limits cannot be checked right now; retry shortly.", **kwargs):
-        kwargs.setdefault("headers", {"Retry-After": "5"})
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str = "Rate limits cannot be checked right now; retry shortly."):
+        super().__init__(message, headers={"Retry-After": "5"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +211,16 @@ def _budget_part(budget: tuple[int, float, float] | None) -> tuple[list[str], li
     return [f"lg:budget:{user_id}", f"lg:budget_reserved:{user_id}"], ["1", repr(first), repr(second)]
 
 
-def _unavailable_on_redis_errors(method):
+def _unavailable_on_redis_errors(
+    method: Callable[Concatenate[RedisLimiter, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RedisLimiter, P], Coroutine[Any, Any, R]]:
     """Every Redis failure becomes LimiterUnavailable (503), the one error callers handle."""
     import functools
 
     from redis.exceptions import RedisError
 
     @functools.wraps(method)
-    async def guarded(self, *args, **kwargs):
+    async def guarded(self: RedisLimiter, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
         except RedisError as exc:
@@ -240,7 +245,7 @@ class RedisLimiter:
     ) -> Counter | str | None:
         if not counters and budget is None:
             return None
-        keys, args = _budget_part(budget and (budget.user_id, budget.balance, budget.amount))
+        keys, args = _budget_part((budget.user_id, budget.balance, budget.amount) if budget else None)
         for counter in counters:
             keys.append(counter.key)
             args += [counter.limit, counter.amount, counter.ttl]
@@ -259,7 +264,7 @@ class RedisLimiter:
         adjustments = [(counter, delta) for counter, delta in adjustments if delta]
         if not adjustments and budget is None:
             return
-        keys, args = _budget_part(budget and (budget.user_id, budget.reserved, budget.spent))
+        keys, args = _budget_part((budget.user_id, budget.reserved, budget.spent) if budget else None)
         for counter, delta in adjustments:
             keys.append(counter.key)
             args += [delta, counter.ttl]

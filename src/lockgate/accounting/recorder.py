@@ -15,10 +15,10 @@ import socket
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,13 +74,13 @@ class UsageRecorder:
         self._sealed: list[tuple[_Segment, list[dict[str, Any]]]] = []
         self._seq = itertools.count()
         self._segment: _Segment | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
         self._instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._sqlite = is_sqlite(db.url)
-        self._plain_insert = Usage.__table__.insert()
+        self._plain_insert = cast(Table, Usage.__table__).insert()
         self._insert = (sqlite.insert if self._sqlite else postgresql.insert)(Usage)
 
     async def start(self) -> None:

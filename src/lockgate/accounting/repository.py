@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.models import Usage
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +22,7 @@ class UsageFilter:
     endpoint: str | None = None
 
 
-def _where(stmt: Select, f: UsageFilter) -> Select:
+def _where(stmt: S, f: UsageFilter) -> S:
     stmt = stmt.where(Usage.created >= f.start, Usage.created <= f.end)
     if f.user_id is not None:
         stmt = stmt.where(Usage.user_id == f.user_id)
@@ -32,7 +35,7 @@ def _where(stmt: Select, f: UsageFilter) -> Select:
 
 async def list_usage(
     session: AsyncSession, f: UsageFilter, offset: int, limit: int, newest_first: bool = True
-):
+) -> list[Usage]:
     order = (Usage.created.desc(), Usage.id.desc()) if newest_first else (Usage.created.asc(), Usage.id.asc())
     stmt = _where(select(Usage), f).order_by(*order).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all())
@@ -68,7 +71,7 @@ async def totals(session: AsyncSession, f: UsageFilter) -> dict[str, float]:
     return dict(zip(keys, row, strict=True))
 
 
-async def series(session: AsyncSession, f: UsageFilter, bucket_seconds: int) -> list[tuple]:
+async def series(session: AsyncSession, f: UsageFilter, bucket_seconds: int) -> list[tuple[Any, ...]]:
     """(bucket start, model, requests, total tokens, cost, kgCO2eq max) per time bucket and model, oldest
     first. The bucket is the Unix time rounded down to a multiple of `bucket_seconds`."""
     bucket = (Usage.created - Usage.created % bucket_seconds).label("bucket")

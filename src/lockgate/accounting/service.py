@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from lockgate.accounting.carbon import ZERO, cost, footprint
 from lockgate.accounting.limits import (
@@ -20,6 +19,7 @@ from lockgate.accounting.limits import (
     window_counters,
 )
 from lockgate.accounting.recorder import UsageRecorder
+from lockgate.accounting.schemas import Outcome, Usage
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
@@ -31,6 +31,9 @@ DEFAULT_COMPLETION_RESERVE = 512
 
 
 log = logging.getLogger("lockgate.accounting")
+
+# What a request that failed before any output used.
+_NOTHING = Usage()
 
 
 class RateLimited(AppError):
@@ -141,14 +144,14 @@ class Accountant:
         self,
         admission: Admission,
         provider: ProviderFacts,
-        usage: dict[str, Any],
+        usage: Usage,
         ttft_ms: float | None = None,
         status: int = 200,
-    ) -> dict[str, Any]:
+    ) -> Usage:
         """Charge the real amounts, record the usage row, and return `usage` with cost and carbon."""
         admission.settled = True
         latency_ms = (time.perf_counter() - admission.started) * 1000
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
         spent = cost(prompt, completion, *admission.prices)
         impact = (
             footprint(
@@ -167,8 +170,9 @@ class Accountant:
             await self.limiter.release(_token_corrections(admission, prompt + completion), budget)
         except LimiterUnavailable:  # the answer is out: record it whatever the limiter's state
             log.exception("could not settle limits; the usage row is still recorded")
-        self._record(admission, provider.id, status, usage, spent, impact, latency_ms, ttft_ms)
-        return {**usage, "cost": spent, "carbon": impact.as_usage(), "requests": 1}
+        settled = usage.settled(spent, impact)
+        self._record(admission, Outcome(status, settled, latency_ms, provider.id, ttft_ms))
+        return settled
 
     async def fail(self, admission: Admission, status: int, provider_id: int | None = None) -> None:
         """The request failed before any output: give back what was held, record the failure."""
@@ -182,15 +186,26 @@ class Accountant:
         except LimiterUnavailable:
             log.exception("could not release reservations")
         latency_ms = (time.perf_counter() - admission.started) * 1000
-        self._record(admission, provider_id, status, {}, 0.0, ZERO, latency_ms, None)
+        self._record(admission, Outcome(status, _NOTHING, latency_ms, provider_id))
 
     def _refused(self, model: str, kind: str) -> None:
         if self.metrics is not None:
             self.metrics.refused(model, kind)
 
-    def _record(self, admission, provider_id, status, usage, spent, impact, latency_ms, ttft_ms) -> None:
-        context = admission.context
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    def _record(self, admission: Admission, outcome: Outcome) -> None:
+        context, usage, latency_ms, ttft_ms = (
+            admission.context,
+            outcome.usage,
+            outcome.latency_ms,
+            outcome.ttft_ms,
+        )
+        prompt, completion, spent, impact = (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cost or 0.0,
+            usage.carbon,
+        )
+        provider_id = outcome.provider_id
         provider = self._provider_name(provider_id) if provider_id is not None else None
         note_usage(admission.model, provider, prompt, completion)
         if self.metrics is not None:
@@ -199,7 +214,7 @@ class Accountant:
                 admission.model,
                 provider or "none",
                 context.principal.role_name,
-                status,
+                outcome.status,
                 prompt,
                 completion,
                 spent,
@@ -218,11 +233,11 @@ class Accountant:
                 "provider_id": provider_id,
                 "endpoint": context.endpoint,
                 "method": context.method,
-                "status": status,
+                "status": outcome.status,
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
-                "total_tokens": int(usage.get("total_tokens") or prompt + completion),
-                "estimated": bool(usage.get("estimated")),
+                "total_tokens": usage.total_tokens,
+                "estimated": usage.estimated,
                 "cost": spent,
                 "kwh_min": impact.kwh_min,
                 "kwh_max": impact.kwh_max,

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lockgate.api.errors import render_exception
+from lockgate.api.errors import Dialect, render_exception
 
 # Form fields next to an uploaded file (names, metadata, chunking options) are small.
 FORM_OVERHEAD_BYTES = 1024 * 1024
@@ -54,13 +54,13 @@ class BodyLimits:
         return self.json_bytes
 
 
-def error_dialect(path: str) -> str:
+def error_dialect(path: str) -> Dialect:
     """The error shape a path's surface answers, known before any route runs."""
     if path.startswith("/api/"):
-        return "h2ogpte"
+        return Dialect.H2OGPTE
     if path.startswith(_OPENAI_PREFIXES):
-        return "openai"
-    return "opengate"
+        return Dialect.OPENAI
+    return Dialect.OPENGATE
 
 
 class BodyLimitMiddleware:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import StrEnum
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,17 @@ from lockgate.errors import AppError, UpstreamError
 log = logging.getLogger("lockgate.errors")
 
 
-def dialect_route(dialect: str) -> type[APIRoute]:
+class Dialect(StrEnum):
+    """The error shape a surface answers in."""
+
+    OPENGATE = "opengate"
+    OPENAI = "openai"
+    H2OGPTE = "h2ogpte"
+    H2OGPTE_RPC = "h2ogpte_rpc"
+    ANTHROPIC = "anthropic"
+
+
+def dialect_route(dialect: Dialect) -> type[APIRoute]:
     """A route class that marks its requests with `dialect` before anything else runs, so that even a
     body that is not JSON (rejected before any dependency) gets the dialect's error shape."""
 
@@ -75,8 +86,8 @@ def error_responses(model: type[BaseModel]) -> dict[int | str, dict]:
     }
 
 
-def _dialect(request: Request) -> str:
-    return getattr(request.state, "dialect", "opengate")
+def _dialect(request: Request) -> Dialect:
+    return Dialect(getattr(request.state, "dialect", Dialect.OPENGATE))
 
 
 def _openai_type(status: int) -> str:
@@ -114,7 +125,7 @@ def anthropic_error_type(status: int) -> str:
 
 def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
     dialect = _dialect(request)
-    if dialect == "anthropic":
+    if dialect == Dialect.ANTHROPIC:
         status = 400 if status == 422 else status  # Anthropic answers 400 to every malformed request
         error = {"type": anthropic_error_type(status), "message": message}
         body = {"type": "error", "error": error, "request_id": getattr(request.state, "request_id", None)}
@@ -125,7 +136,7 @@ def _render(request: Request, status: int, message: str, code: str, param: str |
         }
     elif dialect == "h2ogpte":
         body = {"code": status, "message": message}
-    elif dialect == "h2ogpte_rpc":  # the H2OGPTE class reads {"error": ...} from its /rpc calls
+    elif dialect == Dialect.H2OGPTE_RPC:  # the H2OGPTE class reads {"error": ...} from its /rpc calls
         body = {"error": message}
     elif status == 422:  # OpenGateLLM declares FastAPI's HTTPValidationError for 422: a list of fields
         loc = ["body", *param.split(".")] if param else ["body"]

@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lockgate.api.errors import render_exception
+from lockgate.api.errors import Dialect, render_exception
 
 # `\uD800` to `\uDFFF` as a JSON escape, or encoded raw (json.loads decodes bytes with surrogatepass).
 # A valid pair also matches: the walk then finds nothing and the request goes on.
 _MAY_HOLD = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Surfaces whose every route speaks one dialect (their routers mark it with a dependency).
-_PREFIX_DIALECTS = (("/api/v1/", "h2ogpte"), ("/rpc/", "h2ogpte_rpc"))
+_PREFIX_DIALECTS = (("/api/v1/", Dialect.H2OGPTE), ("/rpc/", Dialect.H2OGPTE_RPC))
 
 
 def may_hold_surrogate(raw: bytes) -> bool:
@@ -118,15 +118,16 @@ class LoneSurrogateGuard:
 
         await self.app(scope, replay, send)
 
-    def _dialect(self, scope: Scope) -> str:
+    def _dialect(self, scope: Scope) -> Dialect:
         for route in self.routes:
             if route.matches(scope)[0] == Match.FULL:
-                return route.dialect_name  # type: ignore[attr-defined]
+                dialect: Dialect = route.dialect_name  # type: ignore[attr-defined]  # set by dialect_route
+                return dialect
         path = scope["path"]
         for prefix, dialect in _PREFIX_DIALECTS:
             if path.startswith(prefix):
                 return dialect
-        return "opengate"
+        return Dialect.OPENGATE
 
 
 def _is_json(scope: Scope) -> bool:

@@ -20,7 +20,7 @@ from lockgate.conversations.models import ChatMessage, MessageReference
 from lockgate.conversations.service import ConversationService
 from lockgate.errors import AppError, UpstreamBadGateway
 from lockgate.gateway.events import ErrorEvent, UsageEvent
-from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.request import read_chat
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
@@ -187,21 +187,20 @@ class CompletionService:
             run.prompts.append(P.render_raw(messages))
         if final and run.on_delta is not None:
             return await self._stream(call, run, body)
-        answer = await self._gateway.generate(call, Endpoint.CHAT, body)
-        usage = answer.get("usage") or {}
-        run.usage["input_tokens"] += int(usage.get("prompt_tokens") or 0)
-        run.usage["output_tokens"] += int(usage.get("completion_tokens") or 0)
-        return (answer["choices"][0]["message"].get("content") or "").strip()
+        answer = await self._gateway.generate(call, read_chat(body))
+        run.usage["input_tokens"] += answer.usage.prompt_tokens
+        run.usage["output_tokens"] += answer.usage.completion_tokens
+        return (answer.answer["choices"][0]["message"].get("content") or "").strip()
 
     async def _stream(self, call: CallContext, run: Run, body: dict[str, Any]) -> str:
         """The final answer streamed: each piece goes to `run.on_delta` as it arrives."""
         parts: list[str] = []
-        async for event in await self._gateway.generate_stream(call, Endpoint.CHAT, {**body, "stream": True}):
+        async for event in await self._gateway.generate_stream(call, read_chat({**body, "stream": True})):
             if isinstance(event, ErrorEvent):
                 raise UpstreamBadGateway(event.message)
             if isinstance(event, UsageEvent):
-                run.usage["input_tokens"] += int(event.usage.get("prompt_tokens") or 0)
-                run.usage["output_tokens"] += int(event.usage.get("completion_tokens") or 0)
+                run.usage["input_tokens"] += event.usage.prompt_tokens
+                run.usage["output_tokens"] += event.usage.completion_tokens
                 continue
             for choice in event.payload.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content") or ""

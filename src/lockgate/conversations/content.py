@@ -10,7 +10,7 @@ from typing import Any
 from lockgate.accounting.service import CallContext
 from lockgate.conversations import prompts as P
 from lockgate.errors import InvalidRequest, UpstreamBadGateway
-from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.request import read_chat
 from lockgate.gateway.service import GatewayService
 
 EXTRACT_PROMPT = "Extract the information asked for from the text above. "
@@ -122,12 +122,11 @@ class ContentService:
         system = prompts.get("system_prompt") or ""
         messages = P.messages_for("" if system == "auto" else system, history or [], user)
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per model call
-        reply = await self._gateway.generate(call, Endpoint.CHAT, P.chat_body(answer.llm, llm_args, messages))
-        usage = reply.get("usage") or {}
-        answer.input_tokens += int(usage.get("prompt_tokens") or 0)
-        answer.output_tokens += int(usage.get("completion_tokens") or 0)
+        reply = await self._gateway.generate(call, read_chat(P.chat_body(answer.llm, llm_args, messages)))
+        answer.input_tokens += reply.usage.prompt_tokens
+        answer.output_tokens += reply.usage.completion_tokens
         answer.prompt_raw = P.render_raw(messages)
-        return (reply["choices"][0]["message"].get("content") or "").strip()
+        return (reply.answer["choices"][0]["message"].get("content") or "").strip()
 
 
 def _nonempty(texts: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import (
     Conflict,
@@ -24,6 +25,7 @@ from lockgate.gateway.providers.base import ProbeMismatch, ProviderAddressRefuse
 from lockgate.gateway.providers.registry import ADAPTERS
 from lockgate.gateway.registry import ModelRegistry, build_adapter
 from lockgate.gateway.schemas import ModelType, ProbeResult, ProviderHealth, ProviderView, RouterView
+from lockgate.inference.engines import LocalEngines
 from lockgate.kit.clock import now_ts
 from lockgate.kit.crypto import SecretBox, mask_secret
 from lockgate.kit.db import Database
@@ -60,7 +62,10 @@ def check_provider_fits(provider_type: str, model_type: str) -> None:
 
 
 async def probe_provider(
-    config: ProviderConfig, model_type: str, engines=None, egress: EgressPolicy | None = None
+    config: ProviderConfig,
+    model_type: str,
+    engines: LocalEngines | None = None,
+    egress: EgressPolicy | None = None,
 ) -> ProbeResult:
     """Ask the upstream what it is. A refused address is 422 (`url`); an unreachable or wrong upstream
     424, saying what failed but never what the target answered (the URL may not be a model server)."""
@@ -162,14 +167,16 @@ class GatewayAdmin:
             self._on_change()
 
     @staticmethod
-    async def _router(session, router_id: int) -> Router:
+    async def _router(session: AsyncSession, router_id: int) -> Router:
         router = await repository.get_router(session, router_id)
         if router is None:
             raise NotFound(f"Router {router_id} not found.")
         return router
 
     @staticmethod
-    async def _check_names_free(session, names: list[str], except_router: int | None = None) -> None:
+    async def _check_names_free(
+        session: AsyncSession, names: list[str], except_router: int | None = None
+    ) -> None:
         if len(set(names)) != len(names):
             raise InvalidRequest("aliases: a name or alias is repeated.", param="aliases")
         taken = await repository.names_taken(session, names, except_router)
@@ -276,7 +283,7 @@ class GatewayAdmin:
         await self._registry.refresh()
 
     @staticmethod
-    async def _provider(session, provider_id: int) -> Provider:
+    async def _provider(session: AsyncSession, provider_id: int) -> Provider:
         row = await repository.get_provider(session, provider_id)
         if row is None:
             raise NotFound(f"Provider {provider_id} not found.")

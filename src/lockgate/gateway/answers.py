@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lockgate.accounting.schemas import Usage
 from lockgate.errors import UpstreamBadGateway
 
 _TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -43,6 +44,12 @@ def usage(value: Any) -> dict[str, Any] | None:
         if count < 0:
             raise _refuse(f"'usage.{name}' is negative")
     return found
+
+
+def reported_usage(value: Any) -> Usage | None:
+    """The provider's usage object, checked (see `usage`), as a Usage; None when it reports no prompt
+    tokens."""
+    return Usage.from_wire(usage(value))
 
 
 def generation(answer: Any) -> dict[str, Any]:

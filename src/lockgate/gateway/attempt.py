@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from lockgate.errors import AppError, UpstreamBadGateway, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from lockgate.gateway import health
-from lockgate.gateway.registry import ProviderRuntime, RouterRuntime
+from lockgate.gateway.runtime import ProviderRuntime, RouterRuntime
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Longest rest a provider's own Retry-After can impose on it.
 MAX_PROVIDER_REST_SECONDS = 300.0
 _UNTRACED = contextlib.nullcontext()  # reusable: what an attempt enters when tracing is off
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -143,3 +145,21 @@ class Attempts:
             rest = min(error.retry_after, MAX_PROVIDER_REST_SECONDS)
             stats = provider.stats
             stats.cooldown_until = max(stats.cooldown_until, time.monotonic() + rest)
+
+
+async def failover(
+    providers: list[ProviderRuntime], try_one: Callable[[ProviderRuntime], Awaitable[T]]
+) -> tuple[T, ProviderRuntime]:
+    """`try_one` on each provider in order until one succeeds (calls and streams alike): a retryable
+    UpstreamError moves on to the next provider, anything else leaves at once, and when every provider
+    failed the last failure is raised. `providers` is never empty (the router's candidates)."""
+    last: UpstreamError | None = None
+    for provider in providers:
+        try:
+            return await try_one(provider), provider
+        except UpstreamError as exc:
+            if not exc.retryable:
+                raise
+            last = exc
+    assert last is not None, "failover over no provider"
+    raise last

@@ -6,10 +6,10 @@ here: a dead upstream never stops Lockgate from starting (the registry probes in
 
 from __future__ import annotations
 
-from lockgate.config import ModelSettings
 from lockgate.errors import Conflict
 from lockgate.gateway import repository
 from lockgate.gateway.admin import bump, check_provider_fits
+from lockgate.gateway.declared import ModelSettings
 from lockgate.gateway.models import Provider, Router
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
@@ -28,10 +28,10 @@ async def sync_config_models(
             check_provider_fits(provider.type.value, model.type.value)
     declared = {m.name for m in models}
     async with db.transaction() as session:
-        for router in await repository.config_routers(session):
-            if router.name not in declared:
-                await repository.delete_providers_of(session, router.id)
-                await session.delete(router)
+        for undeclared in await repository.config_routers(session):
+            if undeclared.name not in declared:
+                await repository.delete_providers_of(session, undeclared.id)
+                await session.delete(undeclared)
         await session.flush()
         for model in models:
             router = await repository.get_router_by_name(session, model.name)
@@ -63,7 +63,7 @@ async def sync_config_models(
                 fields["qos_metric"] = (
                     declared_provider.qos_metric.value if declared_provider.qos_metric else None
                 )
-                fields["url"] = declared_provider.url.rstrip("/")
+                fields["url"] = (declared_provider.url or "").rstrip("/")  # set for every type by then
                 fields["user_id"] = owner_id
                 fields["from_config"] = True  # the operator's: past the SSRF guard (gateway/egress.py)
                 key = declared_provider.key or None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
+
+from lockgate.accounting.schemas import Usage
 
 
 @dataclass(slots=True)
@@ -15,10 +18,11 @@ class ChunkEvent:
 
 @dataclass(slots=True)
 class UsageEvent:
-    """The final usage; `extra`: more fields the last chunk carries (e.g. a grounded chat's
-    `search_results`, which OpenGateLLM clients read there)."""
+    """The usage: the provider's report; from the gateway, the settled usage (cost and carbon).
+    `extra`: more fields the last chunk carries (e.g. a grounded chat's `search_results`, which
+    OpenGateLLM clients read there)."""
 
-    usage: dict[str, Any]
+    usage: Usage
     extra: dict[str, Any] | None = None
 
 
@@ -32,3 +36,6 @@ class ErrorEvent:
 
 
 StreamEvent = ChunkEvent | UsageEvent | ErrorEvent
+
+# An open stream of events; `aclose()` ends it early (the provider's connection is given back).
+StreamEvents = AsyncGenerator[StreamEvent, None]

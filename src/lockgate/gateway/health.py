@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from lockgate.gateway.qos import ProviderStats
+from lockgate.gateway.runtime import ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import HealthStatus, ModelHealth, ProviderHealth
-
-if TYPE_CHECKING:
-    from lockgate.gateway.registry import ProviderRuntime, RouterRuntime
 
 log = logging.getLogger("lockgate.providers")
 

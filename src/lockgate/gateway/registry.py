@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
-from urllib.parse import urlsplit
+from collections.abc import Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -21,54 +20,11 @@ from lockgate.gateway.egress import EgressPolicy, GuardedConnector
 from lockgate.gateway.providers.base import ProviderAdapter, ProviderConfig
 from lockgate.gateway.providers.local import LocalAdapter
 from lockgate.gateway.providers.registry import ADAPTERS
-from lockgate.gateway.qos import ProviderStats
+from lockgate.gateway.runtime import ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint, ModelType, ProbeResult
 from lockgate.inference.engines import LocalEngines
 from lockgate.kit.crypto import SecretBox
 from lockgate.kit.db import Database
-
-
-@dataclass(eq=False)
-class ProviderRuntime:
-    id: int
-    router_id: int
-    config: ProviderConfig
-    adapter: ProviderAdapter
-    qos_metric: str | None
-    qos_limit: float | None
-    hosting_zone: str
-    total_params: int
-    active_params: int
-    stats: ProviderStats = field(default_factory=ProviderStats)
-
-    @cached_property
-    def name(self) -> str:
-        """How logs, metrics and health name the provider: type, upstream model and host[:port] (never
-        the URL's path or credentials), e.g. `vllm:llama-3@10.0.0.7:8000`, `local:smollm2-135m-instruct`."""
-        return provider_name(self.config)
-
-
-def provider_name(config: ProviderConfig) -> str:
-    if config.type == "local":
-        return f"local:{config.model_name}"
-    parts = urlsplit(config.url)
-    host = parts.hostname or ""
-    return f"{config.type}:{config.model_name}@{host}" + (f":{parts.port}" if parts.port else "")
-
-
-@dataclass(eq=False)
-class RouterRuntime:
-    id: int
-    name: str
-    type: ModelType
-    aliases: list[str]
-    strategy: str
-    cost_prompt_tokens: float
-    cost_completion_tokens: float
-    max_context_length: int | None
-    vector_size: int | None
-    created: int
-    providers: list[ProviderRuntime]
 
 
 def build_client(
@@ -83,7 +39,7 @@ def build_client(
     `trace_configs`: request hooks (the trace context sent upstream when tracing is on)."""
     if headers is None:
         headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
-    pool = {"limit": 1000, "keepalive_timeout": 60, "enable_cleanup_closed": True}
+    pool: dict[str, Any] = {"limit": 1000, "keepalive_timeout": 60, "enable_cleanup_closed": True}
     connector = (
         GuardedConnector(egress or EgressPolicy(), **pool) if config.guarded else aiohttp.TCPConnector(**pool)
     )
@@ -136,8 +92,8 @@ class ModelRegistry:
         self._routers: list[RouterRuntime] = []
         self._providers: dict[int, ProviderRuntime] = {}
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task] = set()
-        self._stamp: tuple | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stamp: tuple[Any, ...] | None = None
 
     # -- reads on the hot path ---------------------------------------------------------------------
 
@@ -234,10 +190,10 @@ class ModelRegistry:
                 )
             gone = [p for pid, p in self._providers.items() if pid not in keep]
             by_name: dict[str, RouterRuntime] = {}
-            for router in routers:
-                by_name[router.name] = router
-                for alias in router.aliases:
-                    by_name[alias] = router
+            for runtime_router in routers:
+                by_name[runtime_router.name] = runtime_router
+                for alias in runtime_router.aliases:
+                    by_name[alias] = runtime_router
             self._routers, self._by_name, self._providers = routers, by_name, keep
         for runtime in gone:
             self._spawn(self._close_later(runtime))
@@ -297,7 +253,7 @@ class ModelRegistry:
         await asyncio.sleep(runtime.config.timeout + 5)
         await runtime.adapter.aclose()
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

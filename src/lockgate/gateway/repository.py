@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.gateway.models import Provider, Router, RouterAlias
 from lockgate.kit.pagination import Page, paginate
+
+RowT = TypeVar("RowT")
 
 
 async def load_all(session: AsyncSession) -> list[tuple[Router, list[Provider]]]:
@@ -100,7 +102,7 @@ async def delete_providers_of(session: AsyncSession, router_id: int) -> None:
     await session.execute(delete(Provider).where(Provider.router_id == router_id))
 
 
-async def add(session: AsyncSession, row: Any) -> Any:
+async def add(session: AsyncSession, row: RowT) -> RowT:
     session.add(row)
     await session.flush()
     return row

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from lockgate.accounting.schemas import Usage
 
 
 class ModelType(StrEnum):
@@ -124,3 +127,16 @@ class ProviderView:
 class ProbeResult:
     max_context_length: int | None = None
     vector_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A chat or text completion answered through a router: the OpenAI body (`chat.completion` or
+    `text_completion`, `model` the router's name, without `usage`) and its settled usage."""
+
+    answer: dict[str, Any]
+    usage: Usage
+
+    def wire(self) -> dict[str, Any]:
+        """The OpenAI body with its usage (cost and carbon included)."""
+        return {**self.answer, "usage": self.usage.wire()}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.accounting.service import Accountant, Admission, CallContext
 from lockgate.errors import (
     AppError,
@@ -20,19 +21,21 @@ from lockgate.errors import (
     NotFound,
     ServiceUnavailable,
     UpstreamBadGateway,
-    UpstreamError,
 )
 from lockgate.gateway import answers, health
-from lockgate.gateway.attempt import Attempts
+from lockgate.gateway.attempt import Attempts, failover
 from lockgate.gateway.bounds import UpstreamBounds
-from lockgate.gateway.events import StreamEvent
-from lockgate.gateway.providers.base import FilePart, RawResponse
+from lockgate.gateway.events import StreamEvents
+from lockgate.gateway.providers.base import FilePart, RawResponse, Tokenizer
 from lockgate.gateway.queueing import CapacityGate
-from lockgate.gateway.registry import ModelRegistry, ProviderRuntime, RouterRuntime
+from lockgate.gateway.registry import ModelRegistry
+from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.gateway.requested import encoded_embeddings, top_results
+from lockgate.gateway.runtime import ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import (
     ENDPOINT_MODEL_TYPES,
     Endpoint,
+    Generation,
     ModelHealth,
     ModelType,
     ProviderHealth,
@@ -41,9 +44,7 @@ from lockgate.gateway.schemas import (
 from lockgate.gateway.settlement import facts as _facts
 from lockgate.gateway.settlement import release_admission
 from lockgate.gateway.streaming import StreamRelay
-from lockgate.gateway.usage import estimate_tokens, normalize_usage, requested_tokens
-from lockgate.inference.llama import LlamaEngine
-from lockgate.inference.messages import check_chat
+from lockgate.gateway.usage import estimate_prompt, estimate_tokens, normalize_usage
 
 if TYPE_CHECKING:
     from lockgate.ops.tracing import Tracing
@@ -132,7 +133,7 @@ class GatewayService:
             return sorted(within, key=lambda p: (p.stats.inflight, random.random()))
         return random.sample(within, len(within))
 
-    async def _providers(
+    async def providers(
         self, router: RouterRuntime, endpoint: Endpoint, priority: int
     ) -> list[ProviderRuntime]:
         """Candidates now, or after waiting in the router's priority queue while it is saturated."""
@@ -167,38 +168,34 @@ class GatewayService:
     ) -> tuple[T, ProviderRuntime, float]:
         """Try providers in order until one answers; retry only failures that are the provider's fault.
         `invoke` reads, parses and checks the answer: whatever it raises is classified by the attempt."""
-        last: UpstreamError | None = None
-        for provider in await self._providers(router, endpoint, priority):
-            try:
-                async with self.attempt(router, provider, endpoint) as attempt:
-                    async with asyncio.timeout(provider.config.timeout):
-                        result = await invoke(provider)
-                    if attempt.span is not None:
-                        self.attempt.tracing.answered(attempt.span, result)  # type: ignore[union-attr]
-            except UpstreamError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-                continue
-            return result, provider, attempt.elapsed_ms()
-        assert last is not None
-        raise last
+        tracing = self.attempt.tracing
+
+        async def try_one(provider: ProviderRuntime) -> tuple[T, float]:
+            async with self.attempt(router, provider, endpoint) as attempt:
+                async with asyncio.timeout(provider.config.timeout):
+                    result = await invoke(provider)
+                if attempt.span is not None and tracing is not None:
+                    tracing.answered(attempt.span, result)
+            return result, attempt.elapsed_ms()
+
+        (result, latency_ms), provider = await failover(
+            await self.providers(router, endpoint, priority), try_one
+        )
+        return result, provider, latency_ms
 
     async def _admit(
-        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int | None
+        self, ctx: CallContext, router: RouterRuntime, prompt_tokens: int, max_tokens: int | None
     ) -> Admission:
         prices = (router.cost_prompt_tokens, router.cost_completion_tokens)
-        return await self.accountant.admit(
-            ctx, router.id, router.name, prices, estimate_tokens(prompt), max_tokens
-        )
+        return await self.accountant.admit(ctx, router.id, router.name, prices, prompt_tokens, max_tokens)
 
     @asynccontextmanager
     async def _admitted(
-        self, ctx: CallContext, router: RouterRuntime, prompt: Any, max_tokens: int | None
+        self, ctx: CallContext, router: RouterRuntime, prompt_tokens: int, max_tokens: int | None
     ) -> AsyncIterator[Admission]:
         """An admission given back (holds released, failure recorded) unless settled inside the block,
         whatever leaves it: an error, a bug or the client going away."""
-        admission = await self._admit(ctx, router, prompt, max_tokens)
+        admission = await self._admit(ctx, router, prompt_tokens, max_tokens)
         try:
             yield admission
         except BaseException as exc:
@@ -210,54 +207,54 @@ class GatewayService:
 
     # -- chat and completions ----------------------------------------------------------------------
 
-    def _checked(self, body: dict[str, Any], endpoint: Endpoint) -> RouterRuntime:
+    def _checked(self, request: GenerationRequest) -> RouterRuntime:
         """The router of a generation request whose messages any provider of it could take."""
-        router = self.resolve(body.get("model"), endpoint)
-        if endpoint == Endpoint.CHAT:
-            check_chat(body, accepts_images=router.type == ModelType.IMAGE_TEXT_TO_TEXT)
+        router = self.resolve(request.model, request.endpoint)
+        if request.endpoint == Endpoint.CHAT:
+            request.check_parts(accepts_images=router.type == ModelType.IMAGE_TEXT_TO_TEXT)
         return router
 
-    async def generate(self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
-        router = self._checked(body, endpoint)
-        prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
+    async def generate(self, ctx: CallContext, request: GenerationRequest) -> Generation:
+        """A chat or text completion (`request.endpoint`), answered by the first provider that can."""
+        router = self._checked(request)
+        endpoint, prompt_tokens = request.endpoint, estimate_prompt(request)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
-            upstream = {**body, "model": provider.config.model_name}
             if endpoint == Endpoint.CHAT:
-                return answers.generation(await provider.adapter.chat(upstream))
-            return answers.generation(await provider.adapter.completions(upstream))
+                return answers.generation(await provider.adapter.chat(request))
+            return answers.generation(await provider.adapter.completions(request))
 
-        async with self._admitted(ctx, router, prompt, requested_tokens(body)) as admission:
+        async with self._admitted(ctx, router, prompt_tokens, request.completion_limit) as admission:
             answer, provider, latency_ms = await self._call(router, endpoint, ctx.principal.priority, invoke)
             answer["model"] = router.name
-            usage = normalize_usage(answer.get("usage"), prompt, answer.get("choices"))
-            if usage["completion_tokens"]:
-                provider.stats.ms_per_token.add(latency_ms / usage["completion_tokens"])
-            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
-            return answer
+            reported = answers.reported_usage(answer.pop("usage", None))
+            usage = normalize_usage(reported, prompt_tokens, answer.get("choices"))
+            if usage.completion_tokens:
+                provider.stats.ms_per_token.add(latency_ms / usage.completion_tokens)
+            return Generation(answer, await self.accountant.settle(admission, _facts(provider), usage))
 
-    async def generate_stream(
-        self, ctx: CallContext, endpoint: Endpoint, body: dict[str, Any]
-    ) -> AsyncIterator[StreamEvent]:
+    async def generate_stream(self, ctx: CallContext, request: GenerationRequest) -> StreamEvents:
         """Open the stream on the first provider that yields a first event (failing over before that),
         then hand back an iterator over the rest. Errors before the first byte raise; after, they are
         yielded as ErrorEvent."""
-        router = self._checked(body, endpoint)
-        prompt = body.get("messages") if endpoint == Endpoint.CHAT else body.get("prompt")
-        admission = await self._admit(ctx, router, prompt, requested_tokens(body))
-        relay = StreamRelay(self, router, endpoint, body, admission, prompt)
-        return await relay.open(ctx.principal.priority)
+        router = self._checked(request)
+        prompt_tokens = estimate_prompt(request)
+        admission = await self._admit(ctx, router, prompt_tokens, request.completion_limit)
+        relay = StreamRelay(
+            self.accountant, self.attempt, self.bounds, router, request, admission, prompt_tokens
+        )
+        return await relay.open(lambda: self.providers(router, request.endpoint, ctx.principal.priority))
 
     # -- local tokenizer (llama-cpp-python's /extras) ----------------------------------------------
 
-    def local_llama(self, name: str | None) -> LlamaEngine:
-        """The llama.cpp engine behind a model (default: the first local chat model)."""
+    def tokenizer(self, name: str | None) -> Tokenizer:
+        """The tokenizer of a local model (default: the first model that has one here). 404 for an
+        unknown model or when none is loaded, 400 for a model whose tokenizer does not run here."""
         routers = [self.resolve(name, Endpoint.CHAT)] if name else self.registry.routers()
         for router in routers:
             for provider in router.providers:
-                engine = getattr(provider.adapter, "engine", None)
-                if isinstance(engine, LlamaEngine):
-                    return engine
+                if provider.adapter.tokenizer is not None:
+                    return provider.adapter.tokenizer
         if name:
             raise BadRequest(
                 f"Model '{name}' is not a local llama.cpp model: it has no tokenizer here.", param="model"
@@ -277,23 +274,17 @@ class GatewayService:
             if counter is not None and provider.stats.healthy:
                 body = {"model": provider.config.model_name, "messages": messages, "tools": tools}
                 try:
-                    return await asyncio.wait_for(counter(body), timeout=provider.config.timeout)
+                    request = read_chat(body)
+                    return await asyncio.wait_for(counter(request), timeout=provider.config.timeout)
                 except (AppError, TimeoutError):
                     break
-        engine = next(
-            (
-                p.adapter.engine
-                for p in router.providers
-                if isinstance(getattr(p.adapter, "engine", None), LlamaEngine)
-            ),
-            None,
-        )
-        if engine is None:
+        tokenizer = next((p.adapter.tokenizer for p in router.providers if p.adapter.tokenizer), None)
+        if tokenizer is None:
             return estimate_tokens(messages) + estimate_tokens(tools)
         text = "\n".join(_message_text(m) for m in messages)
         if tools:
             text += "\n" + orjson.dumps(tools).decode()
-        return len(await engine.tokenize(text))
+        return len(await tokenizer.tokenize(text))
 
     # -- embeddings, rerank, audio, ocr ------------------------------------------------------------
 
@@ -304,14 +295,15 @@ class GatewayService:
             upstream = {**body, "model": provider.config.model_name}
             return answers.embeddings(await provider.adapter.embeddings(upstream))
 
-        async with self._admitted(ctx, router, body.get("input"), 0) as admission:
+        prompt_tokens = estimate_tokens(body.get("input"))
+        async with self._admitted(ctx, router, prompt_tokens, 0) as admission:
             answer, provider, _ = await self._call(
                 router, Endpoint.EMBEDDINGS, ctx.principal.priority, invoke
             )
             answer = encoded_embeddings(answer, body.get("encoding_format"))
             answer["model"] = router.name
-            usage = normalize_usage(answer.get("usage"), body.get("input"), None)
-            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
+            usage = normalize_usage(answers.reported_usage(answer.get("usage")), prompt_tokens, None)
+            answer["usage"] = (await self.accountant.settle(admission, _facts(provider), usage)).wire()
             return answer
 
     async def rerank(
@@ -322,17 +314,18 @@ class GatewayService:
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
             return answers.rerank(await provider.adapter.rerank(query, documents, top_n))
 
-        async with self._admitted(ctx, router, [query, *documents], 0) as admission:
+        prompt_tokens = estimate_tokens([query, *documents])
+        async with self._admitted(ctx, router, prompt_tokens, 0) as admission:
             answer, provider, _ = await self._call(router, Endpoint.RERANK, ctx.principal.priority, invoke)
             tokens = answer.get("prompt_tokens")
-            reported = {"prompt_tokens": tokens, "completion_tokens": 0} if tokens is not None else None
-            usage = normalize_usage(reported, [query, *documents], None)
+            reported = Usage.counted(tokens) if tokens is not None else None
+            usage = normalize_usage(reported, prompt_tokens, None)
             return {
                 "object": "list",
                 "id": f"rerank-{uuid.uuid4().hex}",
                 "model": router.name,
                 "results": top_results(answer["results"], top_n),
-                "usage": await self.accountant.settle(admission, _facts(provider), usage),
+                "usage": (await self.accountant.settle(admission, _facts(provider), usage)).wire(),
             }
 
     async def transcribe(
@@ -344,17 +337,17 @@ class GatewayService:
             answer = await provider.adapter.transcribe(file, {**fields, "model": provider.config.model_name})
             return answer if isinstance(answer, RawResponse) else answers.any_object(answer)
 
-        async with self._admitted(ctx, router, None, 0) as admission:
+        async with self._admitted(ctx, router, 0, 0) as admission:
             answer, provider, _ = await self._call(
                 router, Endpoint.TRANSCRIPTION, ctx.principal.priority, invoke
             )
             text = answer.get("text") if isinstance(answer, dict) else answer.content.decode(errors="replace")
-            usage = normalize_usage(None, None, text if isinstance(text, str) else None)
+            usage = normalize_usage(None, 0, text if isinstance(text, str) else None)
             settled = await self.accountant.settle(admission, _facts(provider), usage)
             if isinstance(answer, dict):
                 answer.setdefault("id", f"transcription-{uuid.uuid4().hex}")  # OpenGateLLM's schema has one
                 answer["model"] = router.name
-                answer["usage"] = settled
+                answer["usage"] = settled.wire()
             return answer
 
     async def ocr(self, ctx: CallContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -371,13 +364,14 @@ class GatewayService:
                 )
             return answer
 
-        async with self._admitted(ctx, router, None, 0) as admission:
+        async with self._admitted(ctx, router, 0, 0) as admission:
             answer, provider, _ = await self._call(router, Endpoint.OCR, ctx.principal.priority, invoke)
             answer["model"] = router.name
             answer.setdefault("id", f"ocr-{uuid.uuid4().hex}")
             pages = answer.get("pages") or []
-            usage = normalize_usage(answer.get("usage"), None, [p.get("markdown") for p in pages])
-            answer["usage"] = await self.accountant.settle(admission, _facts(provider), usage)
+            reported = answers.reported_usage(answer.get("usage"))
+            usage = normalize_usage(reported, 0, [p.get("markdown") for p in pages])
+            answer["usage"] = (await self.accountant.settle(admission, _facts(provider), usage)).wire()
             return answer
 
 

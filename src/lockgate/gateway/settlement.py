@@ -6,7 +6,7 @@ import asyncio
 
 from lockgate.accounting.service import Accountant, Admission, ProviderFacts
 from lockgate.errors import AppError
-from lockgate.gateway.registry import ProviderRuntime
+from lockgate.gateway.runtime import ProviderRuntime
 
 # Recorded when the client went away before the answer was complete (nginx's convention).
 CLIENT_CLOSED = 499

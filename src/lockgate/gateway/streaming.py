@@ -5,43 +5,46 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from lockgate.accounting.service import Admission
-from lockgate.errors import AppError, UpstreamBadGateway, UpstreamError, UpstreamTimeout
+from lockgate.accounting.schemas import Usage
+from lockgate.accounting.service import Accountant, Admission
+from lockgate.errors import AppError, UpstreamBadGateway, UpstreamTimeout
 from lockgate.gateway import answers
-from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
-from lockgate.gateway.registry import ProviderRuntime, RouterRuntime
+from lockgate.gateway.attempt import Attempts, failover
+from lockgate.gateway.bounds import UpstreamBounds
+from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, StreamEvents, UsageEvent
+from lockgate.gateway.request import GenerationRequest
+from lockgate.gateway.runtime import ProviderRuntime, RouterRuntime
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.settlement import CLIENT_CLOSED, facts, release_admission
-from lockgate.gateway.usage import normalize_usage, requested_tokens
-
-if TYPE_CHECKING:
-    from lockgate.gateway.service import GatewayService
+from lockgate.gateway.usage import normalize_usage
 
 
 class StreamRelay:
     def __init__(
         self,
-        gateway: GatewayService,
+        accountant: Accountant,
+        attempts: Attempts,
+        bounds: UpstreamBounds,
         router: RouterRuntime,
-        endpoint: Endpoint,
-        body: dict[str, Any],
+        request: GenerationRequest,
         admission: Admission,
-        prompt: Any,
+        prompt_tokens: int,
     ):
-        self._gateway = gateway
+        self._accountant = accountant
+        self._attempts = attempts
+        self._bounds = bounds
         self._router = router
-        self._endpoint = endpoint
-        self._body = body
+        self._request = request
         self._admission = admission
-        self._prompt = prompt
+        self._prompt_tokens = prompt_tokens
 
-    async def open(self, priority: int) -> AsyncIterator[StreamEvent]:
-        """The events, once a provider has produced its first one. Raises (AppError) before that, with
-        the admission already given back."""
-        events = self._run(priority)
+    async def open(self, providers: Callable[[], Awaitable[list[ProviderRuntime]]]) -> StreamEvents:
+        """The events, once one of `providers()` (in order) has produced its first one. Raises (AppError)
+        before that, with the admission already given back."""
+        events = self._run(providers)
         try:
             first = await anext(events)
         except BaseException:
@@ -49,14 +52,14 @@ class StreamRelay:
             raise
         return _prepend(first, events)
 
-    async def _run(self, priority: int) -> AsyncIterator[StreamEvent]:
-        admission, accountant = self._admission, self._gateway.accountant
+    async def _run(self, providers: Callable[[], Awaitable[list[ProviderRuntime]]]) -> StreamEvents:
+        admission, accountant = self._admission, self._accountant
         provider: ProviderRuntime | None = None
-        usage: dict[str, Any] | None = None
+        usage: Usage | None = None
         parts: list[str] = []
         ttft_ms: float | None = None
         try:
-            provider, events, first, ttft_ms = await self._first(priority)
+            (events, first, ttft_ms), provider = await failover(await providers(), self._open)
             error: AppError | None = None
             try:
                 event: StreamEvent | None = first
@@ -72,7 +75,7 @@ class StreamRelay:
                 error = exc
             finally:
                 await events.aclose()
-            final = normalize_usage(usage, self._prompt, "".join(parts))
+            final = normalize_usage(usage, self._prompt_tokens, "".join(parts))
             status = error.status_code if error else 200
             final = await accountant.settle(admission, facts(provider), final, ttft_ms, status)
             if error is not None:
@@ -85,51 +88,36 @@ class StreamRelay:
             if provider is None:  # nothing was sent: holds back, failure recorded
                 await release_admission(accountant, admission, exc)
             else:  # the client left mid-stream (or a bug): what was generated is billed
-                final = normalize_usage(usage, self._prompt, "".join(parts))
+                final = normalize_usage(usage, self._prompt_tokens, "".join(parts))
                 status = exc.status_code if isinstance(exc, AppError) else CLIENT_CLOSED
                 settle = accountant.settle(admission, facts(provider), final, ttft_ms, status)
                 await asyncio.shield(settle)
             raise
 
-    async def _first(
-        self, priority: int
-    ) -> tuple[ProviderRuntime, AsyncIterator[StreamEvent], StreamEvent, float]:
-        """The first provider whose stream yields an event: (provider, rest, first event, ttft in ms)."""
-        last: UpstreamError | None = None
-        for provider in await self._gateway._providers(self._router, self._endpoint, priority):
-            started = time.perf_counter()
-            events = self._attempt(provider)
-            try:
-                first = await anext(events)
-            except UpstreamError as exc:
-                await events.aclose()
-                if not exc.retryable:
-                    raise
-                last = exc
-                continue
-            return provider, events, first, (time.perf_counter() - started) * 1000
-        assert last is not None
-        raise last
+    async def _open(self, provider: ProviderRuntime) -> tuple[StreamEvents, StreamEvent, float]:
+        """`provider`'s stream once it yielded its first event: (the stream, first event, ttft in ms)."""
+        started = time.perf_counter()
+        events = self._attempt(provider)
+        try:
+            first = await anext(events)
+        except BaseException:
+            await events.aclose()
+            raise
+        return events, first, (time.perf_counter() - started) * 1000
 
-    async def _attempt(self, provider: ProviderRuntime) -> AsyncIterator[StreamEvent]:
+    async def _attempt(self, provider: ProviderRuntime) -> StreamEvents:
         """One provider's stream, checked and bounded. Runs inside the gateway's attempt, so whatever
         goes wrong (unreadable chunk, cut, timeout) leaves as a classified UpstreamError and the
         provider's in-flight count is given back."""
-        bounds, router = self._gateway.bounds, self._router
-        stream_options = {**(self._body.get("stream_options") or {}), "include_usage": True}
-        upstream = {
-            **self._body,
-            "model": provider.config.model_name,
-            "stream": True,
-            "stream_options": stream_options,
-        }
+        bounds, router = self._bounds, self._router
+        request = self._request
         adapter = provider.adapter
-        cap = bounds.chunk_cap(requested_tokens(self._body), int(self._body.get("n") or 1))
+        cap = bounds.chunk_cap(request.completion_limit, request.n or 1)
         deadline = time.monotonic() + bounds.stream_deadline_seconds
-        attempts = self._gateway.attempt
-        async with attempts(router, provider, self._endpoint, current=False) as attempt:
-            opener = adapter.chat_stream if self._endpoint == Endpoint.CHAT else adapter.completions_stream
-            events = opener(upstream)
+        attempts = self._attempts
+        async with attempts(router, provider, request.endpoint, current=False) as attempt:
+            opener = adapter.chat_stream if request.endpoint == Endpoint.CHAT else adapter.completions_stream
+            events = opener(request)
             chunks = 0
             span, tracing = attempt.span, attempts.tracing
             try:
@@ -147,11 +135,9 @@ class StreamRelay:
                         if span is not None:
                             tracing.chunk(span, event.payload, chunks == 1)  # type: ignore[union-attr]
                     elif isinstance(event, UsageEvent):
-                        checked = answers.usage(event.usage)
-                        if checked and checked.get("completion_tokens") is not None:
-                            attempt.completion_tokens = int(checked["completion_tokens"])
+                        attempt.completion_tokens = event.usage.completion_tokens
                         if span is not None:
-                            tracing.usage(span, checked)  # type: ignore[union-attr]
+                            tracing.usage(span, event.usage.wire())  # type: ignore[union-attr]
                     yield event
                     event = await self._next(events, provider, deadline)
                 if not chunks:
@@ -162,7 +148,7 @@ class StreamRelay:
                 await events.aclose()
 
     async def _next(
-        self, events: AsyncIterator[StreamEvent], provider: ProviderRuntime, deadline: float
+        self, events: StreamEvents, provider: ProviderRuntime, deadline: float
     ) -> StreamEvent | None:
         """The next event, waiting at most the provider's timeout (idle: only events count, not the
         comments an upstream sends to keep the connection open) and never past the stream's deadline."""
@@ -177,18 +163,18 @@ class StreamRelay:
         except TimeoutError:
             name = self._router.name
             if left <= idle:
-                total = self._gateway.bounds.stream_deadline_seconds
+                total = self._bounds.stream_deadline_seconds
                 raise UpstreamTimeout(f"Model '{name}' streamed for longer than {total:g}s.") from None
             raise UpstreamTimeout(f"Model '{name}' sent nothing for {idle:g}s.") from None
 
 
-async def _prepend(first: StreamEvent, rest: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+async def _prepend(first: StreamEvent, rest: StreamEvents) -> StreamEvents:
     try:
         yield first
         async for event in rest:
             yield event
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await rest.aclose()
 
 
 def _collect_text(payload: dict[str, Any], parts: list[str]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lockgate.accounting.schemas import Usage
+from lockgate.gateway.request import ContentPart, GenerationRequest, TextPart
+from lockgate.gateway.schemas import Endpoint
+
 # Roughly four characters per token for English-like text: only used when the provider reports nothing.
 CHARS_PER_TOKEN = 4
 
@@ -29,28 +33,34 @@ def estimate_tokens(value: Any) -> int:
 _TEXT_KEYS = frozenset({"content", "text", "arguments", "input", "prompt"})
 
 
-def normalize_usage(usage: dict[str, Any] | None, prompt: Any, completion: Any) -> dict[str, Any]:
-    """An OpenAI usage object; estimated from the request and answer when the provider gave none."""
-    if usage and usage.get("prompt_tokens") is not None:
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
-        result = dict(usage)
-        result.update(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=int(usage.get("total_tokens") or prompt_tokens + completion_tokens),
-        )
-        return result
-    prompt_tokens, completion_tokens = estimate_tokens(prompt), estimate_tokens(completion)
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "estimated": True,
-    }
+def normalize_usage(reported: Usage | None, prompt_tokens: int, completion: Any) -> Usage:
+    """The provider's usage; when it gave none, estimated: `prompt_tokens` (the request's estimate) and
+    the answer's text."""
+    if reported is not None:
+        return reported
+    return Usage.counted(prompt_tokens, estimate_tokens(completion), estimated=True)
 
 
-def requested_tokens(body: dict[str, Any]) -> int | None:
-    """The completion tokens a generation request may use across all its choices (None: no limit set)."""
-    value = body.get("max_completion_tokens") or body.get("max_tokens")
-    return int(value) * int(body.get("n") or 1) if value else None
+def estimate_prompt(request: GenerationRequest) -> int:
+    """The prompt tokens of a generation request, estimated from its text: message contents, text
+    parts, tool-call arguments (what an upstream bills as input), or the completion prompt."""
+    if request.endpoint != Endpoint.CHAT:
+        return estimate_tokens(request.prompt)
+    total = 0
+    for message in request.messages:
+        content = message.content
+        if isinstance(content, str):
+            total += estimate_tokens(content)
+        elif content:
+            for part in content:
+                # a part's text counts as sent: its `text` key (a refusal's `refusal` does not)
+                total += estimate_tokens(part.sent.get("text")) if part.sent else _part_text(part)
+        for call in message.tool_calls or ():
+            total += estimate_tokens(call.arguments if call.name is not None else call.sent)
+        if message.extras:
+            total += estimate_tokens(dict(message.extras))
+    return total
+
+
+def _part_text(part: ContentPart) -> int:
+    return estimate_tokens(part.text) if isinstance(part, TextPart) else 0

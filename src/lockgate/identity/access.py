@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import anyio
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import BadRequest, NotFound, PermissionDenied, ServiceUnavailable, Unauthenticated
 from lockgate.identity import repository
@@ -161,7 +162,7 @@ class AccessService:
         self._auth.forget([key_hash])
 
     @staticmethod
-    async def _key(session, key_id: int, user_id: int | None) -> ApiKey:
+    async def _key(session: AsyncSession, key_id: int, user_id: int | None) -> ApiKey:
         """A visible API key; another user's key is indistinguishable from a missing one."""
         key = await repository.get_key(session, key_id)
         if key is None or key.kind != KeyKind.API or (user_id is not None and key.user_id != user_id):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import column, delete, func, select, table, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import ApiKey, Organization, Role, RoleLimit, RolePermission, User
@@ -13,8 +14,10 @@ from lockgate.kit.pagination import Page, paginate
 
 # -- organizations ---------------------------------------------------------------------------------
 
+RowT = TypeVar("RowT")
 
-async def add(session: AsyncSession, row: Any) -> Any:
+
+async def add(session: AsyncSession, row: RowT) -> RowT:
     session.add(row)
     await session.flush()
     return row
@@ -64,12 +67,15 @@ async def role_name_taken(session: AsyncSession, name: str, except_id: int | Non
     return (await session.scalar(stmt)) is not None
 
 
-async def missing_routers(session: AsyncSession, router_ids: set[int]) -> list[int]:
-    from lockgate.gateway.models import Router  # the one cross-domain read: limits name routers
+# The one cross-domain read: limits name routers. The gateway's table is named, not imported (the
+# gateway depends on identity through accounting; role_limits.router_id already references it by name).
+_ROUTERS = table("routers", column("id"))
 
+
+async def missing_routers(session: AsyncSession, router_ids: set[int]) -> list[int]:
     if not router_ids:
         return []
-    found = set((await session.scalars(select(Router.id).where(Router.id.in_(router_ids)))).all())
+    found = set((await session.scalars(select(_ROUTERS.c.id).where(_ROUTERS.c.id.in_(router_ids)))).all())
     return sorted(router_ids - found)
 
 
@@ -152,7 +158,7 @@ async def delete_keys_of(session: AsyncSession, user_id: int, kind: str) -> list
 async def delete_key_by_hash(session: AsyncSession, key_hash: str, kind: str) -> bool:
     """Delete the key of one kind with this hash; whether there was one."""
     result = await session.execute(delete(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.kind == kind))
-    return bool(result.rowcount)
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def key_hashes_of_user(session: AsyncSession, user_id: int, kind: str) -> list[str]:

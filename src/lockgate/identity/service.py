@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from lockgate.identity import repository
@@ -48,7 +49,7 @@ def _check_unique_limits(limits: list[dict[str, Any]]) -> None:
         seen.add(pair)
 
 
-async def _check_routers_exist(session, limits: list[dict[str, Any]]) -> None:
+async def _check_routers_exist(session: AsyncSession, limits: list[dict[str, Any]]) -> None:
     missing = await repository.missing_routers(session, {limit["router"] for limit in limits})
     if missing:
         raise InvalidRequest(f"limits: router(s) {', '.join(map(str, missing))} not found.", param="limits")
@@ -133,7 +134,7 @@ class IdentityService:
             await session.delete(row)
 
     @staticmethod
-    async def _organization(session, organization_id: int) -> Organization:
+    async def _organization(session: AsyncSession, organization_id: int) -> Organization:
         row = await repository.get_organization(session, organization_id)
         if row is None:
             raise NotFound(f"Organization {organization_id} not found.")
@@ -197,7 +198,7 @@ class IdentityService:
         self._auth.clear()
 
     @staticmethod
-    async def _role(session, role_id: int) -> Role:
+    async def _role(session: AsyncSession, role_id: int) -> Role:
         role = await repository.get_role(session, role_id)
         if role is None:
             raise NotFound(f"Role {role_id} not found.")
@@ -290,14 +291,16 @@ class IdentityService:
         self._auth.clear()
 
     @staticmethod
-    async def _user(session, user_id: int) -> User:
+    async def _user(session: AsyncSession, user_id: int) -> User:
         user = await repository.get_user(session, user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found.")
         return user
 
     @staticmethod
-    async def _check_references(session, role: int | None = None, organization: int | None = None) -> None:
+    async def _check_references(
+        session: AsyncSession, role: int | None = None, organization: int | None = None
+    ) -> None:
         if role is not None and await repository.get_role(session, role) is None:
             raise NotFound(f"Role {role} not found.", param="role")
         if organization is not None and await repository.get_organization(session, organization) is None:

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import lru_cache
@@ -202,7 +202,7 @@ class LlamaEngine:
             ]
         return _merge(answers)
 
-    async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+    async def chat_stream(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any] | StreamUsage, None]:
         """Chunks of each choice in turn (choice index set), then one StreamUsage."""
         call = await self._prepare(body, chat=True)
         messages = self._messages(body)
@@ -224,7 +224,9 @@ class LlamaEngine:
                 async for item in items:
                     yield item
 
-    async def completion_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+    async def completion_stream(
+        self, body: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any] | StreamUsage, None]:
         call = await self._prepare(body, chat=False)
         prompt = single_prompt(body.get("prompt"), self.n_vocab)
         kwargs = self._kwargs(call)

@@ -1,9 +1,5 @@
-"""Chat messages: the one place their shapes are checked and turned into what a model's template reads.
-
-`check_chat` runs in the gateway for every surface (OpenAI chat, Responses, Messages, h2oGPTe chats, RAG)
-and every provider: it refuses what no model can take (unknown roles, empty content, a part a text-only
-model cannot read, `tool_choice: "required"` without tools) with a 400 naming the field. Remote
-providers then receive the messages as sent (they speak OpenAI's shapes).
+"""Chat messages as a local model's template reads them. (Their shapes are checked once, for every
+surface and provider, when a request is read: `lockgate.gateway.request`.)
 
 `for_template` runs in the local llama.cpp engine: GGUF chat templates expect `content` to be a string,
 so text parts are joined, `null` becomes "", and tool turns are rendered the way the template knows. A
@@ -17,10 +13,6 @@ import json
 from typing import Any
 
 from lockgate.errors import BadRequest
-
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal"})
-_IMAGE_PARTS = frozenset({"image_url", "input_image"})
 
 
 def parse_messages(value: Any) -> list[dict[str, Any]]:
@@ -40,31 +32,6 @@ def parse_messages(value: Any) -> list[dict[str, Any]]:
     return value
 
 
-def check_chat(body: dict[str, Any], accepts_images: bool) -> None:
-    """Refuse (400 naming the field) a chat request no model could answer. Does not change `body`."""
-    messages = parse_messages(body.get("messages"))
-    for index, message in enumerate(messages):
-        _check_message(index, message, accepts_images)
-    choice = body.get("tool_choice")
-    tools = body.get("tools")
-    if choice == "required" and not tools:
-        raise BadRequest('tool_choice: "required" needs at least one tool in `tools`.', param="tool_choice")
-    if isinstance(choice, dict):
-        name = (
-            (choice.get("function") or {}).get("name") if isinstance(choice.get("function"), dict) else None
-        )
-        if not isinstance(name, str):
-            raise BadRequest(
-                "tool_choice.function.name: required for a named tool choice.", param="tool_choice"
-            )
-        if name not in tool_names(tools):
-            raise BadRequest(f"tool_choice: no tool named '{name}' in `tools`.", param="tool_choice")
-    elif choice is not None and choice not in ("none", "auto", "required"):
-        raise BadRequest(
-            'tool_choice: must be "none", "auto", "required" or a named tool.', param="tool_choice"
-        )
-
-
 def tool_names(tools: Any) -> list[str]:
     names = []
     for index, tool in enumerate(tools or ()):
@@ -74,47 +41,6 @@ def tool_names(tools: Any) -> list[str]:
             raise BadRequest(f"tools[{index}].function.name: required.", param=f"tools[{index}]")
         names.append(name)
     return names
-
-
-def _check_message(index: int, message: dict[str, Any], accepts_images: bool) -> None:
-    where = f"messages[{index}]"
-    role = message.get("role")
-    if role not in ROLES:
-        raise BadRequest(f"{where}.role: must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role")
-    content = message.get("content")
-    calls = message.get("tool_calls") or message.get("function_call")
-    if content is None:
-        if role == "assistant" and calls:
-            return
-        raise BadRequest(
-            f"{where}.content: required (null only on an assistant turn with tool_calls).",
-            param=f"{where}.content",
-        )
-    if isinstance(content, str):
-        if not content and not (role == "assistant" and calls):
-            raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
-        return
-    if not isinstance(content, list):
-        raise BadRequest(f"{where}.content: must be a string or an array of parts.", param=f"{where}.content")
-    if not content and not calls:
-        raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
-    for number, part in enumerate(content):
-        field = f"{where}.content[{number}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PARTS:
-            if not isinstance(part.get("text", part.get("refusal")), str):
-                raise BadRequest(f"{field}.text: must be a string.", param=field)
-        elif kind in _IMAGE_PARTS:
-            if role != "user":
-                raise BadRequest(f"{field}: images are allowed in user messages only.", param=field)
-            if not accepts_images:
-                raise BadRequest(
-                    f"{field}: this model reads text only; it cannot take an {kind} part.", param=field
-                )
-        elif accepts_images and isinstance(kind, str):
-            continue  # a multimodal upstream judges its own part types (audio, files...)
-        else:
-            raise BadRequest(f"{field}.type: this model reads text parts only (got {kind!r}).", param=field)
 
 
 # -- local templates ------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 OrderDirection = Literal["asc", "desc"]
 
@@ -22,7 +24,7 @@ class Page:
     order_direction: OrderDirection = "asc"
 
 
-def paginate(stmt: Select, model: Any, page: Page) -> Select:
+def paginate(stmt: S, model: Any, page: Page) -> S:
     """Order by the requested column (id breaks ties, so pages never overlap), then offset/limit."""
     column = getattr(model, page.order_by)
     ordering = column.desc() if page.order_direction == "desc" else column.asc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
+from typing import Any
 
 
 def renormalize_truncated(vector: list[float], dimensions: int) -> list[float]:
@@ -20,7 +21,7 @@ def encode_base64(vector: list[float]) -> str:
 
 def embedding_items(
     vectors: list[list[float]], dimensions: int | None, encoding_format: str | None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """OpenAI `data` items for raw vectors, honouring `dimensions` and `encoding_format`."""
     items = []
     for index, vector in enumerate(vectors):
@@ -31,7 +32,7 @@ def embedding_items(
     return items
 
 
-def token_id_inputs(inputs: str | list) -> list[list[int]] | None:
+def token_id_inputs(inputs: str | list[Any]) -> list[list[int]] | None:
     """OpenAI's token-id forms of embedding `input` (a list of ids, or a list of such lists) as a list
     of sequences; None for any other form. Ids are not checked here: only the engine knows its vocabulary."""
     if not isinstance(inputs, list) or not inputs:
@@ -43,7 +44,7 @@ def token_id_inputs(inputs: str | list) -> list[list[int]] | None:
     return None
 
 
-def text_inputs(inputs: str | list) -> list[str]:
+def text_inputs(inputs: str | list[Any]) -> list[str]:
     """Embedding inputs as texts; engines that read text refuse token ids with a 400 saying why."""
     from lockgate.errors import BadRequest
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import text
 
-from lockgate.gateway.schemas import ModelHealth
 from lockgate.kit.db import Database
 
 log = logging.getLogger("lockgate.dependencies")
@@ -27,6 +27,18 @@ class ReadinessStatus(StrEnum):
     READY = "ready"
     DEGRADED = "degraded"  # ready, but some model has no healthy provider
     UNREADY = "unready"  # the database or Redis cannot be reached
+
+
+class ModelHealth(Protocol):
+    """A model and how many of its providers can take requests now (the gateway's ModelHealth; ops
+    stays below the domain packages, which report to its metrics and access log)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def providers(self) -> int: ...
+    @property
+    def healthy(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +55,7 @@ class DependencyCheck:
 class Readiness:
     status: ReadinessStatus
     dependencies: list[DependencyCheck]
-    models: list[ModelHealth]
+    models: Sequence[ModelHealth]
 
     @property
     def ready(self) -> bool:
@@ -54,7 +66,7 @@ class ReadinessService:
     def __init__(
         self,
         db: Database,
-        models: Callable[[], list[ModelHealth]],
+        models: Callable[[], Sequence[ModelHealth]],
         redis_ping: Callable[[], Awaitable[object]] | None = None,
     ):
         self._checks: dict[str, Callable[[], Awaitable[object]]] = {"database": self._ping_database}

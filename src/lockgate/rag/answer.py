@@ -10,7 +10,7 @@ from typing import Any
 from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest
 from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
-from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.request import read_chat
 from lockgate.gateway.service import GatewayService
 from lockgate.rag.citations import cited, source_label
 from lockgate.rag.service import ChunkView, RagService
@@ -132,7 +132,7 @@ class GroundedChat:
     async def answer(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
         """The model's answer with `search_results` (the numbered sources, in order) and `citations`."""
         grounded, results, chunks = await self._ground(ctx, body, args)
-        answer = await self._gateway.generate(ctx, Endpoint.CHAT, grounded)
+        answer = (await self._gateway.generate(ctx, read_chat(grounded))).wire()
         answer["search_results"] = results
         choices = answer.get("choices") or [{}]
         text = (choices[0].get("message") or {}).get("content") or ""
@@ -143,7 +143,7 @@ class GroundedChat:
         self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         grounded, results, chunks = await self._ground(ctx, body, args)
-        events = await self._gateway.generate_stream(ctx, Endpoint.CHAT, grounded)
+        events = await self._gateway.generate_stream(ctx, read_chat(grounded))
         return self._with_results(events, results, chunks)
 
     @staticmethod

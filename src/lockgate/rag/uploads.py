@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest, NotFound
-from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.request import read_chat
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
 from lockgate.jobs.models import Job, JobKind
@@ -171,15 +171,16 @@ class Uploads:
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)
         answer = await self._gateway.generate(
             call,
-            Endpoint.CHAT,
-            {
-                "model": model,
-                "messages": [{"role": "user", "content": f"{instruction}\n\n{text}"}],
-                "max_tokens": max_tokens,
-                "temperature": 0.2,
-            },
+            read_chat(
+                {
+                    "model": model,
+                    "messages": [{"role": "user", "content": f"{instruction}\n\n{text}"}],
+                    "max_tokens": max_tokens,
+                    "temperature": 0.2,
+                }
+            ),
         )
-        return (answer["choices"][0]["message"].get("content") or "").strip()
+        return (answer.answer["choices"][0]["message"].get("content") or "").strip()
 
     async def _describe(self, ctx: CallContext, document_id: int, summary: bool, questions: bool) -> None:
         model = self._chat_model()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from sqlalchemy import delete, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.responses.models import StoredResponse
@@ -15,4 +18,4 @@ async def get(session: AsyncSession, response_id: str, user_id: int) -> StoredRe
 
 async def remove(session: AsyncSession, response_id: str, user_id: int) -> bool:
     stmt = delete(StoredResponse).where(StoredResponse.id == response_id, StoredResponse.user_id == user_id)
-    return (await session.execute(stmt)).rowcount > 0
+    return cast("CursorResult[Any]", await session.execute(stmt)).rowcount > 0

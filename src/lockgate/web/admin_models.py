@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from lockgate.api.deps import DbId, State
 from lockgate.api.opengate.gateway_schemas import ProviderCreate, RouterCreate
-from lockgate.gateway.registry import ProviderRuntime
+from lockgate.gateway.runtime import ProviderRuntime
 from lockgate.gateway.schemas import ModelType, ProviderType
 from lockgate.web.render import ConsoleRoute, page, redirect
 from lockgate.web.session import ModelAdmin

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
+from lockgate.accounting.schemas import Usage
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import DbId, State
 from lockgate.conversations.models import MessageReference
@@ -71,15 +72,7 @@ async def _answer(
             stats = dict(await state.conversations.meta(principal, answer_id, "usage_stats"))
             usage = json.loads(stats.get("usage_stats") or "{}")
             prompt, completion = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-            await queue.put(
-                streams.usage_line(
-                    {
-                        "prompt_tokens": prompt,
-                        "completion_tokens": completion,
-                        "total_tokens": prompt + completion,
-                    }
-                )
-            )
+            await queue.put(streams.usage_line(Usage.counted(prompt, completion)))
             await queue.put(streams.line({"type": "done", "message_id": answer_id}))
         except AppError as exc:
             await queue.put(streams.line({"type": "error", "message": exc.message}))

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import State
+from lockgate.gateway.request import read_chat
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint
 from lockgate.identity.schemas import Principal
 from lockgate.kit.pagination import Page
@@ -99,5 +100,5 @@ async def stream(
         events = await state.grounded_chat.stream(ctx, body, search)
         encoded = streams.encode(events, sources_namer(state, principal))
     else:
-        encoded = streams.encode(await state.gateway.generate_stream(ctx, Endpoint.CHAT, body))
+        encoded = streams.encode(await state.gateway.generate_stream(ctx, read_chat(body)))
     return StreamingResponse(encoded, media_type=streams.MEDIA_TYPE, headers=streams.HEADERS)

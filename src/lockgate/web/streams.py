@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 
 MEDIA_TYPE = "application/x-ndjson"
@@ -34,20 +35,19 @@ def sources_line(sources: list[Source]) -> bytes:
     return line({"type": "sources", "sources": [asdict(s) for s in sources]})
 
 
-def usage_line(usage: dict[str, Any]) -> bytes:
-    carbon = (usage.get("carbon") or {}).get("kgCO2eq") or {}
-    energy = (usage.get("carbon") or {}).get("kWh") or {}
+def usage_line(usage: Usage) -> bytes:
+    settled, carbon = usage.cost is not None, usage.carbon
     return line(
         {
             "type": "usage",
-            "prompt_tokens": usage.get("prompt_tokens", 0),
-            "completion_tokens": usage.get("completion_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0),
-            "cost": usage.get("cost", 0.0),
-            "kgco2eq_min": carbon.get("min"),
-            "kgco2eq_max": carbon.get("max"),
-            "kwh_min": energy.get("min"),
-            "kwh_max": energy.get("max"),
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "cost": usage.cost or 0.0,
+            "kgco2eq_min": carbon.kgco2_min if settled else None,
+            "kgco2eq_max": carbon.kgco2_max if settled else None,
+            "kwh_min": carbon.kwh_min if settled else None,
+            "kwh_max": carbon.kwh_max if settled else None,
         }
     )
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import bearer_token
-from lockgate.api.errors import dialect_route
+from lockgate.api.errors import Dialect, dialect_route
 from lockgate.errors import PermissionDenied
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
@@ -34,4 +34,4 @@ AnthropicContext = Annotated[CallContext, Depends(anthropic_context)]
 
 
 def anthropic_router() -> APIRouter:
-    return APIRouter(prefix="/v1", tags=["anthropic"], route_class=dialect_route("anthropic"))
+    return APIRouter(prefix="/v1", tags=["anthropic"], route_class=dialect_route(Dialect.ANTHROPIC))

@@ -12,7 +12,7 @@ from lockgate.api.anthropic.translate import chat_messages, chat_request, chat_t
 from lockgate.api.deps import State
 from lockgate.api.responses import OrjsonResponse
 from lockgate.gateway.schemas import Endpoint
-from lockgate.gateway.usage import estimate_tokens
+from lockgate.gateway.usage import estimate_prompt
 
 router = anthropic_router()
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -23,15 +23,15 @@ async def create_message(body: MessagesRequest, ctx: AnthropicContext, state: St
     payload = chat_request(body)
     message_id = f"msg_{ctx.request_id}"
     if body.stream:
-        events = await state.gateway.generate_stream(ctx, Endpoint.CHAT, payload)
+        events = await state.gateway.generate_stream(ctx, payload)
         model = state.gateway.resolve(body.model, Endpoint.CHAT).name
-        estimate = estimate_tokens(payload["messages"])
+        estimate = estimate_prompt(payload)
         return StreamingResponse(
             encode_message_stream(events, message_id, model, estimate, body.stop_sequences),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )
-    answer = await state.gateway.generate(ctx, Endpoint.CHAT, payload)
+    answer = await state.gateway.generate(ctx, payload)
     return OrjsonResponse(message(answer, message_id, body.stop_sequences))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.api.anthropic.translate import anthropic_usage, stopped
 from lockgate.api.errors import anthropic_error_type
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
@@ -94,7 +95,7 @@ async def encode_message_stream(
     yield frame("ping", {})
     blocks = _Blocks()
     finish: dict[str, Any] = {}
-    usage: dict[str, Any] = {}
+    usage = Usage()
     async for event in events:
         if isinstance(event, ChunkEvent):
             frames, reason = _chunk_frames(event.payload, blocks)

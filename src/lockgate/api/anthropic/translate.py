@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.api.anthropic.schemas import (
     CountTokensRequest,
     ImageBlock,
@@ -20,6 +21,8 @@ from lockgate.api.anthropic.schemas import (
     ToolUseBlock,
 )
 from lockgate.errors import BadRequest
+from lockgate.gateway.request import GenerationRequest, read_chat
+from lockgate.gateway.schemas import Generation
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -166,7 +169,7 @@ def _tool_choice(body: MessagesRequest, payload: dict[str, Any]) -> None:
         payload["parallel_tool_calls"] = False
 
 
-def chat_request(body: MessagesRequest) -> dict[str, Any]:
+def chat_request(body: MessagesRequest) -> GenerationRequest:
     """The internal chat request for a Messages request (400 naming the field when it cannot be)."""
     payload: dict[str, Any] = {
         "model": body.model,
@@ -186,7 +189,7 @@ def chat_request(body: MessagesRequest) -> dict[str, Any]:
         payload["response_format"] = {"type": "json_schema", "json_schema": schema}
     if body.metadata and body.metadata.user_id:
         payload["user"] = body.metadata.user_id
-    return payload
+    return read_chat(payload)
 
 
 def tool_input(arguments: str | None) -> dict[str, Any]:
@@ -199,15 +202,13 @@ def tool_input(arguments: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"arguments": value}
 
 
-def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
-    return {
-        "input_tokens": int(usage.get("prompt_tokens") or 0),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
-    }
+def anthropic_usage(usage: Usage) -> dict[str, int]:
+    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens}
 
 
-def message(answer: dict[str, Any], message_id: str, stop_sequences: list[str] | None) -> dict[str, Any]:
+def message(generation: Generation, message_id: str, stop_sequences: list[str] | None) -> dict[str, Any]:
     """A chat completion as Anthropic's `message` object."""
+    answer = generation.answer
     choice = (answer.get("choices") or [{}])[0]
     reply = choice.get("message") or {}
     content: list[dict[str, Any]] = []
@@ -230,5 +231,5 @@ def message(answer: dict[str, Any], message_id: str, stop_sequences: list[str] |
         "model": answer.get("model"),
         "content": content,
         **stopped(choice, stop_sequences),
-        "usage": anthropic_usage(answer.get("usage") or {}),
+        "usage": anthropic_usage(generation.usage),
     }

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from lockgate.api.errors import H2ogpteError, error_responses
+from lockgate.api.errors import Dialect, H2ogpteError, error_responses
 from lockgate.errors import NotFound
 
 PREFIX = "/api/v1"
@@ -54,7 +53,7 @@ def timestamp(seconds: int | float | None) -> str | None:
 
 async def h2ogpte_dialect(request: Request) -> None:
     """Errors on this surface use h2oGPTe's shape: {"code": status, "message": ...}."""
-    request.state.dialect = "h2ogpte"
+    request.state.dialect = Dialect.H2OGPTE
 
 
 def h2ogpte_router(tag: str) -> APIRouter:
@@ -64,6 +63,3 @@ def h2ogpte_router(tag: str) -> APIRouter:
         dependencies=[Depends(h2ogpte_dialect)],
         responses=error_responses(H2ogpteError),
     )
-
-
-Dialect = Annotated[None, Depends(h2ogpte_dialect)]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from lockgate import __version__
 from lockgate.api.deps import Caller, ChatCaller, Context, State
+from lockgate.api.errors import Dialect
 from lockgate.api.h2ogpte.common import from_public_id, to_public_id
 from lockgate.api.h2ogpte.library_views import UploadsDep
 from lockgate.api.uploads import read_upload
@@ -20,7 +21,7 @@ H2OGPTE_VERSION = "1.7.5"
 
 
 async def rpc_dialect(request: Request) -> None:
-    request.state.dialect = "h2ogpte_rpc"
+    request.state.dialect = Dialect.H2OGPTE_RPC
 
 
 router = APIRouter(prefix="/rpc", tags=["h2oGPTe client"], dependencies=[Depends(rpc_dialect)])

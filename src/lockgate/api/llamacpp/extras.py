@@ -29,17 +29,17 @@ class DetokenizeRequest(BaseModel):
 
 @router.post("/tokenize")
 async def tokenize(body: TokenizeRequest, caller: Caller, state: State) -> dict[str, list[int]]:
-    engine = state.gateway.local_llama(body.model)
-    return {"tokens": await engine.tokenize(body.input)}
+    tokenizer = state.gateway.tokenizer(body.model)
+    return {"tokens": await tokenizer.tokenize(body.input)}
 
 
 @router.post("/tokenize/count")
 async def count(body: TokenizeRequest, caller: Caller, state: State) -> dict[str, int]:
-    engine = state.gateway.local_llama(body.model)
-    return {"count": len(await engine.tokenize(body.input))}
+    tokenizer = state.gateway.tokenizer(body.model)
+    return {"count": len(await tokenizer.tokenize(body.input))}
 
 
 @router.post("/detokenize")
 async def detokenize(body: DetokenizeRequest, caller: Caller, state: State) -> dict[str, str]:
-    engine = state.gateway.local_llama(body.model)
-    return {"text": await engine.detokenize(body.tokens)}
+    tokenizer = state.gateway.tokenizer(body.model)
+    return {"text": await tokenizer.detokenize(body.tokens)}

@@ -11,6 +11,7 @@ so the OpenAPI document describes them."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import typing
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lockgate.api.deps import call_context, get_principal
-from lockgate.api.errors import render_exception
+from lockgate.api.errors import Dialect, render_exception
 from lockgate.api.json_text import check_decoded, may_hold_surrogate
 
 HOT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
@@ -37,11 +38,41 @@ class _Lane:
     model: type[BaseModel]  # the endpoint's `body` annotation, validated as FastAPI would
 
 
+# What the lane calls: `await route.endpoint(body=<validated model>, ctx=<CallContext>, state=<AppState>)`.
+LANE_PARAMETERS = ("body", "ctx", "state")
+
+
+def lane_of(route: APIRoute) -> _Lane:
+    """The lane of a hot route, once its endpoint is checked to take exactly what the lane passes: an
+    async function of `body` (a pydantic model), `ctx` and `state`, by keyword. Raises RuntimeError
+    (at startup) when it does not."""
+    endpoint = route.endpoint
+    params = inspect.signature(endpoint).parameters
+    keywords = [
+        name
+        for name, p in params.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+    ]
+    body = typing.get_type_hints(endpoint).get("body")
+    if (
+        not inspect.iscoroutinefunction(endpoint)
+        or sorted(keywords) != sorted(LANE_PARAMETERS)
+        or len(params) != len(LANE_PARAMETERS)
+        or not (isinstance(body, type) and issubclass(body, BaseModel))
+    ):
+        raise RuntimeError(
+            f"fast lane: the endpoint of POST {route.path} must be `async def (body: <pydantic model>, "
+            f"ctx, state)`, not {endpoint.__name__}{inspect.signature(endpoint)}"
+        )
+    return _Lane(route, body)
+
+
 def lanes_of(routes: Iterable[BaseRoute]) -> dict[str, _Lane]:
     """The lanes, taken from the declared POST routes (as their routers hold them), so the lane serves
-    exactly what they declare and a hot route that disappears stops the app at startup."""
+    exactly what they declare and a hot route that disappears, or whose endpoint no longer takes what the
+    lane passes, stops the app at startup."""
     lanes = {
-        route.path: _Lane(route, typing.get_type_hints(route.endpoint)["body"])
+        route.path: lane_of(route)
         for route in routes
         if isinstance(route, APIRoute) and route.path in HOT_PATHS and "POST" in route.methods
     }
@@ -97,7 +128,7 @@ class InferenceFastLane:
             return
         scope["route"] = lane.route
         request = Request(scope, receive)
-        request.state.dialect = "openai"
+        request.state.dialect = Dialect.OPENAI
         try:
             context = await call_context(request, await get_principal(request))
             body = await parse_body(request, lane.model)

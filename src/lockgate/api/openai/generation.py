@@ -13,7 +13,7 @@ from lockgate.api.openai.schemas import ChatRequest, CompletionRequest
 from lockgate.api.openai.sse import encode_sse, wants_usage
 from lockgate.api.opengate.rag_schemas import SearchRequest
 from lockgate.api.responses import OrjsonResponse
-from lockgate.gateway.schemas import Endpoint
+from lockgate.gateway.request import GenerationRequest, read_chat, read_completion
 from lockgate.rag.answer import search_request
 from lockgate.state import AppState
 
@@ -21,21 +21,14 @@ router = inference_router()
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def _respond(
-    state: AppState,
-    ctx: CallContext,
-    endpoint: Endpoint,
-    payload: dict[str, Any],
-    stream: bool,
-    object_name: str,
-):
-    if stream:
-        events = await state.gateway.generate_stream(ctx, endpoint, payload)
-        usage = wants_usage(payload.get("stream_options"), state.settings.stream_usage_always)
+async def _respond(state: AppState, ctx: CallContext, request: GenerationRequest, object_name: str):
+    if request.stream:
+        events = await state.gateway.generate_stream(ctx, request)
+        usage = wants_usage(request.stream_options, state.settings.stream_usage_always)
         return StreamingResponse(
             encode_sse(events, object_name, usage), media_type="text/event-stream", headers=_SSE_HEADERS
         )
-    return OrjsonResponse(await state.gateway.generate(ctx, endpoint, payload))
+    return OrjsonResponse((await state.gateway.generate(ctx, request)).wire())
 
 
 def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -79,10 +72,10 @@ async def chat_completions(body: ChatRequest, ctx: Context, state: State):
                 headers=_SSE_HEADERS,
             )
         return OrjsonResponse(await state.grounded_chat.answer(ctx, payload, search))
-    return await _respond(state, ctx, Endpoint.CHAT, payload, bool(body.stream), "chat.completion.chunk")
+    return await _respond(state, ctx, read_chat(payload), "chat.completion.chunk")
 
 
 @router.post("/completions")
 async def completions(body: CompletionRequest, ctx: Context, state: State):
     payload = body.model_dump(exclude_unset=True)
-    return await _respond(state, ctx, Endpoint.COMPLETIONS, payload, bool(body.stream), "text_completion")
+    return await _respond(state, ctx, read_completion(payload), "text_completion")

@@ -6,7 +6,7 @@ from lockgate.api.deps import Caller, State
 from lockgate.api.openai import inference_router
 from lockgate.api.responses import OrjsonResponse
 from lockgate.errors import NotFound
-from lockgate.gateway.registry import RouterRuntime
+from lockgate.gateway.runtime import RouterRuntime
 
 router = inference_router()
 

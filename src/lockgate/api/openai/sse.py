@@ -38,7 +38,7 @@ async def encode_sse(
                     "created": last.get("created"),
                     "model": last.get("model"),
                     "choices": [],
-                    "usage": event.usage,
+                    "usage": event.usage.wire(),
                     **(event.extra or {}),
                 }
             )

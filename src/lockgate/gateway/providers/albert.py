@@ -31,5 +31,5 @@ class AlbertAdapter(ProviderAdapter):
         )
         return {"results": results[:top_n] if top_n else results, "prompt_tokens": None}
 
-    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def ocr(self, body: dict[str, Any]) -> Any:
         return await self._post_json("/v1/ocr", body)

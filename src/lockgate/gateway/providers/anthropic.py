@@ -3,13 +3,13 @@ Auth is `x-api-key` + `anthropic-version`; the wire translation lives in anthrop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.errors import UpstreamBadGateway
-from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.events import ChunkEvent, StreamEvents, UsageEvent
 from lockgate.gateway.providers.anthropic_wire import (
     ChunkTranslator,
     chat_completion,
@@ -23,6 +23,7 @@ from lockgate.gateway.providers.base import (
     raise_for_upstream,
     translate_transport_error,
 )
+from lockgate.gateway.request import GenerationRequest
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 
 API_VERSION = "2023-06-01"
@@ -48,19 +49,20 @@ class AnthropicAdapter(ProviderAdapter):
             )
         return ProbeResult()
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        return chat_completion(await self._post_json("/v1/messages", messages_request(body)))
+    async def chat(self, request: GenerationRequest) -> dict[str, Any]:
+        body = messages_request(request, self.config.model_name)
+        return chat_completion(await self._post_json("/v1/messages", body))
 
-    async def count_tokens(self, body: dict[str, Any]) -> int:
+    async def count_tokens(self, request: GenerationRequest) -> int:
         """Input tokens of a chat request, counted by Anthropic (POST /v1/messages/count_tokens)."""
-        request = messages_request(body)
-        counted = {k: v for k, v in request.items() if k in _COUNTED}
+        body = messages_request(request, self.config.model_name)
+        counted = {k: v for k, v in body.items() if k in _COUNTED}
         return int((await self._post_json("/v1/messages/count_tokens", counted))["input_tokens"])
 
-    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        return self._stream_messages(messages_request({**body, "stream": True}))
+    def chat_stream(self, request: GenerationRequest) -> StreamEvents:
+        return self._stream_messages(messages_request(request, self.config.model_name, stream=True))
 
-    async def _stream_messages(self, request: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _stream_messages(self, request: dict[str, Any]) -> StreamEvents:
         """Read Anthropic's SSE (`event:` + `data:` lines) into chat chunk events; a stream that ends
         without message_stop, or with an `error` event, is an upstream failure."""
         try:
@@ -89,7 +91,8 @@ class AnthropicAdapter(ProviderAdapter):
                     yield ChunkEvent(payload)
             if not finished:
                 raise UpstreamBadGateway(f"Provider {self.label} ended the stream without message_stop.")
-            yield UsageEvent(chat_usage(translator.usage))
+            usage = chat_usage(translator.usage)
+            yield UsageEvent(Usage.counted(usage["prompt_tokens"], usage["completion_tokens"]))
         except TRANSPORT_ERRORS as exc:
             raise translate_transport_error(exc, self.label) from exc
         except orjson.JSONDecodeError as exc:

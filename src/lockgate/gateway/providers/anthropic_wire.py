@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from lockgate.errors import UpstreamRejected
+from lockgate.gateway.request import GenerationRequest, ImagePart, Message, TextPart, ToolCall, ToolChoice
 
 # Anthropic requires max_tokens; OpenAI callers may leave it out.
 DEFAULT_MAX_TOKENS = 4096
@@ -37,16 +38,6 @@ def stop_sequence(message: dict[str, Any]) -> dict[str, str]:
     return {"stop_reason": found} if message.get("stop_reason") == "stop_sequence" and found else {}
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
 def _image(url: str) -> dict[str, Any]:
     if url.startswith("data:") and ";base64," in url:
         media_type, data = url[5:].split(";base64,", 1)
@@ -54,20 +45,25 @@ def _image(url: str) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
-def _blocks(content: Any) -> list[dict[str, Any]]:
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    content = message.content
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks = []
     for part in content or ():
-        if not isinstance(part, dict):
-            continue
-        if part.get("type") == "text" and part.get("text"):
-            blocks.append({"type": "text", "text": part["text"]})
-        elif part.get("type") == "image_url":
-            url = part.get("image_url", {}).get("url") if isinstance(part.get("image_url"), dict) else None
-            if url:
-                blocks.append(_image(url))
+        if isinstance(part, TextPart) and part.type == "text" and part.text:
+            blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart) and part.type == "image_url" and part.url:
+            blocks.append(_image(part.url))
     return blocks
+
+
+def _text(message: Message) -> str:
+    """Text of a system or tool turn: its text parts joined by blank lines."""
+    if isinstance(message.content, str):
+        return message.content
+    parts = message.content or ()
+    return "\n\n".join(p.text for p in parts if isinstance(p, TextPart) and p.type == "text")
 
 
 def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
@@ -80,48 +76,43 @@ def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, An
         messages.append({"role": role, "content": blocks})
 
 
-def _messages(chat: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+def _tool_use(call: ToolCall) -> dict[str, Any]:
+    try:
+        arguments = orjson.loads(call.arguments or "{}")
+    except (orjson.JSONDecodeError, TypeError):
+        arguments = {"arguments": call.arguments}
+    return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
+
+
+def _messages(chat: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
     system: list[str] = []
     messages: list[dict[str, Any]] = []
     for message in chat:
-        role = message.get("role")
+        role = message.role
         if role in ("system", "developer"):
-            system.append(_text(message.get("content")))
+            system.append(_text(message))
         elif role == "tool":
             result = {
                 "type": "tool_result",
-                "tool_use_id": str(message.get("tool_call_id") or ""),
-                "content": _text(message.get("content")),
+                "tool_use_id": str(message.tool_call_id or ""),
+                "content": _text(message),
             }
             _append(messages, "user", [result])
         elif role == "assistant":
-            blocks = _blocks(message.get("content"))
-            for call in message.get("tool_calls") or ():
-                function = call.get("function") or {}
-                try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
-                    arguments = {"arguments": function.get("arguments")}
-                blocks.append(
-                    {
-                        "type": "tool_use",
-                        "id": call.get("id"),
-                        "name": function.get("name"),
-                        "input": arguments,
-                    }
-                )
+            blocks = _blocks(message)
+            blocks += [_tool_use(call) for call in message.tool_calls or () if call.sent is None or call.name]
             _append(messages, "assistant", blocks)
         else:
-            _append(messages, "user", _blocks(message.get("content")))
+            _append(messages, "user", _blocks(message))
     return "\n\n".join(s for s in system if s), messages
 
 
-def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
-    if isinstance(choice, dict):
-        out: dict[str, Any] = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
-    elif choice in ("auto", "none"):
-        out = {"type": choice}
-    elif choice == "required":
+def _tool_choice(choice: ToolChoice | None, parallel: Any) -> dict[str, Any] | None:
+    if choice is not None and choice.name is not None:
+        out: dict[str, Any] = {"type": "tool", "name": choice.name}
+    elif choice is not None and choice.mode in ("auto", "none"):
+        out = {"type": choice.mode}
+    elif choice is not None and choice.mode == "required":
         out = {"type": "any"}
     elif parallel is False:
         out = {"type": "auto"}
@@ -132,44 +123,45 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return out
 
 
-def messages_request(body: dict[str, Any]) -> dict[str, Any]:
-    """The Anthropic request for an OpenAI chat request (`model` already the provider's name)."""
-    if int(body.get("n") or 1) != 1:
+def messages_request(request: GenerationRequest, model: str, stream: bool = False) -> dict[str, Any]:
+    """The Anthropic request for a chat request to the provider's `model`."""
+    if (request.n or 1) != 1:
         raise UpstreamRejected(400, "n: Anthropic models return one choice per request.", param="n")
-    system, messages = _messages(body.get("messages") or [])
+    system, messages = _messages(request.messages)
+    extras = request.extras
     out: dict[str, Any] = {
-        "model": body["model"],
+        "model": model,
         "messages": messages,
-        "max_tokens": body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS,
+        "max_tokens": request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS,
     }
     if system:
         out["system"] = system
-    if body.get("temperature") is not None:
-        out["temperature"] = min(float(body["temperature"]), 1.0)  # Anthropic's range is 0..1
-    for name in ("top_p", "top_k"):
-        if body.get(name) is not None:
-            out[name] = body[name]
-    if stop := body.get("stop"):
+    if request.temperature is not None:
+        out["temperature"] = min(float(request.temperature), 1.0)  # Anthropic's range is 0..1
+    if request.top_p is not None:
+        out["top_p"] = request.top_p
+    if extras.get("top_k") is not None:
+        out["top_k"] = extras["top_k"]
+    if stop := request.stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if tools := body.get("tools"):
+    if tools := request.tools:
         out["tools"] = [
             {
-                "name": t["function"]["name"],
-                **({"description": t["function"]["description"]} if t["function"].get("description") else {}),
-                "input_schema": t["function"].get("parameters") or {"type": "object"},
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "input_schema": t.parameters or {"type": "object"},
             }
             for t in tools
-            if t.get("type") == "function" and isinstance(t.get("function"), dict)
+            if not t.sent or t.sent.get("type") == "function"
         ]
-        if (choice := _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))) is not None:
+        if (choice := _tool_choice(request.tool_choice, extras.get("parallel_tool_calls"))) is not None:
             out["tool_choice"] = choice
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-        out["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-    if user := body.get("user"):
+    fmt = request.response_format
+    if fmt is not None and fmt.type == "json_schema":
+        out["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema or {"type": "object"}}}
+    if user := extras.get("user"):
         out["metadata"] = {"user_id": str(user)[:256]}
-    if body.get("stream"):
+    if stream:
         out["stream"] = True
     return out
 

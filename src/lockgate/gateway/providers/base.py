@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -18,10 +18,12 @@ from lockgate.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+from lockgate.gateway import answers
 from lockgate.gateway.bounds import UpstreamBounds
 from lockgate.gateway.egress import EgressRefused
-from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.events import ChunkEvent, StreamEvents, UsageEvent
 from lockgate.gateway.providers.reading import read_bounded, sse_data
+from lockgate.gateway.request import GenerationRequest
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 
 # Upstream 4xx that mean "this provider is misconfigured", not "the request is wrong": try another.
@@ -132,12 +134,23 @@ def translate_transport_error(exc: BaseException, provider: str) -> UpstreamErro
 TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
+class Tokenizer(Protocol):
+    """A local model's own tokenizer (llama-cpp-python's /extras routes, exact prompt counts)."""
+
+    async def tokenize(self, text: str, add_special: bool = True) -> list[int]: ...
+
+    async def detokenize(self, tokens: list[int]) -> str:
+        """Raises BadRequest for an id outside the vocabulary."""
+        ...
+
+
 class ProviderAdapter:
     """Base adapter speaking the OpenAI wire format under /v1. Subclasses override what differs."""
 
     type: str = "openai"
     endpoints: frozenset[Endpoint] = frozenset()
     model_types: frozenset[ModelType] = frozenset()
+    tokenizer: Tokenizer | None = None  # set by adapters of a model whose tokenizer runs here
 
     def __init__(
         self, config: ProviderConfig, client: aiohttp.ClientSession, bounds: UpstreamBounds | None = None
@@ -174,7 +187,7 @@ class ProviderAdapter:
         raise_for_upstream(status, content, self.label, headers=headers)
         return _json(content, self.label)
 
-    async def _stream_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _stream_sse(self, path: str, body: dict[str, Any]) -> StreamEvents:
         """POST and yield the upstream's SSE `data:` payloads as typed events (shapes unchecked: the
         gateway's attempt checks them)."""
         try:
@@ -202,12 +215,13 @@ class ProviderAdapter:
                         f"Provider {self.label} stream error: {error_text(payload['error'])}"
                     )
                 if payload.get("usage") and not payload.get("choices"):
-                    yield UsageEvent(payload["usage"])
+                    if (reported := answers.reported_usage(payload["usage"])) is not None:
+                        yield UsageEvent(reported)
                     continue
                 usage = payload.pop("usage", None)
                 yield ChunkEvent(payload)
-                if usage:
-                    yield UsageEvent(usage)
+                if usage and (reported := answers.reported_usage(usage)) is not None:
+                    yield UsageEvent(reported)
             if not finished:
                 raise UpstreamBadGateway(f"Provider {self.label} ended the stream without [DONE].")
         except TRANSPORT_ERRORS as exc:
@@ -234,25 +248,31 @@ class ProviderAdapter:
         result = await self.embeddings({"input": "probe", "model": self.config.model_name})
         return len(result["data"][0]["embedding"])
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post_json("/v1/chat/completions", body)
+    # OpenAI-compatible upstreams take the OpenAI body: typed fields and the client's extras as sent.
+    # What an upstream answers is unchecked JSON (Any) until gateway/answers.py has checked its shape.
 
-    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        return self._stream_sse("/v1/chat/completions", body)
+    async def chat(self, request: GenerationRequest) -> Any:
+        return await self._post_json("/v1/chat/completions", request.openai_body(self.config.model_name))
 
-    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post_json("/v1/completions", body)
+    def chat_stream(self, request: GenerationRequest) -> StreamEvents:
+        return self._stream_sse(
+            "/v1/chat/completions", request.openai_body(self.config.model_name, stream=True)
+        )
 
-    def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        return self._stream_sse("/v1/completions", body)
+    async def completions(self, request: GenerationRequest) -> Any:
+        return await self._post_json("/v1/completions", request.openai_body(self.config.model_name))
 
-    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+    def completions_stream(self, request: GenerationRequest) -> StreamEvents:
+        return self._stream_sse("/v1/completions", request.openai_body(self.config.model_name, stream=True))
+
+    async def embeddings(self, body: dict[str, Any]) -> Any:
         return await self._post_json("/v1/embeddings", body)
 
     async def rerank(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def transcribe(self, file: FilePart, fields: dict[str, str]) -> dict[str, Any] | RawResponse:
+    async def transcribe(self, file: FilePart, fields: dict[str, str]) -> Any:
+        """The upstream's JSON answer, or its text as a RawResponse (srt, vtt, text formats)."""
         form = aiohttp.FormData()
         for name, value in fields.items():
             form.add_field(name, value)
@@ -264,7 +284,7 @@ class ProviderAdapter:
             return _json(content, self.label)
         return RawResponse(content, media_type)
 
-    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def ocr(self, body: dict[str, Any]) -> Any:
         raise NotImplementedError
 
 

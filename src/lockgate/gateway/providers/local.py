@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, TypeVar
 
+from lockgate.accounting.schemas import Usage
 from lockgate.errors import BadRequest, UpstreamBadGateway
-from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
+from lockgate.gateway.events import ChunkEvent, StreamEvents, UsageEvent
 from lockgate.gateway.providers.base import FilePart, ProviderAdapter, ProviderConfig, RawResponse
+from lockgate.gateway.request import GenerationRequest
 from lockgate.gateway.schemas import Endpoint, ModelType, ProbeResult
 from lockgate.inference.embeddings import OnnxEmbedder
 from lockgate.inference.llama import LlamaEngine, StreamUsage
 from lockgate.inference.ocr import OcrEngine
 from lockgate.inference.whisper import WhisperEngine
 from lockgate.kit.vectors import embedding_items, text_inputs, token_id_inputs
+
+LocalEngine = LlamaEngine | OnnxEmbedder | WhisperEngine | OcrEngine
+E = TypeVar("E", LlamaEngine, OnnxEmbedder, WhisperEngine, OcrEngine)
 
 _ENDPOINTS = {
     LlamaEngine: frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS}),
@@ -37,9 +43,11 @@ class LocalAdapter(ProviderAdapter):
     endpoints = frozenset(Endpoint)
     model_types = frozenset(ModelType)
 
-    def __init__(self, config: ProviderConfig, engine):
+    def __init__(self, config: ProviderConfig, engine: LocalEngine | None):
         self.config = config
         self.engine = engine
+        if isinstance(engine, LlamaEngine):
+            self.tokenizer = engine
         self.label = f"local:{config.model_name}"
         # An engine that failed to load keeps every endpoint: its provider is unhealthy (503), not absent.
         self.endpoints = _ENDPOINTS.get(type(engine), frozenset(Endpoint))
@@ -47,7 +55,7 @@ class LocalAdapter(ProviderAdapter):
     async def aclose(self) -> None:
         return None  # engines are owned by the process, not by one provider
 
-    def _need(self, kind: type):
+    def _need(self, kind: builtins.type[E]) -> E:
         if not isinstance(self.engine, kind):
             raise UpstreamBadGateway(f"Local model {self.config.model_name} cannot do this.")
         return self.engine
@@ -68,32 +76,30 @@ class LocalAdapter(ProviderAdapter):
 
     # -- generation --------------------------------------------------------------------------------
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._need(LlamaEngine).chat(body)
+    # llama-cpp-python's server speaks OpenAI's shapes plus its own sampling fields (spec 003): the
+    # engine's request is the OpenAI body with the client's extras (grammar, mirostat_mode, min_p...).
 
-    async def completions(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._need(LlamaEngine).completion(body)
+    async def chat(self, request: GenerationRequest) -> dict[str, Any]:
+        return await self._need(LlamaEngine).chat(request.openai_body(self.config.model_name))
 
-    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def completions(self, request: GenerationRequest) -> dict[str, Any]:
+        return await self._need(LlamaEngine).completion(request.openai_body(self.config.model_name))
+
+    def chat_stream(self, request: GenerationRequest) -> StreamEvents:
         engine = self._need(LlamaEngine)
-        return self._events(engine.chat_stream(body))
+        return self._events(engine.chat_stream(request.openai_body(self.config.model_name, stream=True)))
 
-    def completions_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    def completions_stream(self, request: GenerationRequest) -> StreamEvents:
         engine = self._need(LlamaEngine)
-        return self._events(engine.completion_stream(body))
+        return self._events(
+            engine.completion_stream(request.openai_body(self.config.model_name, stream=True))
+        )
 
-    async def _events(self, chunks: AsyncIterator[dict | StreamUsage]) -> AsyncIterator[StreamEvent]:
+    async def _events(self, chunks: AsyncGenerator[dict[str, Any] | StreamUsage, None]) -> StreamEvents:
         try:
             async for item in chunks:
                 if isinstance(item, StreamUsage):
-                    total = item.prompt_tokens + item.completion_tokens
-                    yield UsageEvent(
-                        {
-                            "prompt_tokens": item.prompt_tokens,
-                            "completion_tokens": item.completion_tokens,
-                            "total_tokens": total,
-                        }
-                    )
+                    yield UsageEvent(Usage.counted(item.prompt_tokens, item.completion_tokens))
                 else:
                     yield ChunkEvent(item)
         finally:
@@ -192,7 +198,7 @@ def _document_bytes(document: dict[str, Any]) -> bytes:
         raise BadRequest("document: invalid base64 data.", param="document") from exc
 
 
-def _subtitles(segments: list[dict], fmt: str) -> str:
+def _subtitles(segments: list[dict[str, Any]], fmt: str) -> str:
     def stamp(seconds: float) -> str:
         ms = round(seconds * 1000)
         h, rest = divmod(ms, 3_600_000)

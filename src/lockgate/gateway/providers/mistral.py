@@ -5,12 +5,12 @@ cut to the fields it accepts, the OpenAI names mapped to Mistral's (`seed` → `
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 from lockgate.errors import UpstreamBadGateway
-from lockgate.gateway.events import StreamEvent
+from lockgate.gateway.events import StreamEvents
 from lockgate.gateway.providers.base import FilePart, ProviderAdapter, RawResponse
+from lockgate.gateway.request import GenerationRequest
 from lockgate.gateway.schemas import Endpoint, ModelType
 
 # https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
@@ -71,16 +71,19 @@ class MistralAdapter(ProviderAdapter):
         }
     )
 
-    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post_json("/v1/chat/completions", chat_body(body))
+    async def chat(self, request: GenerationRequest) -> Any:
+        return await self._post_json(
+            "/v1/chat/completions", chat_body(request.openai_body(self.config.model_name))
+        )
 
-    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    def chat_stream(self, request: GenerationRequest) -> StreamEvents:
+        body = request.openai_body(self.config.model_name, stream=True)
         return self._stream_sse("/v1/chat/completions", chat_body(body))
 
-    async def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def embeddings(self, body: dict[str, Any]) -> Any:
         return await self._post_json("/v1/embeddings", embeddings_body(body))
 
-    async def ocr(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def ocr(self, body: dict[str, Any]) -> Any:
         return await self._post_json("/v1/ocr", body)
 
     async def transcribe(self, file: FilePart, fields: dict[str, str]) -> dict[str, Any] | RawResponse:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.accounting.schemas import Usage
 from lockgate.api.openai.responses.schemas import ResponsesRequest
 from lockgate.kit.ids import unique_hex
 from lockgate.responses.schemas import Citation
@@ -88,10 +89,10 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str, st
     }
 
 
-def usage(settled: dict[str, Any]) -> dict[str, Any]:
+def usage(settled: Usage) -> dict[str, Any]:
     """Responses usage from the gateway's settled usage (cost and carbon kept alongside)."""
-    prompt, completion = int(settled.get("prompt_tokens") or 0), int(settled.get("completion_tokens") or 0)
-    extra = {k: settled[k] for k in ("cost", "carbon") if k in settled}
+    prompt, completion = settled.prompt_tokens, settled.completion_tokens
+    extra = {"cost": settled.cost, "carbon": settled.carbon.as_usage()} if settled.cost is not None else {}
     return {
         "input_tokens": prompt,
         "input_tokens_details": {"cached_tokens": 0},
@@ -115,7 +116,7 @@ class Draft:
     def render(
         self,
         status: str,
-        settled: dict[str, Any] | None = None,
+        settled: Usage | None = None,
         finish_reason: str | None = None,
         error: dict[str, Any] | None = None,
     ) -> dict[str, Any]:

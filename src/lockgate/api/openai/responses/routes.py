@@ -95,16 +95,16 @@ async def create_response(body: ResponsesRequest, ctx: Context, state: State):
         await state.responses.save(ctx.principal, record)
 
     if body.stream:
-        events = await state.gateway.generate_stream(ctx, Endpoint.CHAT, payload)
+        events = await state.gateway.generate_stream(ctx, payload)
         return StreamingResponse(
             encode_response_stream(draft, events, citations, keep),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )
-    answer = await state.gateway.generate(ctx, Endpoint.CHAT, payload)
-    output, finish = answer_output(answer, citations)
+    answer = await state.gateway.generate(ctx, payload)
+    output, finish = answer_output(answer.answer, citations)
     draft.output.extend(output)
-    response = draft.render("completed", answer.get("usage") or {}, finish)
+    response = draft.render("completed", answer.usage, finish)
     await keep(response)
     return OrjsonResponse(response)
 

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import orjson
 
+from lockgate.accounting.schemas import Usage
 from lockgate.api.openai.responses.render import Draft, annotations, function_call_item, message_item
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 from lockgate.kit.ids import unique_hex
@@ -139,7 +140,7 @@ async def encode_response_stream(
         index = draft.output.index(item)
         yield writer.frame("response.output_item.added", {"output_index": index, "item": item})
         yield writer.frame("response.output_item.done", {"output_index": index, "item": item})
-    settled: dict[str, Any] = {}
+    settled = Usage()
     ended = False
     try:
         async for event in events:

@@ -22,6 +22,7 @@ from lockgate.api.openai.responses.schemas import (
     ResponsesRequest,
 )
 from lockgate.errors import InvalidRequest
+from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.kit.ids import unique_hex
 
 
@@ -166,7 +167,7 @@ def _tool_choice(body: ResponsesRequest, tools: list[dict[str, Any]]) -> Any:
     return None  # file_search: retrieval always runs when the tool is given
 
 
-def chat_request(body: ResponsesRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def chat_request(body: ResponsesRequest, messages: list[dict[str, Any]]) -> GenerationRequest:
     """The internal chat request for `messages` (instructions, grounding, history and input, in order)."""
     payload: dict[str, Any] = {"model": body.model, "messages": messages}
     if body.max_output_tokens is not None:
@@ -184,4 +185,4 @@ def chat_request(body: ResponsesRequest, messages: list[dict[str, Any]]) -> dict
         payload["response_format"] = fmt
     if user := body.safety_identifier or body.user:
         payload["user"] = user
-    return payload
+    return read_chat(payload)

@@ -1,0 +1,447 @@
+"""The one generation request inside Lockgate: what every dialect translates into (OpenAI chat and
+completions, Responses, Anthropic Messages, h2oGPTe chats, grounded RAG answers) and what each provider
+adapter renders its own upstream body from.
+
+Known fields are typed; what a client sends beyond them (llama.cpp's `grammar`, `mirostat_mode`, vLLM's
+`guided_json`...) rides in `extras`, passed on to providers that speak OpenAI's shapes exactly as sent.
+Messages keep the same rule at their level: typed role, content parts, tool calls; other keys in
+`extras`. `openai_body(model)` gives back the OpenAI wire body the request was read from.
+
+`read_chat` refuses (400 naming the field) the message shapes no model could take; whether a model
+reads images is the router's to say, once known (`GenerationRequest.check_parts`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from lockgate.errors import BadRequest
+from lockgate.gateway.schemas import Endpoint
+
+NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal"})
+IMAGE_PARTS = frozenset({"image_url", "input_image"})
+
+# Top-level fields read into typed attributes (the rest is `extras`).
+_COMMON = frozenset(
+    {
+        "model",
+        "prompt",
+        "stream",
+        "stream_options",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "response_format",
+    }
+)
+_CHAT_TYPED = _COMMON | {"messages", "tools", "tool_choice"}
+_MESSAGE_TYPED = frozenset({"role", "content", "name", "tool_calls", "tool_call_id"})
+
+
+# -- content parts, tool calls, tools, formats -----------------------------------------------------
+# Each keeps `sent`, the object as the client sent it: what OpenAI-shaped upstreams receive. One built
+# inside Lockgate (no `sent`) renders from its typed fields.
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """`text` (or Responses' `input_text`/`output_text`, or a `refusal`)."""
+
+    text: str
+    type: str = "text"
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> dict[str, Any]:
+        return dict(self.sent) if self.sent else {"type": self.type, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image by URL (`data:` URLs included): `image_url` or Responses' `input_image`."""
+
+    url: str | None
+    type: str = "image_url"
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> dict[str, Any]:
+        return dict(self.sent) if self.sent else {"type": self.type, "image_url": {"url": self.url}}
+
+
+@dataclass(frozen=True, slots=True)
+class OtherPart:
+    """A part only a multimodal upstream judges (audio, files...), passed on as sent."""
+
+    type: str
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> dict[str, Any]:
+        return dict(self.sent) if self.sent else {"type": self.type}
+
+
+ContentPart = TextPart | ImagePart | OtherPart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """An assistant's call of a function tool; `arguments` as sent (a JSON text, normally). `name` is
+    None for a call that names no function (passed on to upstreams, skipped by local templates)."""
+
+    id: str | None
+    name: str | None
+    arguments: Any
+    sent: Any = None  # the call as sent (any JSON value)
+
+    def wire(self) -> Any:
+        if self.sent is not None:
+            return self.sent
+        call = {"type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return {"id": self.id, **call} if self.id is not None else call
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function tool the model may call (`parameters`: its JSON schema)."""
+
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] | None = None
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> dict[str, Any]:
+        if self.sent:
+            return dict(self.sent)
+        function: dict[str, Any] = {"name": self.name}
+        if self.description is not None:
+            function["description"] = self.description
+        if self.parameters is not None:
+            function["parameters"] = dict(self.parameters)
+        return {"type": "function", "function": function}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """`mode` "none", "auto", "required", or "function" with the tool's `name`."""
+
+    mode: str
+    name: str | None = None
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> str | dict[str, Any]:
+        if self.name is None:
+            return self.mode
+        return dict(self.sent) if self.sent else {"type": "function", "function": {"name": self.name}}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """`text`, `json_object` or `json_schema` (None when not said); `schema`: the JSON schema, if any."""
+
+    type: str | None
+    schema: Mapping[str, Any] | None = None
+    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    def wire(self) -> dict[str, Any]:
+        if self.sent:
+            return dict(self.sent)
+        if self.type == "json_schema":
+            return {"type": self.type, "json_schema": {"name": "answer", "schema": dict(self.schema or {})}}
+        return {"type": self.type}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: str | tuple[ContentPart, ...] | None
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)  # other keys (`function_call`...)
+
+    @property
+    def text(self) -> str:
+        """The content as one string: text parts joined by newlines, null as ""."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.extras, "role": self.role}
+        if isinstance(self.content, tuple):
+            out["content"] = [part.wire() for part in self.content]
+        else:
+            out["content"] = self.content
+        if self.name is not None:
+            out["name"] = self.name
+        if self.tool_calls is not None:
+            out["tool_calls"] = [call.wire() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+# -- the request -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A chat (`messages`) or text completion (`prompt`) request for router `model`. Unset fields are
+    None. `max_tokens` and `max_completion_tokens` stay apart (upstreams read one or the other)."""
+
+    endpoint: Endpoint
+    model: str
+    messages: tuple[Message, ...] = ()
+    prompt: str | list[Any] | None = None
+    stream: bool | None = None
+    stream_options: Mapping[str, Any] | None = None
+    n: int | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    tools: tuple[Tool, ...] | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+
+    @property
+    def completion_limit(self) -> int | None:
+        """The completion tokens this request may use across all its choices (None: no limit set)."""
+        value = self.max_completion_tokens or self.max_tokens
+        return value * (self.n or 1) if value else None
+
+    def check_parts(self, accepts_images: bool) -> None:
+        """400 naming the part a model that reads text only (`accepts_images` False) cannot take."""
+        if accepts_images:
+            return
+        for index, message in enumerate(self.messages):
+            if not isinstance(message.content, tuple):
+                continue
+            for number, part in enumerate(message.content):
+                where = f"messages[{index}].content[{number}]"
+                if isinstance(part, ImagePart):
+                    raise BadRequest(
+                        f"{where}: this model reads text only; it cannot take an {part.type} part.",
+                        param=where,
+                    )
+                if isinstance(part, OtherPart):
+                    raise BadRequest(
+                        f"{where}.type: this model reads text parts only (got {part.type!r}).", param=where
+                    )
+
+    def openai_body(self, model: str, stream: bool = False) -> dict[str, Any]:
+        """The OpenAI chat/completions body for a provider's `model`: typed fields that are set, and the
+        extras as sent. `stream`: streamed, always asking for the usage."""
+        body: dict[str, Any] = {**self.extras, "model": model}
+        if self.endpoint == Endpoint.CHAT:
+            body["messages"] = [m.wire() for m in self.messages]
+        else:
+            body["prompt"] = self.prompt
+        for name in _SCALARS:
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {**(self.stream_options or {}), "include_usage": True}
+        elif self.stream_options is not None:
+            body["stream_options"] = dict(self.stream_options)
+        if self.tools is not None:
+            body["tools"] = [t.wire() for t in self.tools]
+        if self.tool_choice is not None:
+            body["tool_choice"] = self.tool_choice.wire()
+        if self.response_format is not None:
+            body["response_format"] = self.response_format.wire()
+        return body
+
+
+_SCALARS = ("stream", "n", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed")
+
+
+# -- reading the OpenAI wire body ------------------------------------------------------------------
+
+
+def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
+    """An OpenAI chat/completions body (as a dialect has shaped it) as the typed request; 400 naming
+    the field for messages, tools or tool_choice no model could take."""
+    messages = tuple(_message(i, m) for i, m in enumerate(_message_list(body.get("messages"))))
+    tools = _tools(body.get("tools"))
+    return GenerationRequest(
+        Endpoint.CHAT,
+        messages=messages,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        **_common(body, _CHAT_TYPED),
+    )
+
+
+def read_completion(body: Mapping[str, Any]) -> GenerationRequest:
+    """An OpenAI completions body as the typed request (its fields validated by the surface)."""
+    return GenerationRequest(Endpoint.COMPLETIONS, prompt=body.get("prompt"), **_common(body, _COMMON))
+
+
+def _common(body: Mapping[str, Any], typed: frozenset[str]) -> dict[str, Any]:
+    fmt = body.get("response_format")
+    rest = {k: v for k, v in body.items() if k not in typed}
+    return {
+        "model": body.get("model") or "",
+        "stream": body.get("stream"),
+        "stream_options": body.get("stream_options"),
+        "n": body.get("n"),
+        "max_tokens": body.get("max_tokens"),
+        "max_completion_tokens": body.get("max_completion_tokens"),
+        "temperature": body.get("temperature"),
+        "top_p": body.get("top_p"),
+        "stop": body.get("stop"),
+        "seed": body.get("seed"),
+        "response_format": _response_format(fmt) if fmt is not None else None,
+        "extras": MappingProxyType(rest) if rest else NO_EXTRAS,
+    }
+
+
+def _message_list(value: Any) -> list[Any]:
+    """`messages` as a list. The SaaS spec (002) also allows a JSON-encoded string of it."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise BadRequest(
+                f"messages: a string must hold a JSON array of messages ({exc}).", param="messages"
+            ) from None
+    if not isinstance(value, list) or not value:
+        raise BadRequest("messages: must be a non-empty array of messages.", param="messages")
+    return value
+
+
+def _message(index: int, message: Any) -> Message:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise BadRequest(f"{where}: must be an object.", param=where)
+    role = message.get("role")
+    if role not in ROLES:
+        raise BadRequest(f"{where}.role: must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role")
+    content = message.get("content")
+    has_calls = bool(message.get("tool_calls") or message.get("function_call"))
+    if content is None:
+        if not (role == "assistant" and has_calls):
+            raise BadRequest(
+                f"{where}.content: required (null only on an assistant turn with tool_calls).",
+                param=f"{where}.content",
+            )
+    elif isinstance(content, str):
+        if not content and not (role == "assistant" and has_calls):
+            raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
+    elif isinstance(content, list):
+        if not content and not has_calls:
+            raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
+        content = tuple(_part(f"{where}.content[{n}]", role, part) for n, part in enumerate(content))
+    else:
+        raise BadRequest(f"{where}.content: must be a string or an array of parts.", param=f"{where}.content")
+    rest = {k: v for k, v in message.items() if k not in _MESSAGE_TYPED}
+    return Message(
+        role,
+        content,
+        name=message.get("name"),
+        tool_calls=_tool_calls(message["tool_calls"]) if "tool_calls" in message else None,
+        tool_call_id=message.get("tool_call_id"),
+        extras=MappingProxyType(rest) if rest else NO_EXTRAS,
+    )
+
+
+def _part(where: str, role: str, part: Any) -> ContentPart:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in TEXT_PARTS:
+        text = part.get("text", part.get("refusal"))
+        if not isinstance(text, str):
+            raise BadRequest(f"{where}.text: must be a string.", param=where)
+        return TextPart(text, kind, MappingProxyType(part))
+    if kind in IMAGE_PARTS:
+        if role != "user":
+            raise BadRequest(f"{where}: images are allowed in user messages only.", param=where)
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        return ImagePart(url if isinstance(url, str) else None, kind, MappingProxyType(part))
+    if isinstance(kind, str):
+        return OtherPart(kind, MappingProxyType(part))
+    raise BadRequest(f"{where}.type: this model reads text parts only (got {kind!r}).", param=where)
+
+
+def _tool_calls(value: Any) -> tuple[ToolCall, ...] | None:
+    if not isinstance(value, list):
+        return None if value is None else (ToolCall(None, None, None, value),)
+    calls = []
+    for call in value:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            calls.append(ToolCall(call.get("id"), function.get("name"), function.get("arguments"), call))
+        else:
+            calls.append(ToolCall(None, None, None, call))
+    return tuple(calls)
+
+
+def _tools(value: Any) -> tuple[Tool, ...] | None:
+    if value is None:
+        return None
+    tools = []
+    for index, tool in enumerate(value):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(function, dict) or not isinstance(name, str) or not name:
+            raise BadRequest(f"tools[{index}].function.name: required.", param=f"tools[{index}]")
+        description, parameters = function.get("description"), function.get("parameters")
+        tools.append(
+            Tool(
+                name,
+                description if isinstance(description, str) else None,
+                parameters if isinstance(parameters, dict) else None,
+                MappingProxyType(tool),
+            )
+        )
+    return tuple(tools)
+
+
+def _tool_choice(value: Any, tools: tuple[Tool, ...] | None) -> ToolChoice | None:
+    if value is None:
+        return None
+    if value == "required" and not tools:
+        raise BadRequest('tool_choice: "required" needs at least one tool in `tools`.', param="tool_choice")
+    if isinstance(value, dict):
+        function = value.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str):
+            raise BadRequest(
+                "tool_choice.function.name: required for a named tool choice.", param="tool_choice"
+            )
+        if name not in [t.name for t in tools or ()]:
+            raise BadRequest(f"tool_choice: no tool named '{name}' in `tools`.", param="tool_choice")
+        return ToolChoice("function", name, MappingProxyType(value))
+    if value not in ("none", "auto", "required"):
+        raise BadRequest(
+            'tool_choice: must be "none", "auto", "required" or a named tool.', param="tool_choice"
+        )
+    return ToolChoice(value)
+
+
+def _response_format(value: Any) -> ResponseFormat:
+    if not isinstance(value, dict):
+        raise BadRequest("response_format: must be an object.", param="response_format")
+    kind = value.get("type")
+    spec = value.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else value.get("schema")
+    return ResponseFormat(
+        kind if isinstance(kind, str) else None,
+        schema if isinstance(schema, dict) else None,
+        MappingProxyType(value),
+    )
