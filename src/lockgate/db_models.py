@@ -1,5 +1,7 @@
 """Import every domain's ORM models so Base.metadata is complete (for Alembic and tests)."""
 
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
+
 from lockgate.accounting import models as accounting_models  # noqa: F401
 from lockgate.conversations import models as conversations_models  # noqa: F401
 from lockgate.gateway import models as gateway_models  # noqa: F401
@@ -12,7 +14,7 @@ from lockgate.responses import models as responses_models  # noqa: F401
 metadata = Base.metadata
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """What Alembic must not manage: SQLite's FTS5 index of chunks and its shadow tables, and on
     PostgreSQL the pgvector column of chunks and its HNSW indexes (the chunk store owns them)."""
     if name is None:

@@ -15,7 +15,8 @@ from lockgate.state import AppState
 
 
 async def get_state(request: Request) -> AppState:
-    return request.app.state.lockgate
+    state: AppState = request.app.state.lockgate
+    return state
 
 
 def bearer_token(request: HTTPConnection) -> str | None:
@@ -29,7 +30,7 @@ def bearer_token(request: HTTPConnection) -> str | None:
 
 async def get_any_principal(request: Request) -> Principal:
     """The caller, collection keys included: only for the routes a collection key may use (chat)."""
-    principal = await request.app.state.lockgate.authenticator.authenticate(bearer_token(request))
+    principal: Principal = await request.app.state.lockgate.authenticator.authenticate(bearer_token(request))
     request.state.principal = principal
     return principal
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from lockgate.errors import AppError, UpstreamError
 
@@ -42,10 +45,10 @@ def dialect_route(dialect: Dialect) -> type[APIRoute]:
     class DialectRoute(APIRoute):
         dialect_name = dialect  # read by middleware that answers before routing (json_text)
 
-        def get_route_handler(self):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
-            async def marked(request: Request):
+            async def marked(request: Request) -> Response:
                 request.state.dialect = dialect
                 return await handler(request)
 
@@ -77,7 +80,7 @@ class H2ogpteError(BaseModel):
     message: str
 
 
-def error_responses(model: type[BaseModel]) -> dict[int | str, dict]:
+def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a dialect's routers: every 4xx and 5xx has this body (it replaces FastAPI's
     default 422 HTTPValidationError, which these dialects do not send)."""
     return {
@@ -123,7 +126,14 @@ def anthropic_error_type(status: int) -> str:
     return _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
-def _render(request: Request, status: int, message: str, code: str, param: str | None, headers=None):
+def _render(
+    request: Request,
+    status: int,
+    message: str,
+    code: str,
+    param: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     dialect = _dialect(request)
     if dialect == Dialect.ANTHROPIC:
         status = 400 if status == 422 else status  # Anthropic answers 400 to every malformed request
@@ -180,11 +190,11 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
 _BRANCH_LABELS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
 
 
-def _field_path(loc) -> list[str]:
+def _field_path(loc: Sequence[Any]) -> list[str]:
     return [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _BRANCH_LABELS))]
 
 
-def _first_problem(errors: list, deepest: bool) -> tuple[str, str | None]:
+def _first_problem(errors: Sequence[Any], deepest: bool) -> tuple[str, str | None]:
     """The validation error to report as (message, param): the first, or the deepest (for a union
     field, `input`: string or items, it names the bad item). A JSON syntax error names no field: its
     position goes in the message, `param` stays null."""
@@ -270,7 +280,7 @@ def _unavailable(request: Request, exc: Exception, what: str) -> JSONResponse:
     return _render(request, 503, message, "service_unavailable", None, headers)
 
 
-_HANDLERS = (
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONResponse]]], ...] = (
     (AppError, _app_error),
     (RequestValidationError, _validation_error),
     (StarletteHTTPException, _http_error),
@@ -284,11 +294,11 @@ async def render_exception(request: Request, exc: Exception) -> JSONResponse:
     """What the installed handlers answer for `exc`: for routes served outside FastAPI's routing."""
     for kind, handler in _HANDLERS:
         if isinstance(exc, kind):
-            return await handler(request, exc)  # type: ignore[operator]
+            return await handler(request, exc)
     return await _unexpected(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     for kind, handler in _HANDLERS:
-        app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(Exception, _unexpected)

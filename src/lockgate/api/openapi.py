@@ -115,7 +115,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         if not route.include_in_schema:
             continue
         path = schema["paths"].get(route.path_format, {})
-        for method in route.methods:
+        for method in route.methods or ():
             operation = path.get(method.lower())
             if operation is not None:
                 _document(operation, route)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -21,7 +22,7 @@ app = typer.Typer(help="Manage users, roles and keys directly in the database.",
 T = TypeVar("T")
 
 
-def _run(config, work: Callable[[IdentityService, AccessService], Awaitable[T]]) -> T:
+def _run(config: Path | None, work: Callable[[IdentityService, AccessService], Awaitable[T]]) -> T:
     from lockgate.cli.preflight import migrate_or_exit
 
     settings = settings_or_exit(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,7 +89,7 @@ def serve(
         "Admin key: the master key ($LOCKGATE_MASTER_KEY, or the one printed below on first start). "
         "Lost it? `lockgate admin reset-master-key`."
     )
-    options = {
+    options: dict[str, Any] = {
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,

@@ -93,7 +93,8 @@ def sampling(kwargs: dict[str, Any]) -> None:
 def max_tokens(value: Any, n_ctx: int) -> int:
     if not _is_int(value) or value < 1:
         raise BadRequest("max_tokens: must be a positive integer.", param="max_tokens")
-    return min(value, n_ctx)  # llama.cpp stops at the context's end anyway; no larger value is meaningful
+    # llama.cpp stops at the context's end anyway: no larger value is meaningful
+    return min(int(value), n_ctx)
 
 
 def _is_int(value: Any) -> bool:

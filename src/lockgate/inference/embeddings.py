@@ -6,7 +6,7 @@ outside the embedding table would fail inside onnxruntime."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lockgate.errors import BadRequest
 from lockgate.inference import bounds
@@ -28,8 +28,8 @@ class OnnxEmbedder:
         self.worker = EngineWorker(name)
         self.dimensions = 0
         self.max_tokens = MAX_TOKENS
-        self._session = None
-        self._tokenizer = None
+        self._session: Any = None  # an onnxruntime InferenceSession once loaded
+        self._tokenizer: Any = None  # a tokenizers Tokenizer once loaded
 
     def load(self) -> None:
         import onnxruntime as ort

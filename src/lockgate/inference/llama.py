@@ -10,12 +10,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lockgate.errors import AppError, BadRequest, UpstreamError
 from lockgate.inference import bounds
@@ -25,6 +25,8 @@ from lockgate.inference.stops import StopMatcher
 from lockgate.inference.worker import EngineWorker
 
 log = logging.getLogger("lockgate.inference")
+
+T = TypeVar("T")
 
 
 class EngineFailed(UpstreamError):
@@ -43,8 +45,8 @@ class StreamUsage:
 
 
 @lru_cache(maxsize=64)
-def _grammar(text: str):
-    from llama_cpp import LlamaGrammar
+def _grammar(text: str) -> Any:  # a llama_cpp LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     return LlamaGrammar.from_string(text, verbose=False)
 
@@ -96,7 +98,7 @@ class LlamaEngine:
         self.worker = EngineWorker(name)
         self.n_vocab = 0
         self.template: str | None = None  # the GGUF's Jinja chat template, when that is what renders
-        self._llm = None
+        self._llm: Any = None  # a llama_cpp Llama once loaded (its methods return untyped dicts)
         self._valid_grammars: set[str] = set()
 
     def load(self) -> None:
@@ -115,12 +117,12 @@ class LlamaEngine:
             self.template = self._llm.metadata.get("tokenizer.chat_template")
 
     @property
-    def llm(self):
+    def llm(self) -> Any:
         if self._llm is None:
             raise RuntimeError(f"local model {self.name} is not loaded")
         return self._llm
 
-    async def _call(self, fn, *args):
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await self.worker.run(fn, *args)
         except AppError:
@@ -237,8 +239,11 @@ class LlamaEngine:
                     yield item
 
     async def _choices(
-        self, opener, n: int, stops: list[str] | None = None
-    ) -> AsyncIterator[dict[str, Any] | StreamUsage]:
+        self,
+        opener: Callable[[], Generator[dict[str, Any], None, None]],
+        n: int,
+        stops: list[str] | None = None,
+    ) -> AsyncGenerator[dict[str, Any] | StreamUsage, None]:
         """With `stops`, the stop sequences are matched here (not by llama.cpp), so the finishing
         chunk can name the one that stopped it (`stop_reason`, as vLLM does)."""
         prompt = completion = 0
@@ -266,7 +271,9 @@ class LlamaEngine:
             completion += produced
         yield StreamUsage(prompt, completion)
 
-    async def _drain(self, chunks: Iterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    async def _drain(
+        self, chunks: Generator[dict[str, Any], None, None]
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Step the generator in the engine thread; closing it (client gone) stops the generation."""
         try:
             while True:

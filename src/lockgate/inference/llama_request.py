@@ -57,7 +57,7 @@ def schema_grammar(schema: Any, param: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return json_schema_to_gbnf(json.dumps(schema))
+        return str(json_schema_to_gbnf(json.dumps(schema)))
     except Exception as exc:  # the converter raises many kinds on schemas it does not support
         raise BadRequest(
             f"{param}: this JSON schema cannot be turned into a grammar ({exc}).", param=param
@@ -149,7 +149,7 @@ def build_call(body: dict[str, Any], chat: bool, n_vocab: int, n_ctx: int) -> Ll
 
 
 def _chat_options(body: dict[str, Any], call: LlamaCall) -> None:
-    tools = body.get("tools")
+    tools: list[dict[str, Any]] = body.get("tools") or []
     if body.get("functions") and not tools:  # the legacy form
         tools = [{"type": "function", "function": f} for f in body["functions"] if isinstance(f, dict)]
     names = tool_names(tools)

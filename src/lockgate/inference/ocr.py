@@ -4,6 +4,7 @@ pypdfium2, and pages that already carry text are read directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lockgate.errors import BadRequest
 from lockgate.inference.worker import EngineWorker
@@ -31,7 +32,7 @@ class OcrEngine:
     def __init__(self, name: str):
         self.name = name
         self.worker = EngineWorker(name)
-        self._ocr = None
+        self._ocr: Any = None  # a RapidOCR pipeline once loaded
 
     def load(self) -> None:
         import logging
@@ -43,7 +44,7 @@ class OcrEngine:
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it configures its own chatty logger
         self._ocr(np.full((32, 32, 3), 255, dtype=np.uint8))  # loads its sessions now, not on a request
 
-    def _image_text(self, image) -> str:
+    def _image_text(self, image: Any) -> str:
         result = self._ocr(image)
         lines = list(result.txts or ()) if result is not None else []
         return "\n".join(lines)

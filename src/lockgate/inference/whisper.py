@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lockgate.errors import BadRequest
 from lockgate.inference.worker import EngineWorker
@@ -19,7 +20,7 @@ class Transcript:
     text: str
     language: str
     duration: float
-    segments: list[dict]
+    segments: list[dict[str, Any]]
 
 
 class WhisperEngine:
@@ -29,7 +30,7 @@ class WhisperEngine:
         self.threads = threads  # CTranslate2 intra-op threads
         self.model_dir = model_dir
         self.worker = EngineWorker(name)
-        self._model = None
+        self._model: Any = None  # a faster_whisper WhisperModel once loaded
 
     def load(self) -> None:
         from faster_whisper import WhisperModel

@@ -24,7 +24,7 @@ def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=is_sqlite(config.get_main_option("sqlalchemy.url")),
+        render_as_batch=is_sqlite(config.get_main_option("sqlalchemy.url") or ""),
         compare_type=True,
         include_name=include_name,
     )
@@ -39,7 +39,7 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = build_engine(config.get_main_option("sqlalchemy.url"))
+    engine = build_engine(config.get_main_option("sqlalchemy.url") or "")  # set by lockgate.migrate
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)

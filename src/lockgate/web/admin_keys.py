@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from lockgate.api.deps import DbId, State
 from lockgate.kit.pagination import Page
+from lockgate.state import AppState
 from lockgate.web.render import ConsoleRoute, page, redirect
 from lockgate.web.session import Admin
 
@@ -17,7 +18,7 @@ NEWEST = Page(offset=0, limit=100, order_by="created", order_direction="desc")
 USERS = Page(offset=0, limit=100)
 
 
-async def _page(request: Request, state, created: str | None = None, owner: str = "") -> Response:
+async def _page(request: Request, state: AppState, created: str | None = None, owner: str = "") -> Response:
     users = await state.identity.list_users(USERS)
     return page(
         request,

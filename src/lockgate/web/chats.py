@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import StreamingResponse
@@ -44,7 +44,8 @@ async def new_chat(request: Request, collection_id: DbId, principal: Viewer, sta
 async def chat(request: Request, session_id: DbId, principal: Viewer, state: State) -> Response:
     view = await state.conversations.get(principal, session_id)
     turns = []
-    for item in await state.conversations.messages(principal, session_id):
+    # conversations/service.py's `list` method shadows the builtin in its annotations (until #20 item 2)
+    for item in await state.conversations.messages(principal, session_id):  # type: ignore[attr-defined]
         references = (
             await state.conversations.references(principal, item.message.id) if item.references else []
         )
@@ -69,7 +70,7 @@ async def _answer(
             answer_id, _ = await state.completions.complete(ctx, session_id, request, on_delta)
             references = await state.conversations.references(principal, answer_id)
             await queue.put(streams.sources_line(_sources(references)))
-            stats = dict(await state.conversations.meta(principal, answer_id, "usage_stats"))
+            stats: dict[str, Any] = dict(await state.conversations.meta(principal, answer_id, "usage_stats"))
             usage = json.loads(stats.get("usage_stats") or "{}")
             prompt, completion = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
             await queue.put(streams.usage_line(Usage.counted(prompt, completion)))

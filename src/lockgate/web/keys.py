@@ -9,8 +9,10 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from lockgate.api.deps import DbId, State
+from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.pagination import Page
+from lockgate.state import AppState
 from lockgate.web.render import ConsoleRoute, page, redirect
 from lockgate.web.session import Viewer
 
@@ -18,7 +20,9 @@ router = APIRouter(route_class=ConsoleRoute)
 ALL_KEYS = Page(offset=0, limit=100, order_by="created", order_direction="desc")
 
 
-async def _page(request: Request, principal, state, created: str | None = None) -> Response:
+async def _page(
+    request: Request, principal: Principal, state: AppState, created: str | None = None
+) -> Response:
     keys = await state.access.list_keys(ALL_KEYS, user_id=principal.user_id)
     return page(request, "keys.html", keys=keys, created=created, status_code=201 if created else 200)
 

@@ -4,6 +4,7 @@ chunks. Everything goes through the gateway (limits, usage, cost and carbon appl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -38,7 +39,9 @@ def chat_models(state: AppState, principal: Principal) -> list[str]:
     ]
 
 
-def sources_namer(state: AppState, principal: Principal):
+def sources_namer(
+    state: AppState, principal: Principal
+) -> Callable[[list[dict[str, Any]]], Awaitable[list[streams.Source]]]:
     async def describe(results: list[dict[str, Any]]) -> list[streams.Source]:
         names: dict[int, str] = {}
         for result in results:

@@ -38,7 +38,8 @@ class CsrfRefused(AppError):
 
 
 def _state(request: Request) -> AppState:
-    return request.app.state.lockgate
+    state: AppState = request.app.state.lockgate
+    return state
 
 
 def _secure(request: Request) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -16,6 +16,7 @@ from lockgate.api.deps import State
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.pagination import Page
+from lockgate.state import AppState
 from lockgate.web.charts import charts
 from lockgate.web.render import ConsoleRoute, page
 from lockgate.web.session import Viewer
@@ -36,7 +37,7 @@ def _filter(principal: Principal, days: int, user: int | None) -> tuple[UsageFil
     return make_filter(end - days * 86400, end, user_id=who), everyone
 
 
-async def _context(principal: Principal, state, days: int, user: int | None) -> dict:
+async def _context(principal: Principal, state: AppState, days: int, user: int | None) -> dict[str, Any]:
     f, everyone = _filter(principal, days, user)
     bucket = 3600 if days <= 2 else 86400
     points = await state.usage_history.series(f, bucket)
@@ -54,7 +55,9 @@ async def _context(principal: Principal, state, days: int, user: int | None) -> 
 
 
 @router.get("/ui/usage")
-async def usage(request: Request, principal: Viewer, state: State, days: Days = 7, user: UserId = None):
+async def usage(
+    request: Request, principal: Viewer, state: State, days: Days = 7, user: UserId = None
+) -> Response:
     template = "_usage_charts.html" if request.headers.get("hx-request") else "usage.html"
     return page(request, template, **await _context(principal, state, days, user))
 

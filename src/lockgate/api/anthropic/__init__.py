@@ -16,7 +16,7 @@ from lockgate.kit.ids import unique_hex
 async def anthropic_principal(request: Request) -> Principal:
     """The caller, from `x-api-key` (Anthropic's header) or a Bearer token. Collection keys refused."""
     key = request.headers.get("x-api-key") or bearer_token(request)
-    principal = await request.app.state.lockgate.authenticator.authenticate(key)
+    principal: Principal = await request.app.state.lockgate.authenticator.authenticate(key)
     request.state.principal = principal
     if principal.collection_id is not None:
         raise PermissionDenied("This is a collection key: it can only chat with its collection.")

@@ -4,6 +4,7 @@ admission, limits, budgets, usage rows, carbon, fallback and QoS as /v1/chat/com
 from __future__ import annotations
 
 from fastapi.responses import StreamingResponse
+from starlette.responses import Response
 
 from lockgate.api.anthropic import AnthropicCaller, AnthropicContext, anthropic_router
 from lockgate.api.anthropic.schemas import CountTokensRequest, MessagesRequest
@@ -19,7 +20,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post("/messages")
-async def create_message(body: MessagesRequest, ctx: AnthropicContext, state: State):
+async def create_message(body: MessagesRequest, ctx: AnthropicContext, state: State) -> Response:
     payload = chat_request(body)
     message_id = f"msg_{ctx.request_id}"
     if body.stream:

@@ -58,7 +58,7 @@ def _chunk_frames(payload: dict[str, Any], blocks: _Blocks) -> tuple[list[bytes]
             out.append(blocks.delta({"type": "text_delta", "text": text}))
         for call in delta.get("tool_calls") or ():
             function = call.get("function") or {}
-            start = {
+            start: dict[str, Any] = {
                 "type": "tool_use",
                 "id": call.get("id") or f"toolu_{blocks.index + 1}",
                 "name": function.get("name") or "",
@@ -81,7 +81,7 @@ async def encode_message_stream(
 ) -> AsyncIterator[bytes]:
     """Anthropic SSE bytes for one message. Usage in message_start is an estimate (the provider reports
     the real counts at the end); message_delta carries the settled input and output tokens."""
-    start = {
+    start: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",

@@ -74,7 +74,7 @@ def lanes_of(routes: Iterable[BaseRoute]) -> dict[str, _Lane]:
     lanes = {
         route.path: lane_of(route)
         for route in routes
-        if isinstance(route, APIRoute) and route.path in HOT_PATHS and "POST" in route.methods
+        if isinstance(route, APIRoute) and route.path in HOT_PATHS and "POST" in (route.methods or ())
     }
     if missing := set(HOT_PATHS) - set(lanes):
         raise RuntimeError(f"fast lane: no POST route declared for {sorted(missing)}")

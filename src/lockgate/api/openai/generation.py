@@ -5,6 +5,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from starlette.responses import Response
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Context, State
@@ -21,7 +22,9 @@ router = inference_router()
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def _respond(state: AppState, ctx: CallContext, request: GenerationRequest, object_name: str):
+async def _respond(
+    state: AppState, ctx: CallContext, request: GenerationRequest, object_name: str
+) -> Response:
     if request.stream:
         events = await state.gateway.generate_stream(ctx, request)
         usage = wants_usage(request.stream_options, state.settings.stream_usage_always)
@@ -52,7 +55,7 @@ def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatRequest, ctx: Context, state: State):
+async def chat_completions(body: ChatRequest, ctx: Context, state: State) -> Response:
     payload = body.model_dump(exclude_unset=True)
     if payload.get("search") and not payload.get("search_args"):  # as OpenGateLLM's schema requires
         raise RequestValidationError(
@@ -76,6 +79,6 @@ async def chat_completions(body: ChatRequest, ctx: Context, state: State):
 
 
 @router.post("/completions")
-async def completions(body: CompletionRequest, ctx: Context, state: State):
+async def completions(body: CompletionRequest, ctx: Context, state: State) -> Response:
     payload = body.model_dump(exclude_unset=True)
     return await _respond(state, ctx, read_completion(payload), "text_completion")

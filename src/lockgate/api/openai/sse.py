@@ -1,6 +1,7 @@
 """Typed stream events → Server-Sent Events bytes. The only place stream bytes are produced."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import orjson
 
@@ -9,11 +10,11 @@ from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEv
 DONE = b"data: [DONE]\n\n"
 
 
-def _frame(payload: dict) -> bytes:
+def _frame(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def wants_usage(stream_options: dict | None, always: bool) -> bool:
+def wants_usage(stream_options: Mapping[str, Any] | None, always: bool) -> bool:
     """OpenAI's contract: a usage chunk only when the client asked (`stream_options.include_usage`);
     the `stream_usage_always` setting keeps it on for clients written against older Lockgate."""
     return always or bool((stream_options or {}).get("include_usage"))
@@ -25,7 +26,7 @@ async def encode_sse(
     """Chunks as they come, then (if `include_usage`) one usage chunk with empty choices, then [DONE].
     Usage is recorded by the gateway either way. A broken stream ends with an error frame and no [DONE],
     so clients cannot mistake it for a finish."""
-    last: dict = {}
+    last: dict[str, Any] = {}
     async for event in events:
         if isinstance(event, ChunkEvent):
             last = event.payload

@@ -24,7 +24,7 @@ router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
 
 
-def _document(row) -> DocumentOut:
+def _document(row: Any) -> DocumentOut:  # rag's document (rag/ is being reshaped: #20 item 1)
     return DocumentOut(
         id=row.id, name=row.name, collection_id=row.collection_id, created=row.created, chunks=row.chunks
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from fastapi.responses import StreamingResponse
+from starlette.responses import Response
 
 from lockgate.api.deps import Caller, Context, State
 from lockgate.api.openai import inference_router
@@ -54,7 +55,7 @@ def _query(items: list[Any]) -> str:
 
 
 @router.post("/responses")
-async def create_response(body: ResponsesRequest, ctx: Context, state: State):
+async def create_response(body: ResponsesRequest, ctx: Context, state: State) -> Response:
     items = items_of(body)
     new_messages = chat_messages(items)
     history: list[dict[str, Any]] = []
@@ -110,7 +111,7 @@ async def create_response(body: ResponsesRequest, ctx: Context, state: State):
 
 
 @router.get("/responses/{response_id}")
-async def retrieve_response(response_id: ResponseId, caller: Caller, state: State):
+async def retrieve_response(response_id: ResponseId, caller: Caller, state: State) -> Response:
     return OrjsonResponse((await state.responses.get(caller, response_id)).body)
 
 
