@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.accounting.carbon import ZERO, Footprint
@@ -43,7 +43,8 @@ class Usage:
         return cls(prompt, completion, int(usage.get("total_tokens") or prompt + completion), details=details)
 
     def settled(self, cost: float, carbon: Footprint) -> Usage:
-        return replace(self, cost=cost, carbon=carbon)
+        counts = (self.prompt_tokens, self.completion_tokens, self.total_tokens)
+        return Usage(*counts, self.estimated, self.details, cost, carbon)
 
     def wire(self) -> dict[str, Any]:
         """The OpenAI usage object; once settled with Lockgate's `cost`, `carbon` and `requests`."""

@@ -13,7 +13,7 @@ reads images is the router's to say, once known (`GenerationRequest.check_parts`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -215,6 +215,8 @@ class GenerationRequest:
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
     extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
+    # The messages as read from a wire body: OpenAI-shaped upstreams get them as they are (no render).
+    sent_messages: Sequence[Mapping[str, Any]] | None = None
 
     @property
     def completion_limit(self) -> int | None:
@@ -246,7 +248,8 @@ class GenerationRequest:
         extras as sent. `stream`: streamed, always asking for the usage."""
         body: dict[str, Any] = {**self.extras, "model": model}
         if self.endpoint == Endpoint.CHAT:
-            body["messages"] = [m.wire() for m in self.messages]
+            sent = self.sent_messages
+            body["messages"] = list(sent) if sent is not None else [m.wire() for m in self.messages]
         else:
             body["prompt"] = self.prompt
         for name in _SCALARS:
@@ -276,13 +279,15 @@ _SCALARS = ("stream", "n", "max_tokens", "max_completion_tokens", "temperature",
 def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
     """An OpenAI chat/completions body (as a dialect has shaped it) as the typed request; 400 naming
     the field for messages, tools or tool_choice no model could take."""
-    messages = tuple(_message(i, m) for i, m in enumerate(_message_list(body.get("messages"))))
+    sent = _message_list(body.get("messages"))
+    messages = tuple([_message(i, m) for i, m in enumerate(sent)])
     tools = _tools(body.get("tools"))
     return GenerationRequest(
         Endpoint.CHAT,
         messages=messages,
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        sent_messages=sent,
         **_common(body, _CHAT_TYPED),
     )
 
@@ -307,7 +312,7 @@ def _common(body: Mapping[str, Any], typed: frozenset[str]) -> dict[str, Any]:
         "stop": body.get("stop"),
         "seed": body.get("seed"),
         "response_format": _response_format(fmt) if fmt is not None else None,
-        "extras": MappingProxyType(rest) if rest else NO_EXTRAS,
+        "extras": rest if rest else NO_EXTRAS,
     }
 
 
@@ -356,7 +361,7 @@ def _message(index: int, message: Any) -> Message:
         name=message.get("name"),
         tool_calls=_tool_calls(message["tool_calls"]) if "tool_calls" in message else None,
         tool_call_id=message.get("tool_call_id"),
-        extras=MappingProxyType(rest) if rest else NO_EXTRAS,
+        extras=rest if rest else NO_EXTRAS,
     )
 
 
@@ -366,15 +371,15 @@ def _part(where: str, role: str, part: Any) -> ContentPart:
         text = part.get("text", part.get("refusal"))
         if not isinstance(text, str):
             raise BadRequest(f"{where}.text: must be a string.", param=where)
-        return TextPart(text, kind, MappingProxyType(part))
+        return TextPart(text, kind, part)
     if kind in IMAGE_PARTS:
         if role != "user":
             raise BadRequest(f"{where}: images are allowed in user messages only.", param=where)
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
-        return ImagePart(url if isinstance(url, str) else None, kind, MappingProxyType(part))
+        return ImagePart(url if isinstance(url, str) else None, kind, part)
     if isinstance(kind, str):
-        return OtherPart(kind, MappingProxyType(part))
+        return OtherPart(kind, part)
     raise BadRequest(f"{where}.type: this model reads text parts only (got {kind!r}).", param=where)
 
 
@@ -406,7 +411,7 @@ def _tools(value: Any) -> tuple[Tool, ...] | None:
                 name,
                 description if isinstance(description, str) else None,
                 parameters if isinstance(parameters, dict) else None,
-                MappingProxyType(tool),
+                tool,
             )
         )
     return tuple(tools)
@@ -426,7 +431,7 @@ def _tool_choice(value: Any, tools: tuple[Tool, ...] | None) -> ToolChoice | Non
             )
         if name not in [t.name for t in tools or ()]:
             raise BadRequest(f"tool_choice: no tool named '{name}' in `tools`.", param="tool_choice")
-        return ToolChoice("function", name, MappingProxyType(value))
+        return ToolChoice("function", name, value)
     if value not in ("none", "auto", "required"):
         raise BadRequest(
             'tool_choice: must be "none", "auto", "required" or a named tool.', param="tool_choice"
@@ -443,5 +448,5 @@ def _response_format(value: Any) -> ResponseFormat:
     return ResponseFormat(
         kind if isinstance(kind, str) else None,
         schema if isinstance(schema, dict) else None,
-        MappingProxyType(value),
+        value,
     )

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
 
-from lockgate.api.errors import Dialect, H2ogpteError, error_responses
+from lockgate.api.errors import Dialect as ErrorDialect
+from lockgate.api.errors import H2ogpteError, error_responses
 from lockgate.errors import NotFound
 
 PREFIX = "/api/v1"
@@ -53,7 +54,7 @@ def timestamp(seconds: int | float | None) -> str | None:
 
 async def h2ogpte_dialect(request: Request) -> None:
     """Errors on this surface use h2oGPTe's shape: {"code": status, "message": ...}."""
-    request.state.dialect = Dialect.H2OGPTE
+    request.state.dialect = ErrorDialect.H2OGPTE
 
 
 def h2ogpte_router(tag: str) -> APIRouter:
