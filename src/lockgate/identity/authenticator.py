@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lockgate.errors import PermissionDenied, Unauthenticated
 from lockgate.identity import repository
 from lockgate.identity.models import ApiKey, Role, User
@@ -42,7 +44,7 @@ def principal_from_rows(key: ApiKey, user: User, role: Role) -> Principal:
     )
 
 
-async def _master_rows(session, raw_key: str) -> tuple[ApiKey, User, Role] | None:
+async def _master_rows(session: AsyncSession, raw_key: str) -> tuple[ApiKey, User, Role] | None:
     """The master key's rows when `raw_key` is it (checked against its salted hash), else None."""
     for rows in await repository.master_principal_rows(session):
         if matches_salted(raw_key, rows[0].key_hash):

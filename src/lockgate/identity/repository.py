@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import column, delete, func, select, table, update
+from sqlalchemy import Select, column, delete, func, select, table, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -166,7 +166,7 @@ async def key_hashes_of_user(session: AsyncSession, user_id: int, kind: str) -> 
     return list((await session.scalars(stmt)).all())
 
 
-def _principal_rows():
+def _principal_rows() -> Select[ApiKey, User, Role]:
     return (
         select(ApiKey, User, Role).join(User, User.id == ApiKey.user_id).join(Role, Role.id == User.role_id)
     )

@@ -40,7 +40,7 @@ def job_out(job: Job) -> JobOut:
         id=job.id,
         kind=job.kind,
         name=job.name,
-        status=job.status,  # type: ignore[arg-type]  # a JobStatus value
+        status=job.status,
         done=job.done,
         total=job.total,
         errors=list(job.errors or []),

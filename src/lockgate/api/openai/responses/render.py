@@ -25,7 +25,7 @@ def grounding_message(citations: list[Citation]) -> dict[str, Any]:
     return {"role": "system", "content": GROUNDING.format(sources=sources)}
 
 
-def url_citations(text: str, citations: list[Citation]) -> list[dict[str, Any]]:
+def citation_annotations(text: str, citations: list[Citation]) -> list[dict[str, Any]]:
     """file_citation annotations: one per [n] marker the model wrote, at its position; when it wrote
     none, one per retrieved document at the end of the text (the sources it was given)."""
     if not citations:
@@ -185,7 +185,9 @@ def answer_output(
     calls = reply.get("tool_calls") or []
     output = []
     if text or not calls:
-        output.append(message_item(f"msg_{unique_hex()}", text, url_citations(text, citations), "completed"))
+        output.append(
+            message_item(f"msg_{unique_hex()}", text, citation_annotations(text, citations), "completed")
+        )
     for call in calls:
         function = call.get("function") or {}
         output.append(

@@ -122,7 +122,7 @@ async def delete_response(response_id: ResponseId, caller: Caller, state: State)
 
 
 @router.post("/responses/{response_id}/cancel")
-async def cancel_response(response_id: ResponseId, caller: Caller, state: State):
+async def cancel_response(response_id: ResponseId, caller: Caller, state: State) -> Response:
     """Only background responses can be cancelled, and Lockgate makes none: the caller's own response
     is a 400 saying so (it is left as it is), anyone else's or an absent one 404."""
     await state.responses.get(caller, response_id)

@@ -14,7 +14,7 @@ import anyio
 import orjson
 
 from lockgate.accounting.schemas import Usage
-from lockgate.api.openai.responses.render import Draft, function_call_item, message_item, url_citations
+from lockgate.api.openai.responses.render import Draft, citation_annotations, function_call_item, message_item
 from lockgate.gateway.events import ChunkEvent, ErrorEvent, StreamEvent, UsageEvent
 from lockgate.kit.ids import unique_hex
 from lockgate.responses.schemas import Citation
@@ -56,7 +56,7 @@ class _Writer:
         out = []
         if item["type"] == "message":
             part = item["content"][0]
-            part["annotations"] = url_citations(part["text"], self.citations)
+            part["annotations"] = citation_annotations(part["text"], self.citations)
             out.append(
                 self.frame(
                     "response.output_text.done",
