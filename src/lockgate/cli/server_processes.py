@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -42,7 +43,7 @@ def build_app() -> FastAPI:
 HTTP_PROTOCOL = "lockgate.cli.server_processes:HeaderTimeoutProtocol"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """`HeaderTimeoutProtocol`, built in the worker with the parent's request-head timeout."""
     if name == "HeaderTimeoutProtocol":
         from lockgate.ops.http_protocol import header_timeout_protocol

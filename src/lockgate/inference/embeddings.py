@@ -47,7 +47,10 @@ class OnnxEmbedder:
         self._tokenizer = tokenizer
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.n_vocab = tokenizer.get_vocab_size()
-        self._cls, self._sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:  # the embedder frames token ids as its WordPiece tokenizer does
+            raise RuntimeError(f"{self.tokenizer_path}: no [CLS]/[SEP] token: not a WordPiece tokenizer")
+        self._cls, self._sep = cls, sep
         self.dimensions = int(self._embed_batch(["dimension probe"])[0].shape[1])
 
     def _embed_batch(self, texts: list[str]) -> tuple[np.ndarray, int]:

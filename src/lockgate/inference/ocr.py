@@ -64,10 +64,10 @@ class OcrEngine:
         if picture.width * picture.height > MAX_PIXELS:  # a few KB of PNG can declare gigapixels
             raise _too_large()
         try:
-            picture = picture.convert("RGB")
+            rgb = picture.convert("RGB")
         except OSError as exc:
             raise BadRequest("document: not a readable image.", param="document") from exc
-        text = self._image_text(np.asarray(picture)[:, :, ::-1])
+        text = self._image_text(np.asarray(rgb)[:, :, ::-1])
         return [OcrPage(0, text, picture.width, picture.height, 72)]
 
     def _pdf(self, data: bytes, pages: list[int] | None, force_ocr: bool = True) -> list[OcrPage]:

@@ -80,7 +80,7 @@ class WhisperEngine:
         import av
 
         try:
-            with av.open(io.BytesIO(audio)) as container:
+            with av.open(io.BytesIO(audio), mode="r") as container:
                 seconds = container.duration / av.time_base if container.duration else None
         except Exception as exc:  # any PyAV failure: not an audio file it can read
             raise BadRequest(f"file: cannot decode this audio ({exc}).", param="file") from exc
