@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lockgate.errors import AppError, UpstreamBadGateway, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from lockgate.gateway import health
@@ -98,7 +98,7 @@ class Attempts:
         stats.inflight += 1
         attempt = Attempt(router, provider)
         tracing = self.tracing
-        made_current: contextlib.AbstractContextManager = _UNTRACED
+        made_current: contextlib.AbstractContextManager[Any] = _UNTRACED
         if tracing is not None:
             config = provider.config
             attempt.span = tracing.start_model_call(
@@ -130,7 +130,7 @@ class Attempts:
             if attempt.span is not None:
                 attempt.span.end()
 
-    def traced(self, attempt: Attempt) -> contextlib.AbstractContextManager:
+    def traced(self, attempt: Attempt) -> contextlib.AbstractContextManager[Any]:
         """The attempt's span made current for a block (a stream's opening call), when tracing is on."""
         if attempt.span is None or self.tracing is None:
             return _UNTRACED

@@ -52,7 +52,7 @@ class Metrics:
         shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if shared:
             self.exposed = CollectorRegistry()
-            MultiProcessCollector(self.exposed, shared)
+            MultiProcessCollector(self.exposed, shared)  # type: ignore[no-untyped-call]  # unannotated upstream
         ProcessCollector(registry=self.exposed)  # CPU, memory, open files (Linux)
         PlatformCollector(registry=self.exposed)  # Python version
         GCCollector(registry=self.exposed)  # collections per generation

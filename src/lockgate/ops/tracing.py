@@ -13,9 +13,9 @@ providers (their server span is a child of the model call's span), through the p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import aiohttp
     from opentelemetry.sdk.trace import TracerProvider
 
-    from lockgate.config import Settings
 
 # GenAI operation names (gen_ai.operation.name) by gateway endpoint; rerank, transcription and OCR have
 # no well-known value: the endpoint's own name is used, as the conventions allow.
@@ -40,7 +39,14 @@ OPERATIONS = {
 PROVIDER_NAMES = {"mistral": "mistral_ai", "openai": "openai", "anthropic": "anthropic"}
 
 
-def otlp_endpoint(settings: Settings) -> str | None:
+class TracingSettings(Protocol):
+    """What tracing reads of the settings (lockgate.config.Settings; ops sits below config)."""
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None: ...
+
+
+def otlp_endpoint(settings: TracingSettings) -> str | None:
     """The OTLP/HTTP traces URL, or None when tracing is off (unset, or turned off by the standard
     OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none)."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -55,7 +61,7 @@ def otlp_endpoint(settings: Settings) -> str | None:
     return base.rstrip("/") + "/v1/traces" if base else None
 
 
-def build_tracing(settings: Settings) -> Tracing | None:
+def build_tracing(settings: TracingSettings) -> Tracing | None:
     """None when tracing is off. Otherwise an SDK tracer provider of this app's own (not the process-wide
     one), batching spans to the OTLP/HTTP endpoint; sampler, batch sizes, headers, timeout and resource
     attributes follow the standard OTEL_* variables."""
@@ -86,7 +92,7 @@ class Tracing:
 
     # -- the request (server span) -----------------------------------------------------------------
 
-    def start_request(self, scope: dict[str, Any], request_id: str) -> tuple[Span, object]:
+    def start_request(self, scope: Mapping[str, Any], request_id: str) -> tuple[Span, object]:
         """The request's span, made current; continues the client's trace when it sent `traceparent`.
         Returns the span and the token `end_request` needs."""
         parent = propagate.extract(_HeaderCarrier(scope.get("headers") or ()))
