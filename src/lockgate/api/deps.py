@@ -45,7 +45,7 @@ async def get_principal(request: Request) -> Principal:
 
 async def get_principal_even_expired(request: Request) -> Principal:
     """The caller even when their account expired (not their key): for GET /v1/me/info only."""
-    principal = await request.app.state.lockgate.authenticator.authenticate(
+    principal: Principal = await request.app.state.lockgate.authenticator.authenticate(
         bearer_token(request), expired_user_ok=True
     )
     if principal.collection_id is not None:

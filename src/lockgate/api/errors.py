@@ -139,12 +139,12 @@ def _render(
         status = 400 if status == 422 else status  # Anthropic answers 400 to every malformed request
         error = {"type": anthropic_error_type(status), "message": message}
         body = {"type": "error", "error": error, "request_id": getattr(request.state, "request_id", None)}
-    elif dialect == "openai":
+    elif dialect == Dialect.OPENAI:
         body = {
             "error": {"message": message, "type": _openai_type(status), "param": param, "code": code},
             "detail": message,
         }
-    elif dialect == "h2ogpte":
+    elif dialect == Dialect.H2OGPTE:
         body = {"code": status, "message": message}
     elif dialect == Dialect.H2OGPTE_RPC:  # the H2OGPTE class reads {"error": ...} from its /rpc calls
         body = {"error": message}

@@ -18,7 +18,7 @@ from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
 from lockgate.rag.answer import chunk_wire
 from lockgate.rag.chunking import ChunkingOptions
-from lockgate.rag.service import ChunkView
+from lockgate.rag.views import ChunkView
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]

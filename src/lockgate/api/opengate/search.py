@@ -17,7 +17,7 @@ router = APIRouter(tags=["search"])
 async def search(body: SearchRequest, ctx: Context, state: State) -> dict[str, Any]:
     hits, usage = await state.rag.search(
         ctx,
-        body.query,
+        body.query or "",  # never None once validated (query or its former name, prompt)
         method=body.method,
         collection_ids=body.collection_ids,
         document_ids=body.document_ids,
