@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
 from lockgate.api.opengate.jobs import JobOut, job_out
@@ -51,6 +51,10 @@ def _metadata(raw: str) -> dict[str, Any]:
         ) from exc
 
 
+# As OpenGateLLM: surrounding blanks stripped, then 1 to 255 characters (a blank name is a 422).
+DocumentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
 @router.post(
     "/v1/documents",
     status_code=201,
@@ -74,7 +78,7 @@ async def create_document(
     collection_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
     collection: Annotated[int | None, Form(ge=1, le=2**31 - 1, deprecated=True)] = None,
     file: Annotated[UploadFile | None, File()] = None,
-    name: Annotated[str | None, Form(max_length=255)] = None,
+    name: Annotated[DocumentName | None, Form()] = None,
     chunk_size: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
     chunk_min_size: Annotated[int, Form(ge=0)] = 0,
     chunk_overlap: Annotated[int, Form(ge=0)] = 0,
