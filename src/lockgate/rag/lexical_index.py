@@ -20,6 +20,17 @@ BM25_B = 0.75
 class Postings:
     rows: np.ndarray  # int64 positions into the collection's `ids`
     tf: np.ndarray  # float64 term frequency in each of those chunks
+    # tf·(k1 + 1) / (tf + k1·(1 - b + b·length / average)) for the average length last searched with
+    # (a collection searched alone always has the same one): BM25 without the idf.
+    saturated: np.ndarray | None = None
+    average: float = -1.0
+
+    def saturation(self, lengths: np.ndarray, average: float) -> np.ndarray:
+        if self.saturated is None or self.average != average:
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[self.rows] / max(average, 1e-9))
+            self.saturated = self.tf * (BM25_K1 + 1) / (self.tf + norm)
+            self.average = average
+        return self.saturated
 
 
 @dataclass(slots=True)
@@ -34,11 +45,7 @@ class CollectionTerms:
 
     @property
     def nbytes(self) -> int:
-        return (
-            self.ids.nbytes
-            + self.lengths.nbytes
-            + sum(p.rows.nbytes + p.tf.nbytes for p in self.postings.values())
-        )
+        return self.ids.nbytes + self.lengths.nbytes + sum(3 * p.rows.nbytes for p in self.postings.values())
 
 
 class LexicalCache:
@@ -85,10 +92,9 @@ def bm25_top(entries: list[CollectionTerms], wanted: list[str], limit: int) -> l
     found_ids, found_scores = [], []
     for entry in entries:
         scores = np.zeros(len(entry.ids), dtype=np.float64)
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * entry.lengths / max(avg_length, 1e-9))
         for term, weight in idf.items():
             p = entry.postings[term]
-            scores[p.rows] += weight * p.tf * (BM25_K1 + 1) / (p.tf + norm[p.rows])
+            scores[p.rows] += weight * p.saturation(entry.lengths, avg_length)
         hit = np.flatnonzero(scores > 0)
         found_ids.append(entry.ids[hit])
         found_scores.append(scores[hit])
