@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lockgate.api.h2ogpte.chat_views import TagFilter, internal_tags
+from lockgate.api.h2ogpte.answer_request import answer_request
+from lockgate.api.h2ogpte.chat_views import TagFilter, domain_tags
 from lockgate.api.h2ogpte.common import to_public_id
+from lockgate.conversations.schemas import AnswerRequest
 from lockgate.errors import AppError, InvalidRequest
 
 
@@ -39,26 +41,27 @@ class ChatRequestFrame(BaseModel):
     tags: list[str] | TagFilter | None = None
     metadata_filter: dict[str, Any] | str | None = None
 
-    def completion_request(self, llm_names: list[str]) -> dict[str, Any]:
-        """The request in the shape the completion service takes (the REST completion body's)."""
+    def completion_request(self, llm_names: list[str]) -> AnswerRequest:
+        """The typed answer request (as the REST completion body makes it); `llm` may be an index into
+        the served chat models."""
         llm = self.llm
         if isinstance(llm, int):
             if not 0 <= llm < len(llm_names):
                 raise InvalidRequest(f"llm: no model at index {llm}.", param="llm")
             llm = llm_names[llm]
-        return {
-            "message": self.body,
-            "system_prompt": self.system_prompt,
-            "pre_prompt_query": self.pre_prompt_query,
-            "prompt_query": self.prompt_query,
-            "llm": llm,
-            "llm_args": _object("llm_args", self.llm_args),
-            "self_reflection_config": _object("self_reflection_config", self.self_reflection_config),
-            "rag_config": _object("rag_config", self.rag_config),
-            "include_chat_history": self.include_chat_history,
-            "tags": internal_tags(self.tags),
-            "metadata_filter": metadata_filter(self.metadata_filter),
-        }
+        return answer_request(
+            self.body,
+            llm=llm,
+            llm_args=_object("llm_args", self.llm_args),
+            system_prompt=self.system_prompt,
+            pre_prompt_query=self.pre_prompt_query,
+            prompt_query=self.prompt_query,
+            rag_config=_object("rag_config", self.rag_config),
+            self_reflection_config=_object("self_reflection_config", self.self_reflection_config),
+            include_chat_history=self.include_chat_history,
+            tags=domain_tags(self.tags),
+            metadata_filter=metadata_filter(self.metadata_filter),
+        )
 
 
 def metadata_filter(value: str | dict[str, Any] | None) -> dict[str, Any] | None:
