@@ -77,6 +77,7 @@ from lockgate.ops.readiness import ReadinessService
 from lockgate.ops.tracing import Tracing, build_tracing
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
+from lockgate.rag.chunk_store import chunk_store_for
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
@@ -154,7 +155,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         gateway.models_health,
         limiter.ping if isinstance(limiter, RedisLimiter) else None,
     )
-    rag = RagService(db, gateway, settings.rag_embedding_model)
+    rag = RagService(db, gateway, chunk_store_for(db), settings.rag_embedding_model)
     conversations = ConversationService(db, rag)
     jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
@@ -182,7 +183,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         rag=rag,
         grounded_chat=GroundedChat(rag, gateway),
         evaluator=Evaluator(db, rag),
-        library=Library(db, rag),
+        library=Library(db, rag, conversations.session_counts),
         uploads=Uploads(db, rag, gateway, jobs),
         jobs=jobs,
         conversations=conversations,

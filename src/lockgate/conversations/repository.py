@@ -61,6 +61,18 @@ async def collection_names(session: AsyncSession, ids: set[int]) -> dict[int, st
     return {row.id: row.name for row in rows}
 
 
+async def session_counts(session: AsyncSession, collection_ids: list[int]) -> dict[int, int]:
+    """How many chat sessions (of any user) each collection has; absent when none."""
+    if not collection_ids:
+        return {}
+    rows = await session.execute(
+        select(ChatSession.collection_id, func.count(ChatSession.id))
+        .where(ChatSession.collection_id.in_(collection_ids))
+        .group_by(ChatSession.collection_id)
+    )
+    return {collection_id: int(n) for collection_id, n in rows}
+
+
 async def collection(session: AsyncSession, collection_id: int) -> Collection | None:
     return await session.get(Collection, collection_id)
 

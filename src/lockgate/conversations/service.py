@@ -112,6 +112,11 @@ class ConversationService:
             await session.delete(chat)
             return view
 
+    async def session_counts(self, collection_ids: list[int]) -> dict[int, int]:
+        """Chat sessions per collection (every user's), for collection summaries; absent when none."""
+        async with self._db.transaction() as session:
+            return await repository.session_counts(session, collection_ids)
+
     # -- messages ----------------------------------------------------------------------------------
 
     async def messages(

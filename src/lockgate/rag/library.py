@@ -4,6 +4,7 @@ Reads follow the RAG access rule (own, public, shared with you); writes are the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,9 @@ class DocumentInfo:
         return self.document.origin_id or self.document.id
 
 
-def _info(row: tuple, embedding_model: str = "") -> CollectionInfo:
-    return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), embedding_model)
+SessionCounts = Callable[[list[int]], Awaitable[dict[int, int]]]
+"""Chat sessions per collection id (conversations' `session_counts`, injected: rag does not import
+conversations, which builds on it)."""
 
 
 async def _flush(session, conflict: str) -> None:
@@ -54,9 +56,26 @@ async def _flush(session, conflict: str) -> None:
 
 
 class Library:
-    def __init__(self, db: Database, rag: RagService):
+    def __init__(self, db: Database, rag: RagService, session_counts: SessionCounts):
         self._db = db
-        self._rag = rag  # its access checks (readable/writable) are the one rule of the domain
+        self._rag = rag
+        self._session_counts = session_counts
+
+    async def _infos(self, rows: list[tuple]) -> list[CollectionInfo]:
+        """Summary rows (collection, documents, size, shares, owner) with their chat session counts."""
+        sessions = await self._session_counts([row[0].id for row in rows])
+        return [
+            CollectionInfo(
+                row[0],
+                int(row[1]),
+                int(row[2]),
+                int(row[3]),
+                row[4],
+                sessions.get(row[0].id, 0),
+                self._rag.embedding_model,
+            )
+            for row in rows
+        ]
 
     # -- collections -------------------------------------------------------------------------------
 
@@ -72,14 +91,14 @@ class Library:
         async with self._db.transaction() as session:
             await self._rag.readable(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
-        return _info(rows[0], self._rag.embedding_model)
+        return (await self._infos(rows))[0]
 
     async def list(
         self, principal: Principal, page: Page, name: str | None, mine_only: bool
     ) -> list[CollectionInfo]:
         async with self._db.transaction() as session:
             rows = await repo.collection_rows(session, principal.user_id, page, name, mine_only)
-        return [_info(r, self._rag.embedding_model) for r in rows]
+        return await self._infos(rows)
 
     async def count(self, principal: Principal) -> int:
         async with self._db.transaction() as session:
@@ -242,7 +261,7 @@ class Library:
         async with self._db.transaction() as session:
             ids = [c.document.collection_id for c in await self._copies(session, principal, root)]
             rows = await repo.collection_rows(session, principal.user_id, None, ids=ids)
-        return [_info(r, self._rag.embedding_model) for r in rows][offset : offset + limit]
+        return (await self._infos(rows))[offset : offset + limit]
 
     async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
         """Put a document you can read into a collection of yours: a copy of its row and chunks."""

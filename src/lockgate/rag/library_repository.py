@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lockgate.conversations.models import ChatSession
 from lockgate.identity.models import User
 from lockgate.kit.pagination import Page, paginate
 from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag, Upload
@@ -36,11 +35,6 @@ def _collection_rows(user_id: int, name: str | None, mine_only: bool) -> Any:
         .group_by(CollectionShare.collection_id)
         .subquery()
     )
-    sessions = (
-        select(ChatSession.collection_id, func.count(ChatSession.id).label("n"))
-        .group_by(ChatSession.collection_id)
-        .subquery()
-    )
     stmt = (
         select(
             Collection,
@@ -48,12 +42,10 @@ def _collection_rows(user_id: int, name: str | None, mine_only: bool) -> Any:
             func.coalesce(docs.c.size, 0),
             func.coalesce(shares.c.n, 0),
             User.email,
-            func.coalesce(sessions.c.n, 0),
         )
         .join(User, User.id == Collection.owner_id)
         .outerjoin(docs, docs.c.collection_id == Collection.id)
         .outerjoin(shares, shares.c.collection_id == Collection.id)
-        .outerjoin(sessions, sessions.c.collection_id == Collection.id)
         .where(readable(user_id))
     )
     if name:

@@ -12,9 +12,10 @@ from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import ChunkStore, SearchScope
+from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
+from lockgate.rag.schemas import SearchScope
 from lockgate.rag.views import ChunkView, chunk_view
 
 

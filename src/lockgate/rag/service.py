@@ -17,7 +17,7 @@ from lockgate.inference.ocr import OcrEngine
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import chunk_store_for
+from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.chunking import ChunkingOptions, split
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
@@ -44,11 +44,11 @@ def _page(metadata: dict[str, Any] | None) -> int | None:
 
 
 class RagService:
-    def __init__(self, db: Database, gateway: GatewayService, embedding_model: str):
+    def __init__(self, db: Database, gateway: GatewayService, store: ChunkStore, embedding_model: str):
         self._db = db
         self._gateway = gateway
         self.embedding_model = embedding_model
-        self._store = chunk_store_for(db)
+        self._store = store
         self.retriever = Retriever(db, gateway, self._store, self._embeddings)
         self.search = self.retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
 

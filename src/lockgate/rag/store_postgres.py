@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope
 from lockgate.rag.lexical_index import BM25_B, BM25_K1, CollectionTerms, LexicalCache, Postings, bm25_top
 from lockgate.rag.models import Chunk, ChunkTerm
+from lockgate.rag.schemas import SearchScope
 from lockgate.rag.terms import query_terms, terms
 
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
