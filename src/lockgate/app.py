@@ -156,7 +156,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         limiter.ping if isinstance(limiter, RedisLimiter) else None,
     )
     rag = RagService(db, gateway, chunk_store_for(db), settings.rag_embedding_model)
-    conversations = ConversationService(db, rag)
+    conversations = ConversationService(db)
     jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
         settings=settings,

@@ -26,6 +26,7 @@ from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
+from lockgate.rag.access import readable_collection
 from lockgate.rag.service import RagService
 
 HISTORY_TURNS = 2
@@ -126,10 +127,11 @@ class CompletionService:
         async with self._db.transaction() as session:
             chat = await owned_session(session, ctx.principal, session_id)
             collection_id, session_template_id = chat.collection_id, chat.prompt_template_id
-        if collection_id is not None:
-            await self._rag.get_collection(ctx.principal, collection_id)
-        async with self._db.transaction() as session:
-            collection = await repository.collection(session, collection_id) if collection_id else None
+            collection = (
+                await readable_collection(session, ctx.principal, collection_id)
+                if collection_id is not None
+                else None
+            )
             layers = [
                 await repository.template_prompts(
                     session, collection.prompt_template_id if collection else None

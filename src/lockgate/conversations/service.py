@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lockgate.conversations import repository
 from lockgate.conversations.access import confine, owned_message, owned_session, refuse_key
 from lockgate.conversations.models import ChatMessage, ChatSession, PromptTemplate
@@ -13,13 +15,12 @@ from lockgate.errors import NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
-from lockgate.rag.service import RagService
+from lockgate.rag.access import accessible_document, readable_collection
 
 
 class ConversationService:
-    def __init__(self, db: Database, rag: RagService):
+    def __init__(self, db: Database):
         self._db = db
-        self._rag = rag
 
     async def _views(self, session, principal: Principal, chats: list[ChatSession]) -> list[SessionView]:
         names = await repository.collection_names(
@@ -44,9 +45,9 @@ class ConversationService:
 
     async def create(self, principal: Principal, collection_id: int | None) -> SessionView:
         confine(principal, collection_id)
-        if collection_id is not None:
-            await self._rag.get_collection(principal, collection_id)  # 404 when not readable
         async with self._db.transaction() as session:
+            if collection_id is not None:
+                await readable_collection(session, principal, collection_id)  # 404 when not readable
             chat = ChatSession(owner_id=principal.user_id, collection_id=collection_id)
             session.add(chat)
             await session.flush()
@@ -66,8 +67,8 @@ class ConversationService:
         document_id: int | None = None,
     ) -> list[SessionView]:
         refuse_key(principal)
-        await self._check_scope(principal, collection_id, document_id)
         async with self._db.transaction() as session:
+            await _check_scope(session, principal, collection_id, document_id)
             chats = await repository.list_sessions(
                 session, principal.user_id, offset, limit, collection_id, document_id
             )
@@ -77,24 +78,16 @@ class ConversationService:
         self, principal: Principal, collection_id: int | None = None, document_id: int | None = None
     ) -> int:
         refuse_key(principal)
-        await self._check_scope(principal, collection_id, document_id)
         async with self._db.transaction() as session:
+            await _check_scope(session, principal, collection_id, document_id)
             return await repository.count_sessions(session, principal.user_id, collection_id, document_id)
-
-    async def _check_scope(
-        self, principal: Principal, collection_id: int | None, document_id: int | None
-    ) -> None:
-        if collection_id is not None:
-            await self._rag.get_collection(principal, collection_id)
-        if document_id is not None:
-            await self._rag.get_document(principal, document_id)
 
     async def update(self, principal: Principal, session_id: int, changes: dict[str, Any]) -> SessionView:
         """Rename, or (re)attach a collection or a prompt template (None detaches)."""
         refuse_key(principal)
-        if changes.get("collection_id") is not None:
-            await self._rag.get_collection(principal, changes["collection_id"])
         async with self._db.transaction() as session:
+            if changes.get("collection_id") is not None:
+                await readable_collection(session, principal, changes["collection_id"])
             chat = await owned_session(session, principal, session_id)
             if changes.get("prompt_template_id") is not None:
                 await self._template(session, principal, changes["prompt_template_id"])
@@ -188,3 +181,13 @@ def message_view(message: ChatMessage, references: int) -> MessageView:
         message.created,
         references,
     )
+
+
+async def _check_scope(
+    session: AsyncSession, principal: Principal, collection_id: int | None, document_id: int | None
+) -> None:
+    """404 unless the caller may read the collection and the document a listing is limited to."""
+    if collection_id is not None:
+        await readable_collection(session, principal, collection_id)
+    if document_id is not None:
+        await accessible_document(session, principal, document_id)

@@ -13,6 +13,7 @@ from lockgate.identity.repository import get_user_by_email
 from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
+from lockgate.rag.access import writable_collection
 
 PROMPT_FIELDS = (
     "system_prompt",
@@ -144,11 +145,10 @@ class TemplateService:
     async def set_for_collection(
         self, principal: Principal, collection_id: int, template_id: int | None
     ) -> None:
-        """Attach (or detach) a template to a collection the caller owns."""
+        """Attach (or detach) a template to a collection the caller may change (the master: any it
+        can read): 404 when unreadable, 403 when only readable."""
         async with self._db.transaction() as session:
-            collection = await repository.collection(session, collection_id)
-            if collection is None or (collection.owner_id != principal.user_id and not principal.is_master):
-                raise NotFound(f"Collection {collection_id} not found.")
+            collection = await writable_collection(session, principal, collection_id, master=True)
             if template_id is not None:
                 await self._visible(session, principal, template_id)
             collection.prompt_template_id = template_id

@@ -63,7 +63,7 @@ class ChunkReads:
         """(the document, its chunks' text in order), of a document the caller can read (for a
         collection key: in its collection)."""
         async with self._db.transaction() as session:
-            copies = [d for d, _ in await repo.copies(session, principal.user_id, root)]
+            copies = [d for d, _, _ in await repo.copies(session, principal.user_id, root)]
             if principal.collection_id is not None:
                 copies = [d for d in copies if d.collection_id == principal.collection_id]
             if not copies:

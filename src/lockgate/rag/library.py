@@ -16,6 +16,7 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import library_repository as repo
+from lockgate.rag.access import readable_collection, writable_collection
 from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, Tag
 from lockgate.rag.repository import bump_vectors
 from lockgate.rag.service import RagService
@@ -36,6 +37,7 @@ class CollectionInfo:
 class DocumentInfo:
     document: Document
     owner: str
+    writable: bool = False  # the caller may change it (set where the library decides on changes)
 
     @property
     def public_id(self) -> int:
@@ -89,7 +91,7 @@ class Library:
 
     async def info(self, principal: Principal, collection_id: int) -> CollectionInfo:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
         return (await self._infos(rows))[0]
 
@@ -108,7 +110,7 @@ class Library:
         self, principal: Principal, collection_id: int, changes: dict[str, Any]
     ) -> CollectionInfo:
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             for field in ("name", "description"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
@@ -121,7 +123,7 @@ class Library:
 
     async def settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            stored = (await self._rag.readable(session, principal, collection_id)).settings or {}
+            stored = (await readable_collection(session, principal, collection_id)).settings or {}
         return {k: v for k, v in stored.items() if k != "search"}  # Lockgate's own, set on /v1/collections
 
     async def put_settings(self, principal: Principal, collection_id: int, settings: dict[str, Any]) -> None:
@@ -130,33 +132,33 @@ class Library:
             if value is not None and (value < 0 or (field == "max_tokens_per_chunk" and value < 1)):
                 raise InvalidRequest(f"{field}: must be a positive number.", param=field)
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             kept = {k: v for k, v in (collection.settings or {}).items() if k in ("rag_type", "search")}
             collection.settings = {**kept, **settings}
 
     async def chat_settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag.readable(session, principal, collection_id)).chat_settings or {})
+            return dict((await readable_collection(session, principal, collection_id)).chat_settings or {})
 
     async def put_chat_settings(
         self, principal: Principal, collection_id: int, values: dict[str, Any]
     ) -> None:
         """Replace the collection's chat settings (owner only)."""
         async with self._db.transaction() as session:
-            (await self._rag.writable(session, principal, collection_id)).chat_settings = values
+            (await writable_collection(session, principal, collection_id)).chat_settings = values
 
     async def metadata(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag.readable(session, principal, collection_id)).metadata_ or {})
+            return dict((await readable_collection(session, principal, collection_id)).metadata_ or {})
 
     async def put_metadata(self, principal: Principal, collection_id: int, values: dict[str, Any]) -> None:
         """Replace the collection's metadata (owner only)."""
         async with self._db.transaction() as session:
-            (await self._rag.writable(session, principal, collection_id)).metadata_ = values
+            (await writable_collection(session, principal, collection_id)).metadata_ = values
 
     async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             stored = await repo.questions(session, collection_id)
         found = [q for questions in stored for q in questions or [] if isinstance(q, str)]
         return found[:limit]
@@ -166,13 +168,13 @@ class Library:
     async def permissions(self, principal: Principal, collection_id: int) -> list[str]:
         """The owner's username, then those the collection is shared with."""
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
             return [rows[0][4], *await repo.shares(session, collection_id)]
 
     async def share(self, principal: Principal, collection_id: int, username: str) -> None:
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             user = await get_user_by_email(session, username)
             if user is None:
                 raise NotFound(f"User {username} not found.", param="username")
@@ -185,7 +187,7 @@ class Library:
     async def unshare(self, principal: Principal, collection_id: int, username: str | None) -> None:
         """Unshare with one user, or with everyone when `username` is None."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             user_id = None
             if username is not None:
                 user = await get_user_by_email(session, username)
@@ -201,7 +203,7 @@ class Library:
     ) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag.readable(session, principal, collection_id)
+                await readable_collection(session, principal, collection_id)
             rows = await repo.documents(session, principal.user_id, page, collection_id, mine_only)
         return [DocumentInfo(d, owner) for d, owner in rows]
 
@@ -210,14 +212,14 @@ class Library:
     ) -> int:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag.readable(session, principal, collection_id)
+                await readable_collection(session, principal, collection_id)
             return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
 
     async def _copies(self, session, principal: Principal, root: int) -> list[DocumentInfo]:
-        rows = await repo.copies(session, principal.user_id, root)
+        rows = await repo.copies(session, principal.user_id, root, principal.is_master)
         if not rows:
             raise NotFound(f"Document {root} not found.")
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [DocumentInfo(d, owner, writable) for d, owner, writable in rows]
 
     async def document(self, principal: Principal, root: int) -> DocumentInfo:
         """A document the caller can read (a collection key: its copy in the key's collection)."""
@@ -230,7 +232,7 @@ class Library:
         return copies[0]
 
     def _writable_copies(self, principal: Principal, copies: list[DocumentInfo], root: int) -> list[Document]:
-        mine = [c.document for c in copies if c.owner == principal.email or principal.is_master]
+        mine = [c.document for c in copies if c.writable]
         if not mine:
             raise PermissionDenied(f"Document {root} is not yours: it is read-only for you.")
         return mine
@@ -266,7 +268,7 @@ class Library:
     async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
         """Put a document you can read into a collection of yours: a copy of its row and chunks."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             source = (await self._copies(session, principal, root))[0].document
             if await repo.copy_in(session, collection_id, root):
                 return  # already there
@@ -314,7 +316,7 @@ class Library:
 
     async def remove_document(self, principal: Principal, collection_id: int, root: int) -> None:
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             copy = await repo.copy_in(session, collection_id, root)
             if copy is None:
                 raise NotFound(f"Document {root} not found in collection {collection_id}.")
@@ -380,7 +382,7 @@ class Library:
 
     async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]
             ids = [t.id for t in found if t is not None]
             rows = await repo.tagged_documents(session, principal.user_id, ids, collection_id) if ids else []

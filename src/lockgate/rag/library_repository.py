@@ -1,5 +1,5 @@
 """The SQL of the document library: collection summaries, shares, documents that live in several
-collections (copies keep their `origin_id`), tags and uploads. Access is always `repository.readable`."""
+collections (copies keep their `origin_id`), tags and uploads. Access is always `access.readable`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import User
 from lockgate.kit.pagination import Page, paginate
+from lockgate.rag.access import readable, writable
 from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag, Upload
-from lockgate.rag.repository import readable
 
 ROOT = func.coalesce(Document.origin_id, Document.id)
 """The public id of a document: the id of the document a copy came from, else its own."""
@@ -139,10 +139,14 @@ async def count_documents(
     return await session.scalar(stmt) or 0
 
 
-async def copies(session: AsyncSession, user_id: int, root: int) -> list[tuple[Document, str]]:
-    """Every readable row of one public document, oldest first, with its collection owner's email."""
-    stmt = _document_rows(user_id).where(ROOT == root).order_by(Document.id)
-    return [(row[0], row[1]) for row in await session.execute(stmt)]
+async def copies(
+    session: AsyncSession, user_id: int, root: int, master: bool = False
+) -> list[tuple[Document, str, bool]]:
+    """Every readable row of one public document, oldest first, with its collection owner's email and
+    whether the user may change it (`access.writable`)."""
+    stmt = _document_rows(user_id).add_columns(writable(user_id, master))
+    stmt = stmt.where(ROOT == root).order_by(Document.id)
+    return [(row[0], row[1], bool(row[2])) for row in await session.execute(stmt)]
 
 
 async def copy_in(session: AsyncSession, collection_id: int, root: int) -> Document | None:

@@ -22,6 +22,7 @@ from lockgate.jobs.service import JobService
 from lockgate.jobs.worker import JobRun
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository
+from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.models import Document, Upload
 from lockgate.rag.service import RagService
@@ -64,7 +65,7 @@ class Uploads:
                 upload = await session.get(Upload, upload_id)
                 if upload is None or upload.owner_id != principal.user_id:
                     raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             settings = dict(collection.settings or {})
         payload = IngestPayload(
             endpoint=ctx.endpoint,
@@ -92,7 +93,7 @@ class Uploads:
         """Queue one file (name, content type, bytes) as a document of the collection (POST
         /v1/documents?async=true): kept as an upload until its job writes the document."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, ctx.principal, collection_id)
+            await writable_collection(session, ctx.principal, collection_id)
         upload_id = await self.save(ctx.principal, *file)
         payload = IngestPayload(
             endpoint=ctx.endpoint,
