@@ -70,7 +70,7 @@ async def session_counts(session: AsyncSession, collection_ids: list[int]) -> di
         .where(ChatSession.collection_id.in_(collection_ids))
         .group_by(ChatSession.collection_id)
     )
-    return {collection_id: int(n) for collection_id, n in rows}
+    return {collection_id: int(n) for collection_id, n in rows if collection_id is not None}
 
 
 async def latest_messages(session: AsyncSession, session_ids: list[int]) -> dict[int, str]:
