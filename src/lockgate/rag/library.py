@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from lockgate.identity.repository import get_user_by_email
@@ -17,31 +18,19 @@ from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import library_repository as repo
 from lockgate.rag.access import readable_collection, writable_collection
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, Tag
+from lockgate.rag.models import Chunk, CollectionShare, Document, Tag
 from lockgate.rag.repository import bump_vectors
+from lockgate.rag.schemas import CollectionInfo, CollectionView, DocumentInfo, DocumentView, TagView
 from lockgate.rag.service import RagService
 
 
 @dataclass(frozen=True, slots=True)
-class CollectionInfo:
-    collection: Collection
-    document_count: int
-    document_size: int
-    share_count: int
-    owner: str  # the owner's email (h2oGPTe's username)
-    sessions: int
-    embedding_model: str = ""
+class _Copy:
+    """One readable row of a document (the library changes these rows, so they stay ORM rows inside)."""
 
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
     document: Document
     owner: str
-    writable: bool = False  # the caller may change it (set where the library decides on changes)
-
-    @property
-    def public_id(self) -> int:
-        return self.document.origin_id or self.document.id
+    writable: bool
 
 
 SessionCounts = Callable[[list[int]], Awaitable[dict[int, int]]]
@@ -68,7 +57,7 @@ class Library:
         sessions = await self._session_counts([row[0].id for row in rows])
         return [
             CollectionInfo(
-                row[0],
+                CollectionView.of(row[0]),
                 int(row[1]),
                 int(row[2]),
                 int(row[3]),
@@ -205,7 +194,7 @@ class Library:
             if collection_id is not None:
                 await readable_collection(session, principal, collection_id)
             rows = await repo.documents(session, principal.user_id, page, collection_id, mine_only)
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [DocumentInfo(DocumentView.of(d), owner) for d, owner in rows]
 
     async def count_documents(
         self, principal: Principal, collection_id: int | None, mine_only: bool = False
@@ -215,23 +204,26 @@ class Library:
                 await readable_collection(session, principal, collection_id)
             return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
 
-    async def _copies(self, session, principal: Principal, root: int) -> list[DocumentInfo]:
+    @staticmethod
+    async def _copies(session: AsyncSession, principal: Principal, root: int) -> list[_Copy]:
         rows = await repo.copies(session, principal.user_id, root, principal.is_master)
         if not rows:
             raise NotFound(f"Document {root} not found.")
-        return [DocumentInfo(d, owner, writable) for d, owner, writable in rows]
+        return [_Copy(d, owner, writable) for d, owner, writable in rows]
 
     async def document(self, principal: Principal, root: int) -> DocumentInfo:
-        """A document the caller can read (a collection key: its copy in the key's collection)."""
+        """The oldest copy of a document the caller can read (a collection key: its copy in the key's
+        collection)."""
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
         if principal.collection_id is not None:
             copies = [c for c in copies if c.document.collection_id == principal.collection_id]
             if not copies:
                 raise NotFound(f"Document {root} not found.")
-        return copies[0]
+        return DocumentInfo(DocumentView.of(copies[0].document), copies[0].owner)
 
-    def _writable_copies(self, principal: Principal, copies: list[DocumentInfo], root: int) -> list[Document]:
+    @staticmethod
+    def _writable_copies(copies: list[_Copy], root: int) -> list[Document]:
         mine = [c.document for c in copies if c.writable]
         if not mine:
             raise PermissionDenied(f"Document {root} is not yours: it is read-only for you.")
@@ -242,7 +234,7 @@ class Library:
     ) -> DocumentInfo:
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
-            for document in self._writable_copies(principal, copies, root):
+            for document in self._writable_copies(copies, root):
                 if name is not None:
                     document.name = name
                 if uri is not None:
@@ -253,7 +245,7 @@ class Library:
         """Delete the document from every collection of yours that holds it."""
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
-            for document in self._writable_copies(principal, copies, root):
+            for document in self._writable_copies(copies, root):
                 await bump_vectors(session, document.collection_id)
                 await session.delete(document)
 
@@ -325,7 +317,7 @@ class Library:
 
     # -- tags (each user has their own) -------------------------------------------------------------
 
-    async def create_tag(self, principal: Principal, name: str) -> Tag:
+    async def create_tag(self, principal: Principal, name: str) -> TagView:
         if not name.strip():
             raise InvalidRequest("name: must not be empty.", param="name")
         async with self._db.transaction() as session:
@@ -334,11 +326,11 @@ class Library:
             tag = Tag(owner_id=principal.user_id, name=name)
             session.add(tag)
             await _flush(session, f"Tag {name} already exists.")
-            return tag
+            return TagView.of(tag)
 
-    async def tags(self, principal: Principal, linked_only: bool) -> list[Tag]:
+    async def tags(self, principal: Principal, linked_only: bool) -> list[TagView]:
         async with self._db.transaction() as session:
-            return await repo.tags(session, principal.user_id, linked_only)
+            return [TagView.of(t) for t in await repo.tags(session, principal.user_id, linked_only)]
 
     async def _tag(self, session, principal: Principal, name: str) -> Tag:
         tag = await repo.tag_by_name(session, principal.user_id, name)
@@ -346,19 +338,19 @@ class Library:
             raise NotFound(f"Tag {name} not found.")
         return tag
 
-    async def tag(self, principal: Principal, name: str) -> Tag:
+    async def tag(self, principal: Principal, name: str) -> TagView:
         async with self._db.transaction() as session:
-            return await self._tag(session, principal, name)
+            return TagView.of(await self._tag(session, principal, name))
 
-    async def update_tag(self, principal: Principal, name: str, changes: dict[str, Any]) -> Tag:
+    async def update_tag(self, principal: Principal, name: str, changes: dict[str, Any]) -> TagView:
         async with self._db.transaction() as session:
             tag = await self._tag(session, principal, name)
             for field in ("description", "format"):
                 if field in changes:
                     setattr(tag, field, changes[field])
-            return tag
+            return TagView.of(tag)
 
-    async def tag_document(self, principal: Principal, root: int, name: str) -> Tag:
+    async def tag_document(self, principal: Principal, root: int, name: str) -> TagView:
         """Tag every copy you can read of a document (created if you have no tag of that name)."""
         if not name.strip():
             raise InvalidRequest("name: must not be empty.", param="name")
@@ -371,14 +363,14 @@ class Library:
                 await _flush(session, f"Tag {name} is being created already: try again.")
             await repo.tag_documents(session, tag.id, [c.document.id for c in copies])
             await _flush(session, f"Document is being tagged {name} by another request: try again.")
-            return tag
+            return TagView.of(tag)
 
-    async def untag_document(self, principal: Principal, root: int, name: str) -> Tag:
+    async def untag_document(self, principal: Principal, root: int, name: str) -> TagView:
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
             tag = await self._tag(session, principal, name)
             await repo.untag_documents(session, tag.id, [c.document.id for c in copies])
-            return tag
+            return TagView.of(tag)
 
     async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
@@ -386,4 +378,4 @@ class Library:
             found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]
             ids = [t.id for t in found if t is not None]
             rows = await repo.tagged_documents(session, principal.user_id, ids, collection_id) if ids else []
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [DocumentInfo(DocumentView.of(d), owner) for d, owner in rows]

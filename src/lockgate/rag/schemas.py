@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lockgate.rag.models import Collection, Document, Tag
+
 
 @dataclass(frozen=True, slots=True)
 class SearchScope:
@@ -19,3 +21,103 @@ class SearchScope:
     @property
     def filtered(self) -> bool:
         return bool(self.document_ids or self.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionView:
+    id: int
+    name: str
+    description: str | None
+    visibility: str  # private | public
+    owner_id: int
+    settings: dict[str, Any]  # search defaults ("search") and h2oGPTe's ingestion and rag settings
+    prompt_template_id: int | None
+    created: int  # unix seconds
+    updated: int
+
+    @classmethod
+    def of(cls, row: Collection) -> CollectionView:
+        return cls(
+            row.id,
+            row.name,
+            row.description,
+            row.visibility,
+            row.owner_id,
+            dict(row.settings or {}),
+            row.prompt_template_id,
+            row.created,
+            row.updated,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    id: int
+    collection_id: int
+    name: str
+    chunks: int
+    origin_id: int | None  # a copy's original (h2oGPTe: one document in several collections)
+    content_type: str | None
+    size: int  # bytes uploaded
+    pages: int
+    summary: str | None
+    metadata: dict[str, Any]
+    created: int  # unix seconds
+    updated: int
+
+    @property
+    def public_id(self) -> int:
+        """The id the h2oGPTe surface shows: the original's for a copy."""
+        return self.origin_id or self.id
+
+    @classmethod
+    def of(cls, row: Document) -> DocumentView:
+        return cls(
+            row.id,
+            row.collection_id,
+            row.name,
+            row.chunks,
+            row.origin_id,
+            row.content_type,
+            row.size or 0,
+            row.pages or 0,
+            row.summary,
+            dict(row.metadata_ or {}),
+            row.created,
+            row.updated or row.created,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    """A collection as the h2oGPTe library summarises it."""
+
+    collection: CollectionView
+    document_count: int
+    document_size: int
+    share_count: int
+    owner: str  # the owner's email (h2oGPTe's username)
+    sessions: int
+    embedding_model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    document: DocumentView
+    owner: str  # the collection owner's email
+
+    @property
+    def public_id(self) -> int:
+        return self.document.public_id
+
+
+@dataclass(frozen=True, slots=True)
+class TagView:
+    id: int
+    name: str
+    description: str | None
+    format: str | None
+
+    @classmethod
+    def of(cls, row: Tag) -> TagView:
+        return cls(row.id, row.name, row.description, row.format)

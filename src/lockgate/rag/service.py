@@ -24,6 +24,7 @@ from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.parsing import parse
 from lockgate.rag.retrieval import Retriever
+from lockgate.rag.schemas import CollectionView, DocumentView
 from lockgate.rag.search import to_blob
 from lockgate.rag.tokens import counter_for
 from lockgate.rag.views import ChunkView, chunk_view
@@ -144,14 +145,17 @@ class RagService:
 
     async def list_collections(
         self, principal: Principal, page: Page, name: str | None = None, visibility: str | None = None
-    ) -> list[tuple[Collection, int]]:
+    ) -> list[tuple[CollectionView, int]]:
+        """Readable collections, each with its number of documents."""
         async with self._db.transaction() as session:
-            return await repository.list_collections(session, principal.user_id, page, name, visibility)
+            rows = await repository.list_collections(session, principal.user_id, page, name, visibility)
+            return [(CollectionView.of(c), n) for c, n in rows]
 
-    async def get_collection(self, principal: Principal, collection_id: int) -> tuple[Collection, int]:
+    async def get_collection(self, principal: Principal, collection_id: int) -> tuple[CollectionView, int]:
+        """The collection (404 unless readable) and its number of documents."""
         async with self._db.transaction() as session:
             collection = await self._readable(session, principal, collection_id)
-            return collection, await repository.count_documents(session, collection.id)
+            return CollectionView.of(collection), await repository.count_documents(session, collection.id)
 
     async def update_collection(
         self, principal: Principal, collection_id: int, changes: dict[str, Any]
@@ -248,11 +252,12 @@ class RagService:
 
     async def list_documents(
         self, principal: Principal, page: Page, collection_id: int | None, name: str | None
-    ) -> list[Document]:
+    ) -> list[DocumentView]:
         async with self._db.transaction() as session:
             if collection_id is not None:
                 await self._readable(session, principal, collection_id)
-            return await repository.list_documents(session, principal.user_id, page, collection_id, name)
+            rows = await repository.list_documents(session, principal.user_id, page, collection_id, name)
+            return [DocumentView.of(d) for d in rows]
 
     async def _document(
         self, session, principal: Principal, document_id: int, write: bool = False
@@ -267,9 +272,9 @@ class RagService:
             raise NotFound(f"Document {document_id} not found.") from exc
         return document
 
-    async def get_document(self, principal: Principal, document_id: int) -> Document:
+    async def get_document(self, principal: Principal, document_id: int) -> DocumentView:
         async with self._db.transaction() as session:
-            return await self._document(session, principal, document_id)
+            return DocumentView.of(await self._document(session, principal, document_id))
 
     async def delete_document(self, principal: Principal, document_id: int) -> None:
         async with self._db.transaction() as session:
