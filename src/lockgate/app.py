@@ -78,8 +78,11 @@ from lockgate.ops.tracing import Tracing, build_tracing
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.chunk_store import chunk_store_for
+from lockgate.rag.embedding import Embedder
 from lockgate.rag.evaluation import Evaluator
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
+from lockgate.rag.retrieval import Retriever
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
 from lockgate.responses.service import ResponsesService
@@ -155,7 +158,10 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         gateway.models_health,
         limiter.ping if isinstance(limiter, RedisLimiter) else None,
     )
-    rag = RagService(db, gateway, chunk_store_for(db), settings.rag_embedding_model)
+    store = chunk_store_for(db)
+    embedder = Embedder(gateway, store, settings.rag_embedding_model)
+    rag = RagService(db, store, embedder, Retriever(db, gateway, store, embedder.embeddings))
+    ingestion = Ingestion(db, gateway, embedder, store)
     conversations = ConversationService(db)
     jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
@@ -183,8 +189,9 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         rag=rag,
         grounded_chat=GroundedChat(rag, gateway),
         evaluator=Evaluator(db, rag),
-        library=Library(db, rag, conversations.session_counts),
-        uploads=Uploads(db, rag, gateway, jobs),
+        library=Library(db, rag, store, conversations.session_counts),
+        ingestion=ingestion,
+        uploads=Uploads(db, ingestion, gateway, jobs),
         jobs=jobs,
         conversations=conversations,
         completions=CompletionService(db, rag, gateway),

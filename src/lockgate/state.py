@@ -23,6 +23,7 @@ from lockgate.ops.readiness import ReadinessService
 from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
@@ -44,6 +45,7 @@ class AppState:
     grounded_chat: GroundedChat
     evaluator: Evaluator
     library: Library
+    ingestion: Ingestion
     uploads: Uploads
     jobs: JobService
     conversations: ConversationService

@@ -9,6 +9,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database, is_sqlite
+from lockgate.rag import repository
 from lockgate.rag.models import Chunk
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.store_postgres import PostgresChunkStore
@@ -35,3 +36,13 @@ def chunk_store_for(db: Database) -> ChunkStore:
     """The store of the database `db` runs on; `build_state` injects it into the services that index or
     rank chunks."""
     return SqliteChunkStore(db) if is_sqlite(db.url) else PostgresChunkStore(db)
+
+
+async def write_chunks(store: ChunkStore, session: AsyncSession, rows: list[Chunk]) -> None:
+    """Chunks and their index entries, in the caller's transaction (which also moves each collection's
+    vectors version, so every replica's vector cache reloads)."""
+    for collection_id in {row.collection_id for row in rows}:
+        await repository.bump_vectors(session, collection_id)
+    session.add_all(rows)
+    await session.flush()
+    await store.index(session, rows)

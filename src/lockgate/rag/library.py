@@ -18,6 +18,7 @@ from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import library_repository as repo
 from lockgate.rag.access import readable_collection, writable_collection
+from lockgate.rag.chunk_store import ChunkStore, write_chunks
 from lockgate.rag.models import Chunk, CollectionShare, Document, Tag
 from lockgate.rag.repository import bump_vectors
 from lockgate.rag.schemas import CollectionInfo, CollectionView, DocumentInfo, DocumentView, TagView
@@ -47,9 +48,10 @@ async def _flush(session, conflict: str) -> None:
 
 
 class Library:
-    def __init__(self, db: Database, rag: RagService, session_counts: SessionCounts):
+    def __init__(self, db: Database, rag: RagService, store: ChunkStore, session_counts: SessionCounts):
         self._db = db
         self._rag = rag
+        self._store = store
         self._session_counts = session_counts
 
     async def _infos(self, rows: list[tuple]) -> list[CollectionInfo]:
@@ -302,7 +304,7 @@ class Library:
                 for c in await repo.chunks_of(session, source.id)
             ]
             if rows:
-                await self._rag.store_chunks(session, rows)
+                await write_chunks(self._store, session, rows)
             for tag_id in await repo.tag_ids_of(session, source.id):
                 await repo.tag_documents(session, tag_id, [copy.id])
 

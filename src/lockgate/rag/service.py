@@ -1,32 +1,24 @@
-"""Rules of RAG: who may read and write which collection, ingestion (parse → chunk → embed → one
-transaction), chunks, and search. Every read is ANDed with the caller's access."""
+"""Collections, documents and chunks as OpenGateLLM models them (create, list, read, change, delete),
+and the entry to search. Every read and write goes through the access rule (`rag/access.py`); turning a
+file into a document is `ingestion`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, NotFound, PermissionDenied, ServiceUnavailable
-from lockgate.gateway.service import GatewayService
+from lockgate.errors import AppError, NotFound, PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
-from lockgate.inference.ocr import OcrEngine
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import ChunkStore
-from lockgate.rag.chunking import ChunkingOptions, split
+from lockgate.rag.chunk_store import ChunkStore, write_chunks
+from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
-from lockgate.rag.parsing import Page as ParsedPage
-from lockgate.rag.parsing import parse
 from lockgate.rag.retrieval import Retriever
 from lockgate.rag.schemas import CollectionView, DocumentView
 from lockgate.rag.search import to_blob
-from lockgate.rag.tokens import counter_for
 from lockgate.rag.views import ChunkView, chunk_view
 
 EMBED_BATCH = 64
@@ -45,38 +37,13 @@ def _page(metadata: dict[str, Any] | None) -> int | None:
 
 
 class RagService:
-    def __init__(self, db: Database, gateway: GatewayService, store: ChunkStore, embedding_model: str):
+    def __init__(self, db: Database, store: ChunkStore, embedder: Embedder, retriever: Retriever):
         self._db = db
-        self._gateway = gateway
-        self.embedding_model = embedding_model
         self._store = store
-        self.retriever = Retriever(db, gateway, self._store, self._embeddings)
-        self.search = self.retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
-
-    def _ocr(self) -> Callable[[bytes], str] | None:
-        """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
-        engines = self._gateway.registry.engines
-        engine = next(
-            (e for e in (engines.engines.values() if engines else ()) if isinstance(e, OcrEngine)), None
-        )
-        if engine is None:
-            return None
-
-        async def read(image: bytes) -> str:
-            return "\n".join(page.markdown for page in await engine.recognize(image))
-
-        return lambda image: anyio.from_thread.run(read, image)
-
-    async def parse_pages(
-        self, filename: str, content_type: str | None, data: bytes, pages: set[int] | None, force_ocr: bool
-    ) -> list[ParsedPage]:
-        """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always)."""
-        ocr = self._ocr()
-        if force_ocr and ocr is None:
-            raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
-        return await anyio.to_thread.run_sync(
-            lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=force_ocr, pages=pages)
-        )
+        self._embedder = embedder
+        self.embedding_model = embedder.model
+        self.retriever = retriever
+        self.search = retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
 
     # -- access ------------------------------------------------------------------------------------
 
@@ -188,60 +155,6 @@ class RagService:
 
     # -- documents ---------------------------------------------------------------------------------
 
-    async def ingest(
-        self,
-        ctx: CallContext,
-        collection_id: int,
-        filename: str,
-        content_type: str | None,
-        data: bytes,
-        name: str | None,
-        options: ChunkingOptions,
-        metadata: dict[str, Any],
-        on_written: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
-    ) -> int:
-        """Parse, chunk and embed off the event loop, then write the document and every chunk in one
-        transaction: a failure anywhere leaves nothing behind. `on_written(session, document_id)` runs
-        inside that transaction (a job records its progress with the document, jobs/worker.py)."""
-        async with self._db.transaction() as session:
-            await self._writable(session, ctx.principal, collection_id)
-        ocr = self._ocr()
-        pages = await anyio.to_thread.run_sync(lambda: parse(filename, content_type, data, ocr=ocr))
-        counter = counter_for(self._gateway, self.embedding_model)
-        pieces = await anyio.to_thread.run_sync(split, pages, options, counter)
-        # The same content twice makes two documents, as in OpenGateLLM.
-        vectors = await self._embed(ctx, [content for content, _ in pieces])
-        async with self._db.transaction() as session:
-            await self._writable(session, ctx.principal, collection_id)  # still yours, still there
-            document = Document(
-                collection_id=collection_id,
-                name=name or filename or "document",
-                chunks=len(pieces),
-                next_chunk=len(pieces),
-                content_type=content_type,
-                size=len(data),
-                pages=len(pages),
-                metadata_=metadata,
-            )
-            session.add(document)
-            await session.flush()
-            rows = [
-                Chunk(
-                    document_id=document.id,
-                    collection_id=collection_id,
-                    position=position,
-                    content=content,
-                    metadata_=dict(metadata),
-                    page=page,
-                    embedding=to_blob(vector),
-                )
-                for position, ((content, page), vector) in enumerate(zip(pieces, vectors, strict=True))
-            ]
-            await self.store_chunks(session, rows)
-            if on_written is not None:
-                await on_written(session, document.id)
-            return document.id
-
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
         async with self._db.transaction() as session:
             await self._writable(session, principal, collection_id)
@@ -288,7 +201,7 @@ class RagService:
         """Append chunks; returns their numbers within the document (from 0, continuing, never reused)."""
         async with self._db.transaction() as session:
             await self._document(session, ctx.principal, document_id, write=True)
-        vectors = await self._embed(ctx, [c["content"] for c in chunks])
+        vectors = await self._embedder.embed(ctx, [c["content"] for c in chunks])
         async with self._db.transaction() as session:
             document = await self._document(session, ctx.principal, document_id, write=True)
             start = await repository.take_chunk_numbers(session, document_id, len(chunks))
@@ -304,7 +217,7 @@ class RagService:
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
             ]
-            await self.store_chunks(session, rows)
+            await write_chunks(self._store, session, rows)
             document.chunks += len(rows)
             return [r.position for r in rows]
 
@@ -342,32 +255,3 @@ class RagService:
             return {}
         async with self._db.transaction() as session:
             return await repository.document_names(session, document_ids)
-
-    async def store_chunks(self, session, rows: list[Chunk]) -> None:
-        """Chunks and their index entries, in the caller's transaction (which also moves the collection's
-        vectors version, so every replica's vector cache reloads)."""
-        for collection_id in {row.collection_id for row in rows}:
-            await repository.bump_vectors(session, collection_id)
-        session.add_all(rows)
-        await session.flush()
-        await self._store.index(session, rows)
-
-    async def _embeddings(self, ctx: CallContext, texts: list[str]) -> dict[str, Any]:
-        try:
-            return await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": texts})
-        except NotFound as exc:  # a server setting names a model nobody serves: not the caller's fault
-            raise ServiceUnavailable(
-                f"RAG is misconfigured on this server: its embedding model '{self.embedding_model}' "
-                "(setting rag_embedding_model) is not served.",
-                retry_after=60,
-            ) from exc
-
-    async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch_ctx = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per call
-            answer = await self._embeddings(batch_ctx, texts[start : start + EMBED_BATCH])
-            vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
-        if vectors:
-            await self._store.prepare(len(vectors[0]))
-        return vectors

@@ -24,8 +24,8 @@ from lockgate.kit.db import Database
 from lockgate.rag import library_repository
 from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.models import Document, Upload
-from lockgate.rag.service import RagService
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -40,10 +40,10 @@ class IngestOptions:
 
 
 class Uploads:
-    def __init__(self, db: Database, rag: RagService, gateway: GatewayService, jobs: JobService):
+    def __init__(self, db: Database, ingestion: Ingestion, gateway: GatewayService, jobs: JobService):
         self._db = db
         self._jobs = jobs
-        self._rag = rag
+        self._ingestion = ingestion
         self._gateway = gateway
 
     async def save(self, principal: Principal, name: str, content_type: str | None, data: bytes) -> int:
@@ -132,7 +132,7 @@ class Uploads:
                 await run.advance(done, session)
 
             try:
-                document_id = await self._rag.ingest(
+                document_id = await self._ingestion.ingest(
                     ctx,
                     job.collection_id,
                     filename,

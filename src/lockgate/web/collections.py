@@ -80,7 +80,7 @@ async def upload(
     data = await read_upload(file, state.settings.max_upload_bytes)
     ctx = CallContext(principal, "/ui/collections/documents", "POST")
     name = file.filename or "document"
-    document_id = await state.rag.ingest(
+    document_id = await state.ingestion.ingest(
         ctx, collection_id, name, file.content_type, data, name, ChunkingOptions(), {}
     )
     document = await state.rag.get_document(principal, document_id)

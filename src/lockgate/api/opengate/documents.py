@@ -112,7 +112,7 @@ async def create_document(
         job = await state.uploads.ingest_document(ctx, target, upload, name, options, document_metadata)
         response.status_code = 202
         return job_out(job)
-    document_id = await state.rag.ingest(
+    document_id = await state.ingestion.ingest(
         ctx, target, filename, file.content_type, data, name, options, document_metadata
     )
     return CreatedId(id=document_id)
