@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, NotFound, PermissionDenied
+from lockgate.errors import NotFound, PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
@@ -20,13 +20,6 @@ from lockgate.rag.retrieval import Retriever
 from lockgate.rag.schemas import CollectionView, DocumentView
 from lockgate.rag.search import to_blob
 from lockgate.rag.views import ChunkView, chunk_view
-
-EMBED_BATCH = 64
-
-
-class NotAvailable(AppError):
-    status_code = 501
-    code = "not_implemented"
 
 
 def _page(metadata: dict[str, Any] | None) -> int | None:
