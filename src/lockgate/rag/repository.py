@@ -9,27 +9,8 @@ from sqlalchemy import String, and_, cast, false, func, or_, select, true, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page, paginate
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document
-
-
-def readable(owner_id: int) -> Any:
-    """The access rule every read is ANDed with: your collections, public ones, and those shared with you."""
-    shared = select(CollectionShare.collection_id).where(CollectionShare.user_id == owner_id)
-    return or_(Collection.owner_id == owner_id, Collection.visibility == "public", Collection.id.in_(shared))
-
-
-async def is_shared(session: AsyncSession, collection_id: int, user_id: int) -> bool:
-    stmt = select(CollectionShare.user_id).where(
-        CollectionShare.collection_id == collection_id, CollectionShare.user_id == user_id
-    )
-    return await session.scalar(stmt) is not None
-
-
-async def readable_collection_ids(session: AsyncSession, user_id: int, wanted: list[int] | None) -> list[int]:
-    stmt = select(Collection.id).where(readable(user_id))
-    if wanted:
-        stmt = stmt.where(Collection.id.in_(wanted))
-    return list((await session.scalars(stmt)).all())
+from lockgate.rag.access import readable
+from lockgate.rag.models import Chunk, Collection, Document
 
 
 async def bump_vectors(session: AsyncSession, collection_id: int) -> None:

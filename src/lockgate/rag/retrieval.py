@@ -12,6 +12,7 @@ from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.db import Database
 from lockgate.rag import repository
+from lockgate.rag.access import readable_ids
 from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
@@ -94,7 +95,7 @@ class Retriever:
             "rerank_model": rerank_model,
         }
         async with self._db.transaction() as session:
-            allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
+            allowed = await readable_ids(session, ctx.principal.user_id, collection_ids)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
         missing = [c for c in collection_ids or () if c not in set(allowed)]
         if missing and unreadable_is_missing:

@@ -12,6 +12,7 @@ from lockgate.identity.schemas import Permission, Principal
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
+from lockgate.rag.access import accessible_document, readable_collection, writable_collection
 from lockgate.rag.chunk_store import ChunkStore, write_chunks
 from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
@@ -37,38 +38,6 @@ class RagService:
         self.embedding_model = embedder.model
         self.retriever = retriever
         self.search = retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
-
-    # -- access ------------------------------------------------------------------------------------
-
-    @staticmethod
-    async def _can_read(session, principal: Principal, collection: Collection | None) -> bool:
-        if collection is None:
-            return False
-        if collection.owner_id == principal.user_id or collection.visibility == "public":
-            return True
-        return await repository.is_shared(session, collection.id, principal.user_id)
-
-    async def _readable(self, session, principal: Principal, collection_id: int) -> Collection:
-        collection = await repository.get_collection(session, collection_id)
-        if not await self._can_read(session, principal, collection):
-            raise NotFound(
-                f"Collection {collection_id} not found."
-            )  # another user's private one looks absent
-        return collection
-
-    async def _writable(self, session, principal: Principal, collection_id: int) -> Collection:
-        collection = await self._readable(session, principal, collection_id)
-        if collection.owner_id != principal.user_id:
-            raise PermissionDenied(f"Collection {collection_id} is not yours: it is read-only for you.")
-        return collection
-
-    async def readable(self, session, principal: Principal, collection_id: int) -> Collection:
-        """The collection if the caller may read it (own, public, shared), in the caller's session."""
-        return await self._readable(session, principal, collection_id)
-
-    async def writable(self, session, principal: Principal, collection_id: int) -> Collection:
-        """The collection if the caller owns it: 404 if unreadable, 403 if only readable."""
-        return await self._writable(session, principal, collection_id)
 
     @staticmethod
     def _check_visibility(principal: Principal, visibility: str | None) -> None:
@@ -114,7 +83,7 @@ class RagService:
     async def get_collection(self, principal: Principal, collection_id: int) -> tuple[CollectionView, int]:
         """The collection (404 unless readable) and its number of documents."""
         async with self._db.transaction() as session:
-            collection = await self._readable(session, principal, collection_id)
+            collection = await readable_collection(session, principal, collection_id)
             return CollectionView.of(collection), await repository.count_documents(session, collection.id)
 
     async def update_collection(
@@ -122,7 +91,7 @@ class RagService:
     ) -> None:
         self._check_visibility(principal, changes.get("visibility"))
         async with self._db.transaction() as session:
-            collection = await self._writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             for field in ("name", "description", "visibility"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
@@ -139,7 +108,7 @@ class RagService:
         (OpenGateLLM's answer: it only looks among your own collections)."""
         async with self._db.transaction() as session:
             try:
-                collection = await self._writable(session, principal, collection_id)
+                collection = await writable_collection(session, principal, collection_id)
             except PermissionDenied as exc:
                 if not unowned_as_missing:
                     raise
@@ -150,7 +119,7 @@ class RagService:
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
         async with self._db.transaction() as session:
-            await self._writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             document = Document(collection_id=collection_id, name=name, chunks=0)
             session.add(document)
             await session.flush()
@@ -161,30 +130,17 @@ class RagService:
     ) -> list[DocumentView]:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._readable(session, principal, collection_id)
+                await readable_collection(session, principal, collection_id)
             rows = await repository.list_documents(session, principal.user_id, page, collection_id, name)
             return [DocumentView.of(d) for d in rows]
 
-    async def _document(
-        self, session, principal: Principal, document_id: int, write: bool = False
-    ) -> Document:
-        document = await repository.get_document(session, document_id)
-        if document is None:
-            raise NotFound(f"Document {document_id} not found.")
-        try:
-            check = self._writable if write else self._readable
-            await check(session, principal, document.collection_id)
-        except NotFound as exc:
-            raise NotFound(f"Document {document_id} not found.") from exc
-        return document
-
     async def get_document(self, principal: Principal, document_id: int) -> DocumentView:
         async with self._db.transaction() as session:
-            return DocumentView.of(await self._document(session, principal, document_id))
+            return DocumentView.of(await accessible_document(session, principal, document_id))
 
     async def delete_document(self, principal: Principal, document_id: int) -> None:
         async with self._db.transaction() as session:
-            document = await self._document(session, principal, document_id, write=True)
+            document = await accessible_document(session, principal, document_id, write=True)
             await repository.bump_vectors(session, document.collection_id)
             await session.delete(document)
 
@@ -193,10 +149,10 @@ class RagService:
     async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[dict[str, Any]]) -> list[int]:
         """Append chunks; returns their numbers within the document (from 0, continuing, never reused)."""
         async with self._db.transaction() as session:
-            await self._document(session, ctx.principal, document_id, write=True)
+            await accessible_document(session, ctx.principal, document_id, write=True)
         vectors = await self._embedder.embed(ctx, [c["content"] for c in chunks])
         async with self._db.transaction() as session:
-            document = await self._document(session, ctx.principal, document_id, write=True)
+            document = await accessible_document(session, ctx.principal, document_id, write=True)
             start = await repository.take_chunk_numbers(session, document_id, len(chunks))
             rows = [
                 Chunk(
@@ -218,13 +174,13 @@ class RagService:
         self, principal: Principal, document_id: int, offset: int, limit: int
     ) -> list[ChunkView]:
         async with self._db.transaction() as session:
-            await self._document(session, principal, document_id)
+            await accessible_document(session, principal, document_id)
             return [chunk_view(c) for c in await repository.list_chunks(session, document_id, offset, limit)]
 
     async def _chunk(
         self, session, principal: Principal, document_id: int, chunk_id: int, write: bool
     ) -> Chunk:
-        await self._document(session, principal, document_id, write=write)
+        await accessible_document(session, principal, document_id, write=write)
         chunk = await repository.chunk_at(session, document_id, chunk_id)
         if chunk is None:
             raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
