@@ -51,6 +51,8 @@ from lockgate.api.opengate import jobs as jobs_routes
 from lockgate.config import ModelSettings, Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
+from lockgate.conversations.grounding import Grounding
+from lockgate.conversations.search_chat import GroundedChat
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -75,7 +77,6 @@ from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.ops.readiness import ReadinessService
 from lockgate.ops.tracing import Tracing, build_tracing
-from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.chunk_store import chunk_store_for
 from lockgate.rag.embedding import Embedder
@@ -163,6 +164,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
     rag = RagService(db, store, embedder, Retriever(db, gateway, store, embedder.embeddings))
     ingestion = Ingestion(db, gateway, embedder, store)
     conversations = ConversationService(db)
+    grounding = Grounding(rag, gateway)
     jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
         settings=settings,
@@ -187,14 +189,14 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         accountant=accountant,
         usage_history=UsageHistory(db, recorder),
         rag=rag,
-        grounded_chat=GroundedChat(rag, gateway),
+        grounded_chat=GroundedChat(grounding),
         evaluator=Evaluator(db, rag),
         library=Library(db, rag, store, conversations.session_counts),
         ingestion=ingestion,
         uploads=Uploads(db, ingestion, gateway, jobs),
         jobs=jobs,
         conversations=conversations,
-        completions=CompletionService(db, rag, gateway),
+        completions=CompletionService(db, grounding),
         content=ContentService(gateway),
         chunk_reads=ChunkReads(db, rag),
         templates=TemplateService(db),

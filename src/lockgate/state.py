@@ -9,6 +9,7 @@ from lockgate.accounting.service import Accountant
 from lockgate.config import Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
+from lockgate.conversations.search_chat import GroundedChat
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -20,7 +21,6 @@ from lockgate.jobs.service import JobService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.readiness import ReadinessService
-from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.ingestion import Ingestion

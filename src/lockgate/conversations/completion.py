@@ -18,16 +18,14 @@ from lockgate.accounting.service import CallContext
 from lockgate.conversations import prompts as P
 from lockgate.conversations import repository
 from lockgate.conversations.access import owned_session
+from lockgate.conversations.grounding import Grounding
 from lockgate.conversations.models import ChatMessage, MessageReference
 from lockgate.conversations.schemas import Answer, AnswerRequest, RagType, Reflection, Retrieval, TagFilter
 from lockgate.errors import AppError, UpstreamBadGateway
 from lockgate.gateway.events import ErrorEvent, UsageEvent
-from lockgate.gateway.schemas import Endpoint
-from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
 from lockgate.rag.access import readable_collection
-from lockgate.rag.service import RagService
 
 HISTORY_TURNS = 2
 CUT_SHORT = "The client went away before the answer was complete."
@@ -75,16 +73,9 @@ class Run:
 
 
 class CompletionService:
-    def __init__(self, db: Database, rag: RagService, gateway: GatewayService):
+    def __init__(self, db: Database, grounding: Grounding):
         self._db = db
-        self._rag = rag
-        self._gateway = gateway
-
-    def default_llm(self) -> str:
-        model = self._gateway.registry.default_chat_model()
-        if model is None:
-            raise UpstreamBadGateway("No chat model is configured.")
-        return model
+        self._grounding = grounding  # every search and model call of an answer goes through it
 
     async def complete(
         self,
@@ -101,7 +92,7 @@ class CompletionService:
         went away), the answer is stored with what was streamed and an error, the model calls made so
         far are metered, and the cancellation goes on."""
         turn = await self._begin(ctx, session_id, request)
-        run = Run(request.llm or self.default_llm(), dict(request.llm_args), on_delta=on_delta)
+        run = Run(request.llm or self._grounding.default_model(), dict(request.llm_args), on_delta=on_delta)
         started = time.monotonic()
         try:
             if on_question is not None:
@@ -217,7 +208,7 @@ class CompletionService:
             run.prompts.append(P.render_raw(messages))
         if final and run.on_delta is not None:
             return await self._stream(call, run, body)
-        answer = await self._gateway.generate(call, Endpoint.CHAT, body)
+        answer = await self._grounding.answer(call, body)
         usage = answer.get("usage") or {}
         run.usage["input_tokens"] += int(usage.get("prompt_tokens") or 0)
         run.usage["output_tokens"] += int(usage.get("completion_tokens") or 0)
@@ -227,7 +218,7 @@ class CompletionService:
         """The final answer streamed: each piece goes to `run.on_delta` as it arrives."""
         assert run.on_delta is not None
         parts: list[str] = []
-        async for event in await self._gateway.generate_stream(call, Endpoint.CHAT, {**body, "stream": True}):
+        async for event in await self._grounding.stream(call, body):
             if isinstance(event, ErrorEvent):
                 raise UpstreamBadGateway(event.message)
             if isinstance(event, UsageEvent):
@@ -291,9 +282,8 @@ class CompletionService:
         if turn.document_ids is not None and not turn.document_ids:
             return []  # the tags leave no document
         assert turn.collection_id is not None
-        search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
-        hits, _ = await self._rag.search(
-            search_ctx,
+        hits = await self._grounding.retrieve(
+            ctx,
             query,
             "semantic" if retrieval.min_score is not None else "hybrid",
             [turn.collection_id],
@@ -408,7 +398,7 @@ class CompletionService:
             return list(prompts["default_sample_questions"])[:limit]
         last = "\n\n".join(m.content for m in found[-2:]) or "(no conversation yet)"
         user = f"Conversation:\n{last[:2000]}\n\nWrite {limit} short follow-up questions, one per line."
-        run = Run(self.default_llm(), {"max_new_tokens": 24 * limit, "temperature": 0})
+        run = Run(self._grounding.default_model(), {"max_new_tokens": 24 * limit, "temperature": 0})
         text = await self._generate(ctx, run, "", [], user)
         lines = [line.strip(" -*0123456789.)\t") for line in text.splitlines()]
         return [line for line in lines if len(line) > 3][:limit]

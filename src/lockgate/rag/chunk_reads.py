@@ -12,9 +12,8 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository as repo
 from lockgate.rag.models import Document
-from lockgate.rag.schemas import DocumentView
+from lockgate.rag.schemas import ChunkView, DocumentView, chunk_view
 from lockgate.rag.service import RagService
-from lockgate.rag.views import ChunkView, chunk_view
 
 
 @dataclass(frozen=True, slots=True)

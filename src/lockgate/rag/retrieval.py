@@ -16,8 +16,7 @@ from lockgate.rag.access import readable_ids
 from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
-from lockgate.rag.schemas import SearchScope
-from lockgate.rag.views import ChunkView, chunk_view
+from lockgate.rag.schemas import SearchHit, SearchScope, chunk_view
 
 
 def no_usage() -> dict[str, Any]:
@@ -55,7 +54,7 @@ class Retriever:
         method: str = "semantic",
         collection_ids: list[int] | None = None,
         **options: Any,
-    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+    ) -> tuple[list[SearchHit], dict[str, Any]]:
         """`_search`, in a retrieval span when tracing is on."""
         tracing = self._gateway.attempt.tracing
         if tracing is None:
@@ -81,7 +80,7 @@ class Retriever:
         semantic_weight: float | None = None,
         rerank_model: str | None = None,
         unreadable_is_missing: bool = True,
-    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+    ) -> tuple[list[SearchHit], dict[str, Any]]:
         """Hits (method, score, chunk with its document's name) and the embedding usage. Only chunks of
         collections the caller can read are ever considered, whatever the filters say; a named collection
         the caller cannot read (or that does not exist) is a 404 (OpenGateLLM's answer), or left out of
@@ -118,7 +117,9 @@ class Retriever:
             async with self._db.transaction() as session:
                 found.update(await repository.chunks_with_names(session, missing))
         hits = [
-            (method, score, chunk_view(*found[chunk_id])) for chunk_id, score in page if chunk_id in found
+            SearchHit(method, score, chunk_view(*found[chunk_id]))
+            for chunk_id, score in page
+            if chunk_id in found
         ]
         return hits, usage
 

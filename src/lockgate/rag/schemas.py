@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from lockgate.rag.models import Collection, Document, Tag
+from lockgate.rag.models import Chunk, Collection, Document, Tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,42 @@ class SearchScope:
     @property
     def filtered(self) -> bool:
         return bool(self.document_ids or self.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkView:
+    id: int  # global (index, h2oGPTe surface)
+    position: int  # from 0 within the document: the chunk id of the OpenGateLLM surface
+    collection_id: int
+    document_id: int
+    content: str
+    metadata: dict[str, Any] | None  # the user's, exactly as sent; None when there is none
+    page: int | None  # 1-based page of a paged file (PDF), else None
+    created: int
+    document_name: str = ""  # filled for search hits, so a client can show a citation without a lookup
+
+
+def chunk_view(chunk: Chunk, document_name: str = "") -> ChunkView:
+    return ChunkView(
+        chunk.id,
+        chunk.position,
+        chunk.collection_id,
+        chunk.document_id,
+        chunk.content,
+        dict(chunk.metadata_) if chunk.metadata_ else None,
+        chunk.page,
+        chunk.created,
+        document_name,
+    )
+
+
+class SearchHit(NamedTuple):
+    """One search result: the ranking that found it (semantic, lexical, hybrid), its score (higher is
+    better) and the chunk with its document's name."""
+
+    method: str
+    score: float
+    chunk: ChunkView
 
 
 @dataclass(frozen=True, slots=True)

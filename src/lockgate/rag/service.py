@@ -18,9 +18,8 @@ from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.retrieval import Retriever
-from lockgate.rag.schemas import CollectionView, DocumentView
+from lockgate.rag.schemas import ChunkView, CollectionView, DocumentView, chunk_view
 from lockgate.rag.search import to_blob
-from lockgate.rag.views import ChunkView, chunk_view
 
 
 def _page(metadata: dict[str, Any] | None) -> int | None:

@@ -16,9 +16,9 @@ from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
-from lockgate.rag.answer import chunk_wire
 from lockgate.rag.chunking import ChunkingOptions
-from lockgate.rag.service import ChunkView
+from lockgate.rag.hits import chunk_wire
+from lockgate.rag.schemas import ChunkView
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
