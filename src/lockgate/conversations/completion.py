@@ -285,8 +285,8 @@ class CompletionService:
         hits = await self._grounding.retrieve(
             ctx,
             query,
-            "semantic" if retrieval.min_score is not None else "hybrid",
-            [turn.collection_id],
+            method="semantic" if retrieval.min_score is not None else "hybrid",
+            collection_ids=[turn.collection_id],
             document_ids=turn.document_ids,
             limit=retrieval.max_chunks,
             score_threshold=retrieval.min_score or 0.0,
