@@ -40,7 +40,7 @@ class Used:
     document_id: int
     collection_id: int
     score: float
-    page: Any
+    page: int | None  # 1-based page of a paged file
     content: str
 
 
