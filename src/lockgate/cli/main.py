@@ -117,7 +117,7 @@ def serve(
         return
     with ExitStack() as stack:
         # Limits and budgets counted in each process would let every worker allow the full limit: without
-        # an operator's Redis, the server runs its own for its workers (ADR 0021).
+        # an operator's Redis, the server runs its own for its workers (ADR 0022).
         private_redis_url = None
         if redis_server is not None:
             try:

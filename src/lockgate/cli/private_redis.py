@@ -1,4 +1,4 @@
-"""The private redis-server behind `lockgate serve --workers N` without redis_url (ADR 0021): the workers
+"""The private redis-server behind `lockgate serve --workers N` without redis_url (ADR 0022): the workers
 share one exact count of rate limits and budget reservations, as replicas do through an operator's Redis.
 
 It listens on a unix socket only (no TCP port), keeps nothing on disk (counters and budget reservations
