@@ -225,6 +225,20 @@ def test_ingest_from_plain_text(lockgate, new_user) -> None:
     assert client.count_documents_in_collection(collection_id) == 1
 
 
+def test_deeply_nested_plain_text_metadata_is_a_422_not_a_500(lockgate, new_user) -> None:
+    alice = new_user()
+    collection_id = sdk(lockgate, alice).create_collection(name="Deep", description="")
+    refused = httpx.post(
+        f"{lockgate.url}/api/v1/ingest/plain_text",
+        params={"collection_id": collection_id, "file_name": "d.txt", "metadata": "[" * 5_000 + "]" * 5_000},
+        content=b"text",
+        headers={"Authorization": f"Bearer {alice.key}"},
+        timeout=TIMEOUT,
+    )
+    assert refused.status_code == 422 and "metadata" in refused.json()["message"], refused.text
+    assert lockgate.admin.get("/health").status_code == 200
+
+
 def test_get_chunks_by_the_ids_search_answers(lockgate, new_user) -> None:
     from h2ogpte.errors import ObjectNotFoundError
 

@@ -5,9 +5,9 @@ of the answer), then `ca` (the whole answer, with its stored id) or `ce` (an err
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lockgate.api.h2ogpte.answer_request import answer_request
@@ -82,7 +82,7 @@ def _object(field: str, value: str | dict[str, Any] | None) -> dict[str, Any] | 
     """A JSON object sent as text (or as an object); null is None; anything else is refused."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = orjson.loads(value)  # depth-limited: deep nesting is a 4xx, not a RecursionError
         except ValueError:
             raise InvalidRequest(f"{field}: not valid JSON.", param=field) from None
     if value is not None and not isinstance(value, dict):
@@ -93,7 +93,7 @@ def _object(field: str, value: str | dict[str, Any] | None) -> dict[str, Any] | 
 def parse_request(line: str) -> ChatRequestFrame | dict[str, Any]:
     """The request in a line, or, when it is not one, the fields to answer its error frame with."""
     try:
-        data = json.loads(line)
+        data = orjson.loads(line)
     except ValueError:
         return {"error": "Malformed frame: not JSON."}
     if not isinstance(data, dict):

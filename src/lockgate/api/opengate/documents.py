@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, TypeAdapter, ValidationError
@@ -38,7 +39,7 @@ def _metadata(raw: str) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)  # depth-limited: deep nesting is a 4xx, not a RecursionError
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"metadata: not valid JSON ({exc.msg}).", param="metadata") from exc
     if not isinstance(value, dict):
