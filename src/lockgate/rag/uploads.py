@@ -61,10 +61,11 @@ class Uploads:
         unwritable collection are refused (404/403) before any job exists."""
         principal = ctx.principal
         async with self._db.transaction() as session:
-            for upload_id in upload_ids:
+            for position, upload_id in enumerate(upload_ids):
                 upload = await session.get(Upload, upload_id)
                 if upload is None or upload.owner_id != principal.user_id:
-                    raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
+                    # named by position: the client sent a public id, the row id is ours alone
+                    raise NotFound(f"Upload {position + 1} of upload_ids not found.", param="upload_ids")
             collection = await writable_collection(session, principal, collection_id)
             settings = dict(collection.settings or {})
         payload = IngestPayload(
@@ -120,7 +121,7 @@ class Uploads:
             async with self._db.transaction() as session:
                 upload = await session.get(Upload, job.upload_ids[position])
                 if upload is None:
-                    raise NotFound(f"Upload {job.upload_ids[position]} not found.", param="upload_ids")
+                    raise NotFound(f"Upload {position + 1} of upload_ids not found.", param="upload_ids")
                 filename, content_type, data = upload.name, upload.content_type, upload.data
             name = job.names[position] if position < len(job.names) else None
 
@@ -160,7 +161,7 @@ class Uploads:
         async with self._db.transaction() as session:
             upload = await session.get(Upload, upload_id)
             if upload is None or upload.owner_id != principal.user_id:
-                raise NotFound(f"Upload {upload_id} not found.", param="id")
+                raise NotFound("Upload not found.", param="id")
             await session.delete(upload)
 
     # -- summaries and sample questions through the gateway's chat model ----------------------------
