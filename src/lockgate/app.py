@@ -40,6 +40,7 @@ from lockgate.api.opengate import (
     admin_users,
     auth,
     collections,
+    document_sync,
     documents,
     evaluation,
     me,
@@ -111,6 +112,7 @@ SURFACES = (
     admin_providers,
     collections,
     evaluation,
+    document_sync,
     documents,
     jobs_routes,
     search,
@@ -355,6 +357,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             await state.accountant.recorder.stop()  # a graceful stop writes every usage row
             await state.accountant.limiter.close()
             await state.gateway.registry.close()
+            state.ingestion.close()
             if state.gateway.registry.engines is not None:
                 state.gateway.registry.engines.close()
             await state.db.dispose()

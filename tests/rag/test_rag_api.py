@@ -287,9 +287,9 @@ def test_cli_ingests_a_folder(local, tmp_path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "2 document(s) ingested" in result.stderr
+    assert "2 created" in result.stderr and "ignored.bin" in result.stderr  # listed as skipped
     names = {d["name"] for d in alice.get("/v1/documents", params={"collection_id": target}).json()["data"]}
-    assert names == {"a.md", "b.txt"}
+    assert names == {"a.md", "sub/b.txt"}  # named by their path under the folder
 
 
 def test_text_with_nul_bytes_is_stored_without_them(local) -> None:

@@ -274,6 +274,7 @@ class Library:
                     for f in (
                         "name",
                         "content_hash",
+                        "file_hash",
                         "chunks",
                         "next_chunk",
                         "content_type",

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, NamedTuple
 
+from lockgate.errors import AppError
 from lockgate.rag.models import Chunk, Collection, Document, Tag
 
 
@@ -157,3 +160,49 @@ class TagView:
     @classmethod
     def of(cls, row: Tag) -> TagView:
         return cls(row.id, row.name, row.description, row.format)
+
+
+class Outcome(StrEnum):
+    """What a file of an ingestion became."""
+
+    CREATED = "created"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One file to ingest: `name` is the document's name (what sync matches), `filename` gives its type."""
+
+    name: str
+    filename: str
+    content_type: str | None
+    data: bytes
+
+    def digest(self) -> str:
+        """sha256 of the bytes, hex (documents.file_hash)."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What became of one file: `error` says why it `failed` (its status is the HTTP one it maps to);
+    `warnings` are for the client (chunks longer than the embedding model reads)."""
+
+    name: str
+    outcome: Outcome
+    document_id: int | None = None
+    chunks: int = 0
+    error: AppError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEntry:
+    """A manifest line: a document's name and the sha256 of the file it came from (None without one)."""
+
+    id: int
+    name: str
+    file_hash: str | None
+    chunks: int

@@ -18,7 +18,7 @@ from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.retrieval import Retriever
-from lockgate.rag.schemas import ChunkView, CollectionView, DocumentView, chunk_view
+from lockgate.rag.schemas import ChunkView, CollectionView, DocumentEntry, DocumentView, chunk_view
 from lockgate.rag.search import to_blob
 
 
@@ -54,11 +54,14 @@ class RagService:
         description: str | None,
         visibility: str,
         search: dict[str, Any] | None = None,
+        dedup: bool = False,
     ) -> int:
         """A new collection; `search` holds its hybrid-search defaults (fusion, semantic_weight, rff_k,
-        rerank_model: 422 naming the field when one is invalid)."""
+        rerank_model: 422 naming the field when one is invalid); `dedup` refuses duplicate content."""
         self._check_visibility(principal, visibility)
-        settings = {"search": search_settings(search)} if search else {}
+        settings: dict[str, Any] = {"search": search_settings(search)} if search else {}
+        if dedup:
+            settings["dedup"] = True
         async with self._db.transaction() as session:
             row = Collection(
                 name=name,
@@ -99,6 +102,8 @@ class RagService:
                     **(collection.settings or {}),
                     "search": search_settings(changes["search"]),
                 }
+            if changes.get("dedup") is not None:
+                collection.settings = {**(collection.settings or {}), "dedup": bool(changes["dedup"])}
 
     async def delete_collection(
         self, principal: Principal, collection_id: int, unowned_as_missing: bool = False
@@ -115,6 +120,13 @@ class RagService:
             await session.delete(collection)
 
     # -- documents ---------------------------------------------------------------------------------
+
+    async def manifest(self, principal: Principal, collection_id: int) -> list[DocumentEntry]:
+        """Every document of a collection you can read (404 otherwise), by name, with its file hash
+        (what a sync compares)."""
+        async with self._db.transaction() as session:
+            await readable_collection(session, principal, collection_id)
+            return [DocumentEntry(*row) for row in await repository.manifest(session, collection_id)]
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
         async with self._db.transaction() as session:
