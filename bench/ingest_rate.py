@@ -132,7 +132,7 @@ def main() -> None:
             ("bound: the embedder alone (/v1/embeddings, 64 per call)", embed_rate),
         ]
         lines = [
-            f"CISI ingest on {backend}: {len(docs)} abstracts, one chunk each (MiniLM int8 ONNX, 2 cores)",
+            f"CISI ingest on {backend}: {len(docs)} abstracts, default chunks (MiniLM int8 ONNX, 2 cores)",
             "",
             "| path | documents/s | ratio to before |",
             "|---|---|---|",
