@@ -201,6 +201,16 @@ class RagService:
         async with self._db.transaction() as session:
             return chunk_view(await self._chunk(session, principal, document_id, chunk_id, write=False))
 
+    async def get_chunk_by_id(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
+        """A chunk by its global id (the id search hits and references carry), if it belongs to this
+        readable document; 404 otherwise."""
+        async with self._db.transaction() as session:
+            await accessible_document(session, principal, document_id)
+            chunk = await session.get(Chunk, chunk_id)
+            if chunk is None or chunk.document_id != document_id:
+                raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
+            return chunk_view(chunk)
+
     async def delete_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> None:
         async with self._db.transaction() as session:
             chunk = await self._chunk(session, principal, document_id, chunk_id, write=True)

@@ -146,7 +146,8 @@ async def chunk(
     request: Request, document_id: DbId, chunk_id: DbId, principal: Viewer, state: State
 ) -> Response:
     """One chunk: text, page, metadata — a fragment for the dialog, or a page of its own."""
-    found = await state.rag.get_chunk(principal, document_id, chunk_id)
+    # the console's links carry global chunk ids (search hits and chat references do too)
+    found = await state.rag.get_chunk_by_id(principal, document_id, chunk_id)
     row = await state.rag.get_document(principal, document_id)
     template = "_chunk.html" if request.headers.get("hx-request") else "chunk.html"
     return page(request, template, chunk=found, document=row)
