@@ -112,25 +112,6 @@ class Ingestion:
             lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=force_ocr, pages=pages)
         )
 
-    async def ingest(
-        self,
-        ctx: CallContext,
-        collection_id: int,
-        filename: str,
-        content_type: str | None,
-        data: bytes,
-        name: str | None,
-        options: ChunkingOptions,
-        metadata: dict[str, Any],
-        on_written: OnWritten | None = None,
-    ) -> int:
-        """One new document from one file; its id. See `ingest_file`."""
-        result = await self.ingest_file(
-            ctx, collection_id, filename, content_type, data, name, options, metadata, on_written
-        )
-        assert result.document_id is not None
-        return result.document_id
-
     async def ingest_file(
         self,
         ctx: CallContext,

@@ -133,7 +133,7 @@ class Uploads:
                 await run.advance(done, session)
 
             try:
-                document_id = await self._ingestion.ingest(
+                ingested = await self._ingestion.ingest_file(
                     ctx,
                     job.collection_id,
                     filename,
@@ -144,6 +144,7 @@ class Uploads:
                     job.metadata,
                     written,
                 )
+                document_id = ingested.document_id
             except BaseException:
                 if len(document_ids) > position:  # recorded in a transaction that rolled back
                     document_ids.pop()

@@ -80,11 +80,10 @@ async def upload(
     data = await read_upload(file, state.settings.max_upload_bytes)
     ctx = CallContext(principal, "/ui/collections/documents", "POST")
     name = file.filename or "document"
-    document_id = await state.ingestion.ingest(
+    ingested = await state.ingestion.ingest_file(
         ctx, collection_id, name, file.content_type, data, name, ChunkingOptions(), {}
     )
-    document = await state.rag.get_document(principal, document_id)
-    return HTMLResponse(f"ready ({document.chunks} chunks)", status_code=201)
+    return HTMLResponse(f"ready ({ingested.chunks} chunks)", status_code=201)
 
 
 @router.post("/ui/collections/{collection_id}/share")
