@@ -204,6 +204,20 @@ def test_answer_question_with_and_without_context(lockgate, new_user) -> None:
     assert refused.status_code == 422 and "chat_conversation" in refused.json()["message"]
 
 
+def test_summarize_and_extract_refuse_only_empty_texts(lockgate, new_user) -> None:
+    """Nothing to summarize or extract from is refused naming text_context_list (422, the h2oGPTe
+    surface's status for invalid input), before any model call."""
+    alice = new_user()
+    with httpx.Client(base_url=lockgate.url, headers={"Authorization": f"Bearer {alice.key}"}) as http:
+        for route in ("summarize_content", "extract_data"):
+            refused = http.post(
+                f"/api/v1/models/auto/{route}", json={"text_context_list": ["", ""]}, timeout=TIMEOUT
+            )
+            assert refused.status_code == 422, (route, refused.text)
+            assert "text_context_list" in refused.json()["message"]
+    assert not usage_endpoints(lockgate, alice.key)
+
+
 def test_ingest_from_plain_text(lockgate, new_user) -> None:
     from h2ogpte.errors import ObjectNotFoundError
 
