@@ -103,6 +103,24 @@ def test_wrong_key_url_or_collection_stops_at_once_with_exit_2(local, tmp_path) 
     assert documents(alice, target) == {}
 
 
+def test_a_url_that_is_not_lockgates_base_is_named_not_the_collection(local, tmp_path) -> None:
+    """The OpenAI client's base URL (…/v1) answers 404 on every route: that is a wrong --url, not a
+    missing collection (nor a wrong key, which such a URL never gets to check)."""
+    alice = member(local)
+    target = collection(alice)
+    name = alice.get(f"/v1/collections/{target}").json()["name"]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text(PASTA)
+    wrong_key = httpx.Client(base_url=local.url, headers={"Authorization": "Bearer sk-wrong"})
+    for client, wanted in ((alice, target), (alice, name), (wrong_key, name)):
+        result = run(local, client, folder, wanted, url=local.url + "/v1")
+        assert result.returncode == 2, result.stderr
+        assert "no Lockgate API at" in result.stderr and "no collection" not in result.stderr, result.stderr
+        assert "without /v1" in result.stderr and result.stderr.count("Error:") == 1
+    assert documents(alice, target) == {}
+
+
 def _files(*items: tuple[str, str | bytes]) -> list[tuple[str, tuple[str, io.BytesIO, str]]]:
     return [
         (

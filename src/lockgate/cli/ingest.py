@@ -111,6 +111,18 @@ async def _json(response) -> Any:
         return await response.text()
 
 
+async def _is_lockgate(session, url: str) -> bool:
+    """Whether `url` serves Lockgate's collection list: it never answers 404 there (a wrong key is 401),
+    unlike a URL that is not the server's base (the OpenAI client's `…/v1`, another server)."""
+    import aiohttp
+
+    try:
+        async with session.get(f"{url}/v1/collections", params={"limit": 1}) as response:
+            return response.status != 404
+    except aiohttp.ClientError:
+        return False
+
+
 async def _collection_id(session, url: str, collection: str) -> int:
     """The collection's id, checking key, URL and collection once (exit 2 with one clear message)."""
     import aiohttp
@@ -134,6 +146,11 @@ async def _collection_id(session, url: str, collection: str) -> int:
         fail(f"{url} refused the API key (401): check --key or LOCKGATE_API_KEY.")
     if status not in (200, 404):
         fail(f"{url} answered {_detail(status, body)} when looking up the collection.")
+    if status == 404 and not await _is_lockgate(session, url):
+        hint = " without /v1" if url.endswith("/v1") else ""
+        fail(
+            f"no Lockgate API at {url} (its /v1/collections answered 404): give the server's base URL{hint}."
+        )
     if not found:
         fail(f"no collection '{collection}' that you can read at {url}.")
     if len(found) > 1:
