@@ -42,22 +42,31 @@ def chunk(content: str | None, finish: str | None = None, usage: dict | None = N
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+async def lifespan(receive, send) -> None:
+    """Answer uvicorn's lifespan messages until shutdown (shared by the bench's raw ASGI upstreams)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def read_body(receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 def make_app(delay: float, chunks: int):
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            return await lifespan(receive, send)
+        body = await read_body(receive)
         if scope["path"].endswith("/models"):
             await _json(send, MODELS)
             return

@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from bench.common import MASTER, free_port, rss_mb, serve_lockgate, spawn, stop, wait_ready, write_report
+from bench.fake_upstream import lifespan, read_body
 from bench.gateway import user_with_accounting
 
 TIMEOUT = 2  # each provider's timeout (s)
@@ -83,16 +84,8 @@ ANSWER = orjson.dumps(
 
 async def upstream(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+        return await lifespan(receive, send)
+    body = await read_body(receive)
     if scope["path"].endswith("/models"):
         data = [{"id": name, "object": "model", "owned_by": "bench"} for name in BY_SLUG]
         return await _answer(send, 200, orjson.dumps({"object": "list", "data": data}))

@@ -4,6 +4,11 @@ dominate the run and does not change search cost), indexed as the chunk store in
 through the API like a user's.
 
     python -m bench.rag_scale [--postgres] [--sizes 10000 100000] [--queries 20]
+                              [--methods lexical semantic hybrid]
+
+On PostgreSQL the lexical column is the API's (per-process BM25 index, `rag/lexical_index.py`) and
+"lexical SQL" times the BM25 summed by the database it replaced, on the same chunks and queries, in the
+bench process. Without semantic or hybrid, no HNSW index is built (its upkeep dominates the fill).
 """
 
 from __future__ import annotations
@@ -60,12 +65,14 @@ def fill(db_path: Path, collection: int, count: int, start: int) -> None:
                 INSERT_CHUNK,
                 batch,
             )
+        # As ingestion does: the per-process caches reload a collection whose version moved.
+        db.execute("UPDATE collections SET vectors_version = vectors_version + 1 WHERE id = ?", (collection,))
         db.commit()
     finally:
         db.close()
 
 
-def fill_postgres(database_url: str, collection: int, count: int, start: int) -> None:
+def fill_postgres(database_url: str, collection: int, count: int, start: int, hnsw: bool) -> None:
     """The same synthetic chunks in PostgreSQL, with what PostgresChunkStore.index writes: BM25 postings
     and the pgvector copy of each vector (then the store builds its HNSW index)."""
     import asyncio
@@ -134,11 +141,16 @@ def fill_postgres(database_url: str, collection: int, count: int, start: int) ->
             await connection.execute(
                 "UPDATE chunks SET vector = CAST(staged.v AS vector) FROM staged WHERE chunks.id = staged.id"
             )
+            await connection.execute(
+                "UPDATE collections SET vectors_version = vectors_version + 1 WHERE id = $1", collection
+            )
             await connection.execute("ANALYZE chunks")
             # Room for the HNSW build in memory (the default 64 MB makes a 100k-vector build crawl).
             await connection.execute("ALTER DATABASE postgres SET maintenance_work_mem = '1GB'")
         finally:
             await connection.close()
+        if not hnsw:
+            return
         db = Database(database_url)
         try:
             await PostgresChunkStore(db).prepare(384)
@@ -148,11 +160,44 @@ def fill_postgres(database_url: str, collection: int, count: int, start: int) ->
     asyncio.run(run())
 
 
+def lexical_sql_p50(database_url: str, collection: int, queries: int) -> float:
+    """Median ms of the BM25 the database sums over the postings (the PostgreSQL store's lexical search
+    before its per-process index), called in this process on the bench's collection."""
+    import asyncio
+
+    from lockgate.kit.db import Database
+    from lockgate.rag.chunk_store import SearchScope
+    from lockgate.rag.store_postgres import PostgresChunkStore
+    from lockgate.rag.terms import query_terms
+
+    async def run() -> float:
+        db = Database(database_url)
+        try:
+            store = PostgresChunkStore(db)
+            timings = []
+            for _ in range(queries):
+                wanted = query_terms(" ".join(random.sample(WORDS, 3)))
+                started = time.perf_counter()
+                await store.lexical_sql(wanted, SearchScope([collection]), 10)
+                timings.append((time.perf_counter() - started) * 1000)
+            return statistics.median(timings)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL (pgserver) instead of SQLite")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["lexical", "semantic", "hybrid"],
+        choices=["lexical", "semantic", "hybrid"],
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     backend = "postgres" if args.postgres else "sqlite"
@@ -166,7 +211,10 @@ def main() -> None:
         socket_dir = server.get_uri().split("host=")[1]
         config["database_url"] = f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
     process, url = serve_lockgate(work, config)
-    lines = ["| chunks | lexical p50 (ms) | semantic p50 (ms) | hybrid p50 (ms) |", "|---|---|---|---|"]
+    methods = [m for m in ("lexical", "semantic", "hybrid") if m in args.methods]
+    sql_column = args.postgres and "lexical" in methods
+    titles = [f"{m} p50 (ms)" for m in methods] + (["lexical SQL p50 (ms)"] if sql_column else [])
+    lines = ["| chunks | " + " | ".join(titles) + " |", "|---" * (len(titles) + 1) + "|"]
     try:
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {MASTER}"}, timeout=600)
         collection = client.post("/v1/collections", json={"name": "scale"}).json()["id"]
@@ -174,7 +222,9 @@ def main() -> None:
         for size in sorted(args.sizes):
             if args.postgres:
                 started = time.perf_counter()
-                fill_postgres(config["database_url"], collection, size - present, present)
+                fill_postgres(
+                    config["database_url"], collection, size - present, present, hnsw=methods != ["lexical"]
+                )
                 print(
                     f"filled and indexed {size:,} chunks in {time.perf_counter() - started:.0f} s", flush=True
                 )
@@ -182,7 +232,7 @@ def main() -> None:
                 fill(work / "data" / "lockgate.db", collection, size - present, present)
             present = size
             cells = []
-            for method in ("lexical", "semantic", "hybrid"):
+            for method in methods:
                 timings = []
                 for _ in range(args.queries):
                     query = " ".join(random.sample(WORDS, 3))
@@ -191,6 +241,8 @@ def main() -> None:
                     response.raise_for_status()
                     timings.append((time.perf_counter() - started) * 1000)
                 cells.append(f"{statistics.median(timings):.0f}")
+            if sql_column:
+                cells.append(f"{lexical_sql_p50(config['database_url'], collection, args.queries):.0f}")
             lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
         report = (

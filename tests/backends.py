@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,17 @@ class Postgres:
             await conn.execute(sql)
         finally:
             await conn.close()
+
+
+def postgres_data_dir(name: str) -> Path:
+    """A fresh directory for a pgserver cluster, outside pytest's base temp: run as root, pgserver runs
+    PostgreSQL as another user that must traverse the path, and every pytest session that starts resets
+    /tmp/pytest-of-<user> to mode 0700 — which made a concurrent `make test` abort this session's server
+    (PANIC: pg_control permission denied). Removed at exit, after pgserver (registered later, so run
+    earlier) has stopped the server."""
+    path = Path(tempfile.mkdtemp(prefix=f"lockgate-{name}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def start_postgres(base_dir: Path) -> tuple[Postgres | None, str]:

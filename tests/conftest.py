@@ -20,9 +20,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory):
+def postgres():
     """(server, template database name), or (None, reason) — skipped loudly, and never on CI."""
-    server, reason = backends.start_postgres(tmp_path_factory.mktemp("pgdata"))
+    server, reason = backends.start_postgres(backends.postgres_data_dir("pgdata"))
     if server is None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must test PostgreSQL, but: {reason}")

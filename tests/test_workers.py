@@ -1,6 +1,7 @@
 """`lockgate serve --workers 2`: two processes on one port keep one exact rate-limit count and never
-overspend a budget (through Redis), and the command refuses to start several workers whose limits would be
-per process; a killed worker loses no usage row and /metrics counts every worker."""
+overspend a budget, through the operator's Redis or, without redis_url, the server's private redis-server
+(gone when the server stops; the command refuses clearly when it is not installed); a killed worker loses
+no usage row and /metrics counts every worker."""
 
 from __future__ import annotations
 
@@ -23,12 +24,34 @@ from tests.test_cli import LOCKGATE, _env, _free_port
 from tests.test_cli_errors import _one_line, _run
 
 
-def test_several_workers_need_redis(tmp_path: Path) -> None:
-    line = _one_line(_run(["serve", "--workers", "2"], _env(tmp_path)))
-    assert "--workers 2 needs redis_url" in line
+def test_several_workers_without_redis_server_installed_refuse(tmp_path: Path) -> None:
+    venv_only = str(Path(LOCKGATE).parent)  # no /usr/bin: redis-server cannot be found
+    line = _one_line(_run(["serve", "--workers", "2"], _env(tmp_path, PATH=venv_only)))
+    assert "--workers 2" in line and "apt-get install redis-server" in line and "redis_url" in line
+
+
+def _private_redis_servers(supervisor: int) -> list:
+    import psutil
+
+    return [
+        child for child in psutil.Process(supervisor).children() if child.name().startswith("redis-server")
+    ]
 
 
 def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> None:
+    _exact_count_over_two_workers(tmp_path, {"redis_url": redis_url})
+
+
+def test_two_workers_on_the_embedded_default_keep_one_exact_count(tmp_path: Path, redis_url: str) -> None:
+    """No redis_url: the server's own redis-server (a unix socket in data_dir, no TCP port) counts for
+    both workers, and it is gone, socket included, once the server stops on SIGTERM. (`redis_url` only
+    skips this test where redis-server is not installed.)"""
+    _exact_count_over_two_workers(tmp_path, {})
+
+
+def _exact_count_over_two_workers(tmp_path: Path, shared: dict[str, str]) -> None:
+    import psutil
+
     with FakeUpstream("openai", "up") as upstream:
         upstream.delay = 0.05  # requests overlap, so both workers take some
         config = tmp_path / "lockgate.yaml"
@@ -36,7 +59,7 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
             yaml.safe_dump(
                 {
                     "master_key": MASTER_KEY,
-                    "redis_url": redis_url,
+                    **shared,
                     "local_models": "off",
                     "models": [
                         model("chat", "text-generation", provider(upstream)),
@@ -62,17 +85,13 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
                 stderr=out,
             )
         base = f"http://127.0.0.1:{port}"
+        private_redis: list = []
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/health/readiness", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
+            _wait_ready(base, process, log)
+            private_redis = _private_redis_servers(process.pid)
+            assert len(private_redis) == (0 if shared else 1)
+            for server in private_redis:  # a unix socket only: no TCP listener
+                assert server.net_connections(kind="inet") == []
             admin = bearer(MASTER_KEY)
             router = httpx.get(f"{base}/v1/admin/routers", headers=admin).json()["data"][0]["id"]
             limits = [{"router": router, "type": "rpm", "value": 10}]
@@ -133,6 +152,10 @@ def test_two_workers_keep_one_exact_count(tmp_path: Path, redis_url: str) -> Non
         finally:
             process.terminate()
             process.wait(timeout=60)
+        assert process.returncode == 0, log.read_text()
+        for server in private_redis:
+            assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+        assert not (tmp_path / "data" / "redis.sock").exists()
         assert "Traceback" not in log.read_text()
 
 
@@ -256,3 +279,34 @@ def _wait_ready(base: str, process: subprocess.Popen, log: Path) -> None:
         assert process.poll() is None, log.read_text()
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.3)
+
+
+def test_the_private_redis_server_dies_with_a_killed_server(tmp_path: Path, redis_url: str) -> None:
+    """SIGKILL leaves the server no chance to stop its redis-server: the kernel ends it (no orphan left
+    holding the socket). (`redis_url` only skips this test where redis-server is not installed.)"""
+    import psutil
+
+    config = tmp_path / "lockgate.yaml"
+    config.write_text(yaml.safe_dump({"master_key": MASTER_KEY, "local_models": "off"}))
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [LOCKGATE, "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
+            env=_env(tmp_path / "data"),
+            stdout=out,
+            stderr=out,
+        )
+    children: list = []
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process, log)
+        children = psutil.Process(process.pid).children(recursive=True)
+        (private_redis,) = _private_redis_servers(process.pid)
+        process.kill()
+        process.wait(timeout=60)
+        private_redis.wait(timeout=60)  # raises TimeoutExpired if it outlives its parent
+    finally:
+        process.kill()
+        for child in children:  # uvicorn's workers, orphaned by the SIGKILL too
+            if child.is_running():
+                child.kill()

@@ -40,6 +40,7 @@ from lockgate.api.opengate import (
     admin_users,
     auth,
     collections,
+    document_sync,
     documents,
     evaluation,
     me,
@@ -51,6 +52,8 @@ from lockgate.api.opengate import jobs as jobs_routes
 from lockgate.config import Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
+from lockgate.conversations.grounding import Grounding
+from lockgate.conversations.search_chat import GroundedChat
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -76,10 +79,13 @@ from lockgate.ops.metrics import LiveState, Metrics, ProviderSample
 from lockgate.ops.middleware import RequestContextMiddleware
 from lockgate.ops.readiness import ReadinessService
 from lockgate.ops.tracing import Tracing, build_tracing
-from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
+from lockgate.rag.chunk_store import chunk_store_for
+from lockgate.rag.embedding import Embedder
 from lockgate.rag.evaluation import Evaluator
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
+from lockgate.rag.retrieval import Retriever
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
 from lockgate.responses.service import ResponsesService
@@ -107,6 +113,7 @@ SURFACES = (
     admin_providers,
     collections,
     evaluation,
+    document_sync,
     documents,
     jobs_routes,
     search,
@@ -155,8 +162,12 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         gateway.models_health,
         limiter.ping if isinstance(limiter, RedisLimiter) else None,
     )
-    rag = RagService(db, gateway, settings.rag_embedding_model)
-    conversations = ConversationService(db, rag)
+    store = chunk_store_for(db)
+    embedder = Embedder(gateway, store, settings.rag_embedding_model)
+    rag = RagService(db, store, embedder, Retriever(db, gateway, store, embedder.embeddings))
+    ingestion = Ingestion(db, gateway, embedder, store)
+    conversations = ConversationService(db)
+    grounding = Grounding(rag, gateway)
     jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
     return AppState(
         settings=settings,
@@ -181,13 +192,14 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         accountant=accountant,
         usage_history=UsageHistory(db, recorder),
         rag=rag,
-        grounded_chat=GroundedChat(rag, gateway),
+        grounded_chat=GroundedChat(grounding),
         evaluator=Evaluator(db, rag),
-        library=Library(db, rag),
-        uploads=Uploads(db, rag, gateway, jobs),
+        library=Library(db, rag, store, conversations.session_counts),
+        ingestion=ingestion,
+        uploads=Uploads(db, ingestion, gateway, jobs),
         jobs=jobs,
         conversations=conversations,
-        completions=CompletionService(db, rag, gateway, conversations),
+        completions=CompletionService(db, grounding),
         content=ContentService(gateway),
         chunk_reads=ChunkReads(db, rag),
         templates=TemplateService(db),
@@ -346,6 +358,7 @@ def create_app(settings: Settings, freeze_startup_heap: bool = False) -> FastAPI
             await state.accountant.recorder.stop()  # a graceful stop writes every usage row
             await state.accountant.limiter.close()
             await state.gateway.registry.close()
+            state.ingestion.close()
             if state.gateway.registry.engines is not None:
                 state.gateway.registry.engines.close()
             await state.db.dispose()

@@ -9,6 +9,7 @@ from lockgate.accounting.service import Accountant
 from lockgate.config import Settings
 from lockgate.conversations.completion import CompletionService
 from lockgate.conversations.content import ContentService
+from lockgate.conversations.search_chat import GroundedChat
 from lockgate.conversations.service import ConversationService
 from lockgate.conversations.templates import TemplateService
 from lockgate.gateway.admin import GatewayAdmin
@@ -20,9 +21,9 @@ from lockgate.jobs.service import JobService
 from lockgate.kit.db import Database
 from lockgate.ops.metrics import Metrics
 from lockgate.ops.readiness import ReadinessService
-from lockgate.rag.answer import GroundedChat
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.evaluation import Evaluator
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
 from lockgate.rag.uploads import Uploads
@@ -44,6 +45,7 @@ class AppState:
     grounded_chat: GroundedChat
     evaluator: Evaluator
     library: Library
+    ingestion: Ingestion
     uploads: Uploads
     jobs: JobService
     conversations: ConversationService

@@ -371,3 +371,43 @@ def test_a_dead_upstream_is_a_503_and_the_answer_keeps_the_error(lockgate, new_u
     answer = next(m for m in messages if m.reply_to is not None)
     assert answer.error and answer.content == ""
     assert ask(chat, session.id, "Hello?", rag_config={"rag_type": "llm_only"}).body  # default model works
+
+
+def test_malformed_answer_arguments_are_refused_before_anything_is_stored(lockgate, new_user) -> None:
+    """The completion arguments become one typed request at the surface: a malformed one is a 4xx that
+    names the field, and neither a question nor an answer is stored (they used to reach the model
+    flow and come back as a 502)."""
+    import h2ogpte.rest_sync as rest
+
+    alice = new_user()
+    collection_id, _ = seed_collection(lockgate, alice)
+    chat = alice.api("ChatApi")
+    session = chat.create_chat_session(collection_id=to_public_id("collection", collection_id))
+    with http(lockgate, alice.key) as client:
+        for body, field in (
+            ({"rag_config": {"rag_max_chunks": "many"}}, "rag_max_chunks"),
+            ({"rag_config": {"rag_min_chunk_score": [1]}}, "rag_min_chunk_score"),
+            ({"rag_config": {"meta_data_to_include": "name"}}, "rag_config"),
+            ({"tags": "not-a-list"}, "tags"),
+        ):
+            refused = client.post(f"/api/v1/chats/{session.id}/completions", json={"message": "hi", **body})
+            assert 400 <= refused.status_code < 500 and field in refused.text, (body, refused.text)
+    assert chat.get_chat_session_messages(session.id) == []
+
+    # a collection's prompt template is set by whoever may change the collection
+    bob = new_user()
+    template = bob.api("PromptTemplatesApi").create_prompt_template(
+        rest.PromptTemplateCreateRequest(name="bob's", system_prompt="You are Bob.")
+    )
+    change = rest.PromptTemplateChangeRequest(prompt_template_id=template.id)
+    bobs = bob.api("CollectionsApi")
+    with pytest.raises(rest.ApiException) as unreadable:
+        bobs.update_collection_prompt_template(to_public_id("collection", collection_id), change)
+    assert unreadable.value.status == 404
+    with http(lockgate, alice.key) as client:
+        public_id = to_public_id("collection", collection_id)
+        shared = client.put(f"/api/v1/collections/{public_id}/permissions/{bob.username}")
+        assert shared.status_code == 204, shared.text
+    with pytest.raises(rest.ApiException) as read_only:
+        bobs.update_collection_prompt_template(to_public_id("collection", collection_id), change)
+    assert read_only.value.status == 403

@@ -252,6 +252,13 @@ def test_unhappy_paths(new_user, lockgate):
     assert _status(lambda: ingestion.upload_file(file=("huge.txt", huge))) == 413
     upload = ingestion.upload_file(file=("a.txt", b"some words to ingest"))
     assert _status(lambda: other.api("DocumentIngestionApi").ingest_upload([upload.id], collection.id)) == 404
+    intruder = httpx.post(
+        f"{base}/uploads/{upload.id}/ingest",
+        headers={"Authorization": f"Bearer {other.key}"},
+        params={"collection_id": collection.id},
+    )
+    # named by its position in the request, never by the internal row id behind the public one
+    assert intruder.status_code == 404 and "Upload 1 of upload_ids not found" in intruder.json()["message"]
     theirs = _collection(other, "theirs")
     assert _status(lambda: ingestion.ingest_upload([upload.id], theirs.id)) == 404
     assert _status(lambda: ingestion.ingest_upload(["garbage"], collection.id)) == 404

@@ -204,6 +204,20 @@ def test_answer_question_with_and_without_context(lockgate, new_user) -> None:
     assert refused.status_code == 422 and "chat_conversation" in refused.json()["message"]
 
 
+def test_summarize_and_extract_refuse_only_empty_texts(lockgate, new_user) -> None:
+    """Nothing to summarize or extract from is refused naming text_context_list (422, the h2oGPTe
+    surface's status for invalid input), before any model call."""
+    alice = new_user()
+    with httpx.Client(base_url=lockgate.url, headers={"Authorization": f"Bearer {alice.key}"}) as http:
+        for route in ("summarize_content", "extract_data"):
+            refused = http.post(
+                f"/api/v1/models/auto/{route}", json={"text_context_list": ["", ""]}, timeout=TIMEOUT
+            )
+            assert refused.status_code == 422, (route, refused.text)
+            assert "text_context_list" in refused.json()["message"]
+    assert not usage_endpoints(lockgate, alice.key)
+
+
 def test_ingest_from_plain_text(lockgate, new_user) -> None:
     from h2ogpte.errors import ObjectNotFoundError
 
@@ -223,6 +237,20 @@ def test_ingest_from_plain_text(lockgate, new_user) -> None:
         intruder.ingest_from_plain_text(collection_id, "sneaky", "x.txt")
     assert intruder._get("/rpc/fs") == []
     assert client.count_documents_in_collection(collection_id) == 1
+
+
+def test_deeply_nested_plain_text_metadata_is_a_422_not_a_500(lockgate, new_user) -> None:
+    alice = new_user()
+    collection_id = sdk(lockgate, alice).create_collection(name="Deep", description="")
+    refused = httpx.post(
+        f"{lockgate.url}/api/v1/ingest/plain_text",
+        params={"collection_id": collection_id, "file_name": "d.txt", "metadata": "[" * 5_000 + "]" * 5_000},
+        content=b"text",
+        headers={"Authorization": f"Bearer {alice.key}"},
+        timeout=TIMEOUT,
+    )
+    assert refused.status_code == 422 and "metadata" in refused.json()["message"], refused.text
+    assert lockgate.admin.get("/health").status_code == 200
 
 
 def test_get_chunks_by_the_ids_search_answers(lockgate, new_user) -> None:

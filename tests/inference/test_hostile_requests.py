@@ -202,6 +202,14 @@ def test_messages_no_text_model_can_take_are_a_400_naming_the_field(local, messa
     assert error["param"] == param
 
 
+def test_more_messages_than_the_context_window_holds_is_a_quick_400(local) -> None:
+    # 50,000 messages once held the model for minutes (template rendering) before its 400.
+    many = [{"role": "user", "content": "hi"}] * 50_000
+    assert error_of(chat(local, messages=many))["param"] == "messages"
+    assert error_of(chat(local, messages=many, stream=True))["param"] == "messages"
+    assert chat(local, messages=[{"role": "user", "content": "hi"}]).status_code == 200
+
+
 def test_messages_as_a_json_encoded_string(local) -> None:
     encoded = json.dumps([{"role": "user", "content": "Hello"}])
     answer = chat(local, messages=encoded)

@@ -183,6 +183,22 @@ async def test_a_job_whose_worker_died_resumes_after_its_last_step(api: Api) -> 
     assert steps.ran == [(job.id, 1), (job.id, 2)]
 
 
+async def test_a_pending_job_whose_message_was_lost_runs_when_a_worker_starts(api: Api) -> None:
+    """kill -9 after the queue handed the message out but before any worker claimed the job: the job
+    is pending with no message; a starting worker queues it again at once (not after ten leases)."""
+    steps = Steps()
+    steps.gate.set()
+    job = await submit(api, 1)
+    await api.state.jobs.queue.pop()  # taken by a worker that died before claiming it
+    running = worker(api, steps, lease_seconds=3600.0)
+    await running.start()
+    try:
+        after = await finished(api, job.id)
+    finally:
+        await running.stop()
+    assert after.status == JobStatus.COMPLETED and steps.ran == [(job.id, 0)]
+
+
 async def test_a_job_whose_worker_keeps_dying_fails(api: Api) -> None:
     job = await submit(api, 1)
     long_ago = now_ts() - 3600

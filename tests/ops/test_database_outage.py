@@ -9,10 +9,9 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from lockgate.config import Settings
 from lockgate.migrate import upgrade
+from tests import backends
 from tests.helpers import MASTER_KEY
 from tests.live import live_server
 from tests.ops.test_outages import _skip_or_fail
@@ -29,16 +28,14 @@ def _requests(openapi: dict) -> list[tuple[str, str]]:
     return [*found, ("GET", "/ui"), ("GET", "/ui/keys"), ("POST", "/ui/login")]
 
 
-def test_every_route_answers_503_with_retry_after_while_postgresql_is_down(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog
-) -> None:
+def test_every_route_answers_503_with_retry_after_while_postgresql_is_down(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO)
     try:
         import pgserver
         from pgserver._commands import pg_ctl
     except ImportError as exc:
         _skip_or_fail(f"pgserver not installed ({exc})")
-    pgdata = tmp_path_factory.mktemp("pg-down")
+    pgdata = backends.postgres_data_dir("pg-down")
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     url = f"postgresql+asyncpg://postgres@/postgres?host={server.get_postmaster_info().socket_dir}"
     settings = Settings(

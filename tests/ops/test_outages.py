@@ -80,9 +80,7 @@ def test_readiness_follows_redis_stopped_and_restarted(tmp_path: Path, sqlite_te
             process.wait(timeout=10)
 
 
-def test_readiness_follows_postgresql_stopped_and_restarted(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog
-) -> None:
+def test_readiness_follows_postgresql_stopped_and_restarted(tmp_path: Path, caplog) -> None:
     """A PostgreSQL server of its own (the suite's shared one must keep running)."""
     caplog.set_level(logging.INFO)
     try:
@@ -90,7 +88,7 @@ def test_readiness_follows_postgresql_stopped_and_restarted(
         from pgserver._commands import pg_ctl
     except ImportError as exc:
         _skip_or_fail(f"pgserver not installed ({exc})")
-    pgdata = tmp_path_factory.mktemp("pg-outage")  # an existing directory, as pgserver wants
+    pgdata = backends.postgres_data_dir("pg-outage")  # an existing directory, as pgserver wants
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     url = f"postgresql+asyncpg://postgres@/postgres?host={server.get_postmaster_info().socket_dir}"
     settings = Settings(

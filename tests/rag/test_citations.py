@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from lockgate.accounting.schemas import Usage
+from lockgate.conversations.search_chat import GroundedChat
 from lockgate.gateway.events import ChunkEvent, UsageEvent
-from lockgate.rag.answer import GroundedChat, search_result
 from lockgate.rag.citations import cited, source_label
+from lockgate.rag.hits import search_result
 from lockgate.rag.models import Chunk
-from lockgate.rag.service import ChunkView
-from lockgate.rag.views import chunk_view
+from lockgate.rag.schemas import ChunkView, chunk_view
 
 
 def chunk(chunk_id: int, name: str, page: int | None = None) -> ChunkView:

@@ -84,6 +84,12 @@ def test_chunk_ids_are_numbered_per_document(local) -> None:
             "ids": [0, 1],
         }
     a = documents[0]
+    for blank in ("", "   "):  # stripped, then 1 to 255 characters, as OpenGateLLM
+        refused = alice.post("/v1/documents", data={"collection_id": str(target), "name": blank})
+        assert refused.status_code == 422, (blank, refused.text)
+        assert spec.valid(spec.HTTPValidationError, refused.json()).detail[0].loc[:2] == ["body", "name"]
+    padded = alice.post("/v1/documents", data={"collection_id": str(target), "name": "  log  "})
+    assert alice.get(f"/v1/documents/{padded.json()['id']}").json()["name"] == "log"
     assert alice.delete(f"/v1/documents/{a}/chunks/1").status_code == 204
     more = alice.post(
         f"/v1/documents/{a}/chunks", json={"chunks": [{"content": "Fog horns.", "metadata": {"k": "v"}}]}

@@ -105,6 +105,16 @@ def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
     assert [d["id"] for d in listed] == [document_id, again.json()["id"]]
 
 
+def test_deeply_nested_metadata_is_a_422_not_a_500(local) -> None:
+    # json.loads raised RecursionError on 100,000 nested arrays: a 500 and a reset connection.
+    alice = member(local)
+    target = collection(alice)
+    refused = upload(alice, target, "text", metadata="[" * 100_000 + "]" * 100_000)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "metadata"]
+    assert local.admin.get("/health").status_code == 200
+    assert alice.get("/v1/documents", params={"collection_id": target}).json()["data"] == []
+
+
 def test_search_methods_access_and_filters(local) -> None:
     alice, bob = member(local), member(local)
     mine = collection(alice)
@@ -277,9 +287,9 @@ def test_cli_ingests_a_folder(local, tmp_path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "2 document(s) ingested" in result.stderr
+    assert "2 created" in result.stderr and "ignored.bin" in result.stderr  # listed as skipped
     names = {d["name"] for d in alice.get("/v1/documents", params={"collection_id": target}).json()["data"]}
-    assert names == {"a.md", "b.txt"}
+    assert names == {"a.md", "sub/b.txt"}  # named by their path under the folder
 
 
 def test_text_with_nul_bytes_is_stored_without_them(local) -> None:

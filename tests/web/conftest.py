@@ -1,5 +1,6 @@
 """Browser tests: a live Lockgate with the real local models, driven by Debian's chromium through
-Playwright (never a downloaded browser). Screenshots go to docs/console/, which docs/console.md shows."""
+Playwright (never a downloaded browser). With LOCKGATE_SCREENSHOTS=1 the screenshots go to docs/console/,
+which docs/console.md shows."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def shots() -> Path:
+def shots(tmp_path_factory) -> Path:
+    """Where the browser tests save their screenshots: docs/console/ only when asked
+    (LOCKGATE_SCREENSHOTS=1), so that `make test` leaves the working tree as it found it."""
+    if os.environ.get("LOCKGATE_SCREENSHOTS") != "1":
+        return tmp_path_factory.mktemp("screenshots")
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS

@@ -225,3 +225,38 @@ def test_sign_out(browser, live):
     page.goto("/ui/playground")
     page.wait_for_url("**/ui/login?next=/ui/playground")
     page.context.close()
+
+
+def test_chunks_are_labelled_with_their_number_in_the_document_as_the_api_numbers_them(admin_page, tmp_path):
+    """Pills link by the chunk's global id, but what a user reads is the chunk id of
+    GET /v1/documents/{id}/chunks/{chunk_id} (from 0 within its document), never the global id."""
+    page = admin_page
+    paths = []
+    for name in ("first.txt", "second.txt"):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(f"The {name} notes talk about tide tables and the {name} quay.\n")
+    page.goto("/ui/collections")
+    page.get_by_label("Name").fill("Labels")
+    page.get_by_role("button", name="Create collection").click()
+    page.wait_for_url(re.compile(r".*/ui/collections/\d+$"))
+    collection_url = page.url
+    page.set_input_files("#files", [str(p) for p in paths])
+    page.wait_for_selector("#documents tr[data-document='second.txt']")
+    page.locator("#documents a", has_text="second.txt").click()
+    page.wait_for_url(re.compile(r".*/ui/documents/\d+$"))
+    pill = page.locator("button.pill").first
+    global_id = pill.get_attribute("data-chunk-url").rsplit("/", 1)[1]
+    assert global_id != "0"  # global ids start at 1: a label showing one can never read "Chunk 0"
+    assert pill.inner_text().strip() == "Chunk 0"
+    pill.click()
+    page.locator("#chunk-dialog [data-chunk]").wait_for()
+    assert "second.txt · chunk 0" in page.locator("#chunk-dialog").inner_text()
+    page.keyboard.press("Escape")
+
+    page.goto(collection_url + "/search")
+    page.get_by_label("Query").fill("second.txt quay")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#results [data-method=lexical] [data-hit]")
+    hits = page.locator("#results [data-method=lexical] [data-hit]")
+    labels = hits.locator("button.pill").all_inner_texts()
+    assert labels and all(label == "chunk 0" for label in labels), labels

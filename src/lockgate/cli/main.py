@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +15,9 @@ from lockgate import __version__
 from lockgate.cli import admin, evaluate, ingest, jobs
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
+from lockgate.cli.private_redis import PrivateRedisError, find_redis_server, private_redis
 from lockgate.cli.server_processes import HTTP_PROTOCOL, worker_environment
+from lockgate.config import Settings
 from lockgate.kit.private_files import private_dir
 
 app = typer.Typer(
@@ -59,7 +63,12 @@ def serve(
     ] = True,
     workers: Annotated[
         int,
-        typer.Option(min=1, max=256, help="Server processes sharing the port (needs redis_url when > 1)."),
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes sharing the port (more than one without redis_url: a private redis-server "
+            "counts their limits and budgets).",
+        ),
     ] = 1,
 ) -> None:
     """Start the server."""
@@ -70,11 +79,12 @@ def serve(
     from lockgate.ops.logs import configure_logging
 
     settings = settings_or_exit(config, host=host, port=port)
+    redis_server = None
     if workers > 1 and not settings.redis_url:
-        fail(
-            f"--workers {workers} needs redis_url: rate limits and budgets are counted in each process "
-            "otherwise (each worker would allow the full limit). Set LOCKGATE_REDIS_URL, or use one worker."
-        )
+        try:
+            redis_server = find_redis_server()
+        except PrivateRedisError as exc:
+            fail(f"--workers {workers}: {exc}")
     private_dir(settings.data_dir)
     if migrate_first:
         migrate_or_exit(settings.resolved_database_url)
@@ -105,9 +115,30 @@ def serve(
             **options,
         )
         return
+    with ExitStack() as stack:
+        # Limits and budgets counted in each process would let every worker allow the full limit: without
+        # an operator's Redis, the server runs its own for its workers (ADR 0022).
+        private_redis_url = None
+        if redis_server is not None:
+            try:
+                private_redis_url = stack.enter_context(private_redis(redis_server, settings.data_dir))
+            except PrivateRedisError as exc:
+                fail(f"--workers {workers}: {exc}")
+        _serve_workers(config, settings, workers, private_redis_url, options)
+
+
+def _serve_workers(
+    config: Path | None,
+    settings: Settings,
+    workers: int,
+    private_redis_url: str | None,
+    options: dict[str, Any],
+) -> None:
+    import uvicorn
+
     # Each worker process builds its own app from the same settings (the config file and the CLI flags
     # travel through the environment); migrations ran once, here, before any worker starts.
-    os.environ.update(worker_environment(config, settings, workers))
+    os.environ.update(worker_environment(config, settings, workers, private_redis_url))
     # Prometheus counters summed over the workers (ops/metrics.py): a fresh directory per server, so
     # that an earlier run's counts never come back (an operator's own PROMETHEUS_MULTIPROC_DIR is kept).
     own_metrics_dir = None

@@ -14,9 +14,13 @@ from lockgate.config import ENV_PREFIX, Settings, load_settings
 from lockgate.inference.engines import default_threads
 
 
-def worker_environment(config: Path | None, settings: Settings, workers: int) -> dict[str, str]:
+def worker_environment(
+    config: Path | None, settings: Settings, workers: int, private_redis_url: str | None = None
+) -> dict[str, str]:
     """What a worker needs to rebuild the parent's settings: the config file and the CLI overrides.
-    Unless set, the local engines' threads are divided among the workers (each loads its own models)."""
+    Unless set, the local engines' threads are divided among the workers (each loads its own models).
+    `private_redis_url`: the server's own redis-server (cli/private_redis.py), which counts the limits and
+    budgets of every worker; queued jobs stay in the SQLite file (that Redis keeps nothing on a restart)."""
     environment = {
         ENV_PREFIX + "HOST": settings.host,
         ENV_PREFIX + "PORT": str(settings.port),
@@ -26,6 +30,10 @@ def worker_environment(config: Path | None, settings: Settings, workers: int) ->
         environment[ENV_PREFIX + "LOCAL_THREADS"] = str(max(1, default_threads() // workers))
     if config is not None:
         environment[ENV_PREFIX + "CONFIG"] = str(Path(config).resolve())
+    if private_redis_url is not None:
+        environment[ENV_PREFIX + "REDIS_URL"] = private_redis_url
+        if settings.job_queue == "auto":
+            environment[ENV_PREFIX + "JOB_QUEUE"] = "sqlite"
     return environment
 
 

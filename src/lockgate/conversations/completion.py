@@ -12,26 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
 from lockgate.conversations import prompts as P
 from lockgate.conversations import repository
+from lockgate.conversations.access import owned_session
+from lockgate.conversations.grounding import Grounding
 from lockgate.conversations.models import ChatMessage, MessageReference
-from lockgate.conversations.service import ConversationService
+from lockgate.conversations.schemas import Answer, AnswerRequest, RagType, Reflection, Retrieval, TagFilter
 from lockgate.errors import AppError, UpstreamBadGateway
 from lockgate.gateway.events import ErrorEvent, UsageEvent
-from lockgate.gateway.request import read_chat
-from lockgate.gateway.service import GatewayService
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
-from lockgate.rag.service import RagService
+from lockgate.rag.access import readable_collection
 
 HISTORY_TURNS = 2
 CUT_SHORT = "The client went away before the answer was complete."
 ALL_DATA_CHUNKS = 64
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Used:
     """A chunk laid into a prompt."""
 
@@ -39,8 +40,22 @@ class Used:
     document_id: int
     collection_id: int
     score: float
-    page: Any
+    page: int | None  # 1-based page of a paged file
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question as the first transaction stored and read it: what the answer needs."""
+
+    session_id: int
+    question_id: int
+    message: str
+    collection_id: int | None
+    kind: RagType  # resolved: never AUTO
+    prompts: dict[str, Any]  # the defaults under the collection's and session's templates and the request
+    history: list[tuple[str, str]]  # (question, answer) of the last turns, when asked for
+    document_ids: list[int] | None  # the documents the tags leave, None when no tags were given
 
 
 @dataclass(slots=True)
@@ -58,96 +73,96 @@ class Run:
 
 
 class CompletionService:
-    def __init__(
-        self, db: Database, rag: RagService, gateway: GatewayService, conversations: ConversationService
-    ):
+    def __init__(self, db: Database, grounding: Grounding):
         self._db = db
-        self._rag = rag
-        self._gateway = gateway
-        self._conversations = conversations
-
-    def default_llm(self) -> str:
-        model = self._gateway.registry.default_chat_model()
-        if model is None:
-            raise UpstreamBadGateway("No chat model is configured.")
-        return model
+        self._grounding = grounding  # every search and model call of an answer goes through it
 
     async def complete(
         self,
         ctx: CallContext,
         session_id: int,
-        request: dict[str, Any],
+        request: AnswerRequest,
         on_delta: Callable[[str], Awaitable[None]] | None = None,
         on_question: Callable[[int], Awaitable[None]] | None = None,
-    ) -> tuple[int, str]:
-        """Answer `request["message"]` in the session: (the answer's message id, its text).
+    ) -> Answer:
+        """Answer `request.message` in the session, storing the question and the answer.
         `on_question` gets the stored question's id before the model is called; `on_delta` each piece
-        of the final answer as it arrives. Cancelled mid-answer (the client went away), the answer is
-        stored with what was streamed and an error, the model calls made so far are metered, and the
-        cancellation goes on."""
-        rag_config = dict(request.get("rag_config") or {})
+        of the final answer as it arrives. A failure is stored as the answer's error and raised (an
+        AppError; an engine failing in an unexpected way is a 502). Cancelled mid-answer (the client
+        went away), the answer is stored with what was streamed and an error, the model calls made so
+        far are metered, and the cancellation goes on."""
+        turn = await self._begin(ctx, session_id, request)
+        run = Run(request.llm or self._grounding.default_model(), dict(request.llm_args), on_delta=on_delta)
+        started = time.monotonic()
+        try:
+            if on_question is not None:
+                await on_question(turn.question_id)
+            text = await self._answer(ctx, run, turn, request.retrieval)
+            if request.reflection is not None:
+                await self._reflect(ctx, run, turn.prompts, request.reflection, text)
+        except asyncio.CancelledError:
+            with anyio.CancelScope(shield=True):
+                await self._finish(turn, run, started, "".join(run.streamed), CUT_SHORT)
+            raise
+        except AppError as exc:
+            await self._finish(turn, run, started, "", exc.message)
+            raise
+        except Exception as exc:  # an engine failing in an unexpected way is still the upstream's failure
+            await self._finish(turn, run, started, "", str(exc))
+            raise UpstreamBadGateway(f"The model failed: {exc}") from exc
+        return Answer(await self._finish(turn, run, started, text, None), text)
+
+    async def _begin(self, ctx: CallContext, session_id: int, request: AnswerRequest) -> Turn:
+        """Check the session (and that its collection is still readable: a share may have been
+        withdrawn), read the prompts, history and tagged documents, and store the question."""
         async with self._db.transaction() as session:
-            chat = await self._conversations.owned(session, ctx.principal, session_id)
+            chat = await owned_session(session, ctx.principal, session_id)
             collection_id, session_template_id = chat.collection_id, chat.prompt_template_id
-        if collection_id is not None:  # still readable? (a share may have been withdrawn since)
-            await self._rag.get_collection(ctx.principal, collection_id)
-        async with self._db.transaction() as session:
-            kind = P.rag_type(rag_config, collection_id is not None)
-            collection = await repository.collection(session, collection_id) if collection_id else None
+            collection = (
+                await readable_collection(session, ctx.principal, collection_id)
+                if collection_id is not None
+                else None
+            )
             layers = [
                 await repository.template_prompts(
                     session, collection.prompt_template_id if collection else None
                 ),
                 await repository.template_prompts(session, session_template_id),
-                {k: request.get(k) for k in ("system_prompt", "pre_prompt_query", "prompt_query")},
-                {k: rag_config.get(k) for k in ("hyde_no_rag_llm_prompt_extension",)},
+                {
+                    "system_prompt": request.system_prompt,
+                    "pre_prompt_query": request.pre_prompt_query,
+                    "prompt_query": request.prompt_query,
+                },
+                {"hyde_no_rag_llm_prompt_extension": request.retrieval.hyde_extension},
             ]
-            if collection_id is not None and request.get("tags"):
-                rag_config["document_ids"] = await self._tagged(session, collection_id, request["tags"])
-            if collection_id is not None and request.get("metadata_filter"):
+            document_ids = None
+            if collection_id is not None and request.tags is not None:
+                document_ids = await self._tagged(session, collection_id, request.tags)
+            if collection_id is not None and request.metadata_filter:
                 matched = await repository.documents_with_metadata(
-                    session, collection_id, request["metadata_filter"]
+                    session, collection_id, dict(request.metadata_filter)
                 )
-                tagged = rag_config.get("document_ids")
-                rag_config["document_ids"] = matched if tagged is None else sorted(set(tagged) & set(matched))
-            history = await self._history(session, session_id, request.get("include_chat_history"))
-            llm_args = dict(request.get("llm_args") or {})
+                document_ids = matched if document_ids is None else sorted(set(document_ids) & set(matched))
+            history = await self._history(session, session_id) if request.include_history else []
             question = await repository.add_message(
                 session,
-                ChatMessage(session_id=session_id, content=request["message"], llm_args=llm_args, meta={}),
+                ChatMessage(
+                    session_id=session_id, content=request.message, llm_args=dict(request.llm_args), meta={}
+                ),
             )
-            question_id = question.id
-        llm = request.get("llm")
-        run = Run(llm if llm not in (None, "", "auto") else self.default_llm(), llm_args, on_delta=on_delta)
-        prompts = P.merged_prompts(*layers)
-        started = time.monotonic()
-        try:
-            if on_question is not None:
-                await on_question(question_id)
-            text = await self._answer(
-                ctx, run, kind, prompts, history, request["message"], collection_id, rag_config
+            return Turn(
+                session_id,
+                question.id,
+                request.message,
+                collection_id,
+                request.retrieval.rag_type.resolved(collection_id is not None),
+                P.merged_prompts(*layers),
+                history,
+                document_ids,
             )
-            reflection = request.get("self_reflection_config") or {}
-            if reflection.get("llm_reflection"):
-                await self._reflect(ctx, run, prompts, reflection, text)
-            error = None
-        except AppError as exc:
-            text, error, failure = "", exc.message, exc
-        except Exception as exc:  # an engine failing in an unexpected way is still the upstream's failure
-            text, error, failure = "", str(exc), UpstreamBadGateway(f"The model failed: {exc}")
-        except asyncio.CancelledError:
-            with anyio.CancelScope(shield=True):
-                self._usage_meta(run, started)
-                await self._store(session_id, question_id, run, "".join(run.streamed), CUT_SHORT, kind)
-            raise
-        self._usage_meta(run, started)
-        answer_id = await self._store(session_id, question_id, run, text, error, kind)
-        if error is not None:
-            raise failure
-        return answer_id, text
 
-    @staticmethod
-    def _usage_meta(run: Run, started: float) -> None:
+    async def _finish(self, turn: Turn, run: Run, started: float, text: str, error: str | None) -> int:
+        """Store the answer (or its error) with its meta and references: the answer's message id."""
         run.meta["usage_stats"] = json.dumps(
             {
                 **run.usage,
@@ -156,29 +171,35 @@ class CompletionService:
                 "cost": 0.0,
             }
         )
+        return await self._store(turn, run, text, error)
 
     @staticmethod
-    async def _tagged(session, collection_id: int, tags: Any) -> list[int]:
-        """h2oGPTe `tags`: a list of tag names (documents with any of them), {include, exclude}, or
-        {document_ids} (those documents' copies in the collection; the tags are then ignored)."""
-        if isinstance(tags, dict) and tags.get("document_ids"):
-            return await repository.copies_in(session, collection_id, tags["document_ids"])
-        if isinstance(tags, dict):
-            include, exclude = tags.get("include"), tags.get("exclude")
-        else:
-            include, exclude = list(tags), None
+    async def _tagged(session: AsyncSession, collection_id: int, tags: TagFilter) -> list[int]:
+        """The collection's documents the tag filter leaves: those with any `include` tag (all when
+        none) and no `exclude` tag, or, when `document_ids` is given, those documents' copies in the
+        collection (the tags are then ignored)."""
+        if tags.document_ids:
+            return await repository.copies_in(session, collection_id, list(tags.document_ids))
+        include = list(tags.include) if tags.include else None
+        exclude = list(tags.exclude) if tags.exclude else None
         return await repository.tagged_documents(session, collection_id, include, exclude)
 
-    async def _history(self, session, session_id: int, include: Any) -> list[tuple[str, str]]:
-        if include in ("off", False, "false"):  # the spec says on/off/auto, the client true/false/auto
-            return []
+    @staticmethod
+    async def _history(session: AsyncSession, session_id: int) -> list[tuple[str, str]]:
         found = await repository.list_messages(session, session_id)
         questions = {m.id: m.content for m in found if m.reply_to is None}
         pairs = [(questions[m.reply_to], m.content) for m in found if m.reply_to in questions and not m.error]
         return [(q[:500], a[:500]) for q, a in pairs[-HISTORY_TURNS:]]
 
     async def _generate(
-        self, ctx: CallContext, run: Run, system: str, history, user: str, record=True, final=False
+        self,
+        ctx: CallContext,
+        run: Run,
+        system: str,
+        history: list[tuple[str, str]],
+        user: str,
+        record: bool = True,
+        final: bool = False,
     ) -> str:
         messages = P.messages_for(system, history, user)
         call = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per model call
@@ -187,15 +208,16 @@ class CompletionService:
             run.prompts.append(P.render_raw(messages))
         if final and run.on_delta is not None:
             return await self._stream(call, run, body)
-        answer = await self._gateway.generate(call, read_chat(body))
+        answer = await self._grounding.answer(call, body)
         run.usage["input_tokens"] += answer.usage.prompt_tokens
         run.usage["output_tokens"] += answer.usage.completion_tokens
         return (answer.answer["choices"][0]["message"].get("content") or "").strip()
 
     async def _stream(self, call: CallContext, run: Run, body: dict[str, Any]) -> str:
         """The final answer streamed: each piece goes to `run.on_delta` as it arrives."""
+        assert run.on_delta is not None
         parts: list[str] = []
-        async for event in await self._gateway.generate_stream(call, read_chat({**body, "stream": True})):
+        async for event in await self._grounding.stream(call, body):
             if isinstance(event, ErrorEvent):
                 raise UpstreamBadGateway(event.message)
             if isinstance(event, UsageEvent):
@@ -210,68 +232,63 @@ class CompletionService:
                     await run.on_delta(piece)
         return "".join(parts).strip()
 
-    async def _answer(
-        self, ctx, run: Run, kind: str, prompts, history, message: str, collection_id, rag_config
-    ) -> str:
-        system = prompts["system_prompt"]
-        if kind == "llm_only":
-            return await self._generate(ctx, run, system, history, message, final=True)
-        if kind == "all_data":
-            return await self._all_data(ctx, run, prompts, message, collection_id, rag_config)
+    async def _answer(self, ctx: CallContext, run: Run, turn: Turn, retrieval: Retrieval) -> str:
+        system, message = turn.prompts["system_prompt"], turn.message
+        if turn.kind is RagType.LLM_ONLY:
+            return await self._generate(ctx, run, system, turn.history, message, final=True)
+        if turn.kind is RagType.ALL_DATA:
+            return await self._all_data(ctx, run, turn)
         query = message
-        if kind in ("hyde1", "hyde2"):
+        if turn.kind in (RagType.HYDE1, RagType.HYDE2):
             guess = await self._generate(
-                ctx, run, system, [], message + prompts["hyde_no_rag_llm_prompt_extension"]
+                ctx, run, system, [], message + turn.prompts["hyde_no_rag_llm_prompt_extension"]
             )
             run.meta["llm_only"] = guess
             run.meta["hyde1"] = guess
             query = f"{message} {guess}"
-        if kind == "hyde2":
-            hits = await self._retrieve(ctx, query, collection_id, rag_config, neighbours=False)
+        if turn.kind is RagType.HYDE2:
+            hits = await self._retrieve(ctx, query, turn, retrieval, neighbours=False)
             first = await self._generate(
-                ctx, run, system, [], P.rag_prompt(prompts, self._context(hits), message)
+                ctx, run, system, [], P.rag_prompt(turn.prompts, self._context(hits), message)
             )
             run.meta["hyde2"] = first
             query = f"{message} {first}"
-        hits = await self._retrieve(ctx, query, collection_id, rag_config, neighbours=kind == "rag+")
-        include = dict(rag_config.get("meta_data_to_include") or {})
-        texts = [await self._label(h, include) for h in hits]
+        hits = await self._retrieve(ctx, query, turn, retrieval, neighbours=turn.kind is RagType.RAG_PLUS)
+        texts = [await self._label(h, retrieval) for h in hits]
         n = P.fit(texts)
         run.used = hits[:n]
-        return await self._generate(
-            ctx, run, system, history, P.rag_prompt(prompts, "\n\n".join(texts[:n]), message), final=True
-        )
+        prompt = P.rag_prompt(turn.prompts, "\n\n".join(texts[:n]), message)
+        return await self._generate(ctx, run, system, turn.history, prompt, final=True)
 
     def _context(self, hits: list[Used]) -> str:
         texts = [h.content for h in hits]
         return "\n\n".join(texts[: P.fit(texts)])
 
-    async def _label(self, hit: Used, include: dict[str, Any]) -> str:
-        if not include.get("name") and not include.get("page"):
+    async def _label(self, hit: Used, retrieval: Retrieval) -> str:
+        if not retrieval.include_name and not retrieval.include_page:
             return hit.content
         async with self._db.transaction() as session:
             names = await repository.document_names(session, {hit.document_id})
-        return P.chunk_text(hit.content, names.get(hit.document_id, ""), hit.page, include)
+        return P.chunk_text(
+            hit.content,
+            names.get(hit.document_id, "") if retrieval.include_name else None,
+            hit.page if retrieval.include_page else None,
+        )
 
     async def _retrieve(
-        self, ctx, query: str, collection_id: int, rag_config, neighbours: bool
+        self, ctx: CallContext, query: str, turn: Turn, retrieval: Retrieval, neighbours: bool
     ) -> list[Used]:
-        limit = int(rag_config.get("rag_max_chunks") or 0)
-        limit = limit if limit > 0 else 4
-        min_score = rag_config.get("rag_min_chunk_score")
-        method = "semantic" if min_score is not None else "hybrid"
-        documents = rag_config.get("document_ids")
-        if documents is not None and not documents:
+        if turn.document_ids is not None and not turn.document_ids:
             return []  # the tags leave no document
-        search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
-        hits, _ = await self._rag.search(
-            search_ctx,
+        assert turn.collection_id is not None
+        hits = await self._grounding.retrieve(
+            ctx,
             query,
-            method,
-            [collection_id],
-            document_ids=documents,
-            limit=limit,
-            score_threshold=float(min_score or 0.0),
+            method="semantic" if retrieval.min_score is not None else "hybrid",
+            collection_ids=[turn.collection_id],
+            document_ids=turn.document_ids,
+            limit=retrieval.max_chunks,
+            score_threshold=retrieval.min_score or 0.0,
         )
         used = [Used(c.id, c.document_id, c.collection_id, float(s), c.page, c.content) for _, s, c in hits]
         if neighbours and used:
@@ -291,12 +308,13 @@ class CompletionService:
             ]
         return used
 
-    async def _all_data(self, ctx, run: Run, prompts, message: str, collection_id: int, rag_config) -> str:
+    async def _all_data(self, ctx: CallContext, run: Run, turn: Turn) -> str:
         """Recursive summarisation: summarise the collection batch by batch, then the summaries, until
         one prompt holds everything; that last prompt answers the question."""
+        assert turn.collection_id is not None
         async with self._db.transaction() as session:
             chunks = await repository.collection_chunks(
-                session, collection_id, ALL_DATA_CHUNKS, rag_config.get("document_ids")
+                session, turn.collection_id, ALL_DATA_CHUNKS, turn.document_ids
             )
         run.used = [Used(c.id, c.document_id, c.collection_id, 1.0, c.page, c.content) for c in chunks]
         texts = [c.content for c in chunks]
@@ -307,39 +325,41 @@ class CompletionService:
                 batches.append("\n\n".join(texts[:n]))
                 texts = texts[n:]
             texts = [
-                await self._generate(ctx, run, "", [], P.summary_prompt(prompts, batch, message))
+                await self._generate(ctx, run, "", [], P.summary_prompt(turn.prompts, batch, turn.message))
                 for batch in batches
             ]
         return await self._generate(
             ctx,
             run,
-            prompts["system_prompt"],
+            turn.prompts["system_prompt"],
             [],
-            P.summary_prompt(prompts, "\n\n".join(texts), message),
+            P.summary_prompt(turn.prompts, "\n\n".join(texts), turn.message),
             final=True,
         )
 
-    async def _reflect(self, ctx, run: Run, prompts, config: dict[str, Any], text: str) -> None:
-        template = config.get("prompt_reflection") or prompts["prompt_reflection"]
+    async def _reflect(
+        self, ctx: CallContext, run: Run, prompts: dict[str, Any], reflection: Reflection, text: str
+    ) -> None:
+        template = reflection.prompt or prompts["prompt_reflection"]
         last = run.prompts[-1] if run.prompts else ""
         user = template % (last, text) if template.count("%s") == 2 else f"{template}\n\n{last}\n\n{text}"
-        reflector = Run(config["llm_reflection"], dict(config.get("llm_args_reflection") or run.llm_args))
-        system = config.get("system_prompt_reflection") or prompts["system_prompt_reflection"]
+        reflector = Run(reflection.llm, dict(reflection.llm_args or run.llm_args))
+        system = reflection.system_prompt or prompts["system_prompt_reflection"]
         run.meta["self_reflection"] = json.dumps(
             {"reflection": await self._generate(ctx, reflector, system, [], user), "llm": reflector.model}
         )
         run.usage["input_tokens"] += reflector.usage["input_tokens"]
         run.usage["output_tokens"] += reflector.usage["output_tokens"]
 
-    async def _store(self, session_id: int, question_id: int, run: Run, text: str, error, kind: str) -> int:
+    async def _store(self, turn: Turn, run: Run, text: str, error: str | None) -> int:
         run.meta["prompt_raw"] = "\n\n-----\n\n".join(run.prompts)
-        run.meta["rag_type"] = kind
+        run.meta["rag_type"] = turn.kind.value
         async with self._db.transaction() as session:
             answer = await repository.add_message(
                 session,
                 ChatMessage(
-                    session_id=session_id,
-                    reply_to=question_id,
+                    session_id=turn.session_id,
+                    reply_to=turn.question_id,
                     content=text,
                     error=error,
                     llm=run.model,
@@ -364,20 +384,20 @@ class CompletionService:
                     for u in run.used
                 ],
             )
-            await repository.touch_session(session, session_id, now_ts())
+            await repository.touch_session(session, turn.session_id, now_ts())
             return answer.id
 
     async def questions(self, ctx: CallContext, session_id: int, limit: int) -> list[str]:
         """Suggested follow-up questions: the template's defaults, else asked of the model."""
         async with self._db.transaction() as session:
-            chat = await self._conversations.owned(session, ctx.principal, session_id)
+            chat = await owned_session(session, ctx.principal, session_id)
             prompts = await repository.template_prompts(session, chat.prompt_template_id)
             found = await repository.list_messages(session, session_id)
         if prompts.get("default_sample_questions"):
             return list(prompts["default_sample_questions"])[:limit]
         last = "\n\n".join(m.content for m in found[-2:]) or "(no conversation yet)"
         user = f"Conversation:\n{last[:2000]}\n\nWrite {limit} short follow-up questions, one per line."
-        run = Run(self.default_llm(), {"max_new_tokens": 24 * limit, "temperature": 0})
+        run = Run(self._grounding.default_model(), {"max_new_tokens": 24 * limit, "temperature": 0})
         text = await self._generate(ctx, run, "", [], user)
         lines = [line.strip(" -*0123456789.)\t") for line in text.splitlines()]
         return [line for line in lines if len(line) > 3][:limit]

@@ -51,11 +51,7 @@ class ContentService:
     ) -> ModelAnswer:
         """One summary of all `texts` (recursive when they do not fit one prompt). `prompts` may set
         system_prompt, pre_prompt_summary and prompt_summary; unset ones take the defaults."""
-        texts = [t for t in texts if t]
-        if not texts:
-            raise InvalidRequest(
-                "text_context_list: give at least one non-empty text.", param="text_context_list"
-            )
+        texts = _non_empty(texts)
         merged = P.merged_prompts(prompts)
         answer = ModelAnswer(self.model(llm))
         while True:
@@ -76,11 +72,7 @@ class ContentService:
         llm_args: dict[str, Any],
     ) -> ModelAnswer:
         """One answer per text (map): `pre_prompt_extract` before each text, `prompt_extract` after."""
-        texts = [t for t in texts if t]
-        if not texts:
-            raise InvalidRequest(
-                "text_context_list: give at least one non-empty text.", param="text_context_list"
-            )
+        texts = _non_empty(texts)
         merged = P.merged_prompts(prompts)
         before = prompts.get("pre_prompt_extract") or ""
         after = prompts.get("prompt_extract") or EXTRACT_PROMPT
@@ -136,3 +128,13 @@ def _nonempty(texts: list[str]) -> list[str]:
             "text_context_list: give at least one non-empty text.", param="text_context_list"
         )
     return found
+
+
+def _non_empty(texts: list[str]) -> list[str]:
+    """The texts to summarize or extract from; 400 naming the field when none has content."""
+    kept = [t for t in texts if t]
+    if not kept:
+        raise InvalidRequest(
+            "text_context_list: give at least one non-empty text.", param="text_context_list"
+        )
+    return kept

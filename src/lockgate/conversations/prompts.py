@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lockgate.errors import InvalidRequest
-
-RAG_TYPES = ("auto", "llm_only", "rag", "hyde1", "hyde2", "rag+", "all_data")
 DEFAULTS: dict[str, str] = {
     "system_prompt": "You are h2oGPTe, an expert question-answering AI system.",
     "pre_prompt_query": (
@@ -37,27 +34,6 @@ DEFAULTS: dict[str, str] = {
 }
 CONTEXT_BUDGET = 3500  # characters of retrieved text per prompt (the default local model has 2k tokens)
 DEFAULT_MAX_TOKENS = 256
-RAG_CONFIG_FIELDS = {
-    "rag_type",
-    "rag_max_chunks",
-    "rag_min_chunk_score",
-    "meta_data_to_include",
-    "hyde_no_rag_llm_prompt_extension",
-    "num_neighbor_chunks_to_include",
-    "chunks_per_doc",
-}
-
-
-def rag_type(rag_config: dict[str, Any], has_collection: bool) -> str:
-    value = rag_config.get("rag_type") or "auto"
-    if value not in RAG_TYPES:
-        raise InvalidRequest(
-            f"rag_config.rag_type: '{value}' is not one of {', '.join(RAG_TYPES)}.",
-            param="rag_config.rag_type",
-        )
-    if not has_collection:
-        return "llm_only"
-    return "rag" if value == "auto" else value
 
 
 def merged_prompts(*layers: dict[str, Any]) -> dict[str, Any]:
@@ -68,11 +44,12 @@ def merged_prompts(*layers: dict[str, Any]) -> dict[str, Any]:
     return prompts
 
 
-def chunk_text(content: str, document_name: str, page: Any, include: dict[str, Any]) -> str:
+def chunk_text(content: str, document_name: str | None, page: object) -> str:
+    """A chunk headed by its document's name and page (each left out when None)."""
     head = []
-    if include.get("name"):
+    if document_name is not None:
         head.append(f"Document: {document_name}")
-    if include.get("page") and page is not None:
+    if page is not None:
         head.append(f"Page: {page}")
     return ("\n".join(head) + "\n" if head else "") + content
 

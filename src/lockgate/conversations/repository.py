@@ -15,7 +15,7 @@ from lockgate.conversations.models import (
     PromptTemplateShare,
 )
 from lockgate.identity.models import User
-from lockgate.rag.models import Chunk, Collection, Document
+from lockgate.rag.models import Chunk, Collection, Document, DocumentTag, Tag
 
 # -- sessions ---------------------------------------------------------------------------------------
 
@@ -61,8 +61,16 @@ async def collection_names(session: AsyncSession, ids: set[int]) -> dict[int, st
     return {row.id: row.name for row in rows}
 
 
-async def collection(session: AsyncSession, collection_id: int) -> Collection | None:
-    return await session.get(Collection, collection_id)
+async def session_counts(session: AsyncSession, collection_ids: list[int]) -> dict[int, int]:
+    """How many chat sessions (of any user) each collection has; absent when none."""
+    if not collection_ids:
+        return {}
+    rows = await session.execute(
+        select(ChatSession.collection_id, func.count(ChatSession.id))
+        .where(ChatSession.collection_id.in_(collection_ids))
+        .group_by(ChatSession.collection_id)
+    )
+    return {collection_id: int(n) for collection_id, n in rows if collection_id is not None}
 
 
 async def latest_messages(session: AsyncSession, session_ids: list[int]) -> dict[int, str]:
@@ -282,7 +290,6 @@ async def tagged_documents(
     session: AsyncSession, collection_id: int, include: list[str] | None, exclude: list[str] | None
 ) -> list[int]:
     """The documents of a collection with any of `include` tags (all when None) and none of `exclude`."""
-    from lockgate.rag.models import DocumentTag, Tag
 
     def having(names: list[str]) -> Any:
         return (

@@ -3,69 +3,25 @@ may only create and use sessions of its own collection; everything else is refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import builtins  # the `list` method shadows the builtin in the annotations after it
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lockgate.conversations import repository
-from lockgate.conversations.models import ChatMessage, ChatSession, MessageReference, PromptTemplate
-from lockgate.errors import NotFound, PermissionDenied
+from lockgate.conversations.access import confine, owned_message, owned_session, refuse_key
+from lockgate.conversations.models import ChatMessage, ChatSession, PromptTemplate
+from lockgate.conversations.schemas import MessageView, ReferenceView, SessionView
+from lockgate.errors import NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
-from lockgate.rag.service import RagService
-
-KEY_REFUSED = "This is a collection key: it can only chat with its collection."
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    session: ChatSession
-    collection_name: str | None
-    latest_message: str | None
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class MessageView:
-    message: ChatMessage
-    references: int
-
-
-def confine(principal: Principal, collection_id: int) -> None:
-    """A collection key reads its own collection only (403 for any other)."""
-    if principal.collection_id is not None and collection_id != principal.collection_id:
-        raise PermissionDenied(KEY_REFUSED)
-
-
-def refuse_key(principal: Principal) -> None:
-    if principal.collection_id is not None:
-        raise PermissionDenied(KEY_REFUSED)
+from lockgate.rag.access import accessible_document, readable_collection
 
 
 class ConversationService:
-    def __init__(self, db: Database, rag: RagService):
+    def __init__(self, db: Database):
         self._db = db
-        self._rag = rag
-
-    # -- access ------------------------------------------------------------------------------------
-
-    async def owned(self, session, principal: Principal, session_id: int) -> ChatSession:
-        chat = await session.get(ChatSession, session_id)
-        if chat is None or chat.owner_id != principal.user_id:
-            raise NotFound(f"Chat session {session_id} not found.")
-        if principal.collection_id is not None and chat.collection_id != principal.collection_id:
-            raise PermissionDenied(KEY_REFUSED)
-        return chat
-
-    async def _message(self, session, principal: Principal, message_id: int) -> ChatMessage:
-        message = await session.get(ChatMessage, message_id)
-        if message is None:
-            raise NotFound(f"Message {message_id} not found.")
-        try:
-            await self.owned(session, principal, message.session_id)
-        except NotFound:
-            raise NotFound(f"Message {message_id} not found.") from None
-        return message
 
     async def _views(self, session, principal: Principal, chats: list[ChatSession]) -> list[SessionView]:
         names = await repository.collection_names(
@@ -73,17 +29,26 @@ class ConversationService:
         )
         latest = await repository.latest_messages(session, [c.id for c in chats])
         return [
-            SessionView(c, names.get(c.collection_id or -1), latest.get(c.id), principal.email) for c in chats
+            SessionView(
+                c.id,
+                c.name,
+                c.collection_id,
+                names.get(c.collection_id or -1),
+                c.prompt_template_id,
+                latest.get(c.id),
+                c.updated,
+                principal.email,
+            )
+            for c in chats
         ]
 
     # -- sessions ----------------------------------------------------------------------------------
 
     async def create(self, principal: Principal, collection_id: int | None) -> SessionView:
-        if principal.collection_id is not None and collection_id != principal.collection_id:
-            raise PermissionDenied(KEY_REFUSED)
-        if collection_id is not None:
-            await self._rag.get_collection(principal, collection_id)  # 404 when not readable
+        confine(principal, collection_id)
         async with self._db.transaction() as session:
+            if collection_id is not None:
+                await readable_collection(session, principal, collection_id)  # 404 when not readable
             chat = ChatSession(owner_id=principal.user_id, collection_id=collection_id)
             session.add(chat)
             await session.flush()
@@ -91,7 +56,7 @@ class ConversationService:
 
     async def get(self, principal: Principal, session_id: int) -> SessionView:
         async with self._db.transaction() as session:
-            chat = await self.owned(session, principal, session_id)
+            chat = await owned_session(session, principal, session_id)
             return (await self._views(session, principal, [chat]))[0]
 
     async def list(
@@ -101,10 +66,10 @@ class ConversationService:
         limit: int,
         collection_id: int | None = None,
         document_id: int | None = None,
-    ) -> list[SessionView]:
+    ) -> builtins.list[SessionView]:
         refuse_key(principal)
-        await self._check_scope(principal, collection_id, document_id)
         async with self._db.transaction() as session:
+            await _check_scope(session, principal, collection_id, document_id)
             chats = await repository.list_sessions(
                 session, principal.user_id, offset, limit, collection_id, document_id
             )
@@ -114,25 +79,17 @@ class ConversationService:
         self, principal: Principal, collection_id: int | None = None, document_id: int | None = None
     ) -> int:
         refuse_key(principal)
-        await self._check_scope(principal, collection_id, document_id)
         async with self._db.transaction() as session:
+            await _check_scope(session, principal, collection_id, document_id)
             return await repository.count_sessions(session, principal.user_id, collection_id, document_id)
-
-    async def _check_scope(
-        self, principal: Principal, collection_id: int | None, document_id: int | None
-    ) -> None:
-        if collection_id is not None:
-            await self._rag.get_collection(principal, collection_id)
-        if document_id is not None:
-            await self._rag.get_document(principal, document_id)
 
     async def update(self, principal: Principal, session_id: int, changes: dict[str, Any]) -> SessionView:
         """Rename, or (re)attach a collection or a prompt template (None detaches)."""
         refuse_key(principal)
-        if changes.get("collection_id") is not None:
-            await self._rag.get_collection(principal, changes["collection_id"])
         async with self._db.transaction() as session:
-            chat = await self.owned(session, principal, session_id)
+            if changes.get("collection_id") is not None:
+                await readable_collection(session, principal, changes["collection_id"])
+            chat = await owned_session(session, principal, session_id)
             if changes.get("prompt_template_id") is not None:
                 await self._template(session, principal, changes["prompt_template_id"])
             for field, value in changes.items():
@@ -144,45 +101,62 @@ class ConversationService:
     async def delete(self, principal: Principal, session_id: int) -> SessionView:
         refuse_key(principal)
         async with self._db.transaction() as session:
-            chat = await self.owned(session, principal, session_id)
+            chat = await owned_session(session, principal, session_id)
             view = (await self._views(session, principal, [chat]))[0]
             await session.delete(chat)
             return view
+
+    async def session_counts(self, collection_ids: builtins.list[int]) -> dict[int, int]:
+        """Chat sessions per collection (every user's), for collection summaries; absent when none."""
+        async with self._db.transaction() as session:
+            return await repository.session_counts(session, collection_ids)
 
     # -- messages ----------------------------------------------------------------------------------
 
     async def messages(
         self, principal: Principal, session_id: int, offset: int = 0, limit: int | None = None
-    ) -> list[MessageView]:
+    ) -> builtins.list[MessageView]:
         async with self._db.transaction() as session:
-            await self.owned(session, principal, session_id)
+            await owned_session(session, principal, session_id)
             found = await repository.list_messages(session, session_id, offset, limit)
             counts = await repository.reference_counts(session, [m.id for m in found])
-            return [MessageView(m, counts.get(m.id, 0)) for m in found]
+            return [message_view(m, counts.get(m.id, 0)) for m in found]
 
-    async def delete_messages(self, principal: Principal, message_ids: list[int]) -> None:
+    async def delete_messages(self, principal: Principal, message_ids: builtins.list[int]) -> None:
         """Delete messages of the caller's sessions (their references go with them); all or none: an
         id that is not the caller's is a 404 and nothing is deleted."""
         async with self._db.transaction() as session:
             for message_id in message_ids:
-                await session.delete(await self._message(session, principal, message_id))
+                await session.delete(await owned_message(session, principal, message_id))
 
     async def references(
         self, principal: Principal, message_id: int, limit: int | None = None
-    ) -> list[tuple[MessageReference, bool]]:
+    ) -> builtins.list[ReferenceView]:
         """The chunks that were in the answer's prompt, best first, each with whether it was deleted since."""
         async with self._db.transaction() as session:
-            await self._message(session, principal, message_id)
+            await owned_message(session, principal, message_id)
             found = await repository.list_references(session, message_id)
             found = found[:limit] if limit else found
             alive = await repository.existing_chunks(session, [r.chunk_id for r in found])
-            return [(r, r.chunk_id not in alive) for r in found]
+            return [
+                ReferenceView(
+                    r.chunk_id,
+                    r.document_id,
+                    r.collection_id,
+                    r.document_name,
+                    r.score,
+                    r.pages,
+                    r.content,
+                    r.chunk_id not in alive,
+                )
+                for r in found
+            ]
 
     async def meta(
         self, principal: Principal, message_id: int, info_type: str | None
-    ) -> list[tuple[str, str]]:
+    ) -> builtins.list[tuple[str, str]]:
         async with self._db.transaction() as session:
-            message = await self._message(session, principal, message_id)
+            message = await owned_message(session, principal, message_id)
             items = sorted((message.meta or {}).items())
             return [(k, v) for k, v in items if info_type in (None, "", k)]
 
@@ -193,3 +167,28 @@ class ConversationService:
         if template is None:
             raise NotFound(f"Prompt template {template_id} not found.")
         return template
+
+
+def message_view(message: ChatMessage, references: int) -> MessageView:
+    return MessageView(
+        message.id,
+        message.session_id,
+        message.reply_to,
+        message.content,
+        message.error,
+        message.votes,
+        dict(message.llm_args or {}),
+        dict(message.meta or {}),
+        message.created,
+        references,
+    )
+
+
+async def _check_scope(
+    session: AsyncSession, principal: Principal, collection_id: int | None, document_id: int | None
+) -> None:
+    """404 unless the caller may read the collection and the document a listing is limited to."""
+    if collection_id is not None:
+        await readable_collection(session, principal, collection_id)
+    if document_id is not None:
+        await accessible_document(session, principal, document_id)

@@ -3,16 +3,17 @@ public) read. A collection's template is set by whoever can write the collection
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from lockgate.conversations import repository
 from lockgate.conversations.models import PromptTemplate
+from lockgate.conversations.schemas import TemplateView
 from lockgate.errors import InvalidRequest, NotFound, PermissionDenied
 from lockgate.identity.repository import get_user_by_email
 from lockgate.identity.schemas import Principal
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
+from lockgate.rag.access import writable_collection
 
 PROMPT_FIELDS = (
     "system_prompt",
@@ -34,13 +35,6 @@ PROMPT_FIELDS = (
 SORTS = {"name": "name", "created_at": "created", "updated_at": "updated", "id": "id"}
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateView:
-    template: PromptTemplate
-    username: str
-    user_count: int
-
-
 class TemplateService:
     def __init__(self, db: Database):
         self._db = db
@@ -60,7 +54,22 @@ class TemplateService:
     async def _views(self, session, templates: list[PromptTemplate]) -> list[TemplateView]:
         owners = await repository.owner_emails(session, {t.owner_id for t in templates})
         shares = await repository.share_counts(session, [t.id for t in templates])
-        return [TemplateView(t, owners.get(t.owner_id, ""), shares.get(t.id, 0)) for t in templates]
+        return [
+            TemplateView(
+                t.id,
+                t.owner_id,
+                t.name,
+                t.description,
+                t.lang,
+                bool(t.is_public),
+                dict(t.prompts or {}),
+                t.created,
+                t.updated,
+                owners.get(t.owner_id, ""),
+                shares.get(t.id, 0),
+            )
+            for t in templates
+        ]
 
     async def create(self, principal: Principal, fields: dict[str, Any]) -> TemplateView:
         async with self._db.transaction() as session:
@@ -136,11 +145,10 @@ class TemplateService:
     async def set_for_collection(
         self, principal: Principal, collection_id: int, template_id: int | None
     ) -> None:
-        """Attach (or detach) a template to a collection the caller owns."""
+        """Attach (or detach) a template to a collection the caller may change (the master: any it
+        can read): 404 when unreadable, 403 when only readable."""
         async with self._db.transaction() as session:
-            collection = await repository.collection(session, collection_id)
-            if collection is None or (collection.owner_id != principal.user_id and not principal.is_master):
-                raise NotFound(f"Collection {collection_id} not found.")
+            collection = await writable_collection(session, principal, collection_id, master=True)
             if template_id is not None:
                 await self._visible(session, principal, template_id)
             collection.prompt_template_id = template_id

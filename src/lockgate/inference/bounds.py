@@ -30,6 +30,16 @@ def token_ids(tokens: Any, n_vocab: int, param: str) -> list[int]:
     return tokens
 
 
+def message_count(count: int, n_ctx: int) -> None:
+    """400 on `messages` when there are more messages than tokens in the context window of `n_ctx`
+    tokens: each message renders into at least one token, so such a list can never fit."""
+    if count > n_ctx:
+        raise BadRequest(
+            f"messages: {count} messages cannot fit this model's context window of {n_ctx} tokens.",
+            param="messages",
+        )
+
+
 def logit_bias(value: Any, n_vocab: int) -> dict[int, float]:
     """OpenAI's logit_bias ({"token id": bias in [-100, 100]}) checked against the vocabulary."""
     if not isinstance(value, Mapping):

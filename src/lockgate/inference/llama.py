@@ -170,7 +170,11 @@ class LlamaEngine:
         return call
 
     def _messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        return for_template(parse_messages(body.get("messages")), self.template)
+        messages = parse_messages(body.get("messages"))
+        # Every message renders into at least one token, and the chat template's rendering time grows
+        # faster than the message count (50,000 messages held the model for minutes before its 400).
+        bounds.message_count(len(messages), self.n_ctx)
+        return for_template(messages, self.template)
 
     def _kwargs(self, call: LlamaCall) -> dict[str, Any]:
         kwargs = dict(call.kwargs)

@@ -53,6 +53,14 @@ async def renew(session: AsyncSession, worker: str, job_ids: list[str], now: int
     return set((await session.scalars(select(Job.id).where(held))).all())
 
 
+async def _update_held(session: AsyncSession, job_id: str, holder: str, **values: Any) -> bool:
+    """Write `values` only while `holder` (a worker id) still holds the job; whether it did."""
+    stmt = (
+        update(Job).where(_held(job_id, holder)).values(**values).execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount == 1
+
+
 async def progress(
     session: AsyncSession,
     job_id: str,
@@ -62,13 +70,9 @@ async def progress(
     result: dict[str, Any],
     now: int,
 ) -> bool:
-    stmt = (
-        update(Job)
-        .where(_held(job_id, worker))
-        .values(done=done, errors=errors, result=result, heartbeat=now, updated=now)
-        .execution_options(synchronize_session=False)
+    return await _update_held(
+        session, job_id, worker, done=done, errors=errors, result=result, heartbeat=now, updated=now
     )
-    return (await session.execute(stmt)).rowcount == 1
 
 
 async def finish(
@@ -80,24 +84,24 @@ async def finish(
     result: dict[str, Any],
     now: int,
 ) -> bool:
-    stmt = (
-        update(Job)
-        .where(_held(job_id, worker))
-        .values(status=status, errors=errors, result=result, worker=None, heartbeat=None, updated=now)
-        .execution_options(synchronize_session=False)
+    return await _update_held(
+        session,
+        job_id,
+        worker,
+        status=status,
+        errors=errors,
+        result=result,
+        worker=None,
+        heartbeat=None,
+        updated=now,
     )
-    return (await session.execute(stmt)).rowcount == 1
 
 
 async def release(session: AsyncSession, job_id: str, worker: str, now: int) -> bool:
     """Give a held job back to the queue (this worker stops before finishing it)."""
-    stmt = (
-        update(Job)
-        .where(_held(job_id, worker))
-        .values(status=JobStatus.PENDING, worker=None, heartbeat=None, updated=now)
-        .execution_options(synchronize_session=False)
+    return await _update_held(
+        session, job_id, worker, status=JobStatus.PENDING, worker=None, heartbeat=None, updated=now
     )
-    return (await session.execute(stmt)).rowcount == 1
 
 
 async def stale(

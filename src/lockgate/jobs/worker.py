@@ -107,7 +107,11 @@ class JobWorker:
         self._stopping = False
 
     async def start(self) -> None:
-        await self.sweep()  # what a previous run left behind
+        # What a previous run left behind. Every pending job too, however fresh: a message taken by a
+        # worker that died before claiming its job is gone from the queue, and waiting the usual
+        # grace would leave that job pending for minutes. A repeated message is harmless (claims are
+        # atomic), so queueing a job that still has one costs nothing.
+        await self.sweep(every_pending=True)
         self._loops = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._maintain())]
 
     async def stop(self) -> None:
@@ -159,12 +163,14 @@ class JobWorker:
             except Exception:
                 log.exception("job maintenance failed; retrying")
 
-    async def sweep(self) -> None:
-        """Queue again the running jobs whose lease ran out and the pending jobs left unqueued; fail a
-        job whose worker died `max_attempts` times."""
+    async def sweep(self, every_pending: bool = False) -> None:
+        """Queue again the running jobs whose lease ran out and the pending jobs left unqueued (all of
+        them with `every_pending`, else those untouched for ten leases); fail a job whose worker died
+        `max_attempts` times."""
         now = now_ts()
+        pending_before = now + 1 if every_pending else now - int(self._lease * 10)
         async with self._db.transaction() as session:
-            found = await repository.stale(session, now - int(self._lease), now - int(self._lease * 10))
+            found = await repository.stale(session, now - int(self._lease), pending_before)
         for job in found:
             if job.worker == self.id and job.id in self._running:
                 continue  # alive here (this loop ran late): not for this worker to take over

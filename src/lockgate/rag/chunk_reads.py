@@ -12,7 +12,8 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository as repo
 from lockgate.rag.models import Document
-from lockgate.rag.service import ChunkView, RagService, chunk_view
+from lockgate.rag.schemas import ChunkView, DocumentView, chunk_view
+from lockgate.rag.service import RagService
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +60,18 @@ class ChunkReads:
 
     async def document_text(
         self, principal: Principal, root: int, max_chunks: int | None
-    ) -> tuple[Document, list[str]]:
+    ) -> tuple[DocumentView, list[str]]:
         """(the document, its chunks' text in order), of a document the caller can read (for a
         collection key: in its collection)."""
         async with self._db.transaction() as session:
-            copies = [d for d, _ in await repo.copies(session, principal.user_id, root)]
+            copies = [d for d, _, _ in await repo.copies(session, principal.user_id, root)]
             if principal.collection_id is not None:
                 copies = [d for d in copies if d.collection_id == principal.collection_id]
             if not copies:
                 raise NotFound(f"Document {root} not found.")
             chunks = await repo.chunks_of(session, copies[0].id)
         texts = [c.content for c in chunks]
-        return copies[0], texts[:max_chunks] if max_chunks and max_chunks > 0 else texts
+        return DocumentView.of(copies[0]), texts[:max_chunks] if max_chunks and max_chunks > 0 else texts
 
     async def document_chunks(self, principal: Principal, collection_id: int, root: int) -> list[ChunkHit]:
         """The chunks of a document in one collection, in order (404 unless the caller can read it)."""

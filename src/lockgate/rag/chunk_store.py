@@ -1,30 +1,19 @@
 """The store protocol: how chunks are indexed and ranked, one implementation per database. Everything
 else about documents and chunks (rows, ownership, transactions) is the same SQL on both and lives in
-`repository`."""
+`repository`. The stores import nothing from here (they satisfy the protocol structurally)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database, is_sqlite
+from lockgate.rag import repository
 from lockgate.rag.models import Chunk
-
-
-@dataclass(frozen=True, slots=True)
-class SearchScope:
-    """Which chunks a search may consider. `collection_ids` are already limited to what the caller can
-    read; the other filters can only narrow them further."""
-
-    collection_ids: list[int]
-    document_ids: list[int] | None = None
-    metadata: dict[str, Any] | None = None
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.document_ids or self.metadata)
+from lockgate.rag.schemas import SearchScope
+from lockgate.rag.store_postgres import PostgresChunkStore
+from lockgate.rag.store_sqlite import SqliteChunkStore
 
 
 class ChunkStore(Protocol):
@@ -44,10 +33,16 @@ class ChunkStore(Protocol):
 
 
 def chunk_store_for(db: Database) -> ChunkStore:
-    if is_sqlite(db.url):
-        from lockgate.rag.store_sqlite import SqliteChunkStore
+    """The store of the database `db` runs on; `build_state` injects it into the services that index or
+    rank chunks."""
+    return SqliteChunkStore(db) if is_sqlite(db.url) else PostgresChunkStore(db)
 
-        return SqliteChunkStore(db)
-    from lockgate.rag.store_postgres import PostgresChunkStore
 
-    return PostgresChunkStore(db)
+async def write_chunks(store: ChunkStore, session: AsyncSession, rows: list[Chunk]) -> None:
+    """Chunks and their index entries, in the caller's transaction (which also moves each collection's
+    vectors version, so every replica's vector cache reloads)."""
+    for collection_id in {row.collection_id for row in rows}:
+        await repository.bump_vectors(session, collection_id)
+    session.add_all(rows)
+    await session.flush()
+    await store.index(session, rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lockgate.rag.service import ChunkView
+from lockgate.rag.schemas import ChunkView
 
 # "[2]", "[1, 3]", "[1][2]": numbers inside square brackets, separated by commas.
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")

@@ -10,9 +10,9 @@ from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope
 from lockgate.rag.fusion import Fusion, fuse
 from lockgate.rag.metrics import Scores, mean, parse_qrels, score
+from lockgate.rag.schemas import SearchScope
 from lockgate.rag.service import RagService
 
 Method = Literal["lexical", "semantic", "hybrid"]

@@ -4,10 +4,12 @@ Reads follow the RAG access rule (own, public, shared with you); writes are the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from lockgate.identity.repository import get_user_by_email
@@ -15,34 +17,26 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import library_repository as repo
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, Tag
+from lockgate.rag.access import readable_collection, writable_collection
+from lockgate.rag.chunk_store import ChunkStore, write_chunks
+from lockgate.rag.models import Chunk, CollectionShare, Document, Tag
 from lockgate.rag.repository import bump_vectors
+from lockgate.rag.schemas import CollectionInfo, CollectionView, DocumentInfo, DocumentView, TagView
 from lockgate.rag.service import RagService
 
 
 @dataclass(frozen=True, slots=True)
-class CollectionInfo:
-    collection: Collection
-    document_count: int
-    document_size: int
-    share_count: int
-    owner: str  # the owner's email (h2oGPTe's username)
-    sessions: int
-    embedding_model: str = ""
+class _Copy:
+    """One readable row of a document (the library changes these rows, so they stay ORM rows inside)."""
 
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
     document: Document
     owner: str
-
-    @property
-    def public_id(self) -> int:
-        return self.document.origin_id or self.document.id
+    writable: bool
 
 
-def _info(row: tuple, embedding_model: str = "") -> CollectionInfo:
-    return CollectionInfo(row[0], int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), embedding_model)
+SessionCounts = Callable[[list[int]], Awaitable[dict[int, int]]]
+"""Chat sessions per collection id (conversations' `session_counts`, injected: rag does not import
+conversations, which builds on it)."""
 
 
 async def _flush(session, conflict: str) -> None:
@@ -54,9 +48,27 @@ async def _flush(session, conflict: str) -> None:
 
 
 class Library:
-    def __init__(self, db: Database, rag: RagService):
+    def __init__(self, db: Database, rag: RagService, store: ChunkStore, session_counts: SessionCounts):
         self._db = db
-        self._rag = rag  # its access checks (readable/writable) are the one rule of the domain
+        self._rag = rag
+        self._store = store
+        self._session_counts = session_counts
+
+    async def _infos(self, rows: list[tuple]) -> list[CollectionInfo]:
+        """Summary rows (collection, documents, size, shares, owner) with their chat session counts."""
+        sessions = await self._session_counts([row[0].id for row in rows])
+        return [
+            CollectionInfo(
+                CollectionView.of(row[0]),
+                int(row[1]),
+                int(row[2]),
+                int(row[3]),
+                row[4],
+                sessions.get(row[0].id, 0),
+                self._rag.embedding_model,
+            )
+            for row in rows
+        ]
 
     # -- collections -------------------------------------------------------------------------------
 
@@ -70,16 +82,16 @@ class Library:
 
     async def info(self, principal: Principal, collection_id: int) -> CollectionInfo:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
-        return _info(rows[0], self._rag.embedding_model)
+        return (await self._infos(rows))[0]
 
     async def list(
         self, principal: Principal, page: Page, name: str | None, mine_only: bool
     ) -> list[CollectionInfo]:
         async with self._db.transaction() as session:
             rows = await repo.collection_rows(session, principal.user_id, page, name, mine_only)
-        return [_info(r, self._rag.embedding_model) for r in rows]
+        return await self._infos(rows)
 
     async def count(self, principal: Principal) -> int:
         async with self._db.transaction() as session:
@@ -89,7 +101,7 @@ class Library:
         self, principal: Principal, collection_id: int, changes: dict[str, Any]
     ) -> CollectionInfo:
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             for field in ("name", "description"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
@@ -102,7 +114,7 @@ class Library:
 
     async def settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            stored = (await self._rag.readable(session, principal, collection_id)).settings or {}
+            stored = (await readable_collection(session, principal, collection_id)).settings or {}
         return {k: v for k, v in stored.items() if k != "search"}  # Lockgate's own, set on /v1/collections
 
     async def put_settings(self, principal: Principal, collection_id: int, settings: dict[str, Any]) -> None:
@@ -111,33 +123,33 @@ class Library:
             if value is not None and (value < 0 or (field == "max_tokens_per_chunk" and value < 1)):
                 raise InvalidRequest(f"{field}: must be a positive number.", param=field)
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             kept = {k: v for k, v in (collection.settings or {}).items() if k in ("rag_type", "search")}
             collection.settings = {**kept, **settings}
 
     async def chat_settings(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag.readable(session, principal, collection_id)).chat_settings or {})
+            return dict((await readable_collection(session, principal, collection_id)).chat_settings or {})
 
     async def put_chat_settings(
         self, principal: Principal, collection_id: int, values: dict[str, Any]
     ) -> None:
         """Replace the collection's chat settings (owner only)."""
         async with self._db.transaction() as session:
-            (await self._rag.writable(session, principal, collection_id)).chat_settings = values
+            (await writable_collection(session, principal, collection_id)).chat_settings = values
 
     async def metadata(self, principal: Principal, collection_id: int) -> dict[str, Any]:
         async with self._db.transaction() as session:
-            return dict((await self._rag.readable(session, principal, collection_id)).metadata_ or {})
+            return dict((await readable_collection(session, principal, collection_id)).metadata_ or {})
 
     async def put_metadata(self, principal: Principal, collection_id: int, values: dict[str, Any]) -> None:
         """Replace the collection's metadata (owner only)."""
         async with self._db.transaction() as session:
-            (await self._rag.writable(session, principal, collection_id)).metadata_ = values
+            (await writable_collection(session, principal, collection_id)).metadata_ = values
 
     async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             stored = await repo.questions(session, collection_id)
         found = [q for questions in stored for q in questions or [] if isinstance(q, str)]
         return found[:limit]
@@ -147,13 +159,13 @@ class Library:
     async def permissions(self, principal: Principal, collection_id: int) -> list[str]:
         """The owner's username, then those the collection is shared with."""
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             rows = await repo.collection_rows(session, principal.user_id, None, ids=[collection_id])
             return [rows[0][4], *await repo.shares(session, collection_id)]
 
     async def share(self, principal: Principal, collection_id: int, username: str) -> None:
         async with self._db.transaction() as session:
-            collection = await self._rag.writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             user = await get_user_by_email(session, username)
             if user is None:
                 raise NotFound(f"User {username} not found.", param="username")
@@ -166,7 +178,7 @@ class Library:
     async def unshare(self, principal: Principal, collection_id: int, username: str | None) -> None:
         """Unshare with one user, or with everyone when `username` is None."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             user_id = None
             if username is not None:
                 user = await get_user_by_email(session, username)
@@ -182,36 +194,39 @@ class Library:
     ) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag.readable(session, principal, collection_id)
+                await readable_collection(session, principal, collection_id)
             rows = await repo.documents(session, principal.user_id, page, collection_id, mine_only)
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [DocumentInfo(DocumentView.of(d), owner) for d, owner in rows]
 
     async def count_documents(
         self, principal: Principal, collection_id: int | None, mine_only: bool = False
     ) -> int:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._rag.readable(session, principal, collection_id)
+                await readable_collection(session, principal, collection_id)
             return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
 
-    async def _copies(self, session, principal: Principal, root: int) -> list[DocumentInfo]:
-        rows = await repo.copies(session, principal.user_id, root)
+    @staticmethod
+    async def _copies(session: AsyncSession, principal: Principal, root: int) -> list[_Copy]:
+        rows = await repo.copies(session, principal.user_id, root, principal.is_master)
         if not rows:
             raise NotFound(f"Document {root} not found.")
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [_Copy(d, owner, writable) for d, owner, writable in rows]
 
     async def document(self, principal: Principal, root: int) -> DocumentInfo:
-        """A document the caller can read (a collection key: its copy in the key's collection)."""
+        """The oldest copy of a document the caller can read (a collection key: its copy in the key's
+        collection)."""
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
         if principal.collection_id is not None:
             copies = [c for c in copies if c.document.collection_id == principal.collection_id]
             if not copies:
                 raise NotFound(f"Document {root} not found.")
-        return copies[0]
+        return DocumentInfo(DocumentView.of(copies[0].document), copies[0].owner)
 
-    def _writable_copies(self, principal: Principal, copies: list[DocumentInfo], root: int) -> list[Document]:
-        mine = [c.document for c in copies if c.owner == principal.email or principal.is_master]
+    @staticmethod
+    def _writable_copies(copies: list[_Copy], root: int) -> list[Document]:
+        mine = [c.document for c in copies if c.writable]
         if not mine:
             raise PermissionDenied(f"Document {root} is not yours: it is read-only for you.")
         return mine
@@ -221,7 +236,7 @@ class Library:
     ) -> DocumentInfo:
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
-            for document in self._writable_copies(principal, copies, root):
+            for document in self._writable_copies(copies, root):
                 if name is not None:
                     document.name = name
                 if uri is not None:
@@ -232,7 +247,7 @@ class Library:
         """Delete the document from every collection of yours that holds it."""
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
-            for document in self._writable_copies(principal, copies, root):
+            for document in self._writable_copies(copies, root):
                 await bump_vectors(session, document.collection_id)
                 await session.delete(document)
 
@@ -242,12 +257,12 @@ class Library:
         async with self._db.transaction() as session:
             ids = [c.document.collection_id for c in await self._copies(session, principal, root)]
             rows = await repo.collection_rows(session, principal.user_id, None, ids=ids)
-        return [_info(r, self._rag.embedding_model) for r in rows][offset : offset + limit]
+        return (await self._infos(rows))[offset : offset + limit]
 
     async def import_document(self, principal: Principal, collection_id: int, root: int) -> None:
         """Put a document you can read into a collection of yours: a copy of its row and chunks."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             source = (await self._copies(session, principal, root))[0].document
             if await repo.copy_in(session, collection_id, root):
                 return  # already there
@@ -259,6 +274,7 @@ class Library:
                     for f in (
                         "name",
                         "content_hash",
+                        "file_hash",
                         "chunks",
                         "next_chunk",
                         "content_type",
@@ -289,13 +305,13 @@ class Library:
                 for c in await repo.chunks_of(session, source.id)
             ]
             if rows:
-                await self._rag.store_chunks(session, rows)
+                await write_chunks(self._store, session, rows)
             for tag_id in await repo.tag_ids_of(session, source.id):
                 await repo.tag_documents(session, tag_id, [copy.id])
 
     async def remove_document(self, principal: Principal, collection_id: int, root: int) -> None:
         async with self._db.transaction() as session:
-            await self._rag.writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             copy = await repo.copy_in(session, collection_id, root)
             if copy is None:
                 raise NotFound(f"Document {root} not found in collection {collection_id}.")
@@ -304,7 +320,7 @@ class Library:
 
     # -- tags (each user has their own) -------------------------------------------------------------
 
-    async def create_tag(self, principal: Principal, name: str) -> Tag:
+    async def create_tag(self, principal: Principal, name: str) -> TagView:
         if not name.strip():
             raise InvalidRequest("name: must not be empty.", param="name")
         async with self._db.transaction() as session:
@@ -313,11 +329,11 @@ class Library:
             tag = Tag(owner_id=principal.user_id, name=name)
             session.add(tag)
             await _flush(session, f"Tag {name} already exists.")
-            return tag
+            return TagView.of(tag)
 
-    async def tags(self, principal: Principal, linked_only: bool) -> list[Tag]:
+    async def tags(self, principal: Principal, linked_only: bool) -> list[TagView]:
         async with self._db.transaction() as session:
-            return await repo.tags(session, principal.user_id, linked_only)
+            return [TagView.of(t) for t in await repo.tags(session, principal.user_id, linked_only)]
 
     async def _tag(self, session, principal: Principal, name: str) -> Tag:
         tag = await repo.tag_by_name(session, principal.user_id, name)
@@ -325,19 +341,19 @@ class Library:
             raise NotFound(f"Tag {name} not found.")
         return tag
 
-    async def tag(self, principal: Principal, name: str) -> Tag:
+    async def tag(self, principal: Principal, name: str) -> TagView:
         async with self._db.transaction() as session:
-            return await self._tag(session, principal, name)
+            return TagView.of(await self._tag(session, principal, name))
 
-    async def update_tag(self, principal: Principal, name: str, changes: dict[str, Any]) -> Tag:
+    async def update_tag(self, principal: Principal, name: str, changes: dict[str, Any]) -> TagView:
         async with self._db.transaction() as session:
             tag = await self._tag(session, principal, name)
             for field in ("description", "format"):
                 if field in changes:
                     setattr(tag, field, changes[field])
-            return tag
+            return TagView.of(tag)
 
-    async def tag_document(self, principal: Principal, root: int, name: str) -> Tag:
+    async def tag_document(self, principal: Principal, root: int, name: str) -> TagView:
         """Tag every copy you can read of a document (created if you have no tag of that name)."""
         if not name.strip():
             raise InvalidRequest("name: must not be empty.", param="name")
@@ -350,19 +366,19 @@ class Library:
                 await _flush(session, f"Tag {name} is being created already: try again.")
             await repo.tag_documents(session, tag.id, [c.document.id for c in copies])
             await _flush(session, f"Document is being tagged {name} by another request: try again.")
-            return tag
+            return TagView.of(tag)
 
-    async def untag_document(self, principal: Principal, root: int, name: str) -> Tag:
+    async def untag_document(self, principal: Principal, root: int, name: str) -> TagView:
         async with self._db.transaction() as session:
             copies = await self._copies(session, principal, root)
             tag = await self._tag(session, principal, name)
             await repo.untag_documents(session, tag.id, [c.document.id for c in copies])
-            return tag
+            return TagView.of(tag)
 
     async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
         async with self._db.transaction() as session:
-            await self._rag.readable(session, principal, collection_id)
+            await readable_collection(session, principal, collection_id)
             found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]
             ids = [t.id for t in found if t is not None]
             rows = await repo.tagged_documents(session, principal.user_id, ids, collection_id) if ids else []
-        return [DocumentInfo(d, owner) for d, owner in rows]
+        return [DocumentInfo(DocumentView.of(d), owner) for d, owner in rows]

@@ -1,5 +1,5 @@
 """The SQL of the document library: collection summaries, shares, documents that live in several
-collections (copies keep their `origin_id`), tags and uploads. Access is always `repository.readable`."""
+collections (copies keep their `origin_id`), tags and uploads. Access is always `access.readable`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lockgate.conversations.models import ChatSession
 from lockgate.identity.models import User
 from lockgate.kit.pagination import Page, paginate
+from lockgate.rag.access import readable, writable
 from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag, Upload
-from lockgate.rag.repository import readable
 
 ROOT = func.coalesce(Document.origin_id, Document.id)
 """The public id of a document: the id of the document a copy came from, else its own."""
@@ -36,11 +35,6 @@ def _collection_rows(user_id: int, name: str | None, mine_only: bool) -> Any:
         .group_by(CollectionShare.collection_id)
         .subquery()
     )
-    sessions = (
-        select(ChatSession.collection_id, func.count(ChatSession.id).label("n"))
-        .group_by(ChatSession.collection_id)
-        .subquery()
-    )
     stmt = (
         select(
             Collection,
@@ -48,12 +42,10 @@ def _collection_rows(user_id: int, name: str | None, mine_only: bool) -> Any:
             func.coalesce(docs.c.size, 0),
             func.coalesce(shares.c.n, 0),
             User.email,
-            func.coalesce(sessions.c.n, 0),
         )
         .join(User, User.id == Collection.owner_id)
         .outerjoin(docs, docs.c.collection_id == Collection.id)
         .outerjoin(shares, shares.c.collection_id == Collection.id)
-        .outerjoin(sessions, sessions.c.collection_id == Collection.id)
         .where(readable(user_id))
     )
     if name:
@@ -147,10 +139,14 @@ async def count_documents(
     return await session.scalar(stmt) or 0
 
 
-async def copies(session: AsyncSession, user_id: int, root: int) -> list[tuple[Document, str]]:
-    """Every readable row of one public document, oldest first, with its collection owner's email."""
-    stmt = _document_rows(user_id).where(ROOT == root).order_by(Document.id)
-    return [(row[0], row[1]) for row in await session.execute(stmt)]
+async def copies(
+    session: AsyncSession, user_id: int, root: int, master: bool = False
+) -> list[tuple[Document, str, bool]]:
+    """Every readable row of one public document, oldest first, with its collection owner's email and
+    whether the user may change it (`access.writable`)."""
+    stmt = _document_rows(user_id).add_columns(writable(user_id, master))
+    stmt = stmt.where(ROOT == root).order_by(Document.id)
+    return [(row[0], row[1], bool(row[2])) for row in await session.execute(stmt)]
 
 
 async def copy_in(session: AsyncSession, collection_id: int, root: int) -> Document | None:

@@ -62,6 +62,7 @@ class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("collection_id", "content_hash", name="uq_documents_collection_hash"),
+        Index("ix_documents_collection_name", "collection_id", "name"),
         IDS_NEVER_REUSED,
     )
 
@@ -71,6 +72,9 @@ class Document(Base):
     # sha256 of the parsed content, kept only on documents ingested before duplicates were allowed (as
     # OpenGateLLM allows them): new documents leave it null, which the unique constraint never compares.
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # sha256 of the uploaded file's bytes: what a sync compares to know a file is unchanged under its name
+    # (no uniqueness: the same content under two names makes two documents unless the collection dedups).
+    file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
     # The number the next chunk gets (chunks are numbered from 0 within their document, never reused).
     next_chunk: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

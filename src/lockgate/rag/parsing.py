@@ -220,7 +220,6 @@ def _docx(data: bytes) -> str:
 def _pdf(
     data: bytes, ocr: Callable[[bytes], str] | None, force_ocr: bool = False, wanted: set[int] | None = None
 ) -> list[Page]:
-    import io
 
     import pypdfium2 as pdfium
 
@@ -236,11 +235,36 @@ def _pdf(
             page = document[index]
             text = "" if force_ocr else page.get_textpage().get_text_range().strip()
             if not text and ocr is not None:
-                image = page.render(scale=2.0).to_pil()
-                buffer = io.BytesIO()
-                image.save(buffer, format="PNG")
-                text = ocr(buffer.getvalue()).strip()
+                text = _read_image(page, ocr)
             pages.append(Page(text, index + 1))
     finally:
         document.close()
     return pages
+
+
+def _read_image(page, ocr: Callable[[bytes], str]) -> str:
+    import io
+
+    image = page.render(scale=2.0).to_pil()
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return ocr(buffer.getvalue()).strip()
+
+
+def fill_blank_pages(data: bytes, pages: list[Page], ocr: Callable[[bytes], str] | None) -> list[Page]:
+    """The pages of a PDF read without OCR (in a worker process), with those that had no text layer now
+    read by `ocr` from their rendered image; unchanged without an OCR engine."""
+    if ocr is None or all(page.text or page.number is None for page in pages):
+        return pages
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    try:
+        return [
+            page
+            if page.text or page.number is None
+            else Page(_read_image(document[page.number - 1], ocr), page.number)
+            for page in pages
+        ]
+    finally:
+        document.close()

@@ -5,31 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, func, or_, select, true, update
+from sqlalchemy import String, and_, cast, delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.pagination import Page, paginate
-from lockgate.rag.models import Chunk, Collection, CollectionShare, Document
-
-
-def readable(owner_id: int) -> Any:
-    """The access rule every read is ANDed with: your collections, public ones, and those shared with you."""
-    shared = select(CollectionShare.collection_id).where(CollectionShare.user_id == owner_id)
-    return or_(Collection.owner_id == owner_id, Collection.visibility == "public", Collection.id.in_(shared))
-
-
-async def is_shared(session: AsyncSession, collection_id: int, user_id: int) -> bool:
-    stmt = select(CollectionShare.user_id).where(
-        CollectionShare.collection_id == collection_id, CollectionShare.user_id == user_id
-    )
-    return await session.scalar(stmt) is not None
-
-
-async def readable_collection_ids(session: AsyncSession, user_id: int, wanted: list[int] | None) -> list[int]:
-    stmt = select(Collection.id).where(readable(user_id))
-    if wanted:
-        stmt = stmt.where(Collection.id.in_(wanted))
-    return list((await session.scalars(stmt)).all())
+from lockgate.rag.access import readable
+from lockgate.rag.models import Chunk, Collection, Document
 
 
 async def bump_vectors(session: AsyncSession, collection_id: int) -> None:
@@ -91,6 +72,48 @@ async def count_documents(session: AsyncSession, collection_id: int) -> int:
 
 async def get_document(session: AsyncSession, document_id: int) -> Document | None:
     return await session.get(Document, document_id)
+
+
+async def documents_named(
+    session: AsyncSession, collection_id: int, names: list[str]
+) -> dict[str, list[Document]]:
+    """The collection's documents bearing each of these names (usually one each), oldest first."""
+    if not names:
+        return {}
+    stmt = (
+        select(Document)
+        .where(Document.collection_id == collection_id, Document.name.in_(set(names)))
+        .order_by(Document.id)
+    )
+    found: dict[str, list[Document]] = {}
+    for document in await session.scalars(stmt):
+        found.setdefault(document.name, []).append(document)
+    return found
+
+
+async def documents_hashed(
+    session: AsyncSession, collection_id: int, digests: list[str]
+) -> dict[str, tuple[int, str]]:
+    """File hash → (id, name) of a document of the collection with those bytes."""
+    stmt = select(Document.file_hash, Document.id, Document.name).where(
+        Document.collection_id == collection_id, Document.file_hash.in_(set(digests))
+    )
+    return {row[0]: (row[1], row[2]) for row in await session.execute(stmt)}
+
+
+async def delete_documents(session: AsyncSession, document_ids: list[int]) -> None:
+    """Documents and (by cascade) their chunks and index entries, in the caller's transaction."""
+    await session.execute(delete(Document).where(Document.id.in_(document_ids)))
+
+
+async def manifest(session: AsyncSession, collection_id: int) -> list[tuple[int, str, str | None, int]]:
+    """(id, name, file hash, chunks) of every document of the collection, by name."""
+    stmt = (
+        select(Document.id, Document.name, Document.file_hash, Document.chunks)
+        .where(Document.collection_id == collection_id)
+        .order_by(Document.name, Document.id)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in await session.execute(stmt)]
 
 
 async def list_documents(

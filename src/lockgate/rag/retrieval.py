@@ -12,10 +12,11 @@ from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import ChunkStore, SearchScope
+from lockgate.rag.access import readable_ids
+from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
-from lockgate.rag.views import ChunkView, chunk_view
+from lockgate.rag.schemas import SearchHit, SearchScope, chunk_view
 
 
 def no_usage() -> dict[str, Any]:
@@ -53,7 +54,7 @@ class Retriever:
         method: str = "semantic",
         collection_ids: list[int] | None = None,
         **options: Any,
-    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+    ) -> tuple[list[SearchHit], dict[str, Any]]:
         """`_search`, in a retrieval span when tracing is on."""
         tracing = self._gateway.attempt.tracing
         if tracing is None:
@@ -79,7 +80,7 @@ class Retriever:
         semantic_weight: float | None = None,
         rerank_model: str | None = None,
         unreadable_is_missing: bool = True,
-    ) -> tuple[list[tuple[str, float, ChunkView]], dict[str, Any]]:
+    ) -> tuple[list[SearchHit], dict[str, Any]]:
         """Hits (method, score, chunk with its document's name) and the embedding usage. Only chunks of
         collections the caller can read are ever considered, whatever the filters say; a named collection
         the caller cannot read (or that does not exist) is a 404 (OpenGateLLM's answer), or left out of
@@ -93,7 +94,7 @@ class Retriever:
             "rerank_model": rerank_model,
         }
         async with self._db.transaction() as session:
-            allowed = await repository.readable_collection_ids(session, ctx.principal.user_id, collection_ids)
+            allowed = await readable_ids(session, ctx.principal.user_id, collection_ids)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
         missing = [c for c in collection_ids or () if c not in set(allowed)]
         if missing and unreadable_is_missing:
@@ -116,7 +117,9 @@ class Retriever:
             async with self._db.transaction() as session:
                 found.update(await repository.chunks_with_names(session, missing))
         hits = [
-            (method, score, chunk_view(*found[chunk_id])) for chunk_id, score in page if chunk_id in found
+            SearchHit(method, score, chunk_view(*found[chunk_id]))
+            for chunk_id, score in page
+            if chunk_id in found
         ]
         return hits, usage
 

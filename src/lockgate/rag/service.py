@@ -1,39 +1,25 @@
-"""Rules of RAG: who may read and write which collection, ingestion (parse → chunk → embed → one
-transaction), chunks, and search. Every read is ANDed with the caller's access."""
+"""Collections, documents and chunks as OpenGateLLM models them (create, list, read, change, delete),
+and the entry to search. Every read and write goes through the access rule (`rag/access.py`); turning a
+file into a document is `ingestion`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, NotFound, PermissionDenied, ServiceUnavailable
-from lockgate.gateway.service import GatewayService
+from lockgate.errors import NotFound, PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
-from lockgate.inference.ocr import OcrEngine
 from lockgate.kit.db import Database
 from lockgate.kit.pagination import Page
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import chunk_store_for
-from lockgate.rag.chunking import ChunkingOptions, split
+from lockgate.rag.access import accessible_document, readable_collection, writable_collection
+from lockgate.rag.chunk_store import ChunkStore, write_chunks
+from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
-from lockgate.rag.parsing import Page as ParsedPage
-from lockgate.rag.parsing import parse
 from lockgate.rag.retrieval import Retriever
+from lockgate.rag.schemas import ChunkView, CollectionView, DocumentEntry, DocumentView, chunk_view
 from lockgate.rag.search import to_blob
-from lockgate.rag.tokens import counter_for
-from lockgate.rag.views import ChunkView, chunk_view
-
-EMBED_BATCH = 64
-
-
-class NotAvailable(AppError):
-    status_code = 501
-    code = "not_implemented"
 
 
 def _page(metadata: dict[str, Any] | None) -> int | None:
@@ -44,70 +30,13 @@ def _page(metadata: dict[str, Any] | None) -> int | None:
 
 
 class RagService:
-    def __init__(self, db: Database, gateway: GatewayService, embedding_model: str):
+    def __init__(self, db: Database, store: ChunkStore, embedder: Embedder, retriever: Retriever):
         self._db = db
-        self._gateway = gateway
-        self.embedding_model = embedding_model
-        self._store = chunk_store_for(db)
-        self.retriever = Retriever(db, gateway, self._store, self._embeddings)
-        self.search = self.retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
-
-    def _ocr(self) -> Callable[[bytes], str] | None:
-        """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
-        engines = self._gateway.registry.engines
-        engine = next(
-            (e for e in (engines.engines.values() if engines else ()) if isinstance(e, OcrEngine)), None
-        )
-        if engine is None:
-            return None
-
-        async def read(image: bytes) -> str:
-            return "\n".join(page.markdown for page in await engine.recognize(image))
-
-        return lambda image: anyio.from_thread.run(read, image)
-
-    async def parse_pages(
-        self, filename: str, content_type: str | None, data: bytes, pages: set[int] | None, force_ocr: bool
-    ) -> list[ParsedPage]:
-        """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always)."""
-        ocr = self._ocr()
-        if force_ocr and ocr is None:
-            raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
-        return await anyio.to_thread.run_sync(
-            lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=force_ocr, pages=pages)
-        )
-
-    # -- access ------------------------------------------------------------------------------------
-
-    @staticmethod
-    async def _can_read(session, principal: Principal, collection: Collection | None) -> bool:
-        if collection is None:
-            return False
-        if collection.owner_id == principal.user_id or collection.visibility == "public":
-            return True
-        return await repository.is_shared(session, collection.id, principal.user_id)
-
-    async def _readable(self, session, principal: Principal, collection_id: int) -> Collection:
-        collection = await repository.get_collection(session, collection_id)
-        if not await self._can_read(session, principal, collection):
-            raise NotFound(
-                f"Collection {collection_id} not found."
-            )  # another user's private one looks absent
-        return collection
-
-    async def _writable(self, session, principal: Principal, collection_id: int) -> Collection:
-        collection = await self._readable(session, principal, collection_id)
-        if collection.owner_id != principal.user_id:
-            raise PermissionDenied(f"Collection {collection_id} is not yours: it is read-only for you.")
-        return collection
-
-    async def readable(self, session, principal: Principal, collection_id: int) -> Collection:
-        """The collection if the caller may read it (own, public, shared), in the caller's session."""
-        return await self._readable(session, principal, collection_id)
-
-    async def writable(self, session, principal: Principal, collection_id: int) -> Collection:
-        """The collection if the caller owns it: 404 if unreadable, 403 if only readable."""
-        return await self._writable(session, principal, collection_id)
+        self._store = store
+        self._embedder = embedder
+        self.embedding_model = embedder.model
+        self.retriever = retriever
+        self.search = retriever.search  # POST /v1/search, chat search, h2oGPTe retrieval
 
     @staticmethod
     def _check_visibility(principal: Principal, visibility: str | None) -> None:
@@ -125,11 +54,14 @@ class RagService:
         description: str | None,
         visibility: str,
         search: dict[str, Any] | None = None,
+        dedup: bool = False,
     ) -> int:
         """A new collection; `search` holds its hybrid-search defaults (fusion, semantic_weight, rff_k,
-        rerank_model: 422 naming the field when one is invalid)."""
+        rerank_model: 422 naming the field when one is invalid); `dedup` refuses duplicate content."""
         self._check_visibility(principal, visibility)
-        settings = {"search": search_settings(search)} if search else {}
+        settings: dict[str, Any] = {"search": search_settings(search)} if search else {}
+        if dedup:
+            settings["dedup"] = True
         async with self._db.transaction() as session:
             row = Collection(
                 name=name,
@@ -144,21 +76,24 @@ class RagService:
 
     async def list_collections(
         self, principal: Principal, page: Page, name: str | None = None, visibility: str | None = None
-    ) -> list[tuple[Collection, int]]:
+    ) -> list[tuple[CollectionView, int]]:
+        """Readable collections, each with its number of documents."""
         async with self._db.transaction() as session:
-            return await repository.list_collections(session, principal.user_id, page, name, visibility)
+            rows = await repository.list_collections(session, principal.user_id, page, name, visibility)
+            return [(CollectionView.of(c), n) for c, n in rows]
 
-    async def get_collection(self, principal: Principal, collection_id: int) -> tuple[Collection, int]:
+    async def get_collection(self, principal: Principal, collection_id: int) -> tuple[CollectionView, int]:
+        """The collection (404 unless readable) and its number of documents."""
         async with self._db.transaction() as session:
-            collection = await self._readable(session, principal, collection_id)
-            return collection, await repository.count_documents(session, collection.id)
+            collection = await readable_collection(session, principal, collection_id)
+            return CollectionView.of(collection), await repository.count_documents(session, collection.id)
 
     async def update_collection(
         self, principal: Principal, collection_id: int, changes: dict[str, Any]
     ) -> None:
         self._check_visibility(principal, changes.get("visibility"))
         async with self._db.transaction() as session:
-            collection = await self._writable(session, principal, collection_id)
+            collection = await writable_collection(session, principal, collection_id)
             for field in ("name", "description", "visibility"):
                 if changes.get(field) is not None:
                     setattr(collection, field, changes[field])
@@ -167,6 +102,8 @@ class RagService:
                     **(collection.settings or {}),
                     "search": search_settings(changes["search"]),
                 }
+            if changes.get("dedup") is not None:
+                collection.settings = {**(collection.settings or {}), "dedup": bool(changes["dedup"])}
 
     async def delete_collection(
         self, principal: Principal, collection_id: int, unowned_as_missing: bool = False
@@ -175,7 +112,7 @@ class RagService:
         (OpenGateLLM's answer: it only looks among your own collections)."""
         async with self._db.transaction() as session:
             try:
-                collection = await self._writable(session, principal, collection_id)
+                collection = await writable_collection(session, principal, collection_id)
             except PermissionDenied as exc:
                 if not unowned_as_missing:
                     raise
@@ -184,63 +121,16 @@ class RagService:
 
     # -- documents ---------------------------------------------------------------------------------
 
-    async def ingest(
-        self,
-        ctx: CallContext,
-        collection_id: int,
-        filename: str,
-        content_type: str | None,
-        data: bytes,
-        name: str | None,
-        options: ChunkingOptions,
-        metadata: dict[str, Any],
-        on_written: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
-    ) -> int:
-        """Parse, chunk and embed off the event loop, then write the document and every chunk in one
-        transaction: a failure anywhere leaves nothing behind. `on_written(session, document_id)` runs
-        inside that transaction (a job records its progress with the document, jobs/worker.py)."""
+    async def manifest(self, principal: Principal, collection_id: int) -> list[DocumentEntry]:
+        """Every document of a collection you can read (404 otherwise), by name, with its file hash
+        (what a sync compares)."""
         async with self._db.transaction() as session:
-            await self._writable(session, ctx.principal, collection_id)
-        ocr = self._ocr()
-        pages = await anyio.to_thread.run_sync(lambda: parse(filename, content_type, data, ocr=ocr))
-        counter = counter_for(self._gateway, self.embedding_model)
-        pieces = await anyio.to_thread.run_sync(split, pages, options, counter)
-        # The same content twice makes two documents, as in OpenGateLLM.
-        vectors = await self._embed(ctx, [content for content, _ in pieces])
-        async with self._db.transaction() as session:
-            await self._writable(session, ctx.principal, collection_id)  # still yours, still there
-            document = Document(
-                collection_id=collection_id,
-                name=name or filename or "document",
-                chunks=len(pieces),
-                next_chunk=len(pieces),
-                content_type=content_type,
-                size=len(data),
-                pages=len(pages),
-                metadata_=metadata,
-            )
-            session.add(document)
-            await session.flush()
-            rows = [
-                Chunk(
-                    document_id=document.id,
-                    collection_id=collection_id,
-                    position=position,
-                    content=content,
-                    metadata_=dict(metadata),
-                    page=page,
-                    embedding=to_blob(vector),
-                )
-                for position, ((content, page), vector) in enumerate(zip(pieces, vectors, strict=True))
-            ]
-            await self.store_chunks(session, rows)
-            if on_written is not None:
-                await on_written(session, document.id)
-            return document.id
+            await readable_collection(session, principal, collection_id)
+            return [DocumentEntry(*row) for row in await repository.manifest(session, collection_id)]
 
     async def create_document(self, principal: Principal, collection_id: int, name: str) -> int:
         async with self._db.transaction() as session:
-            await self._writable(session, principal, collection_id)
+            await writable_collection(session, principal, collection_id)
             document = Document(collection_id=collection_id, name=name, chunks=0)
             session.add(document)
             await session.flush()
@@ -248,32 +138,20 @@ class RagService:
 
     async def list_documents(
         self, principal: Principal, page: Page, collection_id: int | None, name: str | None
-    ) -> list[Document]:
+    ) -> list[DocumentView]:
         async with self._db.transaction() as session:
             if collection_id is not None:
-                await self._readable(session, principal, collection_id)
-            return await repository.list_documents(session, principal.user_id, page, collection_id, name)
+                await readable_collection(session, principal, collection_id)
+            rows = await repository.list_documents(session, principal.user_id, page, collection_id, name)
+            return [DocumentView.of(d) for d in rows]
 
-    async def _document(
-        self, session, principal: Principal, document_id: int, write: bool = False
-    ) -> Document:
-        document = await repository.get_document(session, document_id)
-        if document is None:
-            raise NotFound(f"Document {document_id} not found.")
-        try:
-            check = self._writable if write else self._readable
-            await check(session, principal, document.collection_id)
-        except NotFound as exc:
-            raise NotFound(f"Document {document_id} not found.") from exc
-        return document
-
-    async def get_document(self, principal: Principal, document_id: int) -> Document:
+    async def get_document(self, principal: Principal, document_id: int) -> DocumentView:
         async with self._db.transaction() as session:
-            return await self._document(session, principal, document_id)
+            return DocumentView.of(await accessible_document(session, principal, document_id))
 
     async def delete_document(self, principal: Principal, document_id: int) -> None:
         async with self._db.transaction() as session:
-            document = await self._document(session, principal, document_id, write=True)
+            document = await accessible_document(session, principal, document_id, write=True)
             await repository.bump_vectors(session, document.collection_id)
             await session.delete(document)
 
@@ -282,10 +160,10 @@ class RagService:
     async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[dict[str, Any]]) -> list[int]:
         """Append chunks; returns their numbers within the document (from 0, continuing, never reused)."""
         async with self._db.transaction() as session:
-            await self._document(session, ctx.principal, document_id, write=True)
-        vectors = await self._embed(ctx, [c["content"] for c in chunks])
+            await accessible_document(session, ctx.principal, document_id, write=True)
+        vectors = await self._embedder.embed(ctx, [c["content"] for c in chunks])
         async with self._db.transaction() as session:
-            document = await self._document(session, ctx.principal, document_id, write=True)
+            document = await accessible_document(session, ctx.principal, document_id, write=True)
             start = await repository.take_chunk_numbers(session, document_id, len(chunks))
             rows = [
                 Chunk(
@@ -299,7 +177,7 @@ class RagService:
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
             ]
-            await self.store_chunks(session, rows)
+            await write_chunks(self._store, session, rows)
             document.chunks += len(rows)
             return [r.position for r in rows]
 
@@ -307,13 +185,13 @@ class RagService:
         self, principal: Principal, document_id: int, offset: int, limit: int
     ) -> list[ChunkView]:
         async with self._db.transaction() as session:
-            await self._document(session, principal, document_id)
+            await accessible_document(session, principal, document_id)
             return [chunk_view(c) for c in await repository.list_chunks(session, document_id, offset, limit)]
 
     async def _chunk(
         self, session, principal: Principal, document_id: int, chunk_id: int, write: bool
     ) -> Chunk:
-        await self._document(session, principal, document_id, write=write)
+        await accessible_document(session, principal, document_id, write=write)
         chunk = await repository.chunk_at(session, document_id, chunk_id)
         if chunk is None:
             raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
@@ -322,6 +200,16 @@ class RagService:
     async def get_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
         async with self._db.transaction() as session:
             return chunk_view(await self._chunk(session, principal, document_id, chunk_id, write=False))
+
+    async def get_chunk_by_id(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
+        """A chunk by its global id (the id search hits and references carry), if it belongs to this
+        readable document; 404 otherwise."""
+        async with self._db.transaction() as session:
+            await accessible_document(session, principal, document_id)
+            chunk = await session.get(Chunk, chunk_id)
+            if chunk is None or chunk.document_id != document_id:
+                raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
+            return chunk_view(chunk)
 
     async def delete_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> None:
         async with self._db.transaction() as session:
@@ -337,32 +225,3 @@ class RagService:
             return {}
         async with self._db.transaction() as session:
             return await repository.document_names(session, document_ids)
-
-    async def store_chunks(self, session, rows: list[Chunk]) -> None:
-        """Chunks and their index entries, in the caller's transaction (which also moves the collection's
-        vectors version, so every replica's vector cache reloads)."""
-        for collection_id in {row.collection_id for row in rows}:
-            await repository.bump_vectors(session, collection_id)
-        session.add_all(rows)
-        await session.flush()
-        await self._store.index(session, rows)
-
-    async def _embeddings(self, ctx: CallContext, texts: list[str]) -> dict[str, Any]:
-        try:
-            return await self._gateway.embeddings(ctx, {"model": self.embedding_model, "input": texts})
-        except NotFound as exc:  # a server setting names a model nobody serves: not the caller's fault
-            raise ServiceUnavailable(
-                f"RAG is misconfigured on this server: its embedding model '{self.embedding_model}' "
-                "(setting rag_embedding_model) is not served.",
-                retry_after=60,
-            ) from exc
-
-    async def _embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch_ctx = CallContext(ctx.principal, ctx.endpoint, ctx.method)  # one usage record per call
-            answer = await self._embeddings(batch_ctx, texts[start : start + EMBED_BATCH])
-            vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
-        if vectors:
-            await self._store.prepare(len(vectors[0]))
-        return vectors

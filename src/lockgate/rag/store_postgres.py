@@ -13,12 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope
+from lockgate.rag.lexical_index import BM25_B, BM25_K1, CollectionTerms, LexicalCache, Postings, bm25_top
 from lockgate.rag.models import Chunk, ChunkTerm
+from lockgate.rag.schemas import SearchScope
 from lockgate.rag.terms import query_terms, terms
 
-BM25_K1 = 1.2
-BM25_B = 0.75
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
 
 
@@ -30,6 +29,7 @@ class PostgresChunkStore:
     def __init__(self, db: Database):
         self._db = db
         self._indexed_dimensions: set[int] = set()
+        self._terms = LexicalCache()
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -120,10 +120,69 @@ class PostgresChunkStore:
 
     async def lexical(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
         """Okapi BM25 from the postings. Document frequencies and the average length are those of the
-        collections searched."""
+        collections searched. Whole collections are ranked from the per-process index (`lexical_index`);
+        searches narrowed by documents or metadata let the database pick and sum the postings."""
         wanted = query_terms(query)
         if not wanted:
             return []
+        if scope.filtered:
+            return await self.lexical_sql(wanted, scope, limit)
+        return bm25_top(await self._cached_terms(scope.collection_ids, wanted), wanted, limit)
+
+    async def _cached_terms(self, collection_ids: list[int], wanted: list[str]) -> list[CollectionTerms]:
+        """Each collection's index entry, with the postings of `wanted` loaded. Only the collections
+        asked for (already limited to what the caller may read) are read or ranked."""
+        async with self._db.transaction() as session:
+            versions = await repository.vector_versions(session, collection_ids)
+            for gone in set(collection_ids) - set(versions):
+                self._terms.forget(gone)  # deleted: its postings must never serve anything again
+            entries = []
+            for collection_id, version in versions.items():
+                entry = self._terms.get(collection_id, version)
+                if entry is None:
+                    ids, lengths = (
+                        await session.execute(
+                            select(func.array_agg(Chunk.id), func.array_agg(Chunk.length)).where(
+                                Chunk.collection_id == collection_id
+                            )
+                        )
+                    ).one()
+                    entry = self._terms.put(
+                        collection_id,
+                        version,
+                        np.asarray(ids or [], dtype=np.int64),
+                        np.asarray(lengths or [], dtype=np.float64),
+                    )
+                missing = [t for t in wanted if t not in entry.postings]
+                if missing:
+                    await self._load_postings(session, collection_id, entry, missing)
+                entries.append(entry)
+        self._terms.trim(keep=-1)
+        return entries
+
+    @staticmethod
+    async def _load_postings(
+        session: AsyncSession, collection_id: int, entry: CollectionTerms, missing: list[str]
+    ) -> None:
+        stmt = (  # one row per term, its postings as arrays (decoded in C, not as 100k row objects)
+            select(ChunkTerm.term, func.array_agg(ChunkTerm.chunk_id), func.array_agg(ChunkTerm.tf))
+            .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
+            .where(Chunk.collection_id == collection_id, ChunkTerm.term.in_(missing))
+            .group_by(ChunkTerm.term)
+        )
+        found: dict[str, tuple[list[int], list[int]]] = {t: ([], []) for t in missing}
+        for term, chunk_ids, tfs in await session.execute(stmt):
+            found[term] = (chunk_ids, tfs)
+        for term, (chunk_ids, tfs) in found.items():
+            ids = np.asarray(chunk_ids, dtype=np.int64)
+            rows = np.minimum(entry.rows_of(ids), max(len(entry.ids) - 1, 0))
+            # A chunk written after the lengths were read is not in this entry: its version moved, so
+            # the next search reloads the collection; this one ranks what the entry holds.
+            known = entry.ids[rows] == ids if len(entry.ids) else np.zeros(len(ids), dtype=bool)
+            entry.postings[term] = Postings(rows[known], np.asarray(tfs, dtype=np.float64)[known])
+
+    async def lexical_sql(self, wanted: list[str], scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """The same BM25 summed by the database over the postings of the chunks in `scope`."""
         in_collections = repository.chunk_filters(scope.collection_ids, scope.document_ids, None)
         async with self._db.transaction() as session:
             stats = (

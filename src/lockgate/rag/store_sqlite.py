@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope
 from lockgate.rag.models import Chunk
+from lockgate.rag.schemas import SearchScope
 from lockgate.rag.search import cosine_top
 from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 

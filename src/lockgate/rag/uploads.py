@@ -22,9 +22,10 @@ from lockgate.jobs.service import JobService
 from lockgate.jobs.worker import JobRun
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository
+from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
+from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.models import Document, Upload
-from lockgate.rag.service import RagService
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -39,10 +40,10 @@ class IngestOptions:
 
 
 class Uploads:
-    def __init__(self, db: Database, rag: RagService, gateway: GatewayService, jobs: JobService):
+    def __init__(self, db: Database, ingestion: Ingestion, gateway: GatewayService, jobs: JobService):
         self._db = db
         self._jobs = jobs
-        self._rag = rag
+        self._ingestion = ingestion
         self._gateway = gateway
 
     async def save(self, principal: Principal, name: str, content_type: str | None, data: bytes) -> int:
@@ -60,11 +61,12 @@ class Uploads:
         unwritable collection are refused (404/403) before any job exists."""
         principal = ctx.principal
         async with self._db.transaction() as session:
-            for upload_id in upload_ids:
+            for position, upload_id in enumerate(upload_ids):
                 upload = await session.get(Upload, upload_id)
                 if upload is None or upload.owner_id != principal.user_id:
-                    raise NotFound(f"Upload {upload_id} not found.", param="upload_ids")
-            collection = await self._rag.writable(session, principal, collection_id)
+                    # named by position: the client sent a public id, the row id is ours alone
+                    raise NotFound(f"Upload {position + 1} of upload_ids not found.", param="upload_ids")
+            collection = await writable_collection(session, principal, collection_id)
             settings = dict(collection.settings or {})
         payload = IngestPayload(
             endpoint=ctx.endpoint,
@@ -92,7 +94,7 @@ class Uploads:
         """Queue one file (name, content type, bytes) as a document of the collection (POST
         /v1/documents?async=true): kept as an upload until its job writes the document."""
         async with self._db.transaction() as session:
-            await self._rag.writable(session, ctx.principal, collection_id)
+            await writable_collection(session, ctx.principal, collection_id)
         upload_id = await self.save(ctx.principal, *file)
         payload = IngestPayload(
             endpoint=ctx.endpoint,
@@ -119,7 +121,7 @@ class Uploads:
             async with self._db.transaction() as session:
                 upload = await session.get(Upload, job.upload_ids[position])
                 if upload is None:
-                    raise NotFound(f"Upload {job.upload_ids[position]} not found.", param="upload_ids")
+                    raise NotFound(f"Upload {position + 1} of upload_ids not found.", param="upload_ids")
                 filename, content_type, data = upload.name, upload.content_type, upload.data
             name = job.names[position] if position < len(job.names) else None
 
@@ -131,7 +133,7 @@ class Uploads:
                 await run.advance(done, session)
 
             try:
-                document_id = await self._rag.ingest(
+                ingested = await self._ingestion.ingest_file(
                     ctx,
                     job.collection_id,
                     filename,
@@ -142,6 +144,7 @@ class Uploads:
                     job.metadata,
                     written,
                 )
+                document_id = ingested.document_id
             except BaseException:
                 if len(document_ids) > position:  # recorded in a transaction that rolled back
                     document_ids.pop()
@@ -159,7 +162,7 @@ class Uploads:
         async with self._db.transaction() as session:
             upload = await session.get(Upload, upload_id)
             if upload is None or upload.owner_id != principal.user_id:
-                raise NotFound(f"Upload {upload_id} not found.", param="id")
+                raise NotFound("Upload not found.", param="id")
             await session.delete(upload)
 
     # -- summaries and sample questions through the gateway's chat model ----------------------------

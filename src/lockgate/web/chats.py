@@ -15,7 +15,7 @@ from starlette.responses import Response
 from lockgate.accounting.schemas import Usage
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import DbId, State
-from lockgate.conversations.models import MessageReference
+from lockgate.conversations.schemas import AnswerRequest, ReferenceView
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.state import AppState
@@ -27,29 +27,26 @@ from lockgate.web.session import Viewer
 router = APIRouter(route_class=ConsoleRoute)
 
 
-def _sources(references: list[tuple[MessageReference, bool]]) -> list[streams.Source]:
+def _sources(references: list[ReferenceView]) -> list[streams.Source]:
     return [
         streams.Source(n, r.chunk_id, r.document_id, r.collection_id or 0, r.score, r.document_name)
-        for n, (r, _deleted) in enumerate(references, start=1)
+        for n, r in enumerate(references, start=1)
     ]
 
 
 @router.post("/ui/collections/{collection_id}/chats")
 async def new_chat(request: Request, collection_id: DbId, principal: Viewer, state: State) -> Response:
     view = await state.conversations.create(principal, collection_id)
-    return redirect(request, f"/ui/chats/{view.session.id}")
+    return redirect(request, f"/ui/chats/{view.id}")
 
 
 @router.get("/ui/chats/{session_id}")
 async def chat(request: Request, session_id: DbId, principal: Viewer, state: State) -> Response:
     view = await state.conversations.get(principal, session_id)
     turns = []
-    # conversations/service.py's `list` method shadows the builtin in its annotations (until #20 item 2)
-    for item in await state.conversations.messages(principal, session_id):  # type: ignore[attr-defined]
-        references = (
-            await state.conversations.references(principal, item.message.id) if item.references else []
-        )
-        turns.append((item.message, _sources(references)))
+    for item in await state.conversations.messages(principal, session_id):
+        references = await state.conversations.references(principal, item.id) if item.references else []
+        turns.append((item, _sources(references)))
     return page(request, "chat.html", chat=view, turns=turns, models=chat_models(state, principal))
 
 
@@ -66,8 +63,8 @@ async def _answer(
     async def run() -> None:
         try:
             ctx = CallContext(principal, "/ui/chats", "POST")
-            request = {"message": message, "llm": model or None}
-            answer_id, _ = await state.completions.complete(ctx, session_id, request, on_delta)
+            request = AnswerRequest(message, llm=model or None)
+            answer_id = (await state.completions.complete(ctx, session_id, request, on_delta)).message_id
             references = await state.conversations.references(principal, answer_id)
             await queue.put(streams.sources_line(_sources(references)))
             stats: dict[str, Any] = dict(await state.conversations.meta(principal, answer_id, "usage_stats"))

@@ -81,11 +81,10 @@ async def upload(
     data = await read_upload(file, state.settings.max_upload_bytes)
     ctx = CallContext(principal, "/ui/collections/documents", "POST")
     name = file.filename or "document"
-    document_id = await state.rag.ingest(
+    ingested = await state.ingestion.ingest_file(
         ctx, collection_id, name, file.content_type, data, name, ChunkingOptions(), {}
     )
-    document = await state.rag.get_document(principal, document_id)
-    return HTMLResponse(f"ready ({document.chunks} chunks)", status_code=201)
+    return HTMLResponse(f"ready ({ingested.chunks} chunks)", status_code=201)
 
 
 @router.post("/ui/collections/{collection_id}/share")
@@ -147,7 +146,8 @@ async def chunk(
     request: Request, document_id: DbId, chunk_id: DbId, principal: Viewer, state: State
 ) -> Response:
     """One chunk: text, page, metadata — a fragment for the dialog, or a page of its own."""
-    found = await state.rag.get_chunk(principal, document_id, chunk_id)
+    # the console's links carry global chunk ids (search hits and chat references do too)
+    found = await state.rag.get_chunk_by_id(principal, document_id, chunk_id)
     row = await state.rag.get_document(principal, document_id)
     template = "_chunk.html" if request.headers.get("hx-request") else "chunk.html"
     return page(request, template, chunk=found, document=row)

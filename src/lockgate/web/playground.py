@@ -48,10 +48,16 @@ def sources_namer(
             document_id = result["chunk"]["document_id"]
             if document_id not in names:
                 names[document_id] = (await state.rag.get_document(principal, document_id)).name
+        # search_results number chunks within their document (OpenGateLLM); the console's chunk
+        # links carry global ids
+        ids = [
+            (await state.rag.get_chunk(principal, r["chunk"]["document_id"], r["chunk"]["id"])).id
+            for r in results
+        ]
         return [
             streams.Source(
                 n,
-                r["chunk"]["id"],
+                ids[n - 1],
                 r["chunk"]["document_id"],
                 r["chunk"]["collection_id"],
                 float(r["score"]),

@@ -11,11 +11,20 @@ from pydantic import BaseModel, ConfigDict
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import ChatCaller, State
+from lockgate.api.h2ogpte.answer_request import answer_request
 from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
+from lockgate.conversations.access import confine
 from lockgate.conversations.completion import CompletionService
-from lockgate.conversations.models import MessageReference
-from lockgate.conversations.service import ConversationService, MessageView, SessionView, confine
-from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService, TemplateView
+from lockgate.conversations.schemas import (
+    AnswerRequest,
+    MessageView,
+    ReferenceView,
+    SessionView,
+    TemplateView,
+)
+from lockgate.conversations.schemas import TagFilter as Tags
+from lockgate.conversations.service import ConversationService
+from lockgate.conversations.templates import PROMPT_FIELDS, TemplateService
 from lockgate.errors import NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.kit.ids import unique_hex
@@ -53,15 +62,20 @@ class TagFilter(BaseModel):
     exclude: list[str] | None = None
     document_ids: list[str] | None = None
 
-    def internal(self) -> dict[str, Any]:
-        """The completion service's shape: document ids as database ids."""
+    def domain(self) -> Tags:
+        """As conversations takes it: document ids as database ids."""
         if self.document_ids:
-            return {"document_ids": [from_public_id("document", d) for d in self.document_ids]}
-        return {"include": self.include, "exclude": self.exclude}
+            return Tags(document_ids=tuple(from_public_id("document", d) for d in self.document_ids))
+        return Tags(
+            tuple(self.include) if self.include else None, tuple(self.exclude) if self.exclude else None
+        )
 
 
-def internal_tags(tags: list[str] | TagFilter | None) -> list[str] | dict[str, Any] | None:
-    return tags.internal() if isinstance(tags, TagFilter) else tags
+def domain_tags(tags: list[str] | TagFilter | None) -> Tags | None:
+    """A list of tag names (documents with any of them) or a TagFilter; an empty list filters nothing."""
+    if isinstance(tags, TagFilter):
+        return tags.domain()
+    return Tags(tuple(tags)) if tags else None
 
 
 class CompletionBody(BaseModel):
@@ -78,6 +92,20 @@ class CompletionBody(BaseModel):
     include_chat_history: str | None = None
     tags: list[str] | TagFilter | None = None
     stream: bool = False
+
+    def answer_request(self) -> AnswerRequest:
+        return answer_request(
+            self.message,
+            llm=self.llm,
+            llm_args=self.llm_args,
+            system_prompt=self.system_prompt,
+            pre_prompt_query=self.pre_prompt_query,
+            prompt_query=self.prompt_query,
+            rag_config=self.rag_config,
+            self_reflection_config=self.self_reflection_config,
+            include_chat_history=self.include_chat_history,
+            tags=domain_tags(self.tags),
+        )
 
 
 class NameBody(BaseModel):
@@ -113,28 +141,26 @@ def optional_id(kind: str, value: str | None) -> int | None:
 
 
 def session_out(view: SessionView) -> dict[str, Any]:
-    chat = view.session
     return {
-        "id": to_public_id("chat", chat.id),
-        "name": chat.name,
-        "collection_id": public("collection", chat.collection_id),
+        "id": to_public_id("chat", view.id),
+        "name": view.name,
+        "collection_id": public("collection", view.collection_id),
         "collection_name": view.collection_name,
-        "prompt_template_id": public("template", chat.prompt_template_id),
+        "prompt_template_id": public("template", view.prompt_template_id),
         "latest_message_content": view.latest_message,
-        "updated_at": timestamp(chat.updated),
+        "updated_at": timestamp(view.updated),
         "username": view.username,
     }
 
 
-def message_out(view: MessageView, username: str) -> dict[str, Any]:
-    message = view.message
+def message_out(message: MessageView, username: str) -> dict[str, Any]:
     return {
         "id": to_public_id("message", message.id),
         "content": message.content,
         "votes": message.votes,
         "created_at": timestamp(message.created),
-        "has_references": view.references > 0,
-        "total_references": view.references,
+        "has_references": message.references > 0,
+        "total_references": message.references,
         "username": username,
         "reply_to": public("message", message.reply_to),
         "error": message.error,
@@ -148,7 +174,7 @@ def message_out(view: MessageView, username: str) -> dict[str, Any]:
     }
 
 
-def reference_out(reference: MessageReference, deleted: bool) -> dict[str, Any]:
+def reference_out(reference: ReferenceView) -> dict[str, Any]:
     return {
         "collection_id": public("collection", reference.collection_id),
         "document_id": to_public_id("document", reference.document_id),
@@ -157,12 +183,11 @@ def reference_out(reference: MessageReference, deleted: bool) -> dict[str, Any]:
         "score": reference.score,
         "pages": reference.pages,
         "content": reference.content,
-        "were_references_deleted": deleted,
+        "were_references_deleted": reference.deleted,
     }
 
 
-def template_out(view: TemplateView, principal_id: int) -> dict[str, Any]:
-    template = view.template
+def template_out(template: TemplateView, principal_id: int) -> dict[str, Any]:
     out: dict[str, Any] = {field: (template.prompts or {}).get(field) for field in PROMPT_FIELDS}
     out.update(
         id=to_public_id("template", template.id),
@@ -171,9 +196,9 @@ def template_out(view: TemplateView, principal_id: int) -> dict[str, Any]:
         lang=template.lang,
         is_default=False,
         is_public=bool(template.is_public),
-        user_count=view.user_count,
+        user_count=template.user_count,
         group_count=0,
-        username=view.username,
+        username=template.username,
         user_id=str(template.owner_id),
         created_at=timestamp(template.created),
         updated_at=timestamp(template.updated),

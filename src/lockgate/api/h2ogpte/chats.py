@@ -11,6 +11,7 @@ import anyio
 from fastapi import Body, Query
 from fastapi.responses import StreamingResponse
 
+from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Caller, ChatCaller, State
 from lockgate.api.h2ogpte.chat_views import (
     ChatContext,
@@ -21,14 +22,14 @@ from lockgate.api.h2ogpte.chat_views import (
     NameBody,
     TemplateChange,
     Templates,
-    internal_tags,
     keyed_collection,
     message_out,
     session_out,
 )
 from lockgate.api.h2ogpte.common import from_public_id, h2ogpte_router, to_public_id
 from lockgate.api.h2ogpte.library_views import collection_out, library
-from lockgate.conversations.prompts import rag_type
+from lockgate.conversations.completion import CompletionService
+from lockgate.conversations.schemas import Answer, AnswerRequest
 from lockgate.errors import AppError
 from lockgate.identity.schemas import Principal
 from lockgate.kit.pagination import MAX_OFFSET
@@ -125,37 +126,41 @@ async def get_completion(
 ) -> dict[str, str] | StreamingResponse:
     """The answer; with `stream: true`, JSON lines of {body: delta, finished: false}, then one
     {message_id, body: full answer, finished: true} (or {error, finished: true} if the model fails)."""
-    request = {**body.model_dump(), "tags": internal_tags(body.tags)}
+    request = body.answer_request()  # a malformed argument is a 400 before anything is stored
     chat_id = from_public_id("chat", session_id)
     if not body.stream:
-        message_id, text = await completions.complete(ctx, chat_id, request)
-        return {"message_id": to_public_id("message", message_id), "body": text}
+        answer = await completions.complete(ctx, chat_id, request)
+        return {"message_id": to_public_id("message", answer.message_id), "body": answer.text}
     await conversations.get(ctx.principal, chat_id)  # refusals before the stream starts are HTTP errors
-    rag_type(dict(body.rag_config or {}), True)
     return StreamingResponse(_deltas(completions, ctx, chat_id, request), media_type="application/jsonl")
 
 
-async def _deltas(completions, ctx, chat_id: int, request: dict[str, Any]) -> AsyncIterator[str]:
+async def _deltas(
+    completions: CompletionService, ctx: CallContext, chat_id: int, request: AnswerRequest
+) -> AsyncIterator[str]:
     send, receive = anyio.create_memory_object_stream[str](100)
-    outcome: dict[str, Any] = {}
+    outcome: list[Answer | AppError] = []
 
     async def produce() -> None:
         async with send:
             try:
-                outcome["done"] = await completions.complete(ctx, chat_id, request, on_delta=send.send)
+                outcome.append(await completions.complete(ctx, chat_id, request, on_delta=send.send))
             except AppError as exc:
-                outcome["error"] = exc.message
+                outcome.append(exc)
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(produce)
         async with receive:
             async for piece in receive:
                 yield json.dumps({"body": piece, "finished": False}) + "\n"
-    if "done" in outcome:
-        message_id, text = outcome["done"]
-        yield json.dumps({"message_id": to_public_id("message", message_id), "body": text, "finished": True})
+    done = outcome[0] if outcome else None
+    if isinstance(done, Answer):
+        yield json.dumps(
+            {"message_id": to_public_id("message", done.message_id), "body": done.text, "finished": True}
+        )
     else:
-        yield json.dumps({"body": "", "finished": True, "error": outcome.get("error", "failed")})
+        error = done.message if done is not None else "failed"
+        yield json.dumps({"body": "", "finished": True, "error": error})
     yield "\n"
 
 

@@ -66,7 +66,7 @@ def _doc(public: str) -> int:
 
 
 async def _readable_metadata(library: LibraryDep, caller: ChatCaller, document_id: str) -> dict[str, Any]:
-    return dict((await library.document(caller, _doc(document_id))).document.metadata_ or {})
+    return dict((await library.document(caller, _doc(document_id))).document.metadata)
 
 
 @router.get("/documents/{document_id}/internal_metadata")

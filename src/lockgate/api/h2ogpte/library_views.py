@@ -13,7 +13,8 @@ from lockgate.api.deps import State
 from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
 from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
-from lockgate.rag.library import CollectionInfo, DocumentInfo, Library
+from lockgate.rag.library import Library
+from lockgate.rag.schemas import CollectionInfo, DocumentInfo, TagView
 from lockgate.rag.uploads import Uploads
 
 RagType = Literal["auto", "llm_only", "rag", "hyde1", "hyde2", "rag+", "all_data"]
@@ -168,14 +169,14 @@ def document_out(info: DocumentInfo) -> dict[str, Any]:
         "status": "completed",
         "original_type": d.content_type,
         "created_at": timestamp(d.created),
-        "updated_at": timestamp(d.updated or d.created),
-        "uri": (d.metadata_ or {}).get("uri"),
+        "updated_at": timestamp(d.updated),
+        "uri": d.metadata.get("uri"),
         "summary": d.summary,
-        "metadata_dict": dict(d.metadata_ or {}),
+        "metadata_dict": dict(d.metadata),
     }
 
 
-def tag_out(tag) -> dict[str, Any]:
+def tag_out(tag: TagView) -> dict[str, Any]:
     return {
         "id": to_public_id("tag", tag.id),
         "name": tag.name,

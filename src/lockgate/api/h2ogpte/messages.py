@@ -22,7 +22,7 @@ async def get_message_references(
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> list[dict[str, Any]]:
     found = await conversations.references(principal, from_public_id("message", message_id), limit)
-    return [reference_out(reference, deleted) for reference, deleted in found]
+    return [reference_out(reference) for reference in found]
 
 
 @router.delete("/messages/{message_ids}", status_code=204)

@@ -131,7 +131,7 @@ async def summarize_content(
         "pre_prompt_summary": body.pre_prompt_summary,
         "prompt_summary": body.prompt_summary,
     }
-    texts = [t for t in body.text_context_list or [] if t]
+    texts = body.text_context_list or []  # the service drops empty ones (400 when none is left)
     answer = await service.summarize(ctx, model_name, texts, prompts, body.llm_args or {})
     return _answer_out(answer)
 

@@ -5,9 +5,9 @@ for it to finish."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Body, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
 
@@ -101,7 +101,7 @@ async def plain_text_params(
     found: Any = None
     if metadata:
         try:
-            found = json.loads(metadata)
+            found = orjson.loads(metadata)  # depth-limited: deep nesting is a 4xx, not a RecursionError
         except ValueError:
             raise InvalidRequest("metadata: not valid JSON.", param="metadata") from None
         if not isinstance(found, dict):

@@ -86,10 +86,10 @@ class Connection:
         try:
             request = frame.completion_request(self.state.gateway.registry.chat_model_names())
             session_id = from_public_id("chat", frame.session_id)
-            answer_id, text = await self.state.completions.complete(
+            answer = await self.state.completions.complete(
                 ctx, session_id, request, on_delta=on_delta, on_question=on_question
             )
-            await self._send_quietly(F.answer(frame, question[0], answer_id, text))
+            await self._send_quietly(F.answer(frame, question[0], answer.message_id, answer.text))
         except AppError as exc:
             await self._send_quietly(
                 F.error(frame.session_id, frame.correlation_id, question[0] if question else None, exc)

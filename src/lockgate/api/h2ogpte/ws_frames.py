@@ -5,13 +5,15 @@ of the answer), then `ca` (the whole answer, with its stored id) or `ce` (an err
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lockgate.api.h2ogpte.chat_views import TagFilter, internal_tags
+from lockgate.api.h2ogpte.answer_request import answer_request
+from lockgate.api.h2ogpte.chat_views import TagFilter, domain_tags
 from lockgate.api.h2ogpte.common import to_public_id
+from lockgate.conversations.schemas import AnswerRequest
 from lockgate.errors import AppError, InvalidRequest
 
 
@@ -39,26 +41,27 @@ class ChatRequestFrame(BaseModel):
     tags: list[str] | TagFilter | None = None
     metadata_filter: dict[str, Any] | str | None = None
 
-    def completion_request(self, llm_names: list[str]) -> dict[str, Any]:
-        """The request in the shape the completion service takes (the REST completion body's)."""
+    def completion_request(self, llm_names: list[str]) -> AnswerRequest:
+        """The typed answer request (as the REST completion body makes it); `llm` may be an index into
+        the served chat models."""
         llm = self.llm
         if isinstance(llm, int):
             if not 0 <= llm < len(llm_names):
                 raise InvalidRequest(f"llm: no model at index {llm}.", param="llm")
             llm = llm_names[llm]
-        return {
-            "message": self.body,
-            "system_prompt": self.system_prompt,
-            "pre_prompt_query": self.pre_prompt_query,
-            "prompt_query": self.prompt_query,
-            "llm": llm,
-            "llm_args": _object("llm_args", self.llm_args),
-            "self_reflection_config": _object("self_reflection_config", self.self_reflection_config),
-            "rag_config": _object("rag_config", self.rag_config),
-            "include_chat_history": self.include_chat_history,
-            "tags": internal_tags(self.tags),
-            "metadata_filter": metadata_filter(self.metadata_filter),
-        }
+        return answer_request(
+            self.body,
+            llm=llm,
+            llm_args=_object("llm_args", self.llm_args),
+            system_prompt=self.system_prompt,
+            pre_prompt_query=self.pre_prompt_query,
+            prompt_query=self.prompt_query,
+            rag_config=_object("rag_config", self.rag_config),
+            self_reflection_config=_object("self_reflection_config", self.self_reflection_config),
+            include_chat_history=self.include_chat_history,
+            tags=domain_tags(self.tags),
+            metadata_filter=metadata_filter(self.metadata_filter),
+        )
 
 
 def metadata_filter(value: str | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -79,7 +82,7 @@ def _object(field: str, value: str | dict[str, Any] | None) -> dict[str, Any] | 
     """A JSON object sent as text (or as an object); null is None; anything else is refused."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = orjson.loads(value)  # depth-limited: deep nesting is a 4xx, not a RecursionError
         except ValueError:
             raise InvalidRequest(f"{field}: not valid JSON.", param=field) from None
     if value is not None and not isinstance(value, dict):
@@ -90,7 +93,7 @@ def _object(field: str, value: str | dict[str, Any] | None) -> dict[str, Any] | 
 def parse_request(line: str) -> ChatRequestFrame | dict[str, Any]:
     """The request in a line, or, when it is not one, the fields to answer its error frame with."""
     try:
-        data = json.loads(line)
+        data = orjson.loads(line)
     except ValueError:
         return {"error": "Malformed frame: not JSON."}
     if not isinstance(data, dict):

@@ -11,11 +11,11 @@ from lockgate.accounting.service import CallContext
 from lockgate.api.deps import Context, State
 from lockgate.api.openai import inference_router
 from lockgate.api.openai.schemas import ChatRequest, CompletionRequest
+from lockgate.api.openai.search_tool import search_request
 from lockgate.api.openai.sse import encode_sse, wants_usage
 from lockgate.api.opengate.rag_schemas import SearchRequest
 from lockgate.api.responses import OrjsonResponse
 from lockgate.gateway.request import GenerationRequest, read_chat, read_completion
-from lockgate.rag.answer import search_request
 from lockgate.state import AppState
 
 router = inference_router()

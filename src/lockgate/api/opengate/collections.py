@@ -26,6 +26,7 @@ def _out(collection: Any, documents: int) -> CollectionOut:  # rag's collection 
         updated=collection.updated,
         documents=documents,
         search=(collection.settings or {}).get("search") or {},
+        dedup=bool((collection.settings or {}).get("dedup")),
     )
 
 
@@ -38,6 +39,7 @@ async def create_collection(body: CollectionCreate, caller: Caller, state: State
             body.description,
             body.visibility,
             body.search.model_dump(exclude_none=True) if body.search else None,
+            dedup=body.dedup,
         )
     )
 

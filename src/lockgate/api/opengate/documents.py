@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
 from lockgate.api.opengate.jobs import JobOut, job_out
@@ -16,9 +17,9 @@ from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
-from lockgate.rag.answer import chunk_wire
 from lockgate.rag.chunking import ChunkingOptions
-from lockgate.rag.views import ChunkView
+from lockgate.rag.hits import chunk_wire
+from lockgate.rag.schemas import ChunkView
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
@@ -33,12 +34,12 @@ def _document(row: Any) -> DocumentOut:  # rag's document (rag/ is being reshape
 _METADATA = TypeAdapter(Metadata)
 
 
-def _metadata(raw: str) -> dict[str, Any]:
+def parse_metadata(raw: str) -> dict[str, Any]:
     """The `metadata` form field: empty, or a JSON object within OpenGateLLM's limits (422 otherwise)."""
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)  # depth-limited: deep nesting is a 4xx, not a RecursionError
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"metadata: not valid JSON ({exc.msg}).", param="metadata") from exc
     if not isinstance(value, dict):
@@ -49,6 +50,38 @@ def _metadata(raw: str) -> dict[str, Any]:
         raise RequestValidationError(
             [{**e, "loc": ("body", "metadata", *e["loc"])} for e in exc.errors()]
         ) from exc
+
+
+# As OpenGateLLM: surrounding blanks stripped, then 1 to 255 characters (a blank name is a 422).
+DocumentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+def chunking_options(
+    chunk_size: int | None,
+    chunk_min_size: int,
+    chunk_overlap: int,
+    separators: list[str] | None,
+    is_separator_regex: bool,
+    preset_separators: str,
+    disable_chunking: bool,
+) -> ChunkingOptions:
+    """The chunking form fields (sizes in characters; no chunk_size: chunks the embedder reads whole)."""
+    return ChunkingOptions(
+        chunk_size=chunk_size,
+        chunk_min_size=chunk_min_size,
+        chunk_overlap=chunk_overlap,
+        separators=[s for s in separators or [] if s != ""],
+        is_separator_regex=is_separator_regex,
+        preset_separators=preset_separators,
+        disable_chunking=disable_chunking,
+    )
+
+
+def warning_header(warnings: list[str]) -> str:
+    """RFC 7234 Warning header values (299: a persistent warning), ASCII only."""
+    return ", ".join(
+        '299 lockgate "{}"'.format(w.encode("ascii", "replace").decode().replace('"', "'")) for w in warnings
+    )
 
 
 @router.post(
@@ -74,7 +107,7 @@ async def create_document(
     collection_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
     collection: Annotated[int | None, Form(ge=1, le=2**31 - 1, deprecated=True)] = None,
     file: Annotated[UploadFile | None, File()] = None,
-    name: Annotated[str | None, Form(max_length=255)] = None,
+    name: Annotated[DocumentName | None, Form()] = None,
     chunk_size: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
     chunk_min_size: Annotated[int, Form(ge=0)] = 0,
     chunk_overlap: Annotated[int, Form(ge=0)] = 0,
@@ -85,7 +118,7 @@ async def create_document(
     metadata: Annotated[str, Form()] = "",
 ) -> CreatedId | JobOut:
     target = collection_id or collection
-    document_metadata = _metadata(metadata)  # checked before anything else, as OpenGateLLM does
+    document_metadata = parse_metadata(metadata)  # checked before anything else, as OpenGateLLM does
     if target is None:
         raise InvalidRequest("collection_id: required.", param="collection_id")
     if file is None:
@@ -93,14 +126,14 @@ async def create_document(
             raise InvalidRequest("name: required when no file is uploaded.", param="name")
         return CreatedId(id=await state.rag.create_document(ctx.principal, target, name))
     data = await read_upload(file, state.settings.max_upload_bytes)
-    options = ChunkingOptions(
-        chunk_size=chunk_size,
-        chunk_min_size=chunk_min_size,
-        chunk_overlap=chunk_overlap,
-        separators=[s for s in separators or [] if s != ""],
-        is_separator_regex=is_separator_regex,
-        preset_separators=preset_separators,
-        disable_chunking=disable_chunking,
+    options = chunking_options(
+        chunk_size,
+        chunk_min_size,
+        chunk_overlap,
+        separators,
+        is_separator_regex,
+        preset_separators,
+        disable_chunking,
     )
     filename = file.filename or "document"
     if async_:
@@ -108,10 +141,13 @@ async def create_document(
         job = await state.uploads.ingest_document(ctx, target, upload, name, options, document_metadata)
         response.status_code = 202
         return job_out(job)
-    document_id = await state.rag.ingest(
+    result = await state.ingestion.ingest_file(
         ctx, target, filename, file.content_type, data, name, options, document_metadata
     )
-    return CreatedId(id=document_id)
+    if result.warnings:  # e.g. chunks longer than the embedding model reads
+        response.headers["Warning"] = warning_header(result.warnings)
+    assert result.document_id is not None
+    return CreatedId(id=result.document_id)
 
 
 @router.get("/v1/documents", response_model=ListOf[DocumentOut])

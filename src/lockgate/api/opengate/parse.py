@@ -23,7 +23,9 @@ async def parse_beta(
 ) -> dict[str, Any]:
     data = await read_upload(file, state.settings.max_upload_bytes)
     name = file.filename or "document"
-    pages = await state.rag.parse_pages(name, file.content_type, data, page_range(page_range_), force_ocr)
+    pages = await state.ingestion.parse_pages(
+        name, file.content_type, data, page_range(page_range_), force_ocr
+    )
     return {
         "object": "list",
         "data": [

@@ -31,11 +31,15 @@ class SearchSettings(Wire):
     rerank_model: RerankModel | None = None
 
 
+DEDUP = "Refuse a file whose content is already in the collection (Lockgate's addition; default: accept)."
+
+
 class CollectionCreate(Wire):
     name: Name
     description: str | None = Field(default=None, max_length=10_000)
     visibility: Visibility = "private"
     search: SearchSettings | None = None
+    dedup: bool = Field(default=False, description=DEDUP)
 
 
 class CollectionUpdate(Wire):
@@ -43,6 +47,7 @@ class CollectionUpdate(Wire):
     description: str | None = Field(default=None, max_length=10_000)
     visibility: Visibility | None = None
     search: SearchSettings | None = None
+    dedup: bool | None = Field(default=None, description=DEDUP)
 
 
 class CollectionOut(Wire):
@@ -56,6 +61,7 @@ class CollectionOut(Wire):
     updated: int
     documents: int
     search: dict[str, Any] = Field(default_factory=dict)  # Lockgate's hybrid-search defaults, if set
+    dedup: bool = False  # Lockgate's: duplicate content refused
 
 
 class DocumentOut(Wire):

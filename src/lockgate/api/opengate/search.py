@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from lockgate.api.deps import Context, State
 from lockgate.api.opengate.rag_schemas import SearchRequest
-from lockgate.rag.answer import search_result
+from lockgate.rag.hits import search_result
 
 router = APIRouter(tags=["search"])
 

@@ -1,5 +1,6 @@
-"""Search inside chat: retrieve from the caller's collections, ground the prompt, answer through the
-gateway, and return what was used (`search_results`)."""
+"""Search inside chat (the OpenGateLLM `search` tool, the console playground): the grounding step with
+numbered sources, then what was used rides on the answer: `search_results` in the shape of POST
+/v1/search, and `citations` mapping the answer's `[n]` markers back to them."""
 
 from __future__ import annotations
 
@@ -8,87 +9,18 @@ from dataclasses import asdict
 from typing import Any
 
 from lockgate.accounting.service import CallContext
+from lockgate.conversations.grounding import Grounding
 from lockgate.errors import InvalidRequest
 from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
-from lockgate.gateway.request import read_chat
-from lockgate.gateway.service import GatewayService
 from lockgate.rag.citations import cited, source_label
-from lockgate.rag.service import ChunkView, RagService
+from lockgate.rag.hits import search_result
+from lockgate.rag.schemas import ChunkView, SearchHit
 
-SEARCH_FIELDS = (
-    "collection_ids",
-    "document_ids",
-    "metadata_filters",
-    "limit",
-    "offset",
-    "method",
-    "rff_k",
-    "score_threshold",
-    "fusion",
-    "semantic_weight",
-    "rerank_model",
-)
 PROMPT = (
     "Answer the user's question using the numbered sources below when they are relevant. Cite the "
     "sources you use by their number, as [1] or [2]. If the sources do not contain the answer, say so."
     "\n\n{context}"
 )
-
-
-def chunk_wire(chunk: ChunkView) -> dict[str, Any]:
-    """A chunk as OpenGateLLM shows it: numbered within its document, the user's metadata as sent
-    (null if none), and the PDF page beside it."""
-    return {
-        "object": "chunk",
-        "id": chunk.position,
-        "collection_id": chunk.collection_id,
-        "document_id": chunk.document_id,
-        "content": chunk.content,
-        "metadata": chunk.metadata,
-        "page": chunk.page,
-        "created": chunk.created,
-    }
-
-
-def search_result(method: str, score: float, chunk: ChunkView) -> dict[str, Any]:
-    """One hit in the shape of POST /v1/search (also `search_results` of a grounded chat answer).
-    `document_name` and `page` (int or null) are extra keys beside OpenGateLLM's `method`, `score` and
-    `chunk`, so a client can show the citation without another call."""
-    return {
-        "method": method,
-        "score": score,
-        "document_name": chunk.document_name,
-        "page": chunk.page,
-        "chunk": chunk_wire(chunk),
-    }
-
-
-def search_request(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The search arguments of a chat request — `tools: [{"type": "search", ...}]`, or the deprecated
-    `search: true` + `search_args` — or None. The search tool is removed from the body."""
-    tools = body.get("tools") or []
-    search_tools = [t for t in tools if isinstance(t, dict) and t.get("type") == "search"]
-    if search_tools:
-        body["tools"] = [t for t in tools if t not in search_tools] or None
-        if body["tools"] is None:
-            body.pop("tools")
-            body.pop("tool_choice", None)
-        args = {k: v for k, v in search_tools[0].items() if k != "type"}
-    elif body.pop("search", None):
-        args = dict(body.get("search_args") or {})
-        # OpenGateLLM's older names: `collections` for `collection_ids`; `k` is no longer used
-        if "collections" in args:
-            args.setdefault("collection_ids", args.pop("collections"))
-        args.pop("k", None)
-    else:
-        body.pop("search_args", None)
-        return None
-    body.pop("search", None)
-    body.pop("search_args", None)
-    unknown = set(args) - set(SEARCH_FIELDS) - {"query"}
-    if unknown:
-        raise InvalidRequest(f"search: unknown field(s) {', '.join(sorted(unknown))}.", param="tools")
-    return args
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
@@ -110,29 +42,30 @@ def citations_out(text: str, chunks: list[ChunkView]) -> list[dict[str, Any]]:
 
 
 class GroundedChat:
-    def __init__(self, rag: RagService, gateway: GatewayService):
-        self._rag = rag
-        self._gateway = gateway
+    def __init__(self, grounding: Grounding):
+        self._grounding = grounding
 
-    async def _ground(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]):
+    async def _ground(
+        self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[ChunkView]]:
+        """(the body with the numbered sources as its first message, search_results, their chunks)."""
+        args = dict(args)
         query = args.pop("query", None) or _question(body["messages"])
         if not query:  # an empty question: answered without searching, as OpenGateLLM does
             return body, [], []
-        search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
-        hits, _ = await self._rag.search(search_ctx, query, **args)
-        chunks = [chunk for _, _, chunk in hits]
+        hits: list[SearchHit] = await self._grounding.retrieve(ctx, query, **args)
+        chunks = [hit.chunk for hit in hits]
         context = "\n\n".join(source_label(n, chunk) for n, chunk in enumerate(chunks, start=1))
         grounded = {
             **body,
             "messages": [{"role": "system", "content": PROMPT.format(context=context)}, *body["messages"]],
         }
-        results = [search_result(method, score, chunk) for method, score, chunk in hits]
-        return grounded, results, chunks
+        return grounded, [search_result(*hit) for hit in hits], chunks
 
     async def answer(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
         """The model's answer with `search_results` (the numbered sources, in order) and `citations`."""
         grounded, results, chunks = await self._ground(ctx, body, args)
-        answer = (await self._gateway.generate(ctx, read_chat(grounded))).wire()
+        answer = (await self._grounding.answer(ctx, grounded)).wire()
         answer["search_results"] = results
         choices = answer.get("choices") or [{}]
         text = (choices[0].get("message") or {}).get("content") or ""
@@ -143,12 +76,12 @@ class GroundedChat:
         self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         grounded, results, chunks = await self._ground(ctx, body, args)
-        events = await self._gateway.generate_stream(ctx, read_chat(grounded))
+        events = await self._grounding.stream(ctx, grounded)
         return self._with_results(events, results, chunks)
 
     @staticmethod
     async def _with_results(
-        events: AsyncIterator[StreamEvent], results: list, chunks: list[ChunkView]
+        events: AsyncIterator[StreamEvent], results: list[Any], chunks: list[ChunkView]
     ) -> AsyncIterator[StreamEvent]:
         """`search_results` ride on the first chunk and on the last ones (the finishing chunk and the
         usage chunk, where OpenGateLLM clients read them); `citations` on the finishing chunk."""
