@@ -19,6 +19,7 @@ class JobKind(StrEnum):
 
     INGEST_UPLOAD = "ingest_upload"
     INGEST_DOCUMENT = "ingest_document"  # POST /v1/documents?async=true
+    SYNC_FILES = "sync_files"  # POST /v1/collections/{id}/sync?async=true (`lockgate ingest`)
     DELETE_COLLECTIONS = "delete_collections"
     DELETE_DOCUMENTS = "delete_documents"
     REMOVE_DOCUMENTS = "remove_documents"  # from one collection

@@ -13,11 +13,13 @@ from lockgate.jobs.schemas import ItemsPayload, SummaryPayload
 from lockgate.jobs.worker import JobRun, Work, each_item
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.library import Library
+from lockgate.rag.sync_jobs import SyncJobs
 from lockgate.rag.uploads import Uploads
 
 
 def job_work(
     uploads: Uploads,
+    sync_jobs: SyncJobs,
     library: Library,
     conversations: ConversationService,
     chunk_reads: ChunkReads,
@@ -72,6 +74,7 @@ def job_work(
     return {
         JobKind.INGEST_UPLOAD: uploads.run_ingest,
         JobKind.INGEST_DOCUMENT: uploads.run_ingest,
+        JobKind.SYNC_FILES: sync_jobs.run,
         JobKind.DELETE_COLLECTIONS: delete_collections,
         JobKind.DELETE_DOCUMENTS: delete_documents,
         JobKind.REMOVE_DOCUMENTS: remove_documents,
