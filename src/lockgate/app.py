@@ -168,7 +168,12 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
     ingestion = Ingestion(db, gateway, embedder, store)
     conversations = ConversationService(db)
     grounding = Grounding(rag, gateway)
-    jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
+    jobs = JobService(
+        db,
+        JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)),
+        settings.jobs_per_user,
+        settings.job_lease_seconds,
+    )
     return AppState(
         settings=settings,
         db=db,

@@ -26,6 +26,9 @@ class JobKind(StrEnum):
     IMPORT_DOCUMENT = "import_document"
     PROCESS_DOCUMENT = "process_document"
     DELETE_CHATS = "delete_chats"
+    # Work done inside a request (synchronous POST /v1/documents and .../sync), held as a running job
+    # only so that it counts under jobs_per_user; the row goes when the request ends.
+    REQUEST = "request"
 
 
 class JobStatus(StrEnum):

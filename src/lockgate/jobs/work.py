@@ -9,6 +9,7 @@ from lockgate.conversations.content import ContentService
 from lockgate.conversations.service import ConversationService
 from lockgate.errors import AppError
 from lockgate.jobs.models import JobKind
+from lockgate.jobs.repository import forget
 from lockgate.jobs.schemas import ItemsPayload, SummaryPayload
 from lockgate.jobs.worker import JobRun, Work, each_item
 from lockgate.rag.chunk_reads import ChunkReads
@@ -43,6 +44,12 @@ def job_work(
         cid = items.collection_id or 0
         run.result["document_ids"] = items.ids
         await each_item(run, items.ids, lambda root: library.import_document(run.principal, cid, root))
+
+    async def clear_request(run: JobRun) -> None:
+        """A request's job whose process died (JobService.running_here): nothing to run, only its row
+        to clear (what it wrote was written whole, or not at all)."""
+        async with run.db.transaction() as session:
+            await forget(session, run.id)
 
     async def delete_chats(run: JobRun) -> None:
         items = ItemsPayload.model_validate(run.job.payload)
@@ -81,6 +88,7 @@ def job_work(
         JobKind.IMPORT_DOCUMENT: import_documents,
         JobKind.DELETE_CHATS: delete_chats,
         JobKind.PROCESS_DOCUMENT: summarize,
+        JobKind.REQUEST: clear_request,
     }
 
 

@@ -37,6 +37,19 @@ class SyncJobs:
         self._ingestion = ingestion
         self._jobs = jobs
 
+    async def sync_now(
+        self,
+        ctx: CallContext,
+        collection_id: int,
+        sources: list[SourceFile],
+        chunking: ChunkingOptions,
+        metadata: dict[str, Any],
+    ) -> list[FileResult]:
+        """Ingestion.sync_files within this request, counted as one of the caller's running jobs
+        meanwhile: 429 (jobs_per_user) when they already run as many as allowed."""
+        async with self._jobs.running_here(ctx.principal, f"Syncing {len(sources)} file(s)"):
+            return await self._ingestion.sync_files(ctx, collection_id, sources, chunking, metadata)
+
     async def submit(
         self,
         ctx: CallContext,

@@ -111,7 +111,7 @@ async def sync_documents(
         job = await state.sync_jobs.submit(ctx, collection_id, sources, options, parse_metadata(metadata))
         response.status_code = 202
         return job_out(job)
-    results = await state.ingestion.sync_files(ctx, collection_id, sources, options, parse_metadata(metadata))
+    results = await state.sync_jobs.sync_now(ctx, collection_id, sources, options, parse_metadata(metadata))
     return SyncOut(
         data=[
             SyncedFileOut(
