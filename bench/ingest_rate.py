@@ -118,7 +118,9 @@ def main() -> None:
             seconds, again = cli_sync(url, after, folder)
             took["again"] += seconds
             summaries.append((summary, again))
-            print(f"slice {number + 1}/{len(slices)}: {summary} / {again}", flush=True)
+            done = sum(len(p) for p in slices[: number + 1])
+            rates = ", ".join(f"{k} {done / v:.1f}/s" for k, v in took.items())
+            print(f"slice {number + 1}/{len(slices)}: {summary} / {again} ({rates} so far)", flush=True)
         rate_before, rate_after, rate_again, embed_rate = (
             len(docs) / took[k] for k in ("before", "after", "again", "embedder")
         )
