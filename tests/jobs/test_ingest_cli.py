@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import MASTER_KEY, bearer
-from tests.jobs.conftest import WAIT_SECONDS, Deployment
+from tests.jobs.conftest import EMBEDDINGS, WAIT_SECONDS, Deployment
 from tests.test_cli import LOCKGATE, _env
 
 
@@ -70,3 +70,48 @@ def test_ctrl_c_leaves_the_jobs_queued_a_worker_runs_them_and_follow_reports_eac
 
     unknown = cli(deployment, "follow", "--url", base, "no-such-job")
     assert unknown.returncode == 2 and "no-such-job" in unknown.stderr and "404" in unknown.stderr
+
+
+def test_a_worker_killed_mid_sync_leaves_nothing_half_and_ingest_still_reports_each_file_once(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment.set_job_workers(0)
+    base = deployment.serve(job_workers=0)
+    http = httpx.Client(base_url=base, headers=bearer(MASTER_KEY), timeout=60)
+    target = http.post("/v1/collections", json={"name": "killed"}).json()["id"]
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name in ("a.md", "b.md", "c.md"):
+        (folder / name).write_text(f"# {name}\n\nThe keeper of {name} counts ships.")
+    embedder = deployment.embedder
+    embedder.hold.set()
+    before = len(embedder.calls(EMBEDDINGS))
+    log = tmp_path / "ingest.log"
+    command = [
+        LOCKGATE,
+        "ingest",
+        str(folder),
+        "--collection",
+        str(target),
+        "--url",
+        base,
+        "--key",
+        MASTER_KEY,
+    ]
+    with log.open("w") as out:
+        ingest = subprocess.Popen(command, env=_env(deployment.directory / "data"), stderr=out, stdout=out)
+    first = deployment.worker()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while len(embedder.calls(EMBEDDINGS)) == before:  # the worker is inside the step's embedding
+        assert time.monotonic() < deadline and ingest.poll() is None, log.read_text()
+        time.sleep(0.1)
+    first.kill()  # SIGKILL: no cleanup of any kind
+    first.wait(timeout=60)
+    assert http.get(f"/v1/collections/{target}/manifest").json()["data"] == []  # nothing half written
+
+    embedder.hold.clear()
+    deployment.worker()  # takes the job over once the dead worker's lease runs out
+    assert ingest.wait(timeout=WAIT_SECONDS) == 0, log.read_text()
+    assert "3 created, 0 replaced, 0 unchanged, 0 removed, 0 failed" in log.read_text()
+    entries = http.get(f"/v1/collections/{target}/manifest").json()["data"]
+    assert sorted(entry["name"] for entry in entries) == ["a.md", "b.md", "c.md"]  # each exactly once
