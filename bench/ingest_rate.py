@@ -1,9 +1,10 @@
 """Ingest rate on CISI (1,460 abstracts) through the API, before and after batching, in one run on one
 server with the real local models, the paths taking turns on slices of the corpus: "one request per
 document" (POST /v1/documents, what `lockgate ingest` did) next to `lockgate ingest` as it is now (a
-sync: batches of files through POST /v1/collections/{id}/sync, embedding calls across documents,
-batched writes) and run again (all unchanged); the embedder alone (POST /v1/embeddings on the same
-texts, 64 per call) is the bound. nDCG@10 of each collection shows both paths index the same thing.
+sync: batches of files queued as jobs through POST /v1/collections/{id}/sync?async=true and run by the
+server's job workers, embedding calls across documents, batched writes) and run again (all
+unchanged); the embedder alone (POST /v1/embeddings on the same texts, 64 per call) is the bound.
+nDCG@10 of each collection shows both paths index the same thing.
 
     python -m bench.ingest_rate [--postgres] [--dataset ../shared/datasets/cisi] [--slice N] [--out FILE]
 """
@@ -44,7 +45,8 @@ def cli_sync(url: str, collection: int, folder: Path) -> tuple[float, str]:
     took = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
-    return took, done.stderr.strip().splitlines()[0]
+    # the summary line ("N file(s): ..."), after the "queued job ..." lines
+    return took, next(line for line in done.stderr.splitlines() if " file(s): " in line)
 
 
 def embedder_alone(client: httpx.Client, docs: dict[int, str]) -> float:
@@ -118,7 +120,9 @@ def main() -> None:
             seconds, again = cli_sync(url, after, folder)
             took["again"] += seconds
             summaries.append((summary, again))
-            print(f"slice {number + 1}/{len(slices)}: {summary} / {again}", flush=True)
+            done = sum(len(p) for p in slices[: number + 1])
+            rates = ", ".join(f"{k} {done / v:.1f}/s" for k, v in took.items())
+            print(f"slice {number + 1}/{len(slices)}: {summary} / {again} ({rates} so far)", flush=True)
         rate_before, rate_after, rate_again, embed_rate = (
             len(docs) / took[k] for k in ("before", "after", "again", "embedder")
         )

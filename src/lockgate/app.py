@@ -87,6 +87,7 @@ from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
 from lockgate.rag.retrieval import Retriever
 from lockgate.rag.service import RagService
+from lockgate.rag.sync_jobs import SyncJobs
 from lockgate.rag.uploads import Uploads
 from lockgate.responses.service import ResponsesService
 from lockgate.state import AppState
@@ -168,7 +169,12 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
     ingestion = Ingestion(db, gateway, embedder, store)
     conversations = ConversationService(db)
     grounding = Grounding(rag, gateway)
-    jobs = JobService(db, JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)))
+    jobs = JobService(
+        db,
+        JobQueue(queue_place(settings.job_queue, settings.data_dir, settings.redis_url)),
+        settings.jobs_per_user,
+        settings.job_lease_seconds,
+    )
     return AppState(
         settings=settings,
         db=db,
@@ -197,6 +203,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         library=Library(db, rag, store, conversations.session_counts),
         ingestion=ingestion,
         uploads=Uploads(db, ingestion, gateway, jobs),
+        sync_jobs=SyncJobs(db, ingestion, jobs),
         jobs=jobs,
         conversations=conversations,
         completions=CompletionService(db, grounding),
@@ -291,7 +298,9 @@ def warn_if_rag_model_missing(state: AppState) -> None:
 
 def build_job_worker(state: AppState, slots: int) -> JobWorker:
     settings = state.settings
-    work = job_work(state.uploads, state.library, state.conversations, state.chunk_reads, state.content)
+    work = job_work(
+        state.uploads, state.sync_jobs, state.library, state.conversations, state.chunk_reads, state.content
+    )
     return JobWorker(
         state.db,
         state.jobs,

@@ -155,7 +155,11 @@ class Settings(BaseModel):
         default=3, ge=1, le=100, description="Times a job is started before a dying worker fails it."
     )
     jobs_per_user: int = Field(
-        default=2, ge=1, le=1000, description="Jobs of one user that run at the same time (others wait)."
+        default=2,
+        ge=1,
+        le=1000,
+        description="Jobs of one user that run at the same time (queued ones wait); a synchronous "
+        "ingestion request takes one while it runs, and is refused with 429 when none is free.",
     )
     console_insecure_cookies: bool = Field(
         default=False,

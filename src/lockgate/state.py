@@ -26,6 +26,7 @@ from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
 from lockgate.rag.service import RagService
+from lockgate.rag.sync_jobs import SyncJobs
 from lockgate.rag.uploads import Uploads
 from lockgate.responses.service import ResponsesService
 
@@ -47,6 +48,7 @@ class AppState:
     library: Library
     ingestion: Ingestion
     uploads: Uploads
+    sync_jobs: SyncJobs
     jobs: JobService
     conversations: ConversationService
     completions: CompletionService

@@ -3,34 +3,36 @@
 Key, URL and collection are checked once up front (one clear error, exit 2). Each file is the document
 named by its path under the folder: files whose bytes match the document of their name are `unchanged`
 (not even uploaded: the collection's manifest lists every document's file hash); the others go up in
-batches through POST /v1/collections/{id}/sync (created, or replacing the old version); `--sync` also
-removes the documents whose files are gone. Unsupported files are listed as skipped. Exit 0 when every
-file is ingested or unchanged, 1 when some failed."""
+batches, each queued as a job (POST /v1/collections/{id}/sync?async=true) that the server's workers run
+(created, or replacing the old version), and the CLI follows the jobs until done. Ctrl-C leaves the
+queued jobs running and prints how to follow them. `--sync` also removes the documents whose files are
+gone. Unsupported files are listed as skipped. Exit 0 when every file is ingested or unchanged, 1 when
+some failed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lockgate.cli.common import console
+from lockgate.cli.job_follow import Follower, ServerLost, Submitted, Tally, interrupted, progress_bar, report
+from lockgate.cli.remote import api_key_or_exit, detail, fail, json_body
 from lockgate.rag.parsing import KINDS, SUPPORTED
 
-if TYPE_CHECKING:  # aiohttp is imported when a command runs (the CLI starts fast)
+if TYPE_CHECKING:
     import aiohttp
 
 BATCH_FILES = 64
 BATCH_BYTES = 8 * 1024 * 1024
-IN_FLIGHT = 2  # batches uploading at once: the server reads one while it embeds the other
-TIMEOUT_SECONDS = 1800
+# Jobs of this run queued and not finished at once: the server works on one while the next uploads,
+# and files wait as uploads in its database only a few batches at a time.
+OPEN_JOBS = 3
+UPLOAD_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,6 @@ def scan(path: Path) -> tuple[list[LocalFile], list[tuple[str, str]]]:
     return files, skipped
 
 
-def fail(message: str) -> NoReturn:
-    console.print(f"[red]Error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(2)
-
-
 def ingest(
     path: Annotated[Path, typer.Argument(exists=True, help="A file, or a folder read recursively.")],
     collection: Annotated[str, typer.Option(help="Target collection: its ID or its name.")],
@@ -81,37 +78,29 @@ def ingest(
     ] = None,
 ) -> None:
     """Sync a file or a folder into a collection: new and changed files are ingested, unchanged ones left."""
-    api_key = key or os.environ.get("LOCKGATE_API_KEY")
-    if not api_key:
-        fail("give --key or set LOCKGATE_API_KEY.")
+    api_key = api_key_or_exit(key)
+    base = url.rstrip("/")
     files, skipped = scan(path)
-    counts, problems = asyncio.run(_run(files, collection, url.rstrip("/"), api_key, chunk_size, sync))
-    summary = ", ".join(f"{counts[k]} {k}" for k in ("created", "replaced", "unchanged", "removed", "failed"))
-    console.print(f"[green]{len(files)} file(s)[/green]: {summary}; {len(skipped)} skipped.")
-    for name, reason in skipped:
-        console.print(f"  [yellow]skipped[/yellow] {escape(name)}: {escape(reason)}", highlight=False)
-    for name, reason in problems:
-        console.print(f"  [red]failed[/red] {escape(name)}: {escape(reason)}", highlight=False)
+    run = Run(Tally(), [], 0)
+    try:
+        asyncio.run(_run(files, collection, base, api_key, chunk_size, sync, run))
+    except KeyboardInterrupt:
+        interrupted(base, [job.job_id for job in run.jobs], run.unsent)
+        raise typer.Exit(130) from None
+    report(run.tally, len(files), skipped)
     if not files and not sync:
         console.print(f"[yellow]No supported files under {path} ({SUPPORTED}).[/yellow]")
-    if problems:
+    if run.tally.problems:
         raise typer.Exit(1)
 
 
-def _detail(status: int, body: Any) -> str:
-    if isinstance(body, dict):
-        message = body.get("detail") or body.get("message") or body.get("error") or body
-        if isinstance(message, dict):
-            message = message.get("message", message)
-        return f"{status} {message}"
-    return f"{status} {body}"
+@dataclass(slots=True)
+class Run:
+    """Where a run stands (read after Ctrl-C): the tally, the jobs queued, the files not sent yet."""
 
-
-async def _json(response: aiohttp.ClientResponse) -> Any:
-    try:
-        return await response.json(content_type=None)
-    except ValueError:
-        return await response.text()
+    tally: Tally
+    jobs: list[Submitted]
+    unsent: int
 
 
 async def _is_lockgate(session: aiohttp.ClientSession, url: str) -> bool:
@@ -121,7 +110,7 @@ async def _is_lockgate(session: aiohttp.ClientSession, url: str) -> bool:
 
     try:
         async with session.get(f"{url}/v1/collections", params={"limit": 1}) as response:
-            return bool(response.status != 404)
+            return response.status != 404
     except aiohttp.ClientError:
         return False
 
@@ -133,14 +122,14 @@ async def _collection_id(session: aiohttp.ClientSession, url: str, collection: s
     try:
         if collection.isdigit():
             async with session.get(f"{url}/v1/collections/{collection}") as response:
-                body = await _json(response)
+                body = await json_body(response)
                 status = response.status
                 found = [body] if status == 200 else []
         else:
             async with session.get(
                 f"{url}/v1/collections", params={"name": collection, "limit": 100}
             ) as response:
-                body = await _json(response)
+                body = await json_body(response)
                 status = response.status
                 found = body.get("data", []) if status == 200 and isinstance(body, dict) else []
     except aiohttp.ClientError as exc:
@@ -148,7 +137,7 @@ async def _collection_id(session: aiohttp.ClientSession, url: str, collection: s
     if status == 401:
         fail(f"{url} refused the API key (401): check --key or LOCKGATE_API_KEY.")
     if status not in (200, 404):
-        fail(f"{url} answered {_detail(status, body)} when looking up the collection.")
+        fail(f"{url} answered {detail(status, body)} when looking up the collection.")
     if status == 404 and not await _is_lockgate(session, url):
         hint = " without /v1" if url.endswith("/v1") else ""
         fail(
@@ -163,19 +152,24 @@ async def _collection_id(session: aiohttp.ClientSession, url: str, collection: s
 
 
 async def _run(
-    files: list[LocalFile], collection: str, url: str, key: str, chunk_size: int | None, sync: bool
-) -> tuple[Counter[str], list[tuple[str, str]]]:
+    files: list[LocalFile],
+    collection: str,
+    url: str,
+    key: str,
+    chunk_size: int | None,
+    sync: bool,
+    run: Run,
+) -> None:
     import aiohttp
 
-    counts: Counter[str] = Counter()
-    problems: list[tuple[str, str]] = []
-    timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+    tally = run.tally
+    timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as session:
         collection_id = await _collection_id(session, url, collection)
         async with session.get(f"{url}/v1/collections/{collection_id}/manifest") as response:
-            body = await _json(response)
+            body = await json_body(response)
             if response.status != 200:
-                fail(f"{url} answered {_detail(response.status, body)} for the collection's manifest.")
+                fail(f"{url} answered {detail(response.status, body)} for the collection's manifest.")
         by_name: dict[str, list[dict[str, Any]]] = {}
         for entry in body["data"]:
             by_name.setdefault(entry["name"], []).append(entry)
@@ -183,42 +177,63 @@ async def _run(
         for file in files:
             present = by_name.get(file.name, [])
             if present and all(entry["file_hash"] == file.digest for entry in present):
-                counts["unchanged"] += 1
+                tally.counts["unchanged"] += 1
             else:
                 pending.append(file)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("ingesting", total=len(pending))
-            gate = asyncio.Semaphore(IN_FLIGHT)
-
-            async def send(batch: list[LocalFile]) -> None:
-                async with gate:
-                    outcomes = await _upload(session, url, collection_id, batch, chunk_size)
-                for name, status, reason in outcomes:
-                    counts[status] += 1
-                    if reason:
-                        problems.append((name, reason))
-                progress.update(task, advance=len(batch))
-
-            await asyncio.gather(*(send(batch) for batch in _batches(pending)))
         if sync:
-            local = {file.name for file in files}
-            for name, entries in by_name.items():
-                if name in local:
-                    continue
-                for entry in entries:
-                    try:
-                        async with session.delete(f"{url}/v1/documents/{entry['id']}") as response:
-                            if response.status in (204, 404):  # 404: someone removed it meanwhile
-                                counts["removed"] += 1
-                            else:
-                                problems.append(
-                                    (name, f"not removed: {_detail(response.status, await _json(response))}")
-                                )
-                    except aiohttp.ClientError as exc:
-                        problems.append((name, f"not removed: {exc}"))
-    counts["failed"] = len(problems)
-    return counts, problems
+            await _remove_gone(session, url, by_name, {file.name for file in files}, tally)
+        batches = _batches(pending)
+        run.unsent = len(pending)
+        follower = Follower(session, url, tally)
+        with progress_bar() as progress:
+            task = progress.add_task("syncing", total=len(pending))
+            refused = 0  # files of batches the server refused outright
+            try:
+                while batches or follower.open:
+                    while batches and len(follower.open) < OPEN_JOBS:
+                        batch = batches.pop(0)
+                        job = await _submit(session, url, collection_id, batch, chunk_size, tally)
+                        run.unsent -= len(batch)
+                        if job is None:
+                            refused += len(batch)
+                        else:
+                            run.jobs.append(job)
+                            follower.add(job)
+                            progress.console.print(f"queued job {job.job_id}: {len(batch)} file(s)")
+                    await follower.poll()
+                    progress.update(task, completed=refused + follower.files_done)
+                    if follower.open:
+                        await asyncio.sleep(0.5)
+            except ServerLost as exc:
+                progress.stop()
+                interrupted(url, [job.job_id for job in follower.open.values()], run.unsent)
+                fail(f"{exc}.")
+
+
+async def _remove_gone(
+    session: aiohttp.ClientSession,
+    url: str,
+    by_name: dict[str, list[dict[str, Any]]],
+    local: set[str],
+    tally: Tally,
+) -> None:
+    """--sync: delete the documents whose files are gone."""
+    import aiohttp
+
+    for name, entries in by_name.items():
+        if name in local:
+            continue
+        for entry in entries:
+            try:
+                async with session.delete(f"{url}/v1/documents/{entry['id']}") as response:
+                    if response.status in (204, 404):  # 404: someone removed it meanwhile
+                        tally.counts["removed"] += 1
+                    else:
+                        tally.failed(
+                            name, f"not removed: {detail(response.status, await json_body(response))}"
+                        )
+            except aiohttp.ClientError as exc:
+                tally.failed(name, f"not removed: {exc}")
 
 
 def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
@@ -235,14 +250,15 @@ def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
     return batches
 
 
-async def _upload(
+async def _submit(
     session: aiohttp.ClientSession,
     url: str,
     collection_id: int,
     batch: list[LocalFile],
     chunk_size: int | None,
-) -> list[tuple[str, str, str]]:
-    """(name, status, why it failed or '') per file of one POST .../sync."""
+    tally: Tally,
+) -> Submitted | None:
+    """Queue one batch as a sync job; None when the server refused it (its files tallied as failed)."""
     import aiohttp
 
     form = aiohttp.FormData()
@@ -251,21 +267,17 @@ async def _upload(
         form.add_field("names", file.name)
     if chunk_size is not None:
         form.add_field("chunk_size", str(chunk_size))
+    target = f"{url}/v1/collections/{collection_id}/sync"
     try:
-        async with session.post(f"{url}/v1/collections/{collection_id}/sync", data=form) as response:
-            body = await _json(response)
-            if response.status != 200:
-                return [(file.name, "failed", _detail(response.status, body)) for file in batch]
+        async with session.post(target, params={"async": "true"}, data=form) as response:
+            body = await json_body(response)
+            if response.status != 202 or not isinstance(body, dict):
+                reason = detail(response.status, body)
+                for file in batch:
+                    tally.failed(file.name, reason)
+                return None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return [(file.name, "failed", f"upload failed: {exc}") for file in batch]
-    outcomes = []
-    for item in body["data"]:
-        error = item.get("error")
-        reason = f"{error['status']} {error['message']}" if error else ""
-        warnings = "; ".join(item.get("warnings") or [])
-        if warnings:
-            console.print(
-                f"  [yellow]warning[/yellow] {escape(item['name'])}: {escape(warnings)}", highlight=False
-            )
-        outcomes.append((item["name"], item["status"], reason))
-    return outcomes
+        for file in batch:
+            tally.failed(file.name, f"upload failed: {exc}")
+        return None
+    return Submitted(str(body["id"]), len(batch), [file.name for file in batch])

@@ -1,4 +1,4 @@
-"""`lockgate serve|worker|migrate|admin|ingest|eval`."""
+"""`lockgate serve|worker|migrate|admin|ingest|follow|eval`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from lockgate import __version__
-from lockgate.cli import admin, evaluate, ingest, jobs
+from lockgate.cli import admin, evaluate, ingest, job_follow, jobs
 from lockgate.cli.common import ConfigOption, console, settings_or_exit
 from lockgate.cli.preflight import check_database_or_exit, fail, migrate_or_exit
 from lockgate.cli.private_redis import PrivateRedisError, find_redis_server, private_redis
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(admin.app, name="admin")
 app.command(name="ingest")(ingest.ingest)
+app.command(name="follow")(job_follow.follow)
 app.command(name="eval")(evaluate.evaluate)
 app.command(name="worker")(jobs.worker)
 

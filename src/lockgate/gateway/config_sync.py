@@ -6,6 +6,8 @@ here: a dead upstream never stops Lockgate from starting (the registry probes in
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from lockgate.errors import Conflict
 from lockgate.gateway import repository
 from lockgate.gateway.admin import bump, check_provider_fits
@@ -22,10 +24,20 @@ async def sync_config_models(
     db: Database, box: SecretBox, models: list[ModelSettings], owner_id: int | None = None
 ) -> None:
     """`owner_id`: the master user, who owns the declared routers and providers (as in OpenGateLLM,
-    where they are never ownerless)."""
+    where they are never ownerless). Safe on several processes at once (`lockgate serve --workers N`,
+    replicas on one database): a lost race on a router's name is retried and finds the winner's rows."""
     for model in models:
         for provider in model.providers:
             check_provider_fits(provider.type.value, model.type.value)
+    for attempt in range(3):
+        try:
+            return await _sync_once(db, box, models, owner_id)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+async def _sync_once(db: Database, box: SecretBox, models: list[ModelSettings], owner_id: int | None) -> None:
     declared = {m.name for m in models}
     async with db.transaction() as session:
         for undeclared in await repository.config_routers(session):

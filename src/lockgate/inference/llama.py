@@ -6,7 +6,6 @@ the request is the cause (ValueError, a template refusing the conversation) or a
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lockgate.errors import AppError, BadRequest, UpstreamError
-from lockgate.inference import bounds
+from lockgate.inference import bounds, tool_calls
 from lockgate.inference.llama_request import LlamaCall, build_call, single_prompt
 from lockgate.inference.messages import for_template, parse_messages
 from lockgate.inference.stops import StopMatcher
@@ -63,27 +62,6 @@ def _merge(answers: list[dict[str, Any]]) -> dict[str, Any]:
         "total_tokens": prompt + completion,
     }
     return merged
-
-
-def _as_tool_call(answer: dict[str, Any]) -> dict[str, Any]:
-    """A generation constrained by the required-tool grammar → an assistant turn calling that tool."""
-    choice = answer["choices"][0]
-    try:
-        chosen = json.loads(choice["message"]["content"] or "")
-        name, arguments = chosen["name"], chosen["arguments"]
-    except (ValueError, KeyError, TypeError) as exc:  # cut short by max_tokens
-        raise BadRequest(
-            "tool_choice: the model ran out of tokens before finishing its tool call; raise max_tokens.",
-            param="max_tokens",
-        ) from exc
-    call = {
-        "id": f"call_{uuid.uuid4().hex[:24]}",
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-    choice["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
-    choice["finish_reason"] = "tool_calls"
-    return answer
 
 
 class LlamaEngine:
@@ -169,12 +147,22 @@ class LlamaEngine:
                 self._valid_grammars.add(text)
         return call
 
-    def _messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    @property
+    def knows_tools(self) -> bool:
+        """Whether the chat template (or format) shows the model its tools itself."""
+        if self.template is not None:
+            return "tools" in self.template
+        return (self.chat_format or "").startswith(("functionary", "chatml-function-calling"))
+
+    def _messages(self, body: dict[str, Any], call: LlamaCall) -> list[dict[str, Any]]:
         messages = parse_messages(body.get("messages"))
         # Every message renders into at least one token, and the chat template's rendering time grows
         # faster than the message count (50,000 messages held the model for minutes before its 400).
         bounds.message_count(len(messages), self.n_ctx)
-        return for_template(messages, self.template)
+        rendered = for_template(messages, self.template)
+        if call.kwargs.get("tools") and not self.knows_tools:
+            return tool_calls.with_tools_prompt(rendered, call.kwargs["tools"])
+        return rendered
 
     def _kwargs(self, call: LlamaCall) -> dict[str, Any]:
         kwargs = dict(call.kwargs)
@@ -183,12 +171,16 @@ class LlamaEngine:
         return kwargs
 
     def _chat_once(self, messages: list[dict[str, Any]], call: LlamaCall) -> dict[str, Any]:
-        answer = self.llm.create_chat_completion(messages=messages, **self._kwargs(call))
-        return _as_tool_call(answer) if call.required_tools else answer
+        answer: dict[str, Any] = self.llm.create_chat_completion(messages=messages, **self._kwargs(call))
+        if call.required_tools:
+            return tool_calls.forced_call(answer)
+        if call.auto_tools:
+            return tool_calls.answer_with_calls(answer, call.auto_tools)
+        return answer
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         call = await self._prepare(body, chat=True)
-        messages = self._messages(body)
+        messages = self._messages(body, call)
         kwargs = self._kwargs(call)
         if not call.required_tools and (stops := _own_stops(kwargs)):
             opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
@@ -211,13 +203,13 @@ class LlamaEngine:
     async def chat_stream(self, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any] | StreamUsage, None]:
         """Chunks of each choice in turn (choice index set), then one StreamUsage."""
         call = await self._prepare(body, chat=True)
-        messages = self._messages(body)
+        messages = self._messages(body, call)
         async with self.worker.lock:
             if call.required_tools:  # the call is parsed whole, then sent as one delta
                 prompt = completion = 0
                 for index in range(call.n):
                     answer = await self._call(self._chat_once, messages, call)
-                    for chunk in _tool_call_chunks(answer, index):
+                    for chunk in tool_calls.forced_call_chunks(answer, index):
                         yield chunk
                     prompt = answer["usage"]["prompt_tokens"]
                     completion += answer["usage"]["completion_tokens"]
@@ -226,9 +218,14 @@ class LlamaEngine:
             kwargs = self._kwargs(call)
             stops = _own_stops(kwargs)
             opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
+            calls = tool_calls.StreamCalls(call.auto_tools) if call.auto_tools else None
             async with aclosing(self._choices(opener, call.n, stops)) as items:  # closed inside the lock
                 async for item in items:
-                    yield item
+                    if calls is None or not isinstance(item, dict):
+                        yield item
+                        continue
+                    for chunk in calls.rewrite(item):
+                        yield chunk
 
     async def completion_stream(
         self, body: dict[str, Any]
@@ -364,19 +361,3 @@ def _answer_of(items: list[dict[str, Any] | StreamUsage]) -> dict[str, Any]:
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         },
     }
-
-
-def _tool_call_chunks(answer: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    """A whole tool-call answer as the two chunks OpenAI streams: the call, then the finish."""
-    call = answer["choices"][0]["message"]["tool_calls"][0]
-    frame = {
-        "id": answer["id"],
-        "object": "chat.completion.chunk",
-        "created": answer.get("created", int(time.time())),
-        "model": answer.get("model"),
-    }
-    delta = {"role": "assistant", "content": None, "tool_calls": [{"index": 0, **call}]}
-    return [
-        {**frame, "choices": [{"index": index, "delta": delta, "finish_reason": None}]},
-        {**frame, "choices": [{"index": index, "delta": {}, "finish_reason": "tool_calls"}]},
-    ]

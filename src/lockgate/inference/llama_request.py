@@ -44,6 +44,7 @@ class LlamaCall:
     n: int = 1
     required_tools: list[str] | None = None
     grammar: str | None = None  # passed as llama-cpp-python's `grammar` (a named tool makes its own)
+    auto_tools: list[str] | None = None  # tool_choice "auto": the tools whose markup becomes calls
 
 
 def _int(value: Any, param: str) -> int:
@@ -159,6 +160,8 @@ def _chat_options(body: dict[str, Any], call: LlamaCall) -> None:
         choice = {"type": "function", "function": legacy} if isinstance(legacy, dict) else legacy
     if tools and choice != "none":
         call.kwargs["tools"] = tools
+    if tools and choice in (None, "auto"):
+        call.auto_tools = names
     if choice == "required":
         call.grammars.append(required_tool_grammar(tools))
         call.required_tools = names

@@ -19,12 +19,16 @@ class JobKind(StrEnum):
 
     INGEST_UPLOAD = "ingest_upload"
     INGEST_DOCUMENT = "ingest_document"  # POST /v1/documents?async=true
+    SYNC_FILES = "sync_files"  # POST /v1/collections/{id}/sync?async=true (`lockgate ingest`)
     DELETE_COLLECTIONS = "delete_collections"
     DELETE_DOCUMENTS = "delete_documents"
     REMOVE_DOCUMENTS = "remove_documents"  # from one collection
     IMPORT_DOCUMENT = "import_document"
     PROCESS_DOCUMENT = "process_document"
     DELETE_CHATS = "delete_chats"
+    # Work done inside a request (synchronous POST /v1/documents and .../sync), held as a running job
+    # only so that it counts under jobs_per_user; the row goes when the request ends.
+    REQUEST = "request"
 
 
 class JobStatus(StrEnum):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import User
-from lockgate.jobs.models import Job, JobStatus
+from lockgate.jobs.models import Job, JobKind, JobStatus
 
 
 def _held(job_id: str, worker: str):
@@ -40,6 +40,54 @@ async def claim(session: AsyncSession, job_id: str, worker: str, now: int, per_u
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(stmt)).rowcount == 1
+
+
+async def hold(
+    session: AsyncSession,
+    job_id: str,
+    owner: int,
+    key_id: int | None,
+    holder: str,
+    name: str,
+    now: int,
+    per_user: int,
+) -> bool:
+    """Insert a job already running (held by `holder`, a request) if its owner runs fewer than
+    `per_user` jobs; whether it did. One statement after locking the owner's row, as `claim`."""
+    await session.execute(select(User.id).where(User.id == owner).with_for_update())
+    running = (
+        select(func.count())
+        .select_from(Job)
+        .where(Job.owner_id == owner, Job.status == JobStatus.RUNNING)
+        .scalar_subquery()
+    )
+    values = {
+        "id": job_id,
+        "owner_id": owner,
+        "key_id": key_id,
+        "kind": JobKind.REQUEST.value,
+        "name": name[:255],
+        "status": JobStatus.RUNNING.value,
+        "done": 0,
+        "total": 1,
+        "errors": [],
+        "result": {},
+        "payload": {},
+        "attempts": 0,  # a request's row is never started by a worker, only cleared (jobs/work.py)
+        "worker": holder,
+        "heartbeat": now,
+        "created": now,
+        "updated": now,
+    }
+    row = select(
+        *(literal(value, Job.__table__.c[column].type).label(column) for column, value in values.items())
+    )
+    stmt = insert(Job).from_select(list(values), row.where(running < per_user))
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def forget(session: AsyncSession, job_id: str) -> None:
+    await session.execute(delete(Job).where(Job.id == job_id))
 
 
 async def renew(session: AsyncSession, worker: str, job_ids: list[str], now: int) -> set[str]:

@@ -35,6 +35,18 @@ class IngestPayload(BaseModel):
     questions: bool = False
 
 
+class FileOutcome(BaseModel):
+    """What a sync job made of one file (kept in jobs.result["files"], in the order of the files):
+    `error` is "<HTTP status> <message>" when it `failed`."""
+
+    name: str
+    status: Literal["created", "replaced", "unchanged", "failed"]
+    id: int | None = None
+    chunks: int = 0
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
 class ItemsPayload(BaseModel):
     """The same action on each id in turn (deletions; importing documents into `collection_id`)."""
 

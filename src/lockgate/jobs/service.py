@@ -4,13 +4,15 @@ message on the queue (jobs/queue.py) that wakes a worker (jobs/worker.py); `subm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from lockgate.errors import Conflict, NotFound
+from lockgate.errors import AppError, Conflict, NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.jobs import repository
 from lockgate.jobs.models import FINAL_STATUSES, Job, JobKind, JobStatus
@@ -21,11 +23,24 @@ from lockgate.kit.db import Database
 
 log = logging.getLogger("lockgate.jobs")
 
+# What a refused request is told to wait: how long a job runs is not known, a few documents' time is.
+BUSY_RETRY_SECONDS = 5
+
+
+class TooManyJobs(AppError):
+    status_code = 429
+    code = "rate_limit_exceeded"
+
 
 class JobService:
-    def __init__(self, db: Database, queue: JobQueue):
+    """`per_user`: jobs of one user running at once (jobs_per_user), requests holding one included;
+    `lease_seconds`: how often a held job's heartbeat must be renewed (job_lease_seconds)."""
+
+    def __init__(self, db: Database, queue: JobQueue, per_user: int = 2, lease_seconds: float = 30.0):
         self._db = db
         self.queue = queue
+        self.per_user = per_user
+        self._lease = lease_seconds
         # Set on every submit, so a worker in this process starts at once instead of at its next poll.
         self.submitted = asyncio.Event()
 
@@ -81,6 +96,44 @@ class JobService:
         payload = ItemsPayload(endpoint=endpoint, ids=ids, collection_id=collection_id)
         name = title.format(n=len(ids))
         return await self.submit(principal, kind, name, len(ids), payload, collection_id)
+
+    @contextlib.asynccontextmanager
+    async def running_here(self, principal: Principal, name: str) -> AsyncIterator[None]:
+        """Work done inside this request (a synchronous ingestion) counted as one of the caller's
+        running jobs while it runs: 429 with Retry-After, naming jobs_per_user, when they already run
+        as many as allowed. Its row goes when the work ends; if the process dies first, the sweep finds
+        its lease run out and a worker clears it (jobs/work.py)."""
+        job_id = str(uuid.uuid4())
+        holder = f"request:{uuid.uuid4().hex[:12]}"
+        async with self._db.transaction() as session:
+            held = await repository.hold(
+                session, job_id, principal.user_id, principal.key_id, holder, name, now_ts(), self.per_user
+            )
+        if not held:
+            raise TooManyJobs(
+                f"Too many jobs: jobs_per_user = {self.per_user} of yours already run (ingestions "
+                "included); retry when one has finished.",
+                headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+            )
+        renewal = asyncio.create_task(self._keep(job_id, holder))
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            try:
+                async with self._db.transaction() as session:
+                    await repository.forget(session, job_id)
+            except Exception:  # the sweep clears it once its lease runs out
+                log.exception("job %s (a request's): not cleared", job_id)
+
+    async def _keep(self, job_id: str, holder: str) -> None:
+        while True:
+            await asyncio.sleep(max(self._lease / 3, 0.2))
+            try:
+                async with self._db.transaction() as session:
+                    await repository.renew(session, holder, [job_id], now_ts())
+            except Exception:
+                log.exception("job %s (a request's): heartbeat not renewed; retrying", job_id)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
         """The caller's job; 404 for anyone else's (and, for a collection key, another collection's)."""

@@ -9,15 +9,18 @@ from lockgate.conversations.content import ContentService
 from lockgate.conversations.service import ConversationService
 from lockgate.errors import AppError
 from lockgate.jobs.models import JobKind
+from lockgate.jobs.repository import forget
 from lockgate.jobs.schemas import ItemsPayload, SummaryPayload
 from lockgate.jobs.worker import JobRun, Work, each_item
 from lockgate.rag.chunk_reads import ChunkReads
 from lockgate.rag.library import Library
+from lockgate.rag.sync_jobs import SyncJobs
 from lockgate.rag.uploads import Uploads
 
 
 def job_work(
     uploads: Uploads,
+    sync_jobs: SyncJobs,
     library: Library,
     conversations: ConversationService,
     chunk_reads: ChunkReads,
@@ -41,6 +44,12 @@ def job_work(
         cid = items.collection_id or 0
         run.result["document_ids"] = items.ids
         await each_item(run, items.ids, lambda root: library.import_document(run.principal, cid, root))
+
+    async def clear_request(run: JobRun) -> None:
+        """A request's job whose process died (JobService.running_here): nothing to run, only its row
+        to clear (what it wrote was written whole, or not at all)."""
+        async with run.db.transaction() as session:
+            await forget(session, run.id)
 
     async def delete_chats(run: JobRun) -> None:
         items = ItemsPayload.model_validate(run.job.payload)
@@ -72,12 +81,14 @@ def job_work(
     return {
         JobKind.INGEST_UPLOAD: uploads.run_ingest,
         JobKind.INGEST_DOCUMENT: uploads.run_ingest,
+        JobKind.SYNC_FILES: sync_jobs.run,
         JobKind.DELETE_COLLECTIONS: delete_collections,
         JobKind.DELETE_DOCUMENTS: delete_documents,
         JobKind.REMOVE_DOCUMENTS: remove_documents,
         JobKind.IMPORT_DOCUMENT: import_documents,
         JobKind.DELETE_CHATS: delete_chats,
         JobKind.PROCESS_DOCUMENT: summarize,
+        JobKind.REQUEST: clear_request,
     }
 
 

@@ -26,6 +26,7 @@ from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.models import Document, Upload
+from lockgate.rag.schemas import FileResult
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -81,6 +82,25 @@ class Uploads:
         return await self._jobs.submit(
             principal, JobKind.INGEST_UPLOAD, name, len(upload_ids), payload, collection_id
         )
+
+    async def ingest_now(
+        self,
+        ctx: CallContext,
+        collection_id: int,
+        file: tuple[str, str | None, bytes],
+        name: str | None,
+        chunking: ChunkingOptions,
+        metadata: dict[str, Any],
+    ) -> FileResult:
+        """One file (name, content type, bytes) as a new document, written before this answers
+        (synchronous POST /v1/documents, the console's upload), counted as one of the caller's running
+        jobs meanwhile: 429 (jobs_per_user) when they already run as many as allowed. Errors as
+        Ingestion.ingest_file."""
+        filename, content_type, data = file
+        async with self._jobs.running_here(ctx.principal, f"Ingesting {name or filename}"):
+            return await self._ingestion.ingest_file(
+                ctx, collection_id, filename, content_type, data, name, chunking, metadata
+            )
 
     async def ingest_document(
         self,

@@ -81,9 +81,8 @@ async def upload(
     data = await read_upload(file, state.settings.max_upload_bytes)
     ctx = CallContext(principal, "/ui/collections/documents", "POST")
     name = file.filename or "document"
-    ingested = await state.ingestion.ingest_file(
-        ctx, collection_id, name, file.content_type, data, name, ChunkingOptions(), {}
-    )
+    upload = (name, file.content_type, data)
+    ingested = await state.uploads.ingest_now(ctx, collection_id, upload, name, ChunkingOptions(), {})
     return HTMLResponse(f"ready ({ingested.chunks} chunks)", status_code=201)
 
 

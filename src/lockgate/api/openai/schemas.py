@@ -1,5 +1,10 @@
 """Wire models of the OpenAI inference routes. Known fields are validated (422 naming the field);
-unknown fields are kept and passed through to the provider."""
+unknown fields are kept and passed through to the provider.
+
+Types are strict, as OpenAI checks them: `"stream": "yes"`, `"max_tokens": "5"`, `"n": true` or
+`"temperature": "0.5"` are refused naming the field, not coerced (pydantic's lax mode would read them
+as true, 5, 1 and 0.5). An integer is accepted where a number is expected. OpenGateLLM 0.4.1 refuses
+`stream: "yes"` too but coerces numeric strings; no OpenAI client sends them."""
 
 from typing import Annotated, Any, Literal
 
@@ -10,7 +15,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class Passthrough(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 def _messages(value: Any) -> Any:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import Field
 
 from lockgate.api.deps import Caller, Context, DbId, State
 from lockgate.api.opengate.documents import chunking_options, parse_metadata
+from lockgate.api.opengate.jobs import JobOut, job_out
 from lockgate.api.opengate.schemas import Wire
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
@@ -53,12 +54,27 @@ class ManifestOut(Wire):
     data: list[ManifestEntryOut]
 
 
-@router.post("/{collection_id}/sync", response_model=SyncOut)
+@router.post(
+    "/{collection_id}/sync",
+    response_model=None,
+    responses={
+        200: {"model": SyncOut, "description": "Every file, synced."},
+        202: {"model": JobOut, "description": "Queued as a job (async=true): poll /v1/jobs/{id}."},
+    },
+)
 async def sync_documents(
     collection_id: DbId,
     ctx: Context,
     state: State,
+    response: Response,
     files: Annotated[list[UploadFile], File(description="The files; a filename gives its type.")],
+    async_: Annotated[
+        bool,
+        Query(
+            alias="async",
+            description="Answer at once with a job (202) whose `files` fill in as they are synced.",
+        ),
+    ] = False,
     names: Annotated[
         list[str] | None, Form(description="Document names, one per file (default: filename).")
     ] = None,
@@ -68,11 +84,12 @@ async def sync_documents(
     preset_separators: Annotated[str, Form()] = "markdown",
     disable_chunking: Annotated[bool, Form()] = False,
     metadata: Annotated[str, Form()] = "",
-) -> SyncOut:
+) -> SyncOut | JobOut:
     """Each file becomes the collection's document of its name: `unchanged` when its bytes are those of
     the document already there (nothing is done), `replaced` when they differ (old chunks removed in the
     transaction that writes the new ones), `created` when the name is new, `failed` with the reason (the
-    other files still go in). 404/403 for a collection you cannot write."""
+    other files still go in). 404/403 for a collection you cannot write. With async=true the files are
+    queued as one job (what `lockgate ingest` does) and the job is answered at once."""
     if len(files) > MAX_SYNC_FILES:
         raise InvalidRequest(f"files: at most {MAX_SYNC_FILES} per request.", param="files")
     if names is not None and len(names) != len(files):
@@ -90,7 +107,11 @@ async def sync_documents(
     options = chunking_options(
         chunk_size, chunk_min_size, chunk_overlap, None, False, preset_separators, disable_chunking
     )
-    results = await state.ingestion.sync_files(ctx, collection_id, sources, options, parse_metadata(metadata))
+    if async_:
+        job = await state.sync_jobs.submit(ctx, collection_id, sources, options, parse_metadata(metadata))
+        response.status_code = 202
+        return job_out(job)
+    results = await state.sync_jobs.sync_now(ctx, collection_id, sources, options, parse_metadata(metadata))
     return SyncOut(
         data=[
             SyncedFileOut(

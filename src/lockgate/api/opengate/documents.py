@@ -136,14 +136,12 @@ async def create_document(
         disable_chunking,
     )
     filename = file.filename or "document"
+    upload = (filename, file.content_type, data)
     if async_:
-        upload = (filename, file.content_type, data)
         job = await state.uploads.ingest_document(ctx, target, upload, name, options, document_metadata)
         response.status_code = 202
         return job_out(job)
-    result = await state.ingestion.ingest_file(
-        ctx, target, filename, file.content_type, data, name, options, document_metadata
-    )
+    result = await state.uploads.ingest_now(ctx, target, upload, name, options, document_metadata)
     if result.warnings:  # e.g. chunks longer than the embedding model reads
         response.headers["Warning"] = warning_header(result.warnings)
     assert result.document_id is not None

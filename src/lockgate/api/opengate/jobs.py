@@ -1,11 +1,13 @@
 """/v1/jobs: background work on the /v1 surface (Lockgate's addition to OpenGateLLM 0.4, which has no
-jobs): what POST /v1/documents?async=true answers, read back until finished, and canceled."""
+jobs): what POST /v1/documents?async=true and POST /v1/collections/{id}/sync?async=true answer, read
+back until finished, and canceled."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 
 from lockgate.api.deps import Caller, State
 from lockgate.api.opengate.schemas import ListOf, Wire
@@ -15,6 +17,17 @@ from lockgate.jobs.service import JobService
 router = APIRouter(tags=["jobs"])
 
 JobState = Literal["pending", "running", "completed", "failed", "canceled"]
+
+
+class JobFileOut(Wire):
+    """One file of a sync job (POST /v1/collections/{id}/sync?async=true), once its step is done."""
+
+    name: str
+    status: Literal["created", "replaced", "unchanged", "failed"]
+    id: int | None = Field(description="The document's id (the new one when created or replaced).")
+    chunks: int
+    error: str | None = Field(description='Why it failed: "<HTTP status> <message>".')
+    warnings: list[str]
 
 
 class JobOut(Wire):
@@ -30,6 +43,9 @@ class JobOut(Wire):
     total: int
     errors: list[str]
     document_ids: list[int]
+    files: list[JobFileOut] = Field(
+        description="A sync job's files done so far, in order, with what each became; [] for other jobs."
+    )
     collection_id: int | None
     created: int
     updated: int
@@ -45,6 +61,7 @@ def job_out(job: Job) -> JobOut:
         total=job.total,
         errors=list(job.errors or []),
         document_ids=list((job.result or {}).get("document_ids", [])),
+        files=[JobFileOut.model_validate(f) for f in (job.result or {}).get("files", [])],
         collection_id=job.collection_id,
         created=job.created,
         updated=job.updated or job.created,
