@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from lockgate.kit.db import Database
 from lockgate.rag import repository
 from lockgate.rag.chunk_store import SearchScope
+from lockgate.rag.lexical_index import LexicalCache
 from lockgate.rag.models import Chunk, Collection
 from lockgate.rag.search import to_blob
 from lockgate.rag.store_postgres import PostgresChunkStore
@@ -50,8 +51,12 @@ async def postgres_store(postgres):
     await db.dispose()
 
 
-async def test_cached_bm25_ranks_as_the_sql_over_postings(postgres_store) -> None:
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-collection", "term-by-term"])
+async def test_cached_bm25_ranks_as_the_sql_over_postings(postgres_store, whole: bool) -> None:
+    """Collections within the cap load all their postings at once; larger ones term by term."""
     db, store = postgres_store
+    if not whole:
+        store._terms = LexicalCache(max_bytes=1)
     mine = await write_collection(db, store, corpus(1, 80))
     other = await write_collection(db, store, corpus(2, 40))
     rng = random.Random(3)

@@ -1,9 +1,11 @@
-"""Per-process BM25 index for the PostgreSQL store: each collection's chunk lengths, and the postings
-of each term once a query has asked for it, as numpy arrays. A query then costs a few vector additions
-instead of SQL summing the postings of every matching chunk (542 ms at 100k chunks where every chunk
-matches: bench/rag_scale.py). Entries are versioned like the vector cache (`vectors`): a collection's
-`vectors_version` moves on every chunk write or delete, so a stale entry is reloaded, and one found
-deleted is dropped. Scores are the same Okapi BM25 as the SQL ranking (`PostgresChunkStore`)."""
+"""Per-process BM25 index of both stores: each collection's chunk lengths, and the postings of its
+terms (all at once, or each once a query has asked for it), as numpy arrays. A query then costs a few
+vector additions instead of the database scoring every matching chunk (542 ms on PostgreSQL, 239 ms on
+SQLite at 100k chunks where every chunk matches: bench/rag_scale.py). Entries are versioned like the
+vector cache (`vectors`): a collection's `vectors_version` moves on every chunk write or delete, so a
+stale entry is reloaded, and one found deleted is dropped. PostgreSQL scores with the Okapi BM25 of its
+SQL ranking (`bm25_top`), SQLite with FTS5's bm25() (`fts5_index`); both sum the same per-term
+contributions (`rank`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+POSTING_BYTES = 24  # row (int64), tf and saturated tf (float64)
 
 
 @dataclass(slots=True)
@@ -39,13 +42,31 @@ class CollectionTerms:
     ids: np.ndarray  # int64 chunk ids, ascending
     lengths: np.ndarray  # float64 index terms per chunk
     postings: dict[str, Postings] = field(default_factory=dict)
+    complete: bool = False  # every term's postings are loaded: a term not in `postings` is in no chunk
 
-    def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.ids, chunk_ids)
+    def postings_of(self, chunk_ids: np.ndarray, tf: np.ndarray) -> Postings:
+        """A term's postings from its chunk ids and frequencies. A chunk written after the lengths were
+        read is not in this entry: its version moved, so the next search reloads the collection; this
+        one ranks what the entry holds."""
+        if not len(self.ids):
+            return Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        rows = np.minimum(np.searchsorted(self.ids, chunk_ids), len(self.ids) - 1)
+        known = self.ids[rows] == chunk_ids
+        return Postings(rows[known], tf[known])
+
+    def postings_for(self, term: str) -> Postings:
+        found = self.postings.get(term)
+        if found is None:  # only a complete entry is asked for a term it has not loaded
+            return Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        return found
 
     @property
     def nbytes(self) -> int:
-        return self.ids.nbytes + self.lengths.nbytes + sum(3 * p.rows.nbytes for p in self.postings.values())
+        return (
+            self.ids.nbytes
+            + self.lengths.nbytes
+            + POSTING_BYTES * sum(len(p.rows) for p in self.postings.values())
+        )
 
 
 class LexicalCache:
@@ -56,6 +77,11 @@ class LexicalCache:
     def get(self, collection_id: int, version: tuple[int, int]) -> CollectionTerms | None:
         entry = self._entries.get(collection_id)
         return entry if entry is not None and entry.version == version else None
+
+    def fits_whole(self, entry: CollectionTerms) -> bool:
+        """Whether all of the entry's postings (at most one per indexed term) may be loaded at once:
+        within half the cap, so one collection cannot push out every other."""
+        return float(entry.lengths.sum()) * POSTING_BYTES <= self._max_bytes / 2
 
     def forget(self, collection_id: int) -> None:
         self._entries.pop(collection_id, None)
@@ -85,15 +111,24 @@ def bm25_top(entries: list[CollectionTerms], wanted: list[str], limit: int) -> l
     if not total:
         return []
     avg_length = float(sum(float(e.lengths.sum()) for e in entries)) / total
-    frequencies = {t: sum(len(e.postings[t].rows) for e in entries) for t in wanted}
-    idf = {t: math.log(1 + (total - df + 0.5) / (df + 0.5)) for t, df in frequencies.items() if df}
-    if not idf:
+    frequencies = {t: sum(len(e.postings_for(t).rows) for e in entries) for t in wanted}
+    idf = [(t, math.log(1 + (total - df + 0.5) / (df + 0.5))) for t, df in frequencies.items() if df]
+    return rank(entries, idf, avg_length, limit)
+
+
+def rank(
+    entries: list[CollectionTerms], weighted: list[tuple[str, float]], avg_length: float, limit: int
+) -> list[tuple[int, float]]:
+    """(chunk id, score), best first, ties by chunk id, at most `limit`, for the chunks holding at least
+    one term of `weighted`: each chunk's score sums, in the order of `weighted` (a term may come twice),
+    the term's weight (idf) times its saturated frequency in the chunk — BM25 given its statistics."""
+    if not weighted or not entries:
         return []
     found_ids, found_scores = [], []
     for entry in entries:
         scores = np.zeros(len(entry.ids), dtype=np.float64)
-        for term, weight in idf.items():
-            p = entry.postings[term]
+        for term, weight in weighted:
+            p = entry.postings_for(term)
             scores[p.rows] += weight * p.saturation(entry.lengths, avg_length)
         hit = np.flatnonzero(scores > 0)
         found_ids.append(entry.ids[hit])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.lexical_index import BM25_B, BM25_K1, CollectionTerms, LexicalCache, Postings, bm25_top
+from lockgate.rag.lexical_index import BM25_B, BM25_K1, CollectionTerms, LexicalCache, bm25_top
 from lockgate.rag.models import Chunk, ChunkTerm
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.terms import query_terms, terms
@@ -153,12 +153,31 @@ class PostgresChunkStore:
                         np.asarray(ids or [], dtype=np.int64),
                         np.asarray(lengths or [], dtype=np.float64),
                     )
+                    if self._terms.fits_whole(entry):
+                        await self._load_all_postings(session, collection_id, entry)
                 missing = [t for t in wanted if t not in entry.postings]
-                if missing:
+                if missing and not entry.complete:
                     await self._load_postings(session, collection_id, entry, missing)
                 entries.append(entry)
         self._terms.trim(keep=-1)
         return entries
+
+    @staticmethod
+    async def _load_all_postings(session: AsyncSession, collection_id: int, entry: CollectionTerms) -> None:
+        """Every term's postings in the collection in one read (one row per term, its (chunk id,
+        frequency) pairs as big-endian int32 bytes: no Python object per posting), so no later search of the
+        same version reads postings again. Chunks are joined on the collection: only it is read."""
+        stmt = text(
+            "SELECT ct.term, string_agg(int4send(ct.chunk_id) || int4send(ct.tf), ''::bytea) "
+            "FROM chunk_terms ct JOIN chunks c ON c.id = ct.chunk_id "
+            "WHERE c.collection_id = :collection GROUP BY ct.term"
+        )
+        for term, pairs in await session.execute(stmt, {"collection": collection_id}):
+            found = np.frombuffer(pairs, dtype=">i4").reshape(-1, 2)
+            entry.postings[term] = entry.postings_of(
+                found[:, 0].astype(np.int64), found[:, 1].astype(np.float64)
+            )
+        entry.complete = True
 
     @staticmethod
     async def _load_postings(
@@ -175,11 +194,7 @@ class PostgresChunkStore:
             found[term] = (chunk_ids, tfs)
         for term, (chunk_ids, tfs) in found.items():
             ids = np.asarray(chunk_ids, dtype=np.int64)
-            rows = np.minimum(entry.rows_of(ids), max(len(entry.ids) - 1, 0))
-            # A chunk written after the lengths were read is not in this entry: its version moved, so
-            # the next search reloads the collection; this one ranks what the entry holds.
-            known = entry.ids[rows] == ids if len(entry.ids) else np.zeros(len(ids), dtype=bool)
-            entry.postings[term] = Postings(rows[known], np.asarray(tfs, dtype=np.float64)[known])
+            entry.postings[term] = entry.postings_of(ids, np.asarray(tfs, dtype=np.float64))
 
     async def lexical_sql(self, wanted: list[str], scope: SearchScope, limit: int) -> list[tuple[int, float]]:
         """The same BM25 summed by the database over the postings of the chunks in `scope`."""

@@ -1,15 +1,26 @@
-"""SQLite chunk store: FTS5 BM25 for lexical search (the index is kept in step by triggers from
-migration 0005), and exact cosine over a per-process matrix of each collection's vectors."""
+"""SQLite chunk store: lexical search ranked as FTS5's bm25() ranks (the FTS5 index is kept in step by
+triggers from migration 0005), from a per-process index of FTS5's own terms and postings, and exact
+cosine over a per-process matrix of each collection's vectors."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import column, literal_column, select, table
+import numpy as np
+from sqlalchemy import bindparam, column, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
+from lockgate.rag.fts5_index import (
+    Fts5Words,
+    averages,
+    fts5_idf,
+    postings_from_instances,
+    tokenizer_of,
+    varint,
+)
+from lockgate.rag.lexical_index import CollectionTerms, LexicalCache, rank
 from lockgate.rag.models import Chunk
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.search import cosine_top
@@ -28,6 +39,8 @@ class SqliteChunkStore:
     def __init__(self, db: Database):
         self._db = db
         self._vectors = VectorCache()
+        self._terms = LexicalCache()
+        self._words: Fts5Words | None = None
 
     async def prepare(self, dimensions: int) -> None:
         """Nothing to prepare: vectors are kept as float32 bytes in the chunk rows."""
@@ -61,6 +74,95 @@ class SqliteChunkStore:
         return entries
 
     async def lexical(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """FTS5's bm25() ranking, ties by chunk id. Whole collections are ranked from the per-process
+        index; searches narrowed by documents or metadata, and queries holding a word FTS5 splits into
+        several tokens or none (a phrase, e.g. `snake_case`), are ranked by FTS5 itself."""
+        words = _WORD.findall(query)
+        if not words:
+            return []
+        if scope.filtered:
+            return await self.lexical_fts(query, scope, limit)
+        async with self._db.transaction() as session:
+            if self._words is None:
+                create = await session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'"))
+                self._words = Fts5Words(tokenizer_of(create or ""))
+            tokens = self._words.tokens(words)
+            if any(len(t) != 1 for t in tokens):
+                return await self.lexical_fts(query, scope, limit)
+            phrases = [t[0] for t in tokens]  # FTS5 scores each quoted word, repeats included
+            rows, total_tokens = averages(
+                await session.scalar(text("SELECT block FROM chunks_fts_data WHERE id = 1"))
+            )
+            if not rows:
+                return []
+            hits = dict(
+                (
+                    await session.execute(
+                        text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
+                            bindparam("terms", expanding=True)
+                        ),
+                        {"terms": sorted(set(phrases))},
+                    )
+                ).all()
+            )
+            found = [t for t in dict.fromkeys(phrases) if hits.get(t)]
+            entries = await self._cached_terms(session, scope.collection_ids, found, rows)
+        weighted = [(t, fts5_idf(rows, hits.get(t, 0))) for t in phrases]
+        return rank(entries, weighted, total_tokens / rows, limit)
+
+    async def _cached_terms(
+        self, session: AsyncSession, collection_ids: list[int], wanted: list[str], table_rows: int
+    ) -> list[CollectionTerms]:
+        """Each collection's index entry, with the postings of `wanted` loaded. FTS5 keeps one index
+        for all collections, so postings are read per term (or for every term at once when the
+        collection is most of the table) and at once cut to the collection's own chunks."""
+        versions = await repository.vector_versions(session, collection_ids)
+        for gone in set(collection_ids) - set(versions):
+            self._terms.forget(gone)  # deleted: its postings must never serve anything again
+        entries = []
+        for collection_id, version in versions.items():
+            entry = self._terms.get(collection_id, version)
+            if entry is None:
+                sizes = (
+                    await session.execute(
+                        text(
+                            "SELECT c.id, d.sz FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.id "
+                            "WHERE c.collection_id = :collection"
+                        ),
+                        {"collection": collection_id},
+                    )
+                ).all()
+                entry = self._terms.put(
+                    collection_id,
+                    version,
+                    np.fromiter((r[0] for r in sizes), dtype=np.int64, count=len(sizes)),
+                    np.fromiter((varint(r[1])[0] for r in sizes), dtype=np.float64, count=len(sizes)),
+                )
+                if 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
+                    await self._load_all_postings(session, entry)
+            if not entry.complete:
+                for term in wanted:
+                    if term not in entry.postings:
+                        docs = await session.scalar(
+                            text("SELECT group_concat(doc) FROM chunks_fts_vocab_instance WHERE term = :t"),
+                            {"t": term},
+                        )
+                        entry.postings[term] = entry.postings_of(*postings_from_instances(docs))
+            entries.append(entry)
+        self._terms.trim(keep=-1)
+        return entries
+
+    @staticmethod
+    async def _load_all_postings(session: AsyncSession, entry: CollectionTerms) -> None:
+        stmt = text("SELECT term, group_concat(doc) FROM chunks_fts_vocab_instance GROUP BY term")
+        for term, docs in await session.execute(stmt):
+            postings = entry.postings_of(*postings_from_instances(docs))
+            if len(postings.rows):
+                entry.postings[term] = postings
+        entry.complete = True
+
+    async def lexical_fts(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """FTS5 ranking the matching rows itself with bm25() (the cost grows with the rows matched)."""
         match = fts_query(query)
         if match is None:
             return []
