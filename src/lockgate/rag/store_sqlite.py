@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from sqlalchemy import bindparam, column, literal_column, select, table, text
+from sqlalchemy import Float, bindparam, column, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
@@ -95,7 +95,7 @@ class SqliteChunkStore:
             )
             if not rows:
                 return []
-            hits = dict(
+            hits: dict[str, int] = dict(
                 (
                     await session.execute(
                         text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
@@ -168,7 +168,7 @@ class SqliteChunkStore:
             return []
         # chunks_fts (FTS5, created by migration 0005 on SQLite) is not part of the ORM metadata.
         fts = table("chunks_fts", column("rowid"))
-        score = literal_column("-bm25(chunks_fts)").label("score")
+        score = literal_column("-bm25(chunks_fts)", Float).label("score")
         stmt = (
             select(Chunk.id, score)
             .join(fts, fts.c.rowid == Chunk.id)
