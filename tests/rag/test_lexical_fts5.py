@@ -12,13 +12,14 @@ from sqlalchemy import delete, text
 from lockgate.kit.db import Database
 from lockgate.rag import repository
 from lockgate.rag.chunk_store import SearchScope
-from lockgate.rag.fts5_index import Fts5Words, averages
+from lockgate.rag.fts5_index import Fts5Tokenizer, averages
 from lockgate.rag.lexical_index import LexicalCache
 from lockgate.rag.models import Chunk, Collection
 from lockgate.rag.search import to_blob
 from lockgate.rag.store_sqlite import SqliteChunkStore
 from tests import backends
 from tests.rag.test_chunk_store import unit, write_collection
+from tests.rag.test_lexical_index import change_collection
 
 # Inflections FTS5's Porter stemmer folds together, case and diacritics unicode61 folds, digits.
 VOCABULARY = (
@@ -68,6 +69,36 @@ async def test_index_ranks_as_fts5_bm25_on_random_corpora_and_scopes(sqlite_stor
                 assert_same_as_fts5(indexed, await store.lexical_fts(query, scope, limit))
     assert await store.lexical("unknownword", SearchScope([big]), 10) == []
     assert await store.lexical("?!", SearchScope([big]), 10) == []
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-collection", "term-by-term"])
+async def test_index_follows_writes_and_deletes_without_reloading(sqlite_store, whole, monkeypatch) -> None:
+    """After a write, the index keeps the postings it had and adds only the new chunks' (their text
+    tokenized by FTS5 again, never the whole vocabulary read again), and still ranks as FTS5."""
+    db, store = sqlite_store
+    if not whole:
+        store._terms = LexicalCache(max_bytes=40_000)  # too small for `mine` whole, room for a few terms
+    mine = await write_collection(db, store, corpus(6, 60))
+    other = await write_collection(db, store, corpus(7, 10))
+    rng = random.Random(8)
+    await store.lexical(" ".join(VOCABULARY), SearchScope([mine, other]), 10)
+    whole_reads: list[int] = []
+    load = SqliteChunkStore._load_all_postings
+
+    async def counted(session, entry) -> None:
+        whole_reads.append(len(entry.ids))
+        await load(session, entry)
+
+    monkeypatch.setattr(SqliteChunkStore, "_load_all_postings", staticmethod(counted))
+    for step in range(5):
+        await change_collection(db, store, mine, rng, [t for t, _ in corpus(100 + step, rng.randint(1, 4))])
+        for _ in range(3):
+            query = " ".join(rng.sample(VOCABULARY, rng.randint(1, 4)))
+            for scope in (SearchScope([mine]), SearchScope([mine, other])):
+                assert_same_as_fts5(
+                    await store.lexical(query, scope, 500), await store.lexical_fts(query, scope, 500)
+                )
+    assert whole_reads == []
 
 
 async def test_ranks_only_the_collections_searched_and_follows_writes_and_deletes(sqlite_store) -> None:
@@ -129,7 +160,7 @@ async def test_statistics_are_fts5s_own(sqlite_store) -> None:
         block = await session.scalar(text("SELECT block FROM chunks_fts_data WHERE id = 1"))
         sizes = await session.scalar(text("SELECT count(*) FROM chunks_fts_docsize"))
     assert averages(block) == (sizes, 6)
-    words = Fts5Words("porter unicode61")
+    words = Fts5Tokenizer("porter unicode61")
     assert words.tokens(["Running", "runs", "CAFÉ", "snake_case", "_"]) == [
         ("run",),
         ("run",),

@@ -24,10 +24,11 @@ def tokenizer_of(create_sql: str) -> str:
     return found.group(1).replace("''", "'") if found else "unicode61"
 
 
-class Fts5Words:
-    """Words → FTS5 tokens, made by FTS5 itself (same SQLite library, same tokenizer options as the
+class Fts5Tokenizer:
+    """Text → FTS5 tokens, made by FTS5 itself (same SQLite library, same tokenizer options as the
     chunks' index) in a private in-memory database, so stemming and case or diacritic folding are
-    exactly the index's. Results are kept (a word always gives the same tokens), up to `max_words`."""
+    exactly the index's. Words' tokens are kept (a word always gives the same), up to `max_words`.
+    Called from the event loop only: each call runs start to end with no other in between."""
 
     def __init__(self, tokenize: str, max_words: int = 50_000):
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
@@ -53,6 +54,25 @@ class Fts5Words:
             while len(self._known) > self._max_words:
                 self._known.popitem(last=False)
         return [self._known[w] for w in words]
+
+    def postings(self, chunks: list[tuple[int, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Term → (chunk ids ascending, frequency in each) over these (chunk id, text) — what FTS5 put
+        in the chunks' index when the trigger inserted the same text."""
+        found: dict[str, tuple[list[int], list[int]]] = {}
+        with self._db:
+            self._db.execute("DELETE FROM words")
+            self._db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", chunks)
+            for term, doc, tf in self._db.execute(
+                "SELECT term, doc, count(*) FROM words_instance GROUP BY term, doc ORDER BY term, doc"
+            ):
+                ids, tfs = found.setdefault(term, ([], []))
+                ids.append(doc)
+                tfs.append(tf)
+            self._db.execute("DELETE FROM words")
+        return {
+            t: (np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float64))
+            for t, (ids, tfs) in found.items()
+        }
 
 
 def varint(blob: bytes, start: int = 0) -> tuple[int, int]:

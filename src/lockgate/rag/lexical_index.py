@@ -54,6 +54,36 @@ class CollectionTerms:
         known = self.ids[rows] == chunk_ids
         return Postings(rows[known], tf[known])
 
+    def carry_over(self, old: CollectionTerms) -> np.ndarray:
+        """Take over `old`'s postings of the chunks both entries hold with the same length (a chunk's
+        text never changes under its id, and ids are never reused), so a write costs what it changed;
+        return the ids of this entry's chunks whose postings must still be added (`add`)."""
+        self.complete = old.complete
+        if not len(self.ids):
+            return self.ids
+        at = np.minimum(np.searchsorted(self.ids, old.ids), len(self.ids) - 1)
+        same = (self.ids[at] == old.ids) & (self.lengths[at] == old.lengths)
+        moved = np.where(same, at, -1)
+        held = np.zeros(len(self.ids), dtype=bool)
+        held[at[same]] = True
+        for term, p in old.postings.items():
+            rows = moved[p.rows]
+            keep = rows >= 0
+            if not old.complete or keep.any():  # an incomplete entry also knows which terms are absent
+                self.postings[term] = Postings(rows[keep], p.tf[keep])
+        return self.ids[~held]
+
+    def add(self, term: str, chunk_ids: np.ndarray, tf: np.ndarray) -> None:
+        """Postings of chunks new to this entry (see `carry_over`). A term an incomplete entry has not
+        loaded is skipped: the first query asking for it loads all of its postings."""
+        found = self.postings.get(term)
+        if found is None and not self.complete:
+            return
+        extra = self.postings_of(chunk_ids, tf)
+        if found is not None:
+            extra = Postings(np.concatenate([found.rows, extra.rows]), np.concatenate([found.tf, extra.tf]))
+        self.postings[term] = extra
+
     def postings_for(self, term: str) -> Postings:
         found = self.postings.get(term)
         if found is None:  # only a complete entry is asked for a term it has not loaded
@@ -86,14 +116,28 @@ class LexicalCache:
     def forget(self, collection_id: int) -> None:
         self._entries.pop(collection_id, None)
 
-    def put(
+    def refresh(
         self, collection_id: int, version: tuple[int, int], ids: np.ndarray, lengths: np.ndarray
-    ) -> CollectionTerms:
+    ) -> tuple[CollectionTerms, np.ndarray]:
+        """A new entry for the collection's chunks now (`ids`, their `lengths`, any order), and the ids
+        of the chunks whose postings it lacks: an older entry of the same collection hands over the
+        postings of the chunks it held, unless the collection changed by more than half (then it is
+        cheaper to load it again). Stored by `put` once its postings are added."""
         order = np.argsort(ids, kind="stable")
         entry = CollectionTerms(version, ids[order], lengths[order])
-        self._entries[collection_id] = entry
+        old = self._entries.get(collection_id)
+        if old is None or old.version[0] != version[0]:  # no entry, or another collection under its id
+            return entry, entry.ids
+        added = entry.carry_over(old)
+        if 2 * len(added) > len(entry.ids):
+            entry = CollectionTerms(version, entry.ids, entry.lengths)
+            return entry, entry.ids
+        return entry, added
+
+    def put(self, collection_id: int, entry: CollectionTerms) -> None:
+        self._entries.pop(collection_id, None)
+        self._entries[collection_id] = entry  # the newest last: `trim` drops the oldest first
         self.trim(keep=collection_id)
-        return entry
 
     def trim(self, keep: int) -> None:
         while sum(e.nbytes for e in self._entries.values()) > self._max_bytes and len(self._entries) > 1:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lockgate.kit.db import Database
 from lockgate.rag import repository
 from lockgate.rag.fts5_index import (
-    Fts5Words,
+    Fts5Tokenizer,
     averages,
     fts5_idf,
     postings_from_instances,
@@ -27,6 +27,7 @@ from lockgate.rag.search import cosine_top
 from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+ADDED_BATCH = 5_000  # chunks re-tokenized per read after a write (SQLite caps bound parameters)
 
 
 def fts_query(query: str) -> str | None:
@@ -40,7 +41,7 @@ class SqliteChunkStore:
         self._db = db
         self._vectors = VectorCache()
         self._terms = LexicalCache()
-        self._words: Fts5Words | None = None
+        self._tokenizer: Fts5Tokenizer | None = None
 
     async def prepare(self, dimensions: int) -> None:
         """Nothing to prepare: vectors are kept as float32 bytes in the chunk rows."""
@@ -83,10 +84,7 @@ class SqliteChunkStore:
         if scope.filtered:
             return await self.lexical_fts(query, scope, limit)
         async with self._db.transaction() as session:
-            if self._words is None:
-                create = await session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'"))
-                self._words = Fts5Words(tokenizer_of(create or ""))
-            tokens = self._words.tokens(words)
+            tokens = (await self._fts5(session)).tokens(words)
             if any(len(t) != 1 for t in tokens):
                 return await self.lexical_fts(query, scope, limit)
             phrases = [t[0] for t in tokens]  # FTS5 scores each quoted word, repeats included
@@ -110,12 +108,19 @@ class SqliteChunkStore:
         weighted = [(t, fts5_idf(rows, hits.get(t, 0))) for t in phrases]
         return rank(entries, weighted, total_tokens / rows, limit)
 
+    async def _fts5(self, session: AsyncSession) -> Fts5Tokenizer:
+        """FTS5's tokenizer with the options of the chunks' index (read from its CREATE statement)."""
+        if self._tokenizer is None:
+            create = await session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'"))
+            self._tokenizer = Fts5Tokenizer(tokenizer_of(create or ""))
+        return self._tokenizer
+
     async def _cached_terms(
         self, session: AsyncSession, collection_ids: list[int], wanted: list[str], table_rows: int
     ) -> list[CollectionTerms]:
         """Each collection's index entry, with the postings of `wanted` loaded. FTS5 keeps one index
-        for all collections, so postings are read per term (or for every term at once when the
-        collection is most of the table) and at once cut to the collection's own chunks."""
+        for all collections, so a term's postings are read for all of them and at once cut to the
+        collection's own chunks (never kept or ranked for another)."""
         versions = await repository.vector_versions(session, collection_ids)
         for gone in set(collection_ids) - set(versions):
             self._terms.forget(gone)  # deleted: its postings must never serve anything again
@@ -123,23 +128,7 @@ class SqliteChunkStore:
         for collection_id, version in versions.items():
             entry = self._terms.get(collection_id, version)
             if entry is None:
-                sizes = (
-                    await session.execute(
-                        text(
-                            "SELECT c.id, d.sz FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.id "
-                            "WHERE c.collection_id = :collection"
-                        ),
-                        {"collection": collection_id},
-                    )
-                ).all()
-                entry = self._terms.put(
-                    collection_id,
-                    version,
-                    np.fromiter((r[0] for r in sizes), dtype=np.int64, count=len(sizes)),
-                    np.fromiter((varint(r[1])[0] for r in sizes), dtype=np.float64, count=len(sizes)),
-                )
-                if 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
-                    await self._load_all_postings(session, entry)
+                entry = await self._refreshed(session, collection_id, version, table_rows)
             if not entry.complete:
                 for term in wanted:
                     if term not in entry.postings:
@@ -151,6 +140,43 @@ class SqliteChunkStore:
             entries.append(entry)
         self._terms.trim(keep=-1)
         return entries
+
+    async def _refreshed(
+        self, session: AsyncSession, collection_id: int, version: tuple[int, int], table_rows: int
+    ) -> CollectionTerms:
+        """The collection's entry at `version`: after a write, the previous entry's postings plus those
+        of the chunks written (their text tokenized by FTS5 again, `Fts5Tokenizer.postings`); else,
+        when the collection is most of the table (FTS5's vocabulary is read whole) and fits the cap,
+        every term's postings in one read."""
+        sizes = (
+            await session.execute(
+                text(
+                    "SELECT c.id, d.sz FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.id "
+                    "WHERE c.collection_id = :collection"
+                ),
+                {"collection": collection_id},
+            )
+        ).all()
+        entry, added = self._terms.refresh(
+            collection_id,
+            version,
+            np.fromiter((r[0] for r in sizes), dtype=np.int64, count=len(sizes)),
+            np.fromiter((varint(r[1])[0] for r in sizes), dtype=np.float64, count=len(sizes)),
+        )
+        if entry.complete or entry.postings:  # carried over from the previous version
+            for start in range(0, len(added), ADDED_BATCH):
+                batch = [int(i) for i in added[start : start + ADDED_BATCH]]
+                chunks = (
+                    await session.execute(select(Chunk.id, Chunk.content).where(Chunk.id.in_(batch)))
+                ).all()
+                for term, (ids, tf) in (
+                    (await self._fts5(session)).postings([(r[0], r[1]) for r in chunks]).items()
+                ):
+                    entry.add(term, ids, tf)
+        elif 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
+            await self._load_all_postings(session, entry)
+        self._terms.put(collection_id, entry)
+        return entry
 
     @staticmethod
     async def _load_all_postings(session: AsyncSession, entry: CollectionTerms) -> None:
