@@ -85,6 +85,7 @@ from lockgate.rag.embedding import Embedder
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.library import Library
+from lockgate.rag.parse_pool import ParseLimits
 from lockgate.rag.retrieval import Retriever
 from lockgate.rag.service import RagService
 from lockgate.rag.sync_jobs import SyncJobs
@@ -166,7 +167,8 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
     store = chunk_store_for(db)
     embedder = Embedder(gateway, store, settings.rag_embedding_model)
     rag = RagService(db, store, embedder, Retriever(db, gateway, store, embedder.embeddings))
-    ingestion = Ingestion(db, gateway, embedder, store)
+    parse_limits = ParseLimits(settings.parse_cpu_seconds, settings.parse_memory_mb)
+    ingestion = Ingestion(db, gateway, embedder, store, parse_limits)
     conversations = ConversationService(db)
     grounding = Grounding(rag, gateway)
     jobs = JobService(

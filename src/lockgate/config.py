@@ -134,6 +134,20 @@ class Settings(BaseModel):
         "(any valid one) and the browsable /docs and /redoc are not served.",
     )
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest accepted file upload.")
+    parse_cpu_seconds: int = Field(
+        default=120,
+        ge=1,
+        le=86_400,
+        description="CPU time (seconds) reading one uploaded file may use in a parsing worker; past it the "
+        "upload is refused with 422 and the worker replaced.",
+    )
+    parse_memory_mb: int = Field(
+        default=2048,
+        ge=128,
+        le=1_048_576,
+        description="Address space (MiB) of each parsing worker process; a file whose reading needs more is "
+        "refused with 422.",
+    )
     job_queue: Literal["auto", "sqlite", "redis"] = Field(
         default="auto",
         description="Where queued jobs wait: sqlite (the file queue.db in data_dir, shared by the processes "

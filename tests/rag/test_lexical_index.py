@@ -6,11 +6,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.chunk_store import SearchScope
+from lockgate.rag.chunk_store import SearchScope, write_chunks
+from lockgate.rag.lexical_index import LexicalCache
 from lockgate.rag.models import Chunk, Collection
 from lockgate.rag.search import to_blob
 from lockgate.rag.store_postgres import PostgresChunkStore
@@ -50,8 +51,12 @@ async def postgres_store(postgres):
     await db.dispose()
 
 
-async def test_cached_bm25_ranks_as_the_sql_over_postings(postgres_store) -> None:
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-collection", "term-by-term"])
+async def test_cached_bm25_ranks_as_the_sql_over_postings(postgres_store, whole: bool) -> None:
+    """Collections within the cap load all their postings at once; larger ones term by term."""
     db, store = postgres_store
+    if not whole:
+        store._terms = LexicalCache(max_bytes=1)
     mine = await write_collection(db, store, corpus(1, 80))
     other = await write_collection(db, store, corpus(2, 40))
     rng = random.Random(3)
@@ -97,3 +102,63 @@ async def test_cached_bm25_ranks_only_the_collections_searched_and_follows_write
     async with db.transaction() as session:
         await session.execute(delete(Collection).where(Collection.id == mine))
     assert await store.lexical("zebra", SearchScope([mine]), 10) == []
+
+
+async def change_collection(
+    db: Database, store, collection_id: int, rng: random.Random, texts: list[str]
+) -> None:
+    """As ingestion and document deletes do: new chunks (`texts`) and a few of the collection's chunks
+    deleted, each in a transaction that moves the collection's version."""
+    async with db.transaction() as session:
+        ids = list(
+            (await session.execute(select(Chunk.id).where(Chunk.collection_id == collection_id))).scalars()
+        )
+        document = await session.scalar(select(Chunk.document_id).where(Chunk.collection_id == collection_id))
+        rows = [
+            Chunk(
+                document_id=document,
+                collection_id=collection_id,
+                position=1000 + rng.randint(0, 1 << 20),
+                content=content,
+                metadata_={},
+                embedding=to_blob(unit(i)),
+            )
+            for i, content in enumerate(texts)
+        ]
+        await write_chunks(store, session, rows)
+    async with db.transaction() as session:
+        await session.execute(
+            delete(Chunk).where(Chunk.id.in_(rng.sample(ids, min(len(ids), rng.randint(1, 3)))))
+        )
+        await repository.bump_vectors(session, collection_id)
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-collection", "term-by-term"])
+async def test_cached_bm25_follows_writes_and_deletes_without_reloading(
+    postgres_store, whole, monkeypatch
+) -> None:
+    """After a write, the index keeps the postings it had and reads only the new chunks' (never the
+    whole collection again), and still ranks exactly as the SQL."""
+    db, store = postgres_store
+    if not whole:
+        store._terms = LexicalCache(max_bytes=40_000)  # too small for `mine` whole, room for a few terms
+    mine = await write_collection(db, store, corpus(5, 60))
+    other = await write_collection(db, store, corpus(6, 10))
+    rng = random.Random(7)
+    await store.lexical(" ".join(VOCABULARY), SearchScope([mine, other]), 10)
+    whole_reads: list[int] = []
+    load = PostgresChunkStore._load_all_postings
+
+    async def counted(session, collection_id: int, entry) -> None:
+        whole_reads.append(collection_id)
+        await load(session, collection_id, entry)
+
+    monkeypatch.setattr(PostgresChunkStore, "_load_all_postings", staticmethod(counted))
+    for step in range(5):
+        await change_collection(db, store, mine, rng, [t for t, _ in corpus(100 + step, rng.randint(1, 4))])
+        for _ in range(3):
+            query = " ".join(rng.sample(VOCABULARY, rng.randint(1, 4)))
+            for scope in (SearchScope([mine]), SearchScope([mine, other])):
+                cached = await store.lexical(query, scope, 500)
+                assert_same_ranking(cached, await store.lexical_sql(query_terms(query), scope, 500))
+    assert whole_reads == []

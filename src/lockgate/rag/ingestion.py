@@ -12,12 +12,9 @@ names makes two documents unless the collection opts into `dedup`."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import PurePath
 from typing import Any
 
@@ -35,15 +32,17 @@ from lockgate.rag.chunk_store import ChunkStore, write_chunks
 from lockgate.rag.chunking import ChunkingOptions, oversized, read, split
 from lockgate.rag.embedding import Embedder
 from lockgate.rag.models import Chunk, Document
+from lockgate.rag.parse_pool import ParseLimits, ParsePool
 from lockgate.rag.parsing import KINDS, fill_blank_pages, parse
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.schemas import FileResult, Outcome, SourceFile
 from lockgate.rag.search import to_blob
 from lockgate.rag.tokens import TokenCounter, counter_for
 
-# Read in worker processes: their parsers hold the GIL for long (PDF text layers, office XML).
-POOLED_KINDS = {"pdf", "docx", "pptx", "xlsx", "odt", "epub"}
-POOLED_MIN_BYTES = 256 * 1024  # text files this large go there too
+# Read in worker processes, bounded in CPU time and memory (rag/parse_pool.py): their parsers hold the
+# GIL for long (PDF text layers, office XML) and are where a hostile file does its harm.
+POOLED_KINDS = {"pdf", "docx", "pptx", "xlsx", "odt", "epub", "html", "eml"}
+POOLED_MIN_BYTES = 256 * 1024  # text files this large go there too; smaller ones are read in a thread
 PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # Chunks written per transaction (whole documents only: a larger document gets one of its own).
 WRITE_BATCH_CHUNKS = 2048
@@ -69,23 +68,23 @@ class _Work:
 
 
 class Ingestion:
-    def __init__(self, db: Database, gateway: GatewayService, embedder: Embedder, store: ChunkStore):
+    def __init__(
+        self,
+        db: Database,
+        gateway: GatewayService,
+        embedder: Embedder,
+        store: ChunkStore,
+        limits: ParseLimits | None = None,
+    ):
         self._db = db
         self._gateway = gateway
         self._embedder = embedder
         self._store = store
-        self._pool: Executor | None = None
+        self._pool = ParsePool(PARSE_WORKERS, limits or ParseLimits())
 
     def close(self) -> None:
         """Stops the parsing worker processes, if any were started."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def _executor(self) -> Executor:
-        if self._pool is None:  # spawned, not forked: this process runs threads (uvicorn, onnxruntime)
-            self._pool = ProcessPoolExecutor(PARSE_WORKERS, mp_context=get_context("spawn"))
-        return self._pool
+        self._pool.close()
 
     def _ocr(self) -> Callable[[bytes], str] | None:
         """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
@@ -104,13 +103,17 @@ class Ingestion:
     async def parse_pages(
         self, filename: str, content_type: str | None, data: bytes, pages: set[int] | None, force_ocr: bool
     ) -> list[ParsedPage]:
-        """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always)."""
+        """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always). 422 for a
+        file whose reading goes past the parse limits."""
         ocr = self._ocr()
         if force_ocr and ocr is None:
             raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
-        return await anyio.to_thread.run_sync(
-            lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=force_ocr, pages=pages)
-        )
+        if force_ocr:  # every page rendered for the OCR engine, which lives in this process
+            return await anyio.to_thread.run_sync(
+                lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=True, pages=pages)
+            )
+        read = await self._pool.run(filename, parse, filename, content_type, data, None, False, pages)
+        return await anyio.to_thread.run_sync(fill_blank_pages, data, read, ocr)
 
     async def ingest_file(
         self,
@@ -220,17 +223,21 @@ class Ingestion:
 
         async def one(item: _Work) -> None:
             source = item.source
-            pooled = _kind(source) in POOLED_KINDS or len(source.data) >= POOLED_MIN_BYTES
+            # A client's regular expression as separator may backtrack without end: in a worker too.
+            pooled = (
+                _kind(source) in POOLED_KINDS
+                or len(source.data) >= POOLED_MIN_BYTES
+                or options.is_separator_regex
+            )
             call = (read, source.filename, source.content_type, source.data, options, counter)
             try:
-                if pooled:
-                    loop = asyncio.get_running_loop()
-                    pages, pieces = await loop.run_in_executor(self._executor(), *call, ocr is None)
+                if pooled:  # cancelling this task (the client left) stops the worker's read
+                    pages, pieces = await self._pool.run(source.filename, *call, ocr is None)
                 else:
                     pages, pieces = await anyio.to_thread.run_sync(*call, ocr is None)
                 if pieces is None:  # PDF pages without a text layer: read by OCR here, where the engine is
                     pages = await anyio.to_thread.run_sync(fill_blank_pages, source.data, pages, ocr)
-                    pieces = await anyio.to_thread.run_sync(split, pages, options, counter)
+                    pieces = await self._pool.run(source.filename, split, pages, options, counter)
             except AppError as exc:
                 results[item.index].error = exc
                 return

@@ -1,9 +1,11 @@
-"""Per-process BM25 index for the PostgreSQL store: each collection's chunk lengths, and the postings
-of each term once a query has asked for it, as numpy arrays. A query then costs a few vector additions
-instead of SQL summing the postings of every matching chunk (542 ms at 100k chunks where every chunk
-matches: bench/rag_scale.py). Entries are versioned like the vector cache (`vectors`): a collection's
-`vectors_version` moves on every chunk write or delete, so a stale entry is reloaded, and one found
-deleted is dropped. Scores are the same Okapi BM25 as the SQL ranking (`PostgresChunkStore`)."""
+"""Per-process BM25 index of both stores: each collection's chunk lengths, and the postings of its
+terms (all at once, or each once a query has asked for it), as numpy arrays. A query then costs a few
+vector additions instead of the database scoring every matching chunk (542 ms on PostgreSQL, 239 ms on
+SQLite at 100k chunks where every chunk matches: bench/rag_scale.py). Entries are versioned like the
+vector cache (`vectors`): a collection's `vectors_version` moves on every chunk write or delete, so a
+stale entry is reloaded, and one found deleted is dropped. PostgreSQL scores with the Okapi BM25 of its
+SQL ranking (`bm25_top`), SQLite with FTS5's bm25() (`fts5_index`); both sum the same per-term
+contributions (`rank`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+POSTING_BYTES = 24  # row (int64), tf and saturated tf (float64)
 
 
 @dataclass(slots=True)
@@ -39,13 +42,61 @@ class CollectionTerms:
     ids: np.ndarray  # int64 chunk ids, ascending
     lengths: np.ndarray  # float64 index terms per chunk
     postings: dict[str, Postings] = field(default_factory=dict)
+    complete: bool = False  # every term's postings are loaded: a term not in `postings` is in no chunk
 
-    def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.ids, chunk_ids)
+    def postings_of(self, chunk_ids: np.ndarray, tf: np.ndarray) -> Postings:
+        """A term's postings from its chunk ids and frequencies. A chunk written after the lengths were
+        read is not in this entry: its version moved, so the next search reloads the collection; this
+        one ranks what the entry holds."""
+        if not len(self.ids):
+            return Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        rows = np.minimum(np.searchsorted(self.ids, chunk_ids), len(self.ids) - 1)
+        known = self.ids[rows] == chunk_ids
+        return Postings(rows[known], tf[known])
+
+    def carry_over(self, old: CollectionTerms) -> np.ndarray:
+        """Take over `old`'s postings of the chunks both entries hold with the same length (a chunk's
+        text never changes under its id, and ids are never reused), so a write costs what it changed;
+        return the ids of this entry's chunks whose postings must still be added (`add`)."""
+        self.complete = old.complete
+        if not len(self.ids):
+            return self.ids
+        at = np.minimum(np.searchsorted(self.ids, old.ids), len(self.ids) - 1)
+        same = (self.ids[at] == old.ids) & (self.lengths[at] == old.lengths)
+        moved = np.where(same, at, -1)
+        held = np.zeros(len(self.ids), dtype=bool)
+        held[at[same]] = True
+        for term, p in old.postings.items():
+            rows = moved[p.rows]
+            keep = rows >= 0
+            if not old.complete or keep.any():  # an incomplete entry also knows which terms are absent
+                self.postings[term] = Postings(rows[keep], p.tf[keep])
+        return self.ids[~held]
+
+    def add(self, term: str, chunk_ids: np.ndarray, tf: np.ndarray) -> None:
+        """Postings of chunks new to this entry (see `carry_over`). A term an incomplete entry has not
+        loaded is skipped: the first query asking for it loads all of its postings."""
+        found = self.postings.get(term)
+        if found is None and not self.complete:
+            return
+        extra = self.postings_of(chunk_ids, tf)
+        if found is not None:
+            extra = Postings(np.concatenate([found.rows, extra.rows]), np.concatenate([found.tf, extra.tf]))
+        self.postings[term] = extra
+
+    def postings_for(self, term: str) -> Postings:
+        found = self.postings.get(term)
+        if found is None:  # only a complete entry is asked for a term it has not loaded
+            return Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        return found
 
     @property
     def nbytes(self) -> int:
-        return self.ids.nbytes + self.lengths.nbytes + sum(3 * p.rows.nbytes for p in self.postings.values())
+        return (
+            self.ids.nbytes
+            + self.lengths.nbytes
+            + POSTING_BYTES * sum(len(p.rows) for p in self.postings.values())
+        )
 
 
 class LexicalCache:
@@ -57,17 +108,36 @@ class LexicalCache:
         entry = self._entries.get(collection_id)
         return entry if entry is not None and entry.version == version else None
 
+    def fits_whole(self, entry: CollectionTerms) -> bool:
+        """Whether all of the entry's postings (at most one per indexed term) may be loaded at once:
+        within half the cap, so one collection cannot push out every other."""
+        return float(entry.lengths.sum()) * POSTING_BYTES <= self._max_bytes / 2
+
     def forget(self, collection_id: int) -> None:
         self._entries.pop(collection_id, None)
 
-    def put(
+    def refresh(
         self, collection_id: int, version: tuple[int, int], ids: np.ndarray, lengths: np.ndarray
-    ) -> CollectionTerms:
+    ) -> tuple[CollectionTerms, np.ndarray]:
+        """A new entry for the collection's chunks now (`ids`, their `lengths`, any order), and the ids
+        of the chunks whose postings it lacks: an older entry of the same collection hands over the
+        postings of the chunks it held, unless the collection changed by more than half (then it is
+        cheaper to load it again). Stored by `put` once its postings are added."""
         order = np.argsort(ids, kind="stable")
         entry = CollectionTerms(version, ids[order], lengths[order])
-        self._entries[collection_id] = entry
+        old = self._entries.get(collection_id)
+        if old is None or old.version[0] != version[0]:  # no entry, or another collection under its id
+            return entry, entry.ids
+        added = entry.carry_over(old)
+        if 2 * len(added) > len(entry.ids):
+            entry = CollectionTerms(version, entry.ids, entry.lengths)
+            return entry, entry.ids
+        return entry, added
+
+    def put(self, collection_id: int, entry: CollectionTerms) -> None:
+        self._entries.pop(collection_id, None)
+        self._entries[collection_id] = entry  # the newest last: `trim` drops the oldest first
         self.trim(keep=collection_id)
-        return entry
 
     def trim(self, keep: int) -> None:
         while sum(e.nbytes for e in self._entries.values()) > self._max_bytes and len(self._entries) > 1:
@@ -85,15 +155,24 @@ def bm25_top(entries: list[CollectionTerms], wanted: list[str], limit: int) -> l
     if not total:
         return []
     avg_length = float(sum(float(e.lengths.sum()) for e in entries)) / total
-    frequencies = {t: sum(len(e.postings[t].rows) for e in entries) for t in wanted}
-    idf = {t: math.log(1 + (total - df + 0.5) / (df + 0.5)) for t, df in frequencies.items() if df}
-    if not idf:
+    frequencies = {t: sum(len(e.postings_for(t).rows) for e in entries) for t in wanted}
+    idf = [(t, math.log(1 + (total - df + 0.5) / (df + 0.5))) for t, df in frequencies.items() if df]
+    return rank(entries, idf, avg_length, limit)
+
+
+def rank(
+    entries: list[CollectionTerms], weighted: list[tuple[str, float]], avg_length: float, limit: int
+) -> list[tuple[int, float]]:
+    """(chunk id, score), best first, ties by chunk id, at most `limit`, for the chunks holding at least
+    one term of `weighted`: each chunk's score sums, in the order of `weighted` (a term may come twice),
+    the term's weight (idf) times its saturated frequency in the chunk — BM25 given its statistics."""
+    if not weighted or not entries:
         return []
     found_ids, found_scores = [], []
     for entry in entries:
         scores = np.zeros(len(entry.ids), dtype=np.float64)
-        for term, weight in idf.items():
-            p = entry.postings[term]
+        for term, weight in weighted:
+            p = entry.postings_for(term)
             scores[p.rows] += weight * p.saturation(entry.lengths, avg_length)
         hit = np.flatnonzero(scores > 0)
         found_ids.append(entry.ids[hit])

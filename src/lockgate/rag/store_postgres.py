@@ -7,7 +7,20 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
-from sqlalchemy import Select, String, bindparam, case, func, select, text
+from sqlalchemy import (
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +32,15 @@ from lockgate.rag.schemas import SearchScope
 from lockgate.rag.terms import query_terms, terms
 
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
+
+# One row per term: its postings as (chunk id, tf) pairs of big-endian int32, decoded by numpy at once.
+POSTINGS: Select[tuple[str, bytes]] = select(
+    ChunkTerm.term,
+    func.string_agg(
+        func.int4send(ChunkTerm.chunk_id).op("||")(func.int4send(ChunkTerm.tf)),
+        literal(b"", LargeBinary),
+    ),
+).group_by(ChunkTerm.term)
 
 
 def vector_literal(vector: Iterable[float]) -> str:
@@ -140,46 +162,86 @@ class PostgresChunkStore:
             for collection_id, version in versions.items():
                 entry = self._terms.get(collection_id, version)
                 if entry is None:
-                    ids, lengths = (
-                        await session.execute(
-                            select(func.array_agg(Chunk.id), func.array_agg(Chunk.length)).where(
-                                Chunk.collection_id == collection_id
-                            )
-                        )
-                    ).one()
-                    entry = self._terms.put(
-                        collection_id,
-                        version,
-                        np.asarray(ids or [], dtype=np.int64),
-                        np.asarray(lengths or [], dtype=np.float64),
-                    )
+                    entry = await self._refreshed(session, collection_id, version)
                 missing = [t for t in wanted if t not in entry.postings]
-                if missing:
-                    await self._load_postings(session, collection_id, entry, missing)
+                if missing and not entry.complete:
+                    await self._read_postings(
+                        session,
+                        entry,
+                        POSTINGS.join(Chunk, Chunk.id == ChunkTerm.chunk_id).where(
+                            Chunk.collection_id == collection_id, ChunkTerm.term.in_(missing)
+                        ),
+                        missing,
+                    )
                 entries.append(entry)
         self._terms.trim(keep=-1)
         return entries
 
-    @staticmethod
-    async def _load_postings(
-        session: AsyncSession, collection_id: int, entry: CollectionTerms, missing: list[str]
-    ) -> None:
-        stmt = (  # one row per term, its postings as arrays (decoded in C, not as 100k row objects)
-            select(ChunkTerm.term, func.array_agg(ChunkTerm.chunk_id), func.array_agg(ChunkTerm.tf))
-            .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
-            .where(Chunk.collection_id == collection_id, ChunkTerm.term.in_(missing))
-            .group_by(ChunkTerm.term)
+    async def _refreshed(
+        self, session: AsyncSession, collection_id: int, version: tuple[int, int]
+    ) -> CollectionTerms:
+        """The collection's entry at `version`: after a write, the previous entry's postings plus those
+        of the chunks written (a read by chunk id); else, if within the cap, every term's postings in
+        one read, so no later search of this version reads postings again."""
+        ids, lengths = (
+            await session.execute(
+                select(func.array_agg(Chunk.id), func.array_agg(Chunk.length)).where(
+                    Chunk.collection_id == collection_id
+                )
+            )
+        ).one()
+        entry, added = self._terms.refresh(
+            collection_id,
+            version,
+            np.asarray(ids or [], dtype=np.int64),
+            np.asarray(lengths or [], dtype=np.float64),
         )
-        found: dict[str, tuple[list[int], list[int]]] = {t: ([], []) for t in missing}
-        for term, chunk_ids, tfs in await session.execute(stmt):
-            found[term] = (chunk_ids, tfs)
-        for term, (chunk_ids, tfs) in found.items():
-            ids = np.asarray(chunk_ids, dtype=np.int64)
-            rows = np.minimum(entry.rows_of(ids), max(len(entry.ids) - 1, 0))
-            # A chunk written after the lengths were read is not in this entry: its version moved, so
-            # the next search reloads the collection; this one ranks what the entry holds.
-            known = entry.ids[rows] == ids if len(entry.ids) else np.zeros(len(ids), dtype=bool)
-            entry.postings[term] = Postings(rows[known], np.asarray(tfs, dtype=np.float64)[known])
+        if entry.complete or entry.postings:  # carried over from the previous version
+            if len(added):
+                stmt = POSTINGS.where(ChunkTerm.chunk_id == any_(bindparam("added", type_=ARRAY(Integer))))
+                if not entry.complete:
+                    stmt = stmt.where(ChunkTerm.term.in_(list(entry.postings)))
+                await self._read_postings(session, entry, stmt, None, added=[int(i) for i in added])
+        elif self._terms.fits_whole(entry):
+            await self._load_all_postings(session, collection_id, entry)
+        self._terms.put(collection_id, entry)
+        return entry
+
+    @classmethod
+    async def _load_all_postings(
+        cls, session: AsyncSession, collection_id: int, entry: CollectionTerms
+    ) -> None:
+        """Every term's postings in the collection (joined on it: only it is read) in one read."""
+        stmt = POSTINGS.join(Chunk, Chunk.id == ChunkTerm.chunk_id).where(
+            Chunk.collection_id == collection_id
+        )
+        await cls._read_postings(session, entry, stmt, [])
+        entry.complete = True
+
+    @staticmethod
+    async def _read_postings(
+        session: AsyncSession,
+        entry: CollectionTerms,
+        stmt: Select[tuple[str, bytes]],
+        terms: list[str] | None,
+        **params: object,
+    ) -> None:
+        """Postings from `stmt` (one row per term, its (chunk id, frequency) pairs as big-endian int32
+        bytes: no Python object per posting) into `entry`: a term's whole postings, and then each of
+        `terms` no row named holds no chunk of the collection; or, if `terms` is None, postings of
+        chunks new to the entry (`CollectionTerms.add`)."""
+        found = set()
+        for term, pairs in await session.execute(stmt, params):
+            both = np.frombuffer(pairs, dtype=">i4").reshape(-1, 2)
+            ids, tf = both[:, 0].astype(np.int64), both[:, 1].astype(np.float64)
+            if terms is None:
+                entry.add(term, ids, tf)
+            else:
+                entry.postings[term] = entry.postings_of(ids, tf)
+                found.add(term)
+        for term in terms or ():
+            if term not in found:
+                entry.postings[term] = Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
     async def lexical_sql(self, wanted: list[str], scope: SearchScope, limit: int) -> list[tuple[int, float]]:
         """The same BM25 summed by the database over the postings of the chunks in `scope`."""

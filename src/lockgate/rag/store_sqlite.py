@@ -1,21 +1,33 @@
-"""SQLite chunk store: FTS5 BM25 for lexical search (the index is kept in step by triggers from
-migration 0005), and exact cosine over a per-process matrix of each collection's vectors."""
+"""SQLite chunk store: lexical search ranked as FTS5's bm25() ranks (the FTS5 index is kept in step by
+triggers from migration 0005), from a per-process index of FTS5's own terms and postings, and exact
+cosine over a per-process matrix of each collection's vectors."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import column, literal_column, select, table
+import numpy as np
+from sqlalchemy import Float, bindparam, column, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
+from lockgate.rag.fts5_index import (
+    Fts5Tokenizer,
+    averages,
+    fts5_idf,
+    postings_from_instances,
+    tokenizer_of,
+    varint,
+)
+from lockgate.rag.lexical_index import CollectionTerms, LexicalCache, rank
 from lockgate.rag.models import Chunk
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.search import cosine_top
 from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+ADDED_BATCH = 5_000  # chunks re-tokenized per read after a write (SQLite caps bound parameters)
 
 
 def fts_query(query: str) -> str | None:
@@ -28,6 +40,8 @@ class SqliteChunkStore:
     def __init__(self, db: Database):
         self._db = db
         self._vectors = VectorCache()
+        self._terms = LexicalCache()
+        self._tokenizer: Fts5Tokenizer | None = None
 
     async def prepare(self, dimensions: int) -> None:
         """Nothing to prepare: vectors are kept as float32 bytes in the chunk rows."""
@@ -61,12 +75,126 @@ class SqliteChunkStore:
         return entries
 
     async def lexical(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """FTS5's bm25() ranking, ties by chunk id. Whole collections are ranked from the per-process
+        index; searches narrowed by documents or metadata, and queries holding a word FTS5 splits into
+        several tokens or none (a phrase, e.g. `snake_case`), are ranked by FTS5 itself."""
+        words = _WORD.findall(query)
+        if not words:
+            return []
+        if scope.filtered:
+            return await self.lexical_fts(query, scope, limit)
+        async with self._db.transaction() as session:
+            tokens = (await self._fts5(session)).tokens(words)
+            if any(len(t) != 1 for t in tokens):
+                return await self.lexical_fts(query, scope, limit)
+            phrases = [t[0] for t in tokens]  # FTS5 scores each quoted word, repeats included
+            rows, total_tokens = averages(
+                await session.scalar(text("SELECT block FROM chunks_fts_data WHERE id = 1"))
+            )
+            if not rows:
+                return []
+            hits: dict[str, int] = dict(
+                (
+                    await session.execute(
+                        text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
+                            bindparam("terms", expanding=True)
+                        ),
+                        {"terms": sorted(set(phrases))},
+                    )
+                ).all()
+            )
+            found = [t for t in dict.fromkeys(phrases) if hits.get(t)]
+            entries = await self._cached_terms(session, scope.collection_ids, found, rows)
+        weighted = [(t, fts5_idf(rows, hits.get(t, 0))) for t in phrases]
+        return rank(entries, weighted, total_tokens / rows, limit)
+
+    async def _fts5(self, session: AsyncSession) -> Fts5Tokenizer:
+        """FTS5's tokenizer with the options of the chunks' index (read from its CREATE statement)."""
+        if self._tokenizer is None:
+            create = await session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'"))
+            self._tokenizer = Fts5Tokenizer(tokenizer_of(create or ""))
+        return self._tokenizer
+
+    async def _cached_terms(
+        self, session: AsyncSession, collection_ids: list[int], wanted: list[str], table_rows: int
+    ) -> list[CollectionTerms]:
+        """Each collection's index entry, with the postings of `wanted` loaded. FTS5 keeps one index
+        for all collections, so a term's postings are read for all of them and at once cut to the
+        collection's own chunks (never kept or ranked for another)."""
+        versions = await repository.vector_versions(session, collection_ids)
+        for gone in set(collection_ids) - set(versions):
+            self._terms.forget(gone)  # deleted: its postings must never serve anything again
+        entries = []
+        for collection_id, version in versions.items():
+            entry = self._terms.get(collection_id, version)
+            if entry is None:
+                entry = await self._refreshed(session, collection_id, version, table_rows)
+            if not entry.complete:
+                for term in wanted:
+                    if term not in entry.postings:
+                        docs = await session.scalar(
+                            text("SELECT group_concat(doc) FROM chunks_fts_vocab_instance WHERE term = :t"),
+                            {"t": term},
+                        )
+                        entry.postings[term] = entry.postings_of(*postings_from_instances(docs))
+            entries.append(entry)
+        self._terms.trim(keep=-1)
+        return entries
+
+    async def _refreshed(
+        self, session: AsyncSession, collection_id: int, version: tuple[int, int], table_rows: int
+    ) -> CollectionTerms:
+        """The collection's entry at `version`: after a write, the previous entry's postings plus those
+        of the chunks written (their text tokenized by FTS5 again, `Fts5Tokenizer.postings`); else,
+        when the collection is most of the table (FTS5's vocabulary is read whole) and fits the cap,
+        every term's postings in one read."""
+        sizes = (
+            await session.execute(
+                text(
+                    "SELECT c.id, d.sz FROM chunks c JOIN chunks_fts_docsize d ON d.id = c.id "
+                    "WHERE c.collection_id = :collection"
+                ),
+                {"collection": collection_id},
+            )
+        ).all()
+        entry, added = self._terms.refresh(
+            collection_id,
+            version,
+            np.fromiter((r[0] for r in sizes), dtype=np.int64, count=len(sizes)),
+            np.fromiter((varint(r[1])[0] for r in sizes), dtype=np.float64, count=len(sizes)),
+        )
+        if entry.complete or entry.postings:  # carried over from the previous version
+            for start in range(0, len(added), ADDED_BATCH):
+                batch = [int(i) for i in added[start : start + ADDED_BATCH]]
+                chunks = (
+                    await session.execute(select(Chunk.id, Chunk.content).where(Chunk.id.in_(batch)))
+                ).all()
+                for term, (ids, tf) in (
+                    (await self._fts5(session)).postings([(r[0], r[1]) for r in chunks]).items()
+                ):
+                    entry.add(term, ids, tf)
+        elif 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
+            await self._load_all_postings(session, entry)
+        self._terms.put(collection_id, entry)
+        return entry
+
+    @staticmethod
+    async def _load_all_postings(session: AsyncSession, entry: CollectionTerms) -> None:
+        stmt = text("SELECT term, group_concat(doc) FROM chunks_fts_vocab_instance GROUP BY term")
+        for term, docs in await session.execute(stmt):
+            postings = entry.postings_of(*postings_from_instances(docs))
+            if len(postings.rows):
+                entry.postings[term] = postings
+        entry.complete = True
+
+    async def lexical_fts(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
+        """FTS5 ranking the matching rows itself with bm25() (the cost grows with the rows matched)."""
         match = fts_query(query)
         if match is None:
             return []
         # chunks_fts (FTS5, created by migration 0005 on SQLite) is not part of the ORM metadata.
         fts = table("chunks_fts", column("rowid"))
-        score = literal_column("-bm25(chunks_fts)").label("score")
+        score = literal_column("-bm25(chunks_fts)", Float).label("score")
         stmt = (
             select(Chunk.id, score)
             .join(fts, fts.c.rowid == Chunk.id)

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, Response
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import DbId, State
+from lockgate.api.disconnect import unless_client_leaves
 from lockgate.api.uploads import read_upload
 from lockgate.identity.schemas import Permission
 from lockgate.kit.pagination import Page
@@ -72,6 +73,7 @@ async def documents(request: Request, collection_id: DbId, principal: Viewer, st
 
 @router.post("/ui/collections/{collection_id}/documents")
 async def upload(
+    request: Request,
     collection_id: DbId,
     principal: Viewer,
     state: State,
@@ -82,7 +84,9 @@ async def upload(
     ctx = CallContext(principal, "/ui/collections/documents", "POST")
     name = file.filename or "document"
     upload = (name, file.content_type, data)
-    ingested = await state.uploads.ingest_now(ctx, collection_id, upload, name, ChunkingOptions(), {})
+    ingested = await unless_client_leaves(
+        request, state.uploads.ingest_now(ctx, collection_id, upload, name, ChunkingOptions(), {})
+    )
     return HTMLResponse(f"ready ({ingested.chunks} chunks)", status_code=201)
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import Field
 
 from lockgate.api.deps import Caller, Context, DbId, State
+from lockgate.api.disconnect import unless_client_leaves
 from lockgate.api.opengate.documents import chunking_options, parse_metadata
 from lockgate.api.opengate.jobs import JobOut, job_out
 from lockgate.api.opengate.schemas import Wire
@@ -66,6 +67,7 @@ async def sync_documents(
     collection_id: DbId,
     ctx: Context,
     state: State,
+    request: Request,
     response: Response,
     files: Annotated[list[UploadFile], File(description="The files; a filename gives its type.")],
     async_: Annotated[
@@ -107,11 +109,15 @@ async def sync_documents(
     options = chunking_options(
         chunk_size, chunk_min_size, chunk_overlap, None, False, preset_separators, disable_chunking
     )
+    metadata_ = parse_metadata(metadata)
     if async_:
-        job = await state.sync_jobs.submit(ctx, collection_id, sources, options, parse_metadata(metadata))
+        job = await state.sync_jobs.submit(ctx, collection_id, sources, options, metadata_)
         response.status_code = 202
         return job_out(job)
-    results = await state.sync_jobs.sync_now(ctx, collection_id, sources, options, parse_metadata(metadata))
+    # a client that leaves cancels the files not yet written (each document is whole or absent)
+    results = await unless_client_leaves(
+        request, state.sync_jobs.sync_now(ctx, collection_id, sources, options, metadata_)
+    )
     return SyncOut(
         data=[
             SyncedFileOut(

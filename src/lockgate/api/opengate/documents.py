@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from lockgate.api.deps import Caller, Context, DbId, State, page_params
+from lockgate.api.disconnect import unless_client_leaves
 from lockgate.api.opengate.jobs import JobOut, job_out
 from lockgate.api.opengate.rag_schemas import ChunkOut, ChunksIn, CreatedChunks, DocumentOut, Metadata
 from lockgate.api.opengate.schemas import CreatedId, ListOf
@@ -96,6 +97,7 @@ def warning_header(warnings: list[str]) -> str:
 async def create_document(
     ctx: Context,
     state: State,
+    request: Request,
     response: Response,
     async_: Annotated[
         bool,
@@ -141,7 +143,10 @@ async def create_document(
         job = await state.uploads.ingest_document(ctx, target, upload, name, options, document_metadata)
         response.status_code = 202
         return job_out(job)
-    result = await state.uploads.ingest_now(ctx, target, upload, name, options, document_metadata)
+    # a client that leaves mid-way cancels it all: nothing is written (async=true runs on as a job)
+    result = await unless_client_leaves(
+        request, state.uploads.ingest_now(ctx, target, upload, name, options, document_metadata)
+    )
     if result.warnings:  # e.g. chunks longer than the embedding model reads
         response.headers["Warning"] = warning_header(result.warnings)
     assert result.document_id is not None

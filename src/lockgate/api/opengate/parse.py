@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from lockgate.api.deps import Caller, State
+from lockgate.api.disconnect import unless_client_leaves
 from lockgate.api.uploads import read_upload
 from lockgate.rag.parsing import page_range
 
@@ -17,14 +18,16 @@ router = APIRouter(tags=["documents"])
 async def parse_beta(
     caller: Caller,
     state: State,
+    request: Request,
     file: Annotated[UploadFile, File()],
     page_range_: Annotated[str, Form(alias="page_range")] = "",
     force_ocr: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     data = await read_upload(file, state.settings.max_upload_bytes)
     name = file.filename or "document"
-    pages = await state.ingestion.parse_pages(
-        name, file.content_type, data, page_range(page_range_), force_ocr
+    pages = await unless_client_leaves(
+        request,
+        state.ingestion.parse_pages(name, file.content_type, data, page_range(page_range_), force_ocr),
     )
     return {
         "object": "list",

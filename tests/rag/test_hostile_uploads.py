@@ -1,0 +1,167 @@
+"""Hostile uploads on a live server (SQLite and PostgreSQL): a file whose reading needs more memory than
+a parse worker has is a 422 naming the file and the limit, with /health answering throughout and the
+next upload served; a client that leaves a synchronous upload cancels it (its parse worker stopped,
+nothing written)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from tests.live import local_models_server
+from tests.rag.test_rag_api import collection, member, upload
+
+MEMORY_MB = 600
+# A client's separator that backtracks exponentially on a run of 'a's with no 'a' at its end: reading
+# the file never ends (2^40 steps) and uses no memory.
+BACKTRACKING = {"chunk_size": "10", "separators": "(a+)+$", "is_separator_regex": "true"}
+ENDLESS_TEXT = b"a" * 40 + b"b"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def local(request, tmp_path_factory, sqlite_template, postgres):
+    directory = tmp_path_factory.mktemp("hostile")
+    with local_models_server(
+        request.param,
+        directory,
+        sqlite_template,
+        postgres,
+        parse_cpu_seconds=3600,  # so that only the client leaving can stop the endless read
+        parse_memory_mb=MEMORY_MB,
+    ) as live:
+        yield live
+
+
+def _stored(live, collection_id: int) -> tuple[int, int]:
+    """(documents, chunks) of the collection, read in the database itself."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def count() -> tuple[int, int]:
+        engine = create_async_engine(live.database_url)
+        try:
+            async with engine.connect() as conn:
+                documents = await conn.scalar(
+                    text("SELECT count(*) FROM documents WHERE collection_id = :c"), {"c": collection_id}
+                )
+                chunks = await conn.scalar(
+                    text("SELECT count(*) FROM chunks WHERE collection_id = :c"), {"c": collection_id}
+                )
+                return int(documents or 0), int(chunks or 0)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
+class HealthWatch:
+    """Polls /health in a thread while a test runs; `statuses` is every answer (an exception: 0)."""
+
+    def __init__(self, url: str):
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            while not self._stop.is_set():
+                try:
+                    self.statuses.append(client.get("/health").status_code)
+                except httpx.HTTPError:
+                    self.statuses.append(0)
+                self._stop.wait(0.2)
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+
+def test_a_file_past_the_memory_limit_is_422_and_the_server_stays_up(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    # 22 MB of JSON that Python holds as millions of objects (well over a GB), then writes out indented
+    data = json.dumps([{"n": n, "s": "x"} for n in range(900_000)]).encode()
+    with HealthWatch(local.url) as health:
+        files = {"file": ("big.json", io.BytesIO(data), "application/json")}
+        refused = alice.post("/v1/documents", data={"collection_id": str(target)}, files=files)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]  # OpenGateLLM's 422 shape, naming the field
+    assert error["loc"] == ["body", "file"] and error["type"] == "parse_limit_exceeded"
+    detail = error["msg"]
+    assert "'big.json'" in detail and f"{MEMORY_MB} MiB" in detail and "parse_memory_mb" in detail
+    assert health.statuses and set(health.statuses) == {200}
+    assert _stored(local, target) == (0, 0)
+    # the next file goes through the same pool (HTML is read by a worker): served
+    page = "<h1>Notes</h1><p>Tomatoes want water twice a week.</p>"
+    served = upload(alice, target, page, filename="notes.html")
+    assert served.status_code == 201, served.text
+    assert _stored(local, target)[0] == 1
+
+
+def _child_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each child process of this one (the server runs in it, in a thread)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == os.getpid():  # fields[1]: ppid
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return found
+
+
+def _wait(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not seen within {seconds} s: {what}")
+
+
+def test_a_client_that_leaves_its_upload_cancels_it(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    files = {"file": ("endless.txt", io.BytesIO(ENDLESS_TEXT), "text/plain")}
+    request = alice.build_request(
+        "POST", "/v1/documents", data={"collection_id": str(target), **BACKTRACKING}, files=files
+    )
+    body = request.read()
+    head = f"POST /v1/documents HTTP/1.1\r\nHost: {request.url.netloc.decode()}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in request.headers.items() if name.lower() != "host"
+    )
+    before = _child_cpu()
+    address = urlparse(local.url)
+    with HealthWatch(local.url) as health:
+        client = socket.create_connection((address.hostname, address.port))
+        client.sendall(head.encode() + b"\r\n" + body)
+
+        def busy_worker() -> int | None:
+            grown = {pid: cpu - before.get(pid, 0.0) for pid, cpu in _child_cpu().items()}
+            return next((pid for pid, spent in grown.items() if spent >= 1.0), None)
+
+        worker = _wait(busy_worker, 120, "a parse worker busy with the upload")
+        client.close()  # the client leaves mid-read
+        _wait(lambda: worker not in _child_cpu(), 120, "the abandoned read's worker stopped")
+    assert set(health.statuses) == {200}
+    assert _stored(local, target) == (0, 0)
+    served = upload(alice, target, "# Notes\n\nTomatoes want water twice a week.")
+    assert served.status_code == 201, served.text
+    assert _stored(local, target)[0] == 1
