@@ -1,7 +1,7 @@
-"""Hostile uploads on a live server (SQLite and PostgreSQL): a file whose reading needs more memory than
-a parse worker has is a 422 naming the file and the limit, with /health answering throughout and the
-next upload served; a client that leaves a synchronous upload cancels it (its parse worker stopped,
-nothing written)."""
+"""Hostile uploads on a live server (SQLite and PostgreSQL): a file whose reading needs more memory or CPU
+time than a parse worker has is a 422 naming the file and the limit (in a sync, that file alone fails),
+with /health answering throughout and the next upload served; a client that leaves a synchronous upload
+cancels it (its parse worker stopped, nothing written)."""
 
 from __future__ import annotations
 
@@ -90,11 +90,25 @@ class HealthWatch:
         self._thread.join(timeout=120)
 
 
+def _hungry_json() -> bytes:
+    """22 MB of JSON that Python holds as millions of objects (well over a GB), then writes out indented."""
+    return json.dumps([{"n": n, "s": "x"} for n in range(900_000)]).encode()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def strict(request, tmp_path_factory, sqlite_template, postgres):
+    """A server whose parse workers get 2 s of CPU time per file."""
+    directory = tmp_path_factory.mktemp("strict")
+    with local_models_server(
+        request.param, directory, sqlite_template, postgres, parse_cpu_seconds=2
+    ) as live:
+        yield live
+
+
 def test_a_file_past_the_memory_limit_is_422_and_the_server_stays_up(local) -> None:
     alice = member(local)
     target = collection(alice)
-    # 22 MB of JSON that Python holds as millions of objects (well over a GB), then writes out indented
-    data = json.dumps([{"n": n, "s": "x"} for n in range(900_000)]).encode()
+    data = _hungry_json()
     with HealthWatch(local.url) as health:
         files = {"file": ("big.json", io.BytesIO(data), "application/json")}
         refused = alice.post("/v1/documents", data={"collection_id": str(target)}, files=files)
@@ -110,6 +124,46 @@ def test_a_file_past_the_memory_limit_is_422_and_the_server_stays_up(local) -> N
     served = upload(alice, target, page, filename="notes.html")
     assert served.status_code == 201, served.text
     assert _stored(local, target)[0] == 1
+
+
+def test_a_sync_fails_only_the_file_past_a_limit(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    files = [
+        ("files", ("big.json", io.BytesIO(_hungry_json()), "application/json")),
+        ("files", ("notes.md", io.BytesIO(b"# Notes\n\nTomatoes want water twice a week."), "text/markdown")),
+    ]
+    synced = alice.post(f"/v1/collections/{target}/sync", files=files)
+    assert synced.status_code == 200, synced.text
+    big, notes = synced.json()["data"]
+    assert big["status"] == "failed" and big["id"] is None
+    assert big["error"]["status"] == 422 and big["error"]["code"] == "parse_limit_exceeded"
+    assert "parse_memory_mb" in big["error"]["message"]
+    assert notes["status"] == "created"
+    assert _stored(local, target)[0] == 1
+
+
+def test_a_file_past_the_cpu_limit_is_422_and_the_server_stays_up(strict) -> None:
+    alice = member(strict)
+    target = collection(alice)
+    with HealthWatch(strict.url) as health:
+        files = {"file": ("endless.txt", io.BytesIO(ENDLESS_TEXT), "text/plain")}
+        refused = alice.post(
+            "/v1/documents", data={"collection_id": str(target), **BACKTRACKING}, files=files
+        )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["body", "file"] and error["type"] == "parse_limit_exceeded"
+    assert "'endless.txt'" in error["msg"] and "2 s of CPU time (parse_cpu_seconds)" in error["msg"]
+    assert health.statuses and set(health.statuses) == {200}
+    assert _stored(strict, target) == (0, 0)
+    # the same regular-expression separators on an ordinary text: read by a fresh worker, served
+    text = "First part about tomatoes and water.\nSecond part about seeds and the harvest."
+    served = upload(
+        alice, target, text, filename="notes.txt", chunk_size="40", separators="\n", is_separator_regex="true"
+    )
+    assert served.status_code == 201, served.text
+    assert _stored(strict, target) == (1, 2)
 
 
 def _child_cpu() -> dict[int, float]:
