@@ -6,8 +6,10 @@ Two `lockgate serve` side by side (the base revision's `src/`, exported with `gi
 tree's), the same fake upstream (answers at once), the master key and a user with rate limits and a
 budget on each. Each round runs wrk (c=16) on every target, the order flipped every round, and reads
 the server process's CPU time (user + system, /proc) before and after: CPU per request is what a change
-on the hot path costs, and unlike req/s or latency it does not depend on what else the shared machine
-is doing (on 2 cores shared with other work, req/s moves by ±20% from cell to cell)."""
+on the hot path costs, and it depends less than req/s or latency on what else the shared machine is
+doing (on 2 cores shared with other work, req/s moves by ±20% from cell to cell). It still drifts with
+the machine's load, so the base and the tree are measured back to back in each round and the change is
+the median of the rounds' paired differences."""
 
 from __future__ import annotations
 
@@ -91,9 +93,13 @@ def main() -> None:
             wrk_requests(url, key, 2, work)
         per_request: dict[str, list[float]] = {name: [] for name in targets}
         rates: dict[str, list[float]] = {name: [] for name in targets}
-        names = list(targets)
+        kinds = ("master key", "user: limits + budget")
         for round_number in range(args.rounds):
-            for name in names if round_number % 2 == 0 else names[::-1]:
+            # each base/tree pair measured back to back (their difference is what drifts least), the
+            # pair's order flipped every round
+            pairs = [(f"{args.base}, {kind}", f"this tree, {kind}") for kind in kinds]
+            order = [name for pair in pairs for name in (pair if round_number % 2 == 0 else pair[::-1])]
+            for name in order:
                 url, key, pid = targets[name]
                 before = cpu_seconds(pid)
                 requests, errors = wrk_requests(url, key, args.seconds, work)
@@ -124,11 +130,18 @@ def render(
             f"| {name} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} | "
             f"{statistics.median(rates[name]):.0f} |"
         )
-    base = [n for n in per_request if n.startswith(args.base)]
-    for base_name, tree_name in zip(base, [n for n in per_request if n.startswith("this tree")], strict=True):
-        before, after = statistics.median(per_request[base_name]), statistics.median(per_request[tree_name])
-        change = f"{after - before:+.0f} µs ({(after / before - 1) * 100:+.1f}%)"
-        lines.append(f"\n{tree_name.removeprefix('this tree, ')}: {change}")
+    lines += [
+        "",
+        "| change, this tree vs base | CPU µs/request: median of the rounds' paired differences | "
+        "quartiles | relative |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("master key", "user: limits + budget"):
+        before, after = per_request[f"{args.base}, {kind}"], per_request[f"this tree, {kind}"]
+        differences = [b - a for a, b in zip(before, after, strict=True)]
+        low, median, high = statistics.quantiles(differences, n=4)
+        relative = median / statistics.median(before) * 100
+        lines.append(f"| {kind} | {median:+.1f} | {low:+.1f} … {high:+.1f} | {relative:+.1f}% |")
     return "\n".join(lines) + "\n"
 
 

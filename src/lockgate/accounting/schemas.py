@@ -35,12 +35,14 @@ class Usage:
     def from_wire(cls, usage: Mapping[str, Any] | None) -> Usage | None:
         """An OpenAI usage object whose counts are numbers or null (checked by the caller), or None when
         it reports no prompt tokens (then the request's usage is estimated)."""
-        if not usage or usage.get("prompt_tokens") is None:
+        if not usage or (prompt := usage.get("prompt_tokens")) is None:
             return None
-        prompt = int(usage["prompt_tokens"])
+        prompt = int(prompt)
         completion = int(usage.get("completion_tokens") or 0)
-        details = {k: v for k, v in usage.items() if k not in _COUNTS}
-        return cls(prompt, completion, int(usage.get("total_tokens") or prompt + completion), details=details)
+        total = int(usage.get("total_tokens") or prompt + completion)
+        if usage.keys() <= _COUNTS:  # the usual report: the counts alone
+            return cls(prompt, completion, total)
+        return cls(prompt, completion, total, details={k: v for k, v in usage.items() if k not in _COUNTS})
 
     def settled(self, cost: float, carbon: Footprint) -> Usage:
         counts = (self.prompt_tokens, self.completion_tokens, self.total_tokens)

@@ -39,7 +39,11 @@ def usage(value: Any) -> dict[str, Any] | None:
         count = found.get(name)
         if count is None:
             continue
-        if isinstance(count, bool) or not isinstance(count, int | float) or not math.isfinite(count):
+        if type(count) is int:  # the usual case, checked at once (bool is not int by `type`)
+            if count < 0:
+                raise _refuse(f"'usage.{name}' is negative")
+            continue
+        if isinstance(count, bool) or not isinstance(count, (int, float)) or not math.isfinite(count):
             raise _refuse(f"'usage.{name}' is not a number")
         if count < 0:
             raise _refuse(f"'usage.{name}' is negative")

@@ -227,7 +227,7 @@ class GatewayService:
         async with self._admitted(ctx, router, prompt_tokens, request.completion_limit) as admission:
             answer, provider, latency_ms = await self._call(router, endpoint, ctx.principal.priority, invoke)
             answer["model"] = router.name
-            reported = answers.reported_usage(answer.pop("usage", None))
+            reported = Usage.from_wire(answer.pop("usage", None))  # checked by answers.generation
             usage = normalize_usage(reported, prompt_tokens, answer.get("choices"))
             if usage.completion_tokens:
                 provider.stats.ms_per_token.add(latency_ms / usage.completion_tokens)
