@@ -169,9 +169,8 @@ class SqliteChunkStore:
                 chunks = (
                     await session.execute(select(Chunk.id, Chunk.content).where(Chunk.id.in_(batch)))
                 ).all()
-                for term, (ids, tf) in (
-                    (await self._fts5(session)).postings([(r[0], r[1]) for r in chunks]).items()
-                ):
+                tokenizer = await self._fts5(session)
+                for term, (ids, tf) in (await tokenizer.postings([(r[0], r[1]) for r in chunks])).items():
                     entry.add(term, ids, tf)
         elif 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
             await self._load_all_postings(session, entry)
