@@ -9,8 +9,9 @@ through the API like a user's.
 The lexical columns are the API's (per-process BM25 index, `rag/lexical_index.py`: its first query
 after the fill loads the collection) and, in the same run, on the same chunks, in the bench process, the
 rankings it replaced: FTS5's bm25() on SQLite; on PostgreSQL the BM25 summed by the database and the
-index loading each term's postings on its first query (ADR 0021). Without semantic or hybrid, no HNSW
-index is built (its upkeep dominates the fill).
+index loading each term's postings on its first query (ADR 0021). "no-match" is a lexical search of
+words in no chunk: the route's cost without ranking. Without semantic or hybrid, no HNSW index is built
+(its upkeep dominates the fill).
 """
 
 from __future__ import annotations
@@ -204,6 +205,18 @@ def lexical_before_p50(database_url: str, collection: int, queries: int) -> dict
     return asyncio.run(run())
 
 
+def no_match_p50(client: httpx.Client, queries: int) -> float:
+    """Median ms of a lexical search whose words are in no chunk: the route's own cost (key, access,
+    transactions, HTTP) under the ranking, on this machine at this moment."""
+    timings = []
+    for i in range(queries):
+        started = time.perf_counter()
+        body = {"query": f"zzqx{i} qqzv{i}", "method": "lexical", "limit": 10}
+        client.post("/v1/search", json=body).raise_for_status()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -234,6 +247,7 @@ def main() -> None:
     titles = [f"{m} p50 (ms)" for m in methods]
     if before:
         titles.insert(1, "lexical 1st query (ms)")
+        titles.insert(2, "no-match query p50 (ms)")
         titles += [f"before: lexical {name} p50 (ms)" for name in before]
     lines = ["| chunks | " + " | ".join(titles) + " |", "|---" * (len(titles) + 1) + "|"]
     try:
@@ -264,6 +278,7 @@ def main() -> None:
                 cells.append(f"{statistics.median(timings):.0f}")
                 if method == "lexical":  # the one that loads the collection's index after a write
                     cells.append(f"{timings[0]:.0f}")
+                    cells.append(f"{no_match_p50(client, args.queries):.0f}")
             if before:
                 timed = lexical_before_p50(database_url, collection, args.queries)
                 cells += [f"{timed[name]:.0f}" for name in before]

@@ -28,11 +28,19 @@ WRONG = [
     ("/v1/chat/completions", "logprobs", "true"),
     ("/v1/chat/completions", "top_logprobs", "2"),
     ("/v1/chat/completions", "stop", 5),
+    ("/v1/chat/completions", "presence_penalty", "0.5"),
+    ("/v1/chat/completions", "frequency_penalty", 3),
+    ("/v1/chat/completions", "parallel_tool_calls", "false"),
+    ("/v1/chat/completions", "user", 42),
     ("/v1/completions", "stream", "true"),
     ("/v1/completions", "max_tokens", "5"),
     ("/v1/completions", "n", "2"),
     ("/v1/completions", "temperature", "hot"),
     ("/v1/completions", "logprobs", "1"),
+    ("/v1/completions", "echo", "yes"),
+    ("/v1/completions", "best_of", "2"),
+    ("/v1/completions", "seed", 1.5),
+    ("/v1/completions", "suffix", 7),
     ("/v1/embeddings", "dimensions", "64"),
 ]
 
@@ -56,7 +64,9 @@ RIGHT = [
         "/v1/chat/completions",
         {"top_k": "passed through as sent", "messages": '[{"role": "user", "content": "hi"}]'},
     ),
+    ("/v1/chat/completions", {"presence_penalty": -2, "frequency_penalty": 0.5, "parallel_tool_calls": True}),
     ("/v1/completions", {"prompt": [1, 2, 3], "max_tokens": 5, "temperature": 0}),
+    ("/v1/completions", {"echo": True, "suffix": "!", "best_of": 1, "seed": 7, "user": "u"}),
     ("/v1/embeddings", {"input": [[1, 2], [3]], "dimensions": 64, "encoding_format": "float"}),
 ]
 

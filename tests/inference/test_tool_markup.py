@@ -174,3 +174,16 @@ def test_the_tools_prompt_goes_into_the_system_turn() -> None:
     assert "<tool_call>" in added[0]["content"] and added[1] == user
     merged = with_tools_prompt([{"role": "system", "content": "Be brief."}, user], tools)
     assert len(merged) == 2 and merged[0]["content"].startswith("Be brief.\n\n")
+
+
+def test_only_templates_that_never_mention_tools_get_the_tools_prompt(tmp_path) -> None:
+    from lockgate.inference.llama import LlamaEngine
+
+    engine = LlamaEngine("m", tmp_path / "m.gguf")  # not loaded: only its template matters here
+    assert not engine.knows_tools  # a llama-cpp-python chat format that ignores tools
+    engine.template = "{% for message in messages %}{{ message['content'] }}{% endfor %}"  # SmolLM2's kind
+    assert not engine.knows_tools
+    engine.template = "{% if tools %}<tools>{{ tools | tojson }}</tools>{% endif %}"  # Qwen's kind
+    assert engine.knows_tools
+    engine.template, engine.chat_format = None, "chatml-function-calling"
+    assert engine.knows_tools

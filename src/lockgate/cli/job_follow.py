@@ -29,7 +29,8 @@ OUTCOMES = ("created", "replaced", "unchanged", "removed", "failed")
 
 def progress_bar() -> Progress:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    return Progress(*columns, console=console, transient=True)
+    # Drawn only on a terminal: piped into a log (cron, CI) it would leave blank lines.
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 @dataclass(slots=True)

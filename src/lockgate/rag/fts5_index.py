@@ -7,9 +7,11 @@ idf · tf·(k1 + 1) / (tf + k1·(1 - b + b·D/avgdl)) with k1 1.2, b 0.75, idf =
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import sqlite3
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -24,28 +26,37 @@ def tokenizer_of(create_sql: str) -> str:
     return found.group(1).replace("''", "'") if found else "unicode61"
 
 
+def _fts5_table(tokenize: str) -> sqlite3.Connection:
+    """A private in-memory FTS5 table `words` with these tokenizer options, and its instance view."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    quoted = tokenize.replace("'", "''")
+    db.execute(f"CREATE VIRTUAL TABLE words USING fts5(word, tokenize='{quoted}')")
+    db.execute("CREATE VIRTUAL TABLE words_instance USING fts5vocab(words, instance)")
+    return db
+
+
 class Fts5Tokenizer:
     """Text → FTS5 tokens, made by FTS5 itself (same SQLite library, same tokenizer options as the
-    chunks' index) in a private in-memory database, so stemming and case or diacritic folding are
-    exactly the index's. Words' tokens are kept (a word always gives the same), up to `max_words`.
-    Called from the event loop only: each call runs start to end with no other in between."""
+    chunks' index) in private in-memory databases, so stemming and case or diacritic folding are
+    exactly the index's. Words' tokens are kept (a word always gives the same), up to `max_words`;
+    `tokens` runs on the event loop (a query's few words), `postings` in worker threads, one at a time
+    (a write's chunks: long enough to stall the loop)."""
 
     def __init__(self, tokenize: str, max_words: int = 50_000):
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        quoted = tokenize.replace("'", "''")
-        self._db.execute(f"CREATE VIRTUAL TABLE words USING fts5(word, tokenize='{quoted}')")
-        self._db.execute("CREATE VIRTUAL TABLE words_instance USING fts5vocab(words, instance)")
+        self._words = _fts5_table(tokenize)
+        self._texts = _fts5_table(tokenize)
+        self._texts_lock = threading.Lock()
         self._known: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._max_words = max_words
 
     def tokens(self, words: list[str]) -> list[tuple[str, ...]]:
         new = [w for w in dict.fromkeys(words) if w not in self._known]
         if new:
-            with self._db:
-                self._db.execute("DELETE FROM words")
-                self._db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(new))
+            with self._words:
+                self._words.execute("DELETE FROM words")
+                self._words.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(new))
                 found: dict[int, list[str]] = {}
-                for term, doc in self._db.execute(
+                for term, doc in self._words.execute(
                     "SELECT term, doc FROM words_instance ORDER BY doc, offset"
                 ):
                     found.setdefault(doc, []).append(term)
@@ -55,20 +66,23 @@ class Fts5Tokenizer:
                 self._known.popitem(last=False)
         return [self._known[w] for w in words]
 
-    def postings(self, chunks: list[tuple[int, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    async def postings(self, chunks: list[tuple[int, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Term → (chunk ids ascending, frequency in each) over these (chunk id, text) — what FTS5 put
         in the chunks' index when the trigger inserted the same text."""
+        return await asyncio.to_thread(self._postings, chunks)
+
+    def _postings(self, chunks: list[tuple[int, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found: dict[str, tuple[list[int], list[int]]] = {}
-        with self._db:
-            self._db.execute("DELETE FROM words")
-            self._db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", chunks)
-            for term, doc, tf in self._db.execute(
+        with self._texts_lock, self._texts:
+            self._texts.execute("DELETE FROM words")
+            self._texts.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", chunks)
+            for term, doc, tf in self._texts.execute(
                 "SELECT term, doc, count(*) FROM words_instance GROUP BY term, doc ORDER BY term, doc"
             ):
                 ids, tfs = found.setdefault(term, ([], []))
                 ids.append(doc)
                 tfs.append(tf)
-            self._db.execute("DELETE FROM words")
+            self._texts.execute("DELETE FROM words")
         return {
             t: (np.asarray(ids, dtype=np.int64), np.asarray(tfs, dtype=np.float64))
             for t, (ids, tfs) in found.items()

@@ -33,7 +33,7 @@ from lockgate.rag.chunking import ChunkingOptions, oversized, read, split
 from lockgate.rag.embedding import Embedder
 from lockgate.rag.models import Chunk, Document
 from lockgate.rag.parse_pool import ParseLimits, ParsePool
-from lockgate.rag.parsing import KINDS, fill_blank_pages, parse
+from lockgate.rag.parsing import KINDS, parse, render_pages
 from lockgate.rag.parsing import Page as ParsedPage
 from lockgate.rag.schemas import FileResult, Outcome, SourceFile
 from lockgate.rag.search import to_blob
@@ -44,6 +44,7 @@ from lockgate.rag.tokens import TokenCounter, counter_for
 POOLED_KINDS = {"pdf", "docx", "pptx", "xlsx", "odt", "epub", "html", "eml"}
 POOLED_MIN_BYTES = 256 * 1024  # text files this large go there too; smaller ones are read in a thread
 PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+OCR_RENDER_BATCH = 8  # PDF pages rendered per worker task (the file goes along with each)
 # Chunks written per transaction (whole documents only: a larger document gets one of its own).
 WRITE_BATCH_CHUNKS = 2048
 
@@ -86,34 +87,40 @@ class Ingestion:
         """Stops the parsing worker processes, if any were started."""
         self._pool.close()
 
-    def _ocr(self) -> Callable[[bytes], str] | None:
-        """A blocking OCR function for the parser's thread, backed by the local OCR engine if loaded."""
+    def _ocr_engine(self) -> OcrEngine | None:
         engines = self._gateway.registry.engines
-        engine = next(
+        return next(
             (e for e in (engines.engines.values() if engines else ()) if isinstance(e, OcrEngine)), None
         )
-        if engine is None:
-            return None
 
-        async def recognize(image: bytes) -> str:
-            return "\n".join(page.markdown for page in await engine.recognize(image))
-
-        return lambda image: anyio.from_thread.run(recognize, image)
+    async def _ocr_blank_pages(
+        self, filename: str, data: bytes, pages: list[ParsedPage], engine: OcrEngine | None
+    ) -> list[ParsedPage]:
+        """A PDF's pages with those that have no text read by the OCR engine from their images (rendered
+        in the parse pool, bounded like any read); unchanged without an engine."""
+        blank = [page.number for page in pages if not page.text and page.number is not None]
+        if engine is None or not blank:
+            return pages
+        texts: dict[int, str] = {}
+        for start in range(0, len(blank), OCR_RENDER_BATCH):
+            numbers = blank[start : start + OCR_RENDER_BATCH]
+            images = await self._pool.run(filename, render_pages, data, numbers)
+            for number, image in zip(numbers, images, strict=True):
+                read = await engine.recognize(image)
+                texts[number] = "\n".join(page.markdown for page in read).strip()
+        return [ParsedPage(texts[p.number], p.number) if p.number in texts else p for p in pages]
 
     async def parse_pages(
         self, filename: str, content_type: str | None, data: bytes, pages: set[int] | None, force_ocr: bool
     ) -> list[ParsedPage]:
         """POST /v1/parse-beta: a file's pages as text, OCR'd where they have none (or always). 422 for a
         file whose reading goes past the parse limits."""
-        ocr = self._ocr()
-        if force_ocr and ocr is None:
+        engine = self._ocr_engine()
+        if force_ocr and engine is None:
             raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
-        if force_ocr:  # every page rendered for the OCR engine, which lives in this process
-            return await anyio.to_thread.run_sync(
-                lambda: parse(filename, content_type, data, ocr=ocr, force_ocr=True, pages=pages)
-            )
-        read = await self._pool.run(filename, parse, filename, content_type, data, None, False, pages)
-        return await anyio.to_thread.run_sync(fill_blank_pages, data, read, ocr)
+        # force_ocr: every page comes back blank, so every page is OCR'd
+        read = await self._pool.run(filename, parse, filename, content_type, data, None, force_ocr, pages)
+        return await self._ocr_blank_pages(filename, data, read, engine)
 
     async def ingest_file(
         self,
@@ -219,7 +226,7 @@ class Ingestion:
     async def _prepare(
         self, work: list[_Work], options: ChunkingOptions, counter: TokenCounter, results: list[FileResult]
     ) -> None:
-        ocr = self._ocr()
+        engine = self._ocr_engine()
 
         async def one(item: _Work) -> None:
             source = item.source
@@ -232,11 +239,11 @@ class Ingestion:
             call = (read, source.filename, source.content_type, source.data, options, counter)
             try:
                 if pooled:  # cancelling this task (the client left) stops the worker's read
-                    pages, pieces = await self._pool.run(source.filename, *call, ocr is None)
+                    pages, pieces = await self._pool.run(source.filename, *call, engine is None)
                 else:
-                    pages, pieces = await anyio.to_thread.run_sync(*call, ocr is None)
+                    pages, pieces = await anyio.to_thread.run_sync(*call, engine is None)
                 if pieces is None:  # PDF pages without a text layer: read by OCR here, where the engine is
-                    pages = await anyio.to_thread.run_sync(fill_blank_pages, source.data, pages, ocr)
+                    pages = await self._ocr_blank_pages(source.filename, source.data, pages, engine)
                     pieces = await self._pool.run(source.filename, split, pages, options, counter)
             except AppError as exc:
                 results[item.index].error = exc

@@ -78,7 +78,7 @@ class ParsePool:
     def _running(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:  # never started, or broken: a fresh one
             if self._pool is not None:
-                self._pool.stop()
+                self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             self._pool = ProcessPool(
                 self._workers,
                 initializer=_start_worker,
@@ -121,5 +121,5 @@ class ParsePool:
     def close(self) -> None:
         """Stops the workers (a running read is abandoned)."""
         if self._pool is not None:
-            self._pool.stop()
+            self._pool.stop()  # type: ignore[no-untyped-call]
             self._pool = None

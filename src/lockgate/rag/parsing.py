@@ -251,20 +251,20 @@ def _read_image(page, ocr: Callable[[bytes], str]) -> str:
     return ocr(buffer.getvalue()).strip()
 
 
-def fill_blank_pages(data: bytes, pages: list[Page], ocr: Callable[[bytes], str] | None) -> list[Page]:
-    """The pages of a PDF read without OCR (in a worker process), with those that had no text layer now
-    read by `ocr` from their rendered image; unchanged without an OCR engine."""
-    if ocr is None or all(page.text or page.number is None for page in pages):
-        return pages
+def render_pages(data: bytes, numbers: list[int]) -> list[bytes]:
+    """PNG images of a PDF's pages `numbers` (1-based), for the OCR engine: rendering is work a hostile
+    PDF can make endless, so it runs in a parse worker like the rest of the reading."""
+    import io
+
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)
+    images = []
     try:
-        return [
-            page
-            if page.text or page.number is None
-            else Page(_read_image(document[page.number - 1], ocr), page.number)
-            for page in pages
-        ]
+        for number in numbers:
+            buffer = io.BytesIO()
+            document[number - 1].render(scale=2.0).to_pil().save(buffer, format="PNG")
+            images.append(buffer.getvalue())
     finally:
         document.close()
+    return images

@@ -27,6 +27,7 @@ from lockgate.rag.search import cosine_top
 from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+MAX_KEPT_TERMS = 100_000  # table-wide document frequencies kept between writes
 ADDED_BATCH = 5_000  # chunks re-tokenized per read after a write (SQLite caps bound parameters)
 
 
@@ -42,6 +43,8 @@ class SqliteChunkStore:
         self._vectors = VectorCache()
         self._terms = LexicalCache()
         self._tokenizer: Fts5Tokenizer | None = None
+        self._hits_of = b""  # FTS5's structure record when `_hits` was read
+        self._hits: dict[str, int] = {}
 
     async def prepare(self, dimensions: int) -> None:
         """Nothing to prepare: vectors are kept as float32 bytes in the chunk rows."""
@@ -88,25 +91,35 @@ class SqliteChunkStore:
             if any(len(t) != 1 for t in tokens):
                 return await self.lexical_fts(query, scope, limit)
             phrases = [t[0] for t in tokens]  # FTS5 scores each quoted word, repeats included
-            rows, total_tokens = averages(
-                await session.scalar(text("SELECT block FROM chunks_fts_data WHERE id = 1"))
-            )
+            rows, total_tokens, hits = await self._table_statistics(session, phrases)
             if not rows:
                 return []
-            hits: dict[str, int] = dict(
-                (
-                    await session.execute(
-                        text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
-                            bindparam("terms", expanding=True)
-                        ),
-                        {"terms": sorted(set(phrases))},
-                    )
-                ).all()
-            )
             found = [t for t in dict.fromkeys(phrases) if hits.get(t)]
             entries = await self._cached_terms(session, scope.collection_ids, found, rows)
         weighted = [(t, fts5_idf(rows, hits.get(t, 0))) for t in phrases]
         return rank(entries, weighted, total_tokens / rows, limit)
+
+    async def _table_statistics(
+        self, session: AsyncSession, terms: list[str]
+    ) -> tuple[int, int, dict[str, int]]:
+        """(rows, tokens, rows holding each of `terms`) of the whole FTS5 table, as bm25() reads them.
+        Rows holding a term cost a pass over its postings in FTS5: they are kept until FTS5's structure
+        record (`%_data` row 10, rewritten by every write to the index) changes."""
+        blocks: dict[int, bytes] = dict(
+            (await session.execute(text("SELECT id, block FROM chunks_fts_data WHERE id IN (1, 10)"))).all()
+        )
+        rows, tokens = averages(blocks.get(1))
+        structure = blocks.get(10) or b""
+        if structure != self._hits_of or len(self._hits) > MAX_KEPT_TERMS:
+            self._hits_of, self._hits = structure, {}
+        unknown = sorted(set(terms) - set(self._hits))
+        if unknown:
+            stmt = text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
+                bindparam("terms", expanding=True)
+            )
+            found: dict[str, int] = dict((await session.execute(stmt, {"terms": unknown})).all())
+            self._hits.update({t: int(found.get(t, 0)) for t in unknown})
+        return rows, tokens, {t: self._hits[t] for t in terms}
 
     async def _fts5(self, session: AsyncSession) -> Fts5Tokenizer:
         """FTS5's tokenizer with the options of the chunks' index (read from its CREATE statement)."""
@@ -169,9 +182,8 @@ class SqliteChunkStore:
                 chunks = (
                     await session.execute(select(Chunk.id, Chunk.content).where(Chunk.id.in_(batch)))
                 ).all()
-                for term, (ids, tf) in (
-                    (await self._fts5(session)).postings([(r[0], r[1]) for r in chunks]).items()
-                ):
+                tokenizer = await self._fts5(session)
+                for term, (ids, tf) in (await tokenizer.postings([(r[0], r[1]) for r in chunks])).items():
                     entry.add(term, ids, tf)
         elif 2 * len(entry.ids) >= table_rows and self._terms.fits_whole(entry):
             await self._load_all_postings(session, entry)

@@ -53,8 +53,12 @@ class ChatRequest(Passthrough):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: str | list[str] | None = None
     seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    user: str | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     search: bool | None = None
 
@@ -70,6 +74,13 @@ class CompletionRequest(Passthrough):
     top_p: float | None = Field(default=None, ge=0, le=1)
     stop: str | list[str] | None = None
     logprobs: int | None = Field(default=None, ge=0, le=20)
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    best_of: int | None = Field(default=None, ge=1, le=128)
+    echo: bool | None = None
+    suffix: str | None = None
+    user: str | None = None
 
 
 TokenIds = Annotated[list[int], Field(min_length=1)]
