@@ -68,6 +68,27 @@ def test_collection_lifecycle_and_visibility_rules(local) -> None:
     assert alice.get(f"/v1/collections/{private}").status_code == 404
 
 
+def test_patch_changes_only_the_fields_sent(local) -> None:
+    alice = member(local)
+    target = collection(alice)
+    before = alice.get(f"/v1/collections/{target}").json()
+    renamed = alice.patch(f"/v1/collections/{target}", json={"name": "renamed", "description": None})
+    assert renamed.status_code == 204
+    after = alice.get(f"/v1/collections/{target}").json()
+    assert (after["name"], after["description"]) == ("renamed", before["description"])  # null: unchanged
+    assert alice.patch(f"/v1/collections/{target}", json={"description": "notes"}).status_code == 204
+    assert alice.get(f"/v1/collections/{target}").json()["name"] == "renamed"
+    refused = alice.patch(f"/v1/collections/{target}", json={"visibility": "public"})
+    assert refused.status_code == 403 and "create_public_collection" in refused.json()["detail"]
+    assert alice.get(f"/v1/collections/{target}").json()["visibility"] == "private"
+    publisher = member(local, ["create_public_collection"])
+    own = collection(publisher)
+    name = publisher.get(f"/v1/collections/{own}").json()["name"]
+    assert publisher.patch(f"/v1/collections/{own}", json={"visibility": "public"}).status_code == 204
+    got = publisher.get(f"/v1/collections/{own}").json()
+    assert (got["visibility"], got["name"]) == ("public", name)
+
+
 def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
     alice = member(local)
     target = collection(alice)

@@ -27,6 +27,18 @@ class SearchScope:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectionChanges:
+    """What a PATCH of a collection changes; None leaves a field as it is. `search` replaces the stored
+    search settings as a whole (checked by `fusion.search_settings`, 422 naming the field)."""
+
+    name: str | None = None
+    description: str | None = None
+    visibility: str | None = None
+    search: dict[str, Any] | None = None
+    dedup: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkView:
     id: int  # global (index, h2oGPTe surface)
     position: int  # from 0 within the document: the chunk id of the OpenGateLLM surface

@@ -18,7 +18,14 @@ from lockgate.rag.embedding import Embedder
 from lockgate.rag.fusion import search_settings
 from lockgate.rag.models import Chunk, Collection, Document
 from lockgate.rag.retrieval import Retriever
-from lockgate.rag.schemas import ChunkView, CollectionView, DocumentEntry, DocumentView, chunk_view
+from lockgate.rag.schemas import (
+    ChunkView,
+    CollectionChanges,
+    CollectionView,
+    DocumentEntry,
+    DocumentView,
+    chunk_view,
+)
 from lockgate.rag.search import to_blob
 
 
@@ -89,21 +96,25 @@ class RagService:
             return CollectionView.of(collection), await repository.count_documents(session, collection.id)
 
     async def update_collection(
-        self, principal: Principal, collection_id: int, changes: dict[str, Any]
+        self, principal: Principal, collection_id: int, changes: CollectionChanges
     ) -> None:
-        self._check_visibility(principal, changes.get("visibility"))
+        """Apply `changes` to a collection the caller may change (404 unreadable, 403 read-only)."""
+        self._check_visibility(principal, changes.visibility)
         async with self._db.transaction() as session:
             collection = await writable_collection(session, principal, collection_id)
-            for field in ("name", "description", "visibility"):
-                if changes.get(field) is not None:
-                    setattr(collection, field, changes[field])
-            if changes.get("search") is not None:  # replaces the stored search settings as a whole
+            if changes.name is not None:
+                collection.name = changes.name
+            if changes.description is not None:
+                collection.description = changes.description
+            if changes.visibility is not None:
+                collection.visibility = changes.visibility
+            if changes.search is not None:  # replaces the stored search settings as a whole
                 collection.settings = {
                     **(collection.settings or {}),
-                    "search": search_settings(changes["search"]),
+                    "search": search_settings(changes.search),
                 }
-            if changes.get("dedup") is not None:
-                collection.settings = {**(collection.settings or {}), "dedup": bool(changes["dedup"])}
+            if changes.dedup is not None:
+                collection.settings = {**(collection.settings or {}), "dedup": changes.dedup}
 
     async def delete_collection(
         self, principal: Principal, collection_id: int, unowned_as_missing: bool = False

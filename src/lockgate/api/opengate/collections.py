@@ -10,6 +10,7 @@ from lockgate.api.deps import Caller, DbId, State, page_params
 from lockgate.api.opengate.rag_schemas import CollectionCreate, CollectionOut, CollectionUpdate
 from lockgate.api.opengate.schemas import CreatedId, ListOf
 from lockgate.kit.pagination import Page
+from lockgate.rag.schemas import CollectionChanges
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created", "updated"), "collections"))]
@@ -65,9 +66,13 @@ async def get_collection(collection_id: DbId, caller: Caller, state: State) -> C
 async def update_collection(
     collection_id: DbId, body: CollectionUpdate, caller: Caller, state: State
 ) -> Response:
-    changes = body.model_dump(exclude_unset=True)
-    if body.search is not None:
-        changes["search"] = body.search.model_dump(exclude_none=True)
+    changes = CollectionChanges(
+        name=body.name,
+        description=body.description,
+        visibility=body.visibility,
+        search=body.search.model_dump(exclude_none=True) if body.search is not None else None,
+        dedup=body.dedup,
+    )
     await state.rag.update_collection(caller, collection_id, changes)
     return Response(status_code=204)
 
