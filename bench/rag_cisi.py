@@ -4,7 +4,7 @@ weights, and convex + rerank), measured through `POST /v1/collections/{id}/evalu
 judgments as TREC qrels, next to a reference BM25 (`bm25s`) computed in the same run; plus ingest
 documents/s and search latency at this size.
 
-    python -m bench.rag_cisi [--postgres] [--dataset ../shared/datasets/cisi] [--out FILE]
+    python -m bench.rag_cisi [--postgres] [--dataset ../shared/datasets/cisi] [--out FILE] [--lexical-only]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def search_p50(client: httpx.Client, collection: int, judged: dict, body: dict) 
 
 
 def evaluate_all(
-    client: httpx.Client, collection: int, judged: dict, relevance: dict, backend: str
+    client: httpx.Client, collection: int, judged: dict, relevance: dict, backend: str, lexical_only: bool
 ) -> list[str]:
     queries = [{"id": str(q), "query": t[:9000]} for q, t in judged.items()]
     qrels = "\n".join(f"{q} 0 {d} 1" for q in judged for d in sorted(relevance[q]))
@@ -175,6 +175,10 @@ def evaluate_all(
         "| method | nDCG@10 | recall@100 | search p50 (ms) |",
         "|---|---|---|---|",
     ]
+    if lexical_only:  # a ranking check: no embedding of the queries, no fusion
+        ranked = evaluate(client, collection, {**base, "methods": ["lexical"]})
+        p50 = search_p50(client, collection, judged, {"method": "lexical"})
+        return [*lines, row("lexical", ranked["lexical"], judged, relevance, p50)]
     rrf = evaluate(client, collection, {**base, "fusion": "rrf", "rff_k": 60})
     for method in ("lexical", "semantic"):
         lines.append(
@@ -219,6 +223,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="store in PostgreSQL (pgserver) instead of SQLite"
     )
+    parser.add_argument("--lexical-only", action="store_true", help="only the lexical row (a ranking check)")
     args = parser.parse_args()
     backend = "postgres" if args.postgres else "sqlite"
     out = args.out or str(ROOT / "bench" / "results" / f"rag_cisi_{backend}.md")
@@ -252,10 +257,10 @@ def main() -> None:
                 continue
             response.raise_for_status()
         ingest_rate = len(docs) / (time.perf_counter() - started)
-        report = evaluate_all(client, collection, judged, relevance, backend)
+        report = evaluate_all(client, collection, judged, relevance, backend, args.lexical_only)
         reference = reference_bm25(docs, judged)
         report.append(row("reference BM25 (bm25s)", reference, judged, relevance))
-        if args.postgres:
+        if args.postgres and not args.lexical_only:
             chunk_to_doc = {}
             for doc in list_documents(client, collection):
                 for chunk in client.get(f"/v1/documents/{doc['id']}/chunks").json()["data"]:

@@ -129,6 +129,15 @@ def test_completions_with_echo_and_unsupported_options(local) -> None:
     assert answer.choices[0].text.startswith("The capital of France is")
     with pytest.raises(openai.BadRequestError, match="logprobs"):
         client.completions.create(model=CHAT, prompt="x", max_tokens=2, logprobs=2)
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.chat.completions.create(
+            model=CHAT, messages=[{"role": "user", "content": "x"}], max_tokens=2, top_logprobs=2
+        )
+    # What OpenGateLLM 0.4 clients send by default asks for no log probabilities: served
+    served = client.chat.completions.create(
+        model=CHAT, messages=[{"role": "user", "content": "x"}], max_tokens=2, logprobs=False, top_logprobs=0
+    )
+    assert served.choices[0].logprobs is None
     with pytest.raises(openai.BadRequestError, match="best_of"):
         client.completions.create(model=CHAT, prompt="x", max_tokens=2, best_of=3)
     with pytest.raises(openai.BadRequestError, match="n:"):

@@ -116,7 +116,8 @@ def build_call(body: dict[str, Any], chat: bool, n_vocab: int, n_ctx: int) -> Ll
     n = _int(body.get("n") or 1, "n")
     if not 1 <= n <= MAX_CHOICES:
         raise BadRequest(f"n: local models generate at most {MAX_CHOICES} choices per request.", param="n")
-    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") is not None:
+    # logprobs false / top_logprobs 0 ask for nothing: OpenGateLLM 0.4 clients send them by default
+    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") not in (None, 0):
         raise BadRequest("logprobs: not available on local models.", param="logprobs")
     if body.get("guided_regex"):
         raise BadRequest(
