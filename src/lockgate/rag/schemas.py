@@ -39,6 +39,15 @@ class CollectionChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class NewChunk:
+    """A chunk a client adds to a document by hand: its text and its metadata as sent (a positive
+    integer `page` in it is also the chunk's page)."""
+
+    content: str
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkView:
     id: int  # global (index, h2oGPTe surface)
     position: int  # from 0 within the document: the chunk id of the OpenGateLLM surface

@@ -24,6 +24,7 @@ from lockgate.rag.schemas import (
     CollectionView,
     DocumentEntry,
     DocumentView,
+    NewChunk,
     chunk_view,
 )
 from lockgate.rag.search import to_blob
@@ -168,11 +169,11 @@ class RagService:
 
     # -- chunks ------------------------------------------------------------------------------------
 
-    async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[dict[str, Any]]) -> list[int]:
+    async def add_chunks(self, ctx: CallContext, document_id: int, chunks: list[NewChunk]) -> list[int]:
         """Append chunks; returns their numbers within the document (from 0, continuing, never reused)."""
         async with self._db.transaction() as session:
             await accessible_document(session, ctx.principal, document_id, write=True)
-        vectors = await self._embedder.embed(ctx, [c["content"] for c in chunks])
+        vectors = await self._embedder.embed(ctx, [c.content for c in chunks])
         async with self._db.transaction() as session:
             document = await accessible_document(session, ctx.principal, document_id, write=True)
             start = await repository.take_chunk_numbers(session, document_id, len(chunks))
@@ -181,9 +182,9 @@ class RagService:
                     document_id=document_id,
                     collection_id=document.collection_id,
                     position=start + i,
-                    content=chunk["content"],
-                    metadata_=chunk.get("metadata") or {},
-                    page=_page(chunk.get("metadata")),
+                    content=chunk.content,
+                    metadata_=chunk.metadata or {},
+                    page=_page(chunk.metadata),
                     embedding=to_blob(vector),
                 )
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))

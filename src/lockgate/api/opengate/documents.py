@@ -20,7 +20,7 @@ from lockgate.errors import InvalidRequest
 from lockgate.kit.pagination import MAX_OFFSET, Page
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.hits import chunk_wire
-from lockgate.rag.schemas import ChunkView
+from lockgate.rag.schemas import ChunkView, NewChunk
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[Page, Depends(page_params(("id", "name", "created"), "documents"))]
@@ -178,7 +178,8 @@ async def delete_document(document_id: DbId, caller: Caller, state: State) -> Re
 
 @router.post("/v1/documents/{document_id}/chunks", status_code=201, response_model=CreatedChunks)
 async def add_chunks(document_id: DbId, body: ChunksIn, ctx: Context, state: State) -> CreatedChunks:
-    ids = await state.rag.add_chunks(ctx, document_id, [c.model_dump() for c in body.chunks])
+    chunks = [NewChunk(c.content, c.metadata) for c in body.chunks]
+    ids = await state.rag.add_chunks(ctx, document_id, chunks)
     return CreatedChunks(document_id=document_id, ids=ids)
 
 
