@@ -136,11 +136,12 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         stream_deadline_seconds=settings.stream_deadline_seconds,
         stream_max_chunks=settings.stream_max_chunks,
     )
+    engines = _engines(settings)
     registry = ModelRegistry(
         db,
         box,
         retry_seconds=settings.provider_retry_seconds,
-        engines=_engines(settings),
+        engines=engines,
         bounds=bounds,
         egress=EgressPolicy(settings.provider_allowed_networks),
         trace_configs=[tracing.client_trace_config()] if tracing is not None else None,
@@ -168,7 +169,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
     embedder = Embedder(gateway, store, settings.rag_embedding_model)
     rag = RagService(db, store, embedder, Retriever(db, gateway, store, embedder.embeddings))
     parse_limits = ParseLimits(settings.parse_cpu_seconds, settings.parse_memory_mb)
-    ingestion = Ingestion(db, gateway, embedder, store, parse_limits)
+    ingestion = Ingestion(db, gateway, embedder, store, parse_limits, ocr=engines.ocr)
     conversations = ConversationService(db)
     grounding = Grounding(rag, gateway)
     jobs = JobService(

@@ -84,6 +84,10 @@ class LocalEngines:
     def get(self, url: str) -> Engine | None:
         return self.engines.get(_key(url))
 
+    def ocr(self) -> OcrEngine | None:
+        """The OCR engine, once loaded (None before, or when no OCR model is served)."""
+        return next((e for e in self.engines.values() if isinstance(e, OcrEngine)), None)
+
     def load(self, urls: list[str]) -> None:
         """Load every engine the local providers need (blocking: call it from a thread)."""
         for url in dict.fromkeys(urls):

@@ -76,22 +76,19 @@ class Ingestion:
         embedder: Embedder,
         store: ChunkStore,
         limits: ParseLimits | None = None,
+        ocr: Callable[[], OcrEngine | None] = lambda: None,
     ):
+        """`ocr`: the local OCR engine when one is loaded (engines load after startup, so asked each time)."""
         self._db = db
         self._gateway = gateway
         self._embedder = embedder
         self._store = store
+        self._ocr_engine = ocr
         self._pool = ParsePool(PARSE_WORKERS, limits or ParseLimits())
 
     def close(self) -> None:
         """Stops the parsing worker processes, if any were started."""
         self._pool.close()
-
-    def _ocr_engine(self) -> OcrEngine | None:
-        engines = self._gateway.registry.engines
-        return next(
-            (e for e in (engines.engines.values() if engines else ()) if isinstance(e, OcrEngine)), None
-        )
 
     async def _ocr_blank_pages(
         self, filename: str, data: bytes, pages: list[ParsedPage], engine: OcrEngine | None
