@@ -126,6 +126,25 @@ def test_a_file_past_the_memory_limit_is_422_and_the_server_stays_up(local) -> N
     assert _stored(local, target)[0] == 1
 
 
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000),
+        ("deep.html", b"<div>" * 100_000 + b"deep" + b"</div>" * 100_000),
+    ],
+)
+def test_a_file_nested_too_deeply_is_400_naming_the_file(local, filename, data) -> None:
+    alice = member(local)
+    target = collection(alice)
+    refused = alice.post(
+        "/v1/documents", data={"collection_id": str(target)}, files={"file": (filename, io.BytesIO(data))}
+    )
+    assert refused.status_code == 400, refused.text  # was a bare 500 (RecursionError)
+    assert "file" in refused.json()["detail"] and "nested" in refused.json()["detail"]
+    assert _stored(local, target) == (0, 0)
+    assert upload(alice, target, "Tomatoes want water.").status_code == 201
+
+
 def test_a_sync_fails_only_the_file_past_a_limit(local) -> None:
     alice = member(local)
     target = collection(alice)

@@ -125,7 +125,22 @@ def parse(
     pages: set[int] | None = None,
 ) -> list[Page]:
     """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text
-    (or always, with `force_ocr`); `pages` (0-based) restricts a PDF to some pages."""
+    (or always, with `force_ocr`); `pages` (0-based) restricts a PDF to some pages. 400 (param `file`)
+    for a file that cannot be read, nested too deeply included."""
+    try:
+        return _parse(filename, content_type, data, ocr, force_ocr, pages)
+    except RecursionError:  # the JSON decoder and the HTML converter recurse once per nesting level
+        raise BadRequest("file: nested too deeply to be read.", param="file") from None
+
+
+def _parse(
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    ocr: Callable[[bytes], str] | None,
+    force_ocr: bool,
+    pages: set[int] | None,
+) -> list[Page]:
     kind = kind_of(filename, content_type, data)
     if kind in ARCHIVES:
         check_archive(data)
