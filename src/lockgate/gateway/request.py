@@ -12,7 +12,6 @@ reads images is the router's to say, once known (`GenerationRequest.check_parts`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 
 from lockgate.errors import BadRequest
 from lockgate.gateway.schemas import Endpoint
+from lockgate.inference.messages import message_list
 
 NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -283,7 +283,7 @@ _SCALARS = ("stream", "n", "max_tokens", "max_completion_tokens", "temperature",
 def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
     """An OpenAI chat/completions body (as a dialect has shaped it) as the typed request; 400 naming
     the field for messages, tools or tool_choice no model could take."""
-    sent = _message_list(body.get("messages"))
+    sent = message_list(body.get("messages"))
     messages = tuple([_message(i, m) for i, m in enumerate(sent)])
     tools = _tools(body.get("tools"))
     choice, fmt = body.get("tool_choice"), body.get("response_format")
@@ -335,20 +335,6 @@ def _extras(fields: Mapping[str, Any], typed: frozenset[str]) -> Mapping[str, An
     if fields.keys() <= typed:
         return NO_EXTRAS
     return {k: v for k, v in fields.items() if k not in typed}
-
-
-def _message_list(value: Any) -> list[Any]:
-    """`messages` as a list. The SaaS spec (002) also allows a JSON-encoded string of it."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise BadRequest(
-                f"messages: a string must hold a JSON array of messages ({exc}).", param="messages"
-            ) from None
-    if not isinstance(value, list) or not value:
-        raise BadRequest("messages: must be a non-empty array of messages.", param="messages")
-    return value
 
 
 def _message(index: int, message: Any) -> Message:

@@ -15,8 +15,9 @@ from typing import Any
 from lockgate.errors import BadRequest
 
 
-def parse_messages(value: Any) -> list[dict[str, Any]]:
-    """`messages` as a list of objects. The SaaS spec (002) also allows a JSON-encoded string of it."""
+def message_list(value: Any) -> list[Any]:
+    """`messages` as a non-empty list (its items unchecked). The SaaS spec (002) also allows a
+    JSON-encoded string of it. BadRequest naming `messages` otherwise."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -26,10 +27,16 @@ def parse_messages(value: Any) -> list[dict[str, Any]]:
             ) from None
     if not isinstance(value, list) or not value:
         raise BadRequest("messages: must be a non-empty array of messages.", param="messages")
-    for index, message in enumerate(value):
+    return value
+
+
+def parse_messages(value: Any) -> list[dict[str, Any]]:
+    """`messages` as a list of objects (`message_list`, each item an object)."""
+    messages = message_list(value)
+    for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadRequest(f"messages[{index}]: must be an object.", param=f"messages[{index}]")
-    return value
+    return messages
 
 
 def tool_names(tools: Any) -> list[str]:
