@@ -69,7 +69,14 @@ def scan(path: Path) -> tuple[list[LocalFile], list[tuple[str, str]]]:
 def ingest(
     path: Annotated[Path, typer.Argument(exists=True, help="A file, or a folder read recursively.")],
     collection: Annotated[str, typer.Option(help="Target collection: its ID or its name.")],
-    sync: Annotated[bool, typer.Option("--sync", help="Also remove documents whose files are gone.")] = False,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Mirror PATH: also remove the collection's documents that have no file there "
+            "(documents added by other means included).",
+        ),
+    ] = False,
     url: Annotated[str, typer.Option(help="Lockgate base URL.")] = "http://127.0.0.1:8000",
     key: Annotated[str | None, typer.Option(help="API key (default: $LOCKGATE_API_KEY).")] = None,
     chunk_size: Annotated[
