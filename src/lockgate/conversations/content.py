@@ -4,6 +4,7 @@ chat call. Long inputs are summarised batch by batch, then the summaries, until 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,23 +46,23 @@ class ContentService:
         self,
         ctx: CallContext,
         llm: str | None,
-        texts: list[str],
+        texts: Sequence[str | None],
         prompts: dict[str, Any],
         llm_args: dict[str, Any],
     ) -> ModelAnswer:
         """One summary of all `texts` (recursive when they do not fit one prompt). `prompts` may set
         system_prompt, pre_prompt_summary and prompt_summary; unset ones take the defaults."""
-        texts = _non_empty(texts)
+        left = _non_empty(texts)
         merged = P.merged_prompts(prompts)
         answer = ModelAnswer(self.model(llm))
         while True:
-            n = P.fit(texts)
-            batch, texts = "\n\n".join(texts[:n]), texts[n:]
+            n = P.fit(left)
+            batch, left = "\n\n".join(left[:n]), left[n:]
             summary = await self._ask(ctx, answer, merged, P.summary_prompt(merged, batch, ""), llm_args)
-            if not texts:
+            if not left:
                 answer.content = summary
                 return answer
-            texts = [summary, *texts]
+            left = [summary, *left]
 
     async def extract(
         self,
@@ -108,7 +109,7 @@ class ContentService:
         answer: ModelAnswer,
         prompts: dict[str, Any],
         user: str,
-        llm_args: dict,
+        llm_args: dict[str, Any],
         history: list[tuple[str, str]] | None = None,
     ) -> str:
         system = prompts.get("system_prompt") or ""
@@ -130,7 +131,7 @@ def _nonempty(texts: list[str]) -> list[str]:
     return found
 
 
-def _non_empty(texts: list[str]) -> list[str]:
+def _non_empty(texts: Sequence[str | None]) -> list[str]:
     """The texts to summarize or extract from; 400 naming the field when none has content."""
     kept = [t for t in texts if t]
     if not kept:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.conversations.models import (
@@ -134,7 +134,7 @@ async def collection_documents(session: AsyncSession, collection_id: int) -> lis
 # -- prompt templates ---------------------------------------------------------------------------------
 
 
-def _visible_templates(user_id: int) -> Any:
+def _visible_templates(user_id: int) -> Select[PromptTemplate]:
     shared = select(PromptTemplateShare.template_id).where(PromptTemplateShare.user_id == user_id)
     return select(PromptTemplate).where(
         or_(

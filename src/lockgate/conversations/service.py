@@ -23,7 +23,9 @@ class ConversationService:
     def __init__(self, db: Database):
         self._db = db
 
-    async def _views(self, session, principal: Principal, chats: list[ChatSession]) -> list[SessionView]:
+    async def _views(
+        self, session: AsyncSession, principal: Principal, chats: list[ChatSession]
+    ) -> list[SessionView]:
         names = await repository.collection_names(
             session, {c.collection_id for c in chats if c.collection_id}
         )
@@ -162,7 +164,9 @@ class ConversationService:
 
     # -- prompt templates (shared helpers) --------------------------------------------------------
 
-    async def _template(self, session, principal: Principal, template_id: int) -> PromptTemplate:
+    async def _template(
+        self, session: AsyncSession, principal: Principal, template_id: int
+    ) -> PromptTemplate:
         template = await repository.template_visible(session, principal.user_id, template_id)
         if template is None:
             raise NotFound(f"Prompt template {template_id} not found.")

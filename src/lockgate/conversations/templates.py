@@ -3,7 +3,10 @@ public) read. A collection's template is set by whoever can write the collection
 
 from __future__ import annotations
 
+import builtins  # the `list` method shadows the builtin in the annotations after it
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.conversations import repository
 from lockgate.conversations.models import PromptTemplate
@@ -39,19 +42,19 @@ class TemplateService:
     def __init__(self, db: Database):
         self._db = db
 
-    async def _visible(self, session, principal: Principal, template_id: int) -> PromptTemplate:
+    async def _visible(self, session: AsyncSession, principal: Principal, template_id: int) -> PromptTemplate:
         template = await repository.template_visible(session, principal.user_id, template_id)
         if template is None:
             raise NotFound(f"Prompt template {template_id} not found.")
         return template
 
-    async def _owned(self, session, principal: Principal, template_id: int) -> PromptTemplate:
+    async def _owned(self, session: AsyncSession, principal: Principal, template_id: int) -> PromptTemplate:
         template = await self._visible(session, principal, template_id)
         if template.owner_id != principal.user_id and not principal.is_master:
             raise PermissionDenied(f"Prompt template {template_id} belongs to another user.")
         return template
 
-    async def _views(self, session, templates: list[PromptTemplate]) -> list[TemplateView]:
+    async def _views(self, session: AsyncSession, templates: list[PromptTemplate]) -> list[TemplateView]:
         owners = await repository.owner_emails(session, {t.owner_id for t in templates})
         shares = await repository.share_counts(session, [t.id for t in templates])
         return [
@@ -94,7 +97,7 @@ class TemplateService:
 
     async def list(
         self, principal: Principal, offset: int, limit: int, sort: str, ascending: bool, name: str | None
-    ) -> list[TemplateView]:
+    ) -> builtins.list[TemplateView]:
         if sort not in SORTS:
             raise InvalidRequest(f"sort_column must be one of {', '.join(SORTS)}.", param="sort_column")
         async with self._db.transaction() as session:
@@ -115,12 +118,12 @@ class TemplateService:
             await session.flush()
             return (await self._views(session, [template]))[0]
 
-    async def delete(self, principal: Principal, template_ids: list[int]) -> None:
+    async def delete(self, principal: Principal, template_ids: builtins.list[int]) -> None:
         async with self._db.transaction() as session:
             for template_id in template_ids:
                 await session.delete(await self._owned(session, principal, template_id))
 
-    async def permissions(self, principal: Principal, template_id: int) -> list[str]:
+    async def permissions(self, principal: Principal, template_id: int) -> builtins.list[str]:
         async with self._db.transaction() as session:
             template = await self._owned(session, principal, template_id)
             owner = await repository.owner_emails(session, {template.owner_id})

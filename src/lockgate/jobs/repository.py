@@ -4,16 +4,21 @@ nothing and learns so from the row count."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.identity.models import User
 from lockgate.jobs.models import Job, JobKind, JobStatus
 
 
-def _held(job_id: str, worker: str):
+async def _changed_one(session: AsyncSession, stmt: Executable) -> bool:
+    """Whether the UPDATE/DELETE matched exactly one row (the guard of a compare-and-set)."""
+    return cast("CursorResult[Any]", await session.execute(stmt)).rowcount == 1
+
+
+def _held(job_id: str, worker: str) -> ColumnElement[bool]:
     return (Job.id == job_id) & (Job.worker == worker) & (Job.status == JobStatus.RUNNING)
 
 
@@ -39,7 +44,7 @@ async def claim(session: AsyncSession, job_id: str, worker: str, now: int, per_u
         )
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).rowcount == 1
+    return await _changed_one(session, stmt)
 
 
 async def hold(
@@ -83,7 +88,7 @@ async def hold(
         *(literal(value, Job.__table__.c[column].type).label(column) for column, value in values.items())
     )
     stmt = insert(Job).from_select(list(values), row.where(running < per_user))
-    return (await session.execute(stmt)).rowcount == 1
+    return await _changed_one(session, stmt)
 
 
 async def forget(session: AsyncSession, job_id: str) -> None:
@@ -106,7 +111,7 @@ async def _update_held(session: AsyncSession, job_id: str, holder: str, **values
     stmt = (
         update(Job).where(_held(job_id, holder)).values(**values).execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).rowcount == 1
+    return await _changed_one(session, stmt)
 
 
 async def progress(
@@ -181,7 +186,7 @@ async def requeue(session: AsyncSession, job: Job, now: int, give_up: str | None
     else:
         values.update(status=JobStatus.FAILED, errors=[*(job.errors or []), give_up])
     stmt = update(Job).where(unchanged).values(**values).execution_options(synchronize_session=False)
-    return (await session.execute(stmt)).rowcount == 1
+    return await _changed_one(session, stmt)
 
 
 async def cancel(session: AsyncSession, job_id: str, now: int) -> bool:
@@ -192,4 +197,4 @@ async def cancel(session: AsyncSession, job_id: str, now: int) -> bool:
         .values(status=JobStatus.CANCELED, worker=None, heartbeat=None, updated=now)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).rowcount == 1
+    return await _changed_one(session, stmt)

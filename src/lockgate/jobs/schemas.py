@@ -55,7 +55,8 @@ class ItemsPayload(BaseModel):
     collection_id: int | None = None
 
 
-class SummaryPayload(BaseModel):
+# The pydantic mypy plugin wrongly sees the `kwargs` field as redefining its generated __init__'s **kwargs.
+class SummaryPayload(BaseModel):  # type: ignore[no-redef]
     """Summarise a document (or fill a JSON schema) with a chat model (h2oGPTe process_document)."""
 
     endpoint: str

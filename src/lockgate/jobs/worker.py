@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -142,9 +143,9 @@ class JobWorker:
                 continue
             task = asyncio.create_task(self._run(job_id))
             self._running[job_id] = task
-            task.add_done_callback(lambda _t, j=job_id: self._finished(j))
+            task.add_done_callback(functools.partial(self._finished, job_id))
 
-    def _finished(self, job_id: str) -> None:
+    def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
         self._slots.release()
 

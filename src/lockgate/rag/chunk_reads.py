@@ -46,7 +46,8 @@ class ChunkReads:
             ctx, query, "hybrid", [collection_id], document_ids=document_ids, limit=limit, offset=offset
         )
         async with self._db.transaction() as session:
-            documents = {d: await session.get(Document, d) for d in {c.document_id for _, _, c in hits}}
+            found = {d: await session.get(Document, d) for d in {c.document_id for _, _, c in hits}}
+        documents = {d: document for d, document in found.items() if document is not None}
         return [
             ChunkHit(
                 c,
@@ -55,7 +56,7 @@ class ChunkReads:
                 documents[c.document_id].name,
             )
             for _, score, c in hits
-            if documents.get(c.document_id) is not None
+            if c.document_id in documents
         ]
 
     async def document_text(

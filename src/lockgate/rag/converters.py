@@ -32,7 +32,7 @@ def _markitdown(
         raise
     except Exception as exc:  # the libraries below raise many kinds on a damaged file: the file's fault
         raise BadRequest(f"file: not a readable {label} document.", param="file") from exc
-    return result.markdown.strip()
+    return str(result.markdown).strip()  # markitdown ships no types
 
 
 def pptx_slides(data: bytes) -> list[tuple[int, str]]:
@@ -83,7 +83,7 @@ def eml(data: bytes, html_to_markdown: Callable[[str], str]) -> str:
                 content = html_to_markdown(content)
             lines.append("")
             lines.append(content)
-        attached = [part.get_filename() for part in message.iter_attachments() if part.get_filename()]
+        attached = [name for part in message.iter_attachments() if (name := part.get_filename())]
     except (LookupError, ValueError, TypeError, AssertionError) as exc:  # unknown charset, broken headers
         raise BadRequest("file: not a readable e-mail (.eml).", param="file") from exc
     if attached:

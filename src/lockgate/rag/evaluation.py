@@ -4,7 +4,7 @@ score the ranked documents (nDCG@k, recall@k, MRR@k) per method and per query.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lockgate.accounting.service import CallContext
 from lockgate.errors import InvalidRequest
@@ -97,7 +97,7 @@ class Evaluator:
         methods: list[Method] | None = None,
         k: int = 10,
         match: Literal["id", "name"] = "id",
-        fusion: dict | None = None,
+        fusion: dict[str, Any] | None = None,
     ) -> Evaluation:
         """Scores per method and per query. 404 if the caller cannot read the collection; 422 naming
         the field for a query without judgments or malformed qrels. `match`: relevant document keys
@@ -135,7 +135,7 @@ class Evaluator:
                 owners = await repository.chunk_documents(
                     session, list({c for m in methods for c, _ in rankings[m]})
                 )
-            retrieved = {m: _documents(rankings[m], keys, owners)[:k] for m in methods}
+            retrieved: dict[str, list[str]] = {m: _documents(rankings[m], keys, owners)[:k] for m in methods}
             result.queries.append(
                 QueryResult(
                     query.id,

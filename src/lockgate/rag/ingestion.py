@@ -233,12 +233,12 @@ class Ingestion:
                 or len(source.data) >= POOLED_MIN_BYTES
                 or options.is_separator_regex
             )
-            call = (read, source.filename, source.content_type, source.data, options, counter)
+            args = (source.filename, source.content_type, source.data, options, counter, engine is None)
             try:
                 if pooled:  # cancelling this task (the client left) stops the worker's read
-                    pages, pieces = await self._pool.run(source.filename, *call, engine is None)
+                    pages, pieces = await self._pool.run(source.filename, read, *args)
                 else:
-                    pages, pieces = await anyio.to_thread.run_sync(*call, engine is None)
+                    pages, pieces = await anyio.to_thread.run_sync(read, *args)
                 if pieces is None:  # PDF pages without a text layer: read by OCR here, where the engine is
                     pages = await self._ocr_blank_pages(source.filename, source.data, pages, engine)
                     pieces = await self._pool.run(source.filename, split, pages, options, counter)

@@ -4,6 +4,7 @@ Reads follow the RAG access rule (own, public, shared with you); writes are the 
 
 from __future__ import annotations
 
+import builtins  # the `list` method shadows the builtin in the annotations after it
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ SessionCounts = Callable[[list[int]], Awaitable[dict[int, int]]]
 conversations, which builds on it)."""
 
 
-async def _flush(session, conflict: str) -> None:
+async def _flush(session: AsyncSession, conflict: str) -> None:
     """Flush; a unique constraint hit by a concurrent request is a 409, not a 500."""
     try:
         await session.flush()
@@ -54,7 +55,7 @@ class Library:
         self._store = store
         self._session_counts = session_counts
 
-    async def _infos(self, rows: list[tuple]) -> list[CollectionInfo]:
+    async def _infos(self, rows: list[repo.CollectionRow]) -> list[CollectionInfo]:
         """Summary rows (collection, documents, size, shares, owner) with their chat session counts."""
         sessions = await self._session_counts([row[0].id for row in rows])
         return [
@@ -88,7 +89,7 @@ class Library:
 
     async def list(
         self, principal: Principal, page: Page, name: str | None, mine_only: bool
-    ) -> list[CollectionInfo]:
+    ) -> builtins.list[CollectionInfo]:
         async with self._db.transaction() as session:
             rows = await repo.collection_rows(session, principal.user_id, page, name, mine_only)
         return await self._infos(rows)
@@ -147,7 +148,7 @@ class Library:
         async with self._db.transaction() as session:
             (await writable_collection(session, principal, collection_id)).metadata_ = values
 
-    async def questions(self, principal: Principal, collection_id: int, limit: int) -> list[str]:
+    async def questions(self, principal: Principal, collection_id: int, limit: int) -> builtins.list[str]:
         async with self._db.transaction() as session:
             await readable_collection(session, principal, collection_id)
             stored = await repo.questions(session, collection_id)
@@ -156,7 +157,7 @@ class Library:
 
     # -- sharing -----------------------------------------------------------------------------------
 
-    async def permissions(self, principal: Principal, collection_id: int) -> list[str]:
+    async def permissions(self, principal: Principal, collection_id: int) -> builtins.list[str]:
         """The owner's username, then those the collection is shared with."""
         async with self._db.transaction() as session:
             await readable_collection(session, principal, collection_id)
@@ -191,7 +192,7 @@ class Library:
 
     async def documents(
         self, principal: Principal, page: Page, collection_id: int | None, mine_only: bool = False
-    ) -> list[DocumentInfo]:
+    ) -> builtins.list[DocumentInfo]:
         async with self._db.transaction() as session:
             if collection_id is not None:
                 await readable_collection(session, principal, collection_id)
@@ -207,7 +208,7 @@ class Library:
             return await repo.count_documents(session, principal.user_id, collection_id, mine_only)
 
     @staticmethod
-    async def _copies(session: AsyncSession, principal: Principal, root: int) -> list[_Copy]:
+    async def _copies(session: AsyncSession, principal: Principal, root: int) -> builtins.list[_Copy]:
         rows = await repo.copies(session, principal.user_id, root, principal.is_master)
         if not rows:
             raise NotFound(f"Document {root} not found.")
@@ -225,7 +226,7 @@ class Library:
         return DocumentInfo(DocumentView.of(copies[0].document), copies[0].owner)
 
     @staticmethod
-    def _writable_copies(copies: list[_Copy], root: int) -> list[Document]:
+    def _writable_copies(copies: builtins.list[_Copy], root: int) -> builtins.list[Document]:
         mine = [c.document for c in copies if c.writable]
         if not mine:
             raise PermissionDenied(f"Document {root} is not yours: it is read-only for you.")
@@ -253,7 +254,7 @@ class Library:
 
     async def collections_of(
         self, principal: Principal, root: int, offset: int, limit: int
-    ) -> list[CollectionInfo]:
+    ) -> builtins.list[CollectionInfo]:
         async with self._db.transaction() as session:
             ids = [c.document.collection_id for c in await self._copies(session, principal, root)]
             rows = await repo.collection_rows(session, principal.user_id, None, ids=ids)
@@ -331,11 +332,11 @@ class Library:
             await _flush(session, f"Tag {name} already exists.")
             return TagView.of(tag)
 
-    async def tags(self, principal: Principal, linked_only: bool) -> list[TagView]:
+    async def tags(self, principal: Principal, linked_only: bool) -> builtins.list[TagView]:
         async with self._db.transaction() as session:
             return [TagView.of(t) for t in await repo.tags(session, principal.user_id, linked_only)]
 
-    async def _tag(self, session, principal: Principal, name: str) -> Tag:
+    async def _tag(self, session: AsyncSession, principal: Principal, name: str) -> Tag:
         tag = await repo.tag_by_name(session, principal.user_id, name)
         if tag is None:
             raise NotFound(f"Tag {name} not found.")
@@ -375,7 +376,9 @@ class Library:
             await repo.untag_documents(session, tag.id, [c.document.id for c in copies])
             return TagView.of(tag)
 
-    async def tagged(self, principal: Principal, names: list[str], collection_id: int) -> list[DocumentInfo]:
+    async def tagged(
+        self, principal: Principal, names: builtins.list[str], collection_id: int
+    ) -> builtins.list[DocumentInfo]:
         async with self._db.transaction() as session:
             await readable_collection(session, principal, collection_id)
             found = [await repo.tag_by_name(session, principal.user_id, n) for n in names]

@@ -13,6 +13,9 @@ from lockgate.kit.pagination import Page, paginate
 from lockgate.rag.access import readable, writable
 from lockgate.rag.models import Chunk, Collection, CollectionShare, Document, DocumentTag, Tag, Upload
 
+CollectionRow = tuple[Collection, int, int, int, str]
+"""A collection summary: the collection, its documents, their bytes, its shares, its owner's email."""
+
 ROOT = func.coalesce(Document.origin_id, Document.id)
 """The public id of a document: the id of the document a copy came from, else its own."""
 
@@ -62,13 +65,13 @@ async def collection_rows(
     name: str | None = None,
     mine_only: bool = False,
     ids: list[int] | None = None,
-) -> list[tuple]:
+) -> list[CollectionRow]:
     stmt = _collection_rows(user_id, name, mine_only)
     if ids is not None:
         stmt = stmt.where(Collection.id.in_(ids))
     if page is not None:
         stmt = paginate(stmt, Collection, page)
-    return [tuple(row) for row in await session.execute(stmt)]
+    return [(c, docs, size, shares, owner) for c, docs, size, shares, owner in await session.execute(stmt)]
 
 
 async def count_collections(session: AsyncSession, user_id: int) -> int:

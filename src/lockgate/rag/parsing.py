@@ -8,8 +8,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from lockgate.errors import AppError, BadRequest
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
 
 
 def page_range(spec: str) -> set[int] | None:
@@ -257,7 +261,7 @@ def _pdf(
     return pages
 
 
-def _read_image(page, ocr: Callable[[bytes], str]) -> str:
+def _read_image(page: PdfPage, ocr: Callable[[bytes], str]) -> str:
     import io
 
     image = page.render(scale=2.0).to_pil()

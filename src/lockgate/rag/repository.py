@@ -98,7 +98,7 @@ async def documents_hashed(
     stmt = select(Document.file_hash, Document.id, Document.name).where(
         Document.collection_id == collection_id, Document.file_hash.in_(set(digests))
     )
-    return {row[0]: (row[1], row[2]) for row in await session.execute(stmt)}
+    return {digest: (id_, name) for digest, id_, name in await session.execute(stmt) if digest is not None}
 
 
 async def delete_documents(session: AsyncSession, document_ids: list[int]) -> None:
@@ -205,7 +205,7 @@ def _compare(field: Any, spec: dict[str, Any]) -> Any:
 
 
 def chunk_filters(
-    collection_ids: list[int], document_ids: list[int] | None, metadata: dict | None
+    collection_ids: list[int], document_ids: list[int] | None, metadata: dict[str, Any] | None
 ) -> list[Any]:
     conditions = [Chunk.collection_id.in_(collection_ids)]
     if document_ids:
@@ -216,7 +216,10 @@ def chunk_filters(
 
 
 async def vectors(
-    session: AsyncSession, collection_ids: list[int], document_ids: list[int] | None, metadata: dict | None
+    session: AsyncSession,
+    collection_ids: list[int],
+    document_ids: list[int] | None,
+    metadata: dict[str, Any] | None,
 ) -> list[tuple[int, bytes]]:
     stmt = select(Chunk.id, Chunk.embedding).where(*chunk_filters(collection_ids, document_ids, metadata))
     return [(row[0], row[1]) for row in await session.execute(stmt)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lockgate.accounting.service import CallContext
 from lockgate.errors import NotFound, PermissionDenied
 from lockgate.identity.schemas import Permission, Principal
@@ -201,17 +203,18 @@ class RagService:
             return [chunk_view(c) for c in await repository.list_chunks(session, document_id, offset, limit)]
 
     async def _chunk(
-        self, session, principal: Principal, document_id: int, chunk_id: int, write: bool
-    ) -> Chunk:
-        await accessible_document(session, principal, document_id, write=write)
+        self, session: AsyncSession, principal: Principal, document_id: int, chunk_id: int, write: bool
+    ) -> tuple[Document, Chunk]:
+        document = await accessible_document(session, principal, document_id, write=write)
         chunk = await repository.chunk_at(session, document_id, chunk_id)
         if chunk is None:
             raise NotFound(f"Chunk {chunk_id} not found in document {document_id}.")
-        return chunk
+        return document, chunk
 
     async def get_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
         async with self._db.transaction() as session:
-            return chunk_view(await self._chunk(session, principal, document_id, chunk_id, write=False))
+            _, chunk = await self._chunk(session, principal, document_id, chunk_id, write=False)
+            return chunk_view(chunk)
 
     async def get_chunk_by_id(self, principal: Principal, document_id: int, chunk_id: int) -> ChunkView:
         """A chunk by its global id (the id search hits and references carry), if it belongs to this
@@ -225,8 +228,7 @@ class RagService:
 
     async def delete_chunk(self, principal: Principal, document_id: int, chunk_id: int) -> None:
         async with self._db.transaction() as session:
-            chunk = await self._chunk(session, principal, document_id, chunk_id, write=True)
-            document = await repository.get_document(session, document_id)
+            document, chunk = await self._chunk(session, principal, document_id, chunk_id, write=True)
             document.chunks = max(0, document.chunks - 1)
             await repository.bump_vectors(session, document.collection_id)
             await session.delete(chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 from sqlalchemy import (
@@ -12,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     String,
+    Table,
     any_,
     bindparam,
     case,
@@ -34,7 +36,7 @@ from lockgate.rag.terms import query_terms, terms
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
 
 # One row per term: its postings as (chunk id, tf) pairs of big-endian int32, decoded by numpy at once.
-POSTINGS: Select[tuple[str, bytes]] = select(
+POSTINGS: Select[str, bytes] = select(
     ChunkTerm.term,
     func.string_agg(
         func.int4send(ChunkTerm.chunk_id).op("||")(func.int4send(ChunkTerm.tf)),
@@ -57,14 +59,15 @@ class PostgresChunkStore:
 
     async def index(self, session: AsyncSession, rows: list[Chunk]) -> None:
         """BM25 postings and the pgvector copy of each vector, in the caller's transaction."""
-        postings, vectors = [], []
+        postings: list[dict[str, object]] = []
+        vectors: list[dict[str, object]] = []
         for row in rows:
             counts = terms(row.content)
             postings.extend({"chunk_id": row.id, "term": t, "tf": tf} for t, tf in counts.items())
             vector = vector_literal(np.frombuffer(row.embedding, dtype=np.float32))
             vectors.append({"id": row.id, "length": sum(counts.values()), "vector": vector})
         if postings:
-            await session.execute(ChunkTerm.__table__.insert(), postings)
+            await session.execute(cast(Table, ChunkTerm.__table__).insert(), postings)
         if vectors:
             await session.execute(
                 text(
@@ -112,7 +115,7 @@ class PostgresChunkStore:
         return [(chunk_id, score) for chunk_id, score in hits if score >= threshold]
 
     @staticmethod
-    def nearest_statement(dimensions: int, scope: SearchScope, limit: int, exact: bool) -> Select:
+    def nearest_statement(dimensions: int, scope: SearchScope, limit: int, exact: bool) -> Select[int, float]:
         """Chunks by cosine distance to the `:query` parameter. Only the typed cast of the column
         matches the partial HNSW index, so `exact` leaves the column untyped to rank every row."""
         column = "vector" if exact else f"(vector::vector({dimensions}))"
@@ -222,7 +225,7 @@ class PostgresChunkStore:
     async def _read_postings(
         session: AsyncSession,
         entry: CollectionTerms,
-        stmt: Select[tuple[str, bytes]],
+        stmt: Select[str, bytes],
         terms: list[str] | None,
         **params: object,
     ) -> None:

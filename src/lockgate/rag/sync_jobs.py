@@ -123,10 +123,12 @@ class SyncJobs:
             if missing:
                 position = job.upload_ids.index(missing[0])
                 raise NotFound(f"{job.names[position]}: its upload is gone; the job cannot go on.")
-            sources = [
-                SourceFile(job.names[run.done + i], row.name, row.content_type, row.data)
-                for i, row in enumerate(rows[upload_id] for upload_id in step)
-            ]
+            sources = []
+            for i, upload_id in enumerate(step):
+                row, name = rows[upload_id], job.names[run.done + i]  # a sync job names every file
+                sources.append(
+                    SourceFile(row.name if name is None else name, row.name, row.content_type, row.data)
+                )
             results = await self._ingestion.sync_files(
                 ctx, job.collection_id, sources, chunking, job.metadata
             )
@@ -148,7 +150,7 @@ def _outcome(result: FileResult) -> FileOutcome:
     error = None if result.error is None else f"{result.error.status_code} {result.error.message}"
     return FileOutcome(
         name=result.name,
-        status=result.outcome.value,  # type: ignore[arg-type]  # an Outcome value
+        status=result.outcome.value,
         id=result.document_id,
         chunks=result.chunks,
         error=error,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Protocol
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -19,11 +20,18 @@ STOPWORDS = frozenset(
 )
 
 
+class _Stemmer(Protocol):
+    """The part of a snowballstemmer stemmer used here (the library ships no types)."""
+
+    def stemWords(self, words: list[str]) -> list[str]: ...
+
+
 @lru_cache(maxsize=1)
-def _stemmer():
+def _stemmer() -> _Stemmer:
     import snowballstemmer
 
-    return snowballstemmer.stemmer("english")
+    stemmer: _Stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def terms(text: str) -> Counter[str]:

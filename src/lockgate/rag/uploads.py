@@ -169,7 +169,7 @@ class Uploads:
                 if len(document_ids) > position:  # recorded in a transaction that rolled back
                     document_ids.pop()
                 raise
-            if job.summaries or job.questions:
+            if (job.summaries or job.questions) and document_id is not None:  # None only on failure, raised
                 await self._describe(ctx, document_id, job.summaries, job.questions)
 
     async def pending(self, principal: Principal) -> list[int]:

@@ -58,8 +58,7 @@ async def collection(request: Request, collection_id: DbId, principal: Viewer, s
         # missed the "uploaded" refresh and never showed the new documents
         documents=await state.rag.list_documents(principal, NEWEST, collection_id, None),
         mine=mine,
-        # rag/library.py's `list` method shadows the builtin in its annotations (until #20 item 1)
-        shared_with=(await state.library.permissions(principal, collection_id))[1:] if mine else [],  # type: ignore[index]
+        shared_with=(await state.library.permissions(principal, collection_id))[1:] if mine else [],
         chats=await state.conversations.list(principal, 0, 50, collection_id=collection_id),
     )
 

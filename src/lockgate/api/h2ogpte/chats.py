@@ -66,7 +66,9 @@ async def get_chat_session_count(conversations: Conversations, principal: ChatCa
 
 
 @router.get("/chats/{session_id}")
-async def get_chat_session(conversations: Conversations, principal: ChatCaller, session_id: str) -> dict:
+async def get_chat_session(
+    conversations: Conversations, principal: ChatCaller, session_id: str
+) -> dict[str, Any]:
     return session_out(await conversations.get(principal, from_public_id("chat", session_id)))
 
 
@@ -79,7 +81,9 @@ async def update_chat_session(
 
 
 @router.delete("/chats/{session_id}")
-async def delete_chat_session(conversations: Conversations, principal: ChatCaller, session_id: str) -> dict:
+async def delete_chat_session(
+    conversations: Conversations, principal: ChatCaller, session_id: str
+) -> dict[str, Any]:
     """The deleted session (the client maps only 204, so a 200 with a body reads as nothing)."""
     return session_out(await conversations.delete(principal, from_public_id("chat", session_id)))
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lockgate.api.deps import State
 from lockgate.api.h2ogpte.common import from_public_id, timestamp, to_public_id
 from lockgate.errors import InvalidRequest
-from lockgate.kit.pagination import MAX_OFFSET, Page
+from lockgate.kit.pagination import MAX_OFFSET, OrderDirection, Page
 from lockgate.rag.library import Library
 from lockgate.rag.schemas import CollectionInfo, DocumentInfo, TagView
 from lockgate.rag.uploads import Uploads
@@ -109,7 +109,11 @@ UploadsDep = Annotated[Uploads, Depends(uploads)]
 
 
 def paging(
-    offset: int | None, limit: int | None, sort_column: str | None, ascending: bool | None, columns: dict
+    offset: int | None,
+    limit: int | None,
+    sort_column: str | None,
+    ascending: bool | None,
+    columns: dict[str, str],
 ) -> Page:
     """h2oGPTe's offset/limit/sort_column/ascending as a Page (newest first unless asked otherwise)."""
     if offset is not None and offset < 0:
@@ -119,7 +123,7 @@ def paging(
     column = columns.get(sort_column or "updated_at")
     if column is None:
         raise InvalidRequest(f"sort_column: one of {', '.join(columns)}.", param="sort_column")
-    direction = "asc" if ascending else "desc"
+    direction: OrderDirection = "asc" if ascending else "desc"
     return Page(offset=offset or 0, limit=limit or 1000, order_by=column, order_direction=direction)
 
 

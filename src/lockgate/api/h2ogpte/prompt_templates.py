@@ -71,7 +71,9 @@ async def get_prompt_template_count(templates: Templates, principal: Caller) -> 
 
 
 @router.get("/prompt_templates/{prompt_template_id}")
-async def get_prompt_template(templates: Templates, principal: Caller, prompt_template_id: str) -> dict:
+async def get_prompt_template(
+    templates: Templates, principal: Caller, prompt_template_id: str
+) -> dict[str, Any]:
     view = await templates.get(principal, from_public_id("template", prompt_template_id))
     return template_out(view, principal.user_id)
 

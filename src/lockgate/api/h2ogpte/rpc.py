@@ -4,7 +4,7 @@ Errors here are {"error": message}, which is what the class reads."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/rpc", tags=["h2oGPTe client"], dependencies=[Depends
 
 
 @router.get("/meta")
-async def get_meta(principal: ChatCaller) -> dict:
+async def get_meta(principal: ChatCaller) -> dict[str, Any]:
     """Meta: the version, the license (none to expire) and who is calling. A collection key may ask."""
     permissions = sorted({p.value for p in Permission if principal.has(p)})
     return {
@@ -85,6 +85,8 @@ async def list_uploads(principal: Caller, uploads: UploadsDep) -> list[str]:
 
 
 @router.delete("/fs")
-async def delete_upload(principal: Caller, uploads: UploadsDep, id: Annotated[str, Query()]) -> dict:
+async def delete_upload(
+    principal: Caller, uploads: UploadsDep, id: Annotated[str, Query()]
+) -> dict[str, Any]:
     await uploads.forget(principal, from_public_id("upload", id))
     return {"id": id}

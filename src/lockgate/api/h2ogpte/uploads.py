@@ -18,6 +18,7 @@ from lockgate.api.h2ogpte.jobs import JobsDep, job_out
 from lockgate.api.h2ogpte.library_views import UploadsDep, collection_id
 from lockgate.api.uploads import read_upload
 from lockgate.errors import InvalidRequest
+from lockgate.jobs.models import Job
 from lockgate.rag.uploads import IngestOptions
 
 router = h2ogpte_router("uploads")
@@ -119,7 +120,7 @@ async def plain_text_params(
     return ctx, [upload_id], target, options
 
 
-async def _ingest_text(options: Ingest, uploads: UploadsDep):
+async def _ingest_text(options: Ingest, uploads: UploadsDep) -> Job:
     """Queue the text's ingestion; refused (another user's collection…), its upload is forgotten."""
     ctx, upload_ids = options[0], options[1]
     try:

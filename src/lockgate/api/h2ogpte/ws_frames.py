@@ -147,7 +147,7 @@ def error(
     return frame
 
 
-def _response(t: str, session_id: str, message_id: str, question_id: int | None, body: str) -> dict:
+def _response(t: str, session_id: str, message_id: str, question_id: int | None, body: str) -> dict[str, Any]:
     return {
         "t": t,
         "session_id": session_id,
