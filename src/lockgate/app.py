@@ -69,9 +69,9 @@ from lockgate.identity.access import AccessService
 from lockgate.identity.authenticator import Authenticator
 from lockgate.identity.service import IdentityService
 from lockgate.inference.engines import LocalEngines, default_models
+from lockgate.job_work import job_work
 from lockgate.jobs.queue import JobQueue, queue_place
 from lockgate.jobs.service import JobService
-from lockgate.jobs.work import job_work
 from lockgate.jobs.worker import JobWorker
 from lockgate.kit.crypto import SecretBox, load_or_create_secret
 from lockgate.kit.db import Database

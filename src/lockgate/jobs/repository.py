@@ -78,7 +78,7 @@ async def hold(
         "errors": [],
         "result": {},
         "payload": {},
-        "attempts": 0,  # a request's row is never started by a worker, only cleared (jobs/work.py)
+        "attempts": 0,  # a request's row is never started by a worker, only cleared (job_work.py)
         "worker": holder,
         "heartbeat": now,
         "created": now,

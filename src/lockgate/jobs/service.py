@@ -91,7 +91,7 @@ class JobService:
         endpoint: str,
         collection_id: int | None = None,
     ) -> Job:
-        """A job doing the same thing to each id in turn (jobs/work.py), titled "{title}" with the count
+        """A job doing the same thing to each id in turn (job_work.py), titled "{title}" with the count
         in place of {n}: h2oGPTe's deletions and imports."""
         payload = ItemsPayload(endpoint=endpoint, ids=ids, collection_id=collection_id)
         name = title.format(n=len(ids))
@@ -102,7 +102,7 @@ class JobService:
         """Work done inside this request (a synchronous ingestion) counted as one of the caller's
         running jobs while it runs: 429 with Retry-After, naming jobs_per_user, when they already run
         as many as allowed. Its row goes when the work ends; if the process dies first, the sweep finds
-        its lease run out and a worker clears it (jobs/work.py)."""
+        its lease run out and a worker clears it (job_work.py)."""
         job_id = str(uuid.uuid4())
         holder = f"request:{uuid.uuid4().hex[:12]}"
         async with self._db.transaction() as session:

@@ -1,6 +1,6 @@
 """h2oGPTe `*_job` routes: deletions (collections, documents, documents of one collection, chat
 sessions) and importing a document into a collection. Each answers a pending JobDetails at once; a
-worker does the work (jobs/work.py) and the client polls GET /jobs/{id} (api/h2ogpte/jobs.py). An id the
+worker does the work (job_work.py) and the client polls GET /jobs/{id} (api/h2ogpte/jobs.py). An id the
 caller may not change is an error recorded in the job, as h2oGPTe reports it."""
 
 from __future__ import annotations

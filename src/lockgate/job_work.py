@@ -1,4 +1,6 @@
-"""What each kind of job does, given the services it drives: the table the worker dispatches on."""
+"""What each kind of job does, given the services it drives: the table the worker dispatches on. It
+sits at the composition root beside app.py, not in jobs/: rag/ submits jobs, so jobs/ stays below the
+domains whose work this table runs."""
 
 from __future__ import annotations
 
