@@ -49,6 +49,9 @@ def test_text_around_calls_is_the_content_and_calls_keep_their_order() -> None:
         '<tool_call>["get_weather"]</tool_call>',
         '<tool_call>{"name": "get_weather", "arguments": "{not json"}</tool_call>',
         '<tool_call>{"name": "get_weather", "arguments": {"ci',  # cut short by max_tokens
+        '<tool_call>{"name": ["get_weather"], "arguments": {}}</tool_call>',  # a name that is no string
+        "<tool_call>" + "[" * 100_000 + "</tool_call>",  # deeper than json can read (RecursionError)
+        '<tool_call>{"name": "get_weather", "arguments": "' + "[" * 100_000 + '"}</tool_call>',
     ],
 )
 def test_a_block_that_is_not_a_declared_call_stays_text_as_written(block: str) -> None:

@@ -140,21 +140,25 @@ class ToolMarkup:
         out.append(call)
 
     def _call_of(self, block: str) -> ToolCall | None:
+        # The model writes what the client's prompt asks for: anything unreadable stays text.
         try:
             data = json.loads(block)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-        if not isinstance(data, dict) or data.get("name") not in self.names:
+        if not isinstance(data, dict):
+            return None
+        name = data.get("name")
+        if not isinstance(name, str) or name not in self.names:
             return None
         arguments = data.get("arguments", data.get("parameters", {}))
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         if not isinstance(arguments, dict):
             return None
-        return ToolCall(new_call_id(), data["name"], json.dumps(arguments, ensure_ascii=False))
+        return ToolCall(new_call_id(), name, json.dumps(arguments, ensure_ascii=False))
 
 
 def split(text: str, names: Collection[str]) -> tuple[str | None, list[ToolCall]]:
