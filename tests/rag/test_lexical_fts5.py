@@ -168,3 +168,6 @@ async def test_statistics_are_fts5s_own(sqlite_store) -> None:
         ("snake", "case"),
         (),
     ]
+    # a query with more distinct words than the cache keeps still gets every word's tokens
+    small = Fts5Tokenizer("porter unicode61", max_words=5)
+    assert small.tokens([f"w{i}" for i in range(8)]) == [(f"w{i}",) for i in range(8)]

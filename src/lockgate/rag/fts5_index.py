@@ -62,9 +62,11 @@ class Fts5Tokenizer:
                     found.setdefault(doc, []).append(term)
             for i, word in enumerate(new):
                 self._known[word] = tuple(found.get(i, ()))
-            while len(self._known) > self._max_words:
-                self._known.popitem(last=False)
-        return [self._known[w] for w in words]
+        # read before evicting: a query with more distinct words than the cache holds evicts its own
+        result = [self._known[w] for w in words]
+        while len(self._known) > self._max_words:
+            self._known.popitem(last=False)
+        return result
 
     async def postings(self, chunks: list[tuple[int, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Term → (chunk ids ascending, frequency in each) over these (chunk id, text) — what FTS5 put

@@ -112,14 +112,19 @@ class SqliteChunkStore:
         structure = blocks.get(10) or b""
         if structure != self._hits_of or len(self._hits) > MAX_KEPT_TERMS:
             self._hits_of, self._hits = structure, {}
-        unknown = sorted(set(terms) - set(self._hits))
+        # This snapshot's counts, held locally: a concurrent search that saw a newer structure may swap
+        # in a new dict while this one awaits, and must not receive counts read from an older one.
+        hits = self._hits
+        unknown = sorted(set(terms) - set(hits))
         if unknown:
             stmt = text("SELECT term, doc FROM chunks_fts_vocab_row WHERE term IN :terms").bindparams(
                 bindparam("terms", expanding=True)
             )
             found: dict[str, int] = dict((await session.execute(stmt, {"terms": unknown})).all())
-            self._hits.update({t: int(found.get(t, 0)) for t in unknown})
-        return rows, tokens, {t: self._hits[t] for t in terms}
+            hits = {**hits, **{t: int(found.get(t, 0)) for t in unknown}}
+            if self._hits_of == structure:
+                self._hits = hits
+        return rows, tokens, {t: hits[t] for t in terms}
 
     async def _fts5(self, session: AsyncSession) -> Fts5Tokenizer:
         """FTS5's tokenizer with the options of the chunks' index (read from its CREATE statement)."""
