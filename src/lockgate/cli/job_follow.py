@@ -88,10 +88,12 @@ class Follower:
                 async with self._session.get(f"{self._url}/v1/jobs/{job_id}") as response:
                     body, status = await json_body(response), response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
-                now = time.monotonic()
-                self._lost_since = self._lost_since or now
-                if now - self._lost_since > LOST_SECONDS:
-                    raise ServerLost(f"{self._url} unreachable for {LOST_SECONDS:g} s ({exc})") from exc
+                self._unreachable(str(exc))
+                return
+            if (
+                status == 429 or status >= 500
+            ):  # a restart behind a proxy, a database outage: not the job's end
+                self._unreachable(detail(status, body))
                 return
             self._lost_since = None
             if status != 200 or not isinstance(body, dict):
@@ -100,6 +102,13 @@ class Follower:
             job.done = int(body.get("done", 0))
             if body.get("status") in FINAL:
                 self._finish(job, body)
+
+    def _unreachable(self, reason: str) -> None:
+        """The server cannot answer for now; ServerLost once that has lasted LOST_SECONDS."""
+        now = time.monotonic()
+        self._lost_since = self._lost_since or now
+        if now - self._lost_since > LOST_SECONDS:
+            raise ServerLost(f"{self._url} unreachable for {LOST_SECONDS:g} s ({reason})")
 
     def _finish(self, job: Submitted, body: dict[str, Any]) -> None:
         files: list[dict[str, Any]] = body.get("files") or []

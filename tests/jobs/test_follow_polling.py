@@ -1,0 +1,46 @@
+"""The CLI's job follower against a server that cannot answer for a while."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from lockgate.cli.job_follow import Follower, Submitted, Tally
+
+
+async def test_a_5xx_or_429_while_polling_is_waited_out_not_the_jobs_end(unused_tcp_port: int) -> None:
+    """A proxy's 502/503 during a restart or a 429 says nothing about the job: the follower keeps
+    polling (the two-minute grace of an unreachable server) instead of counting every file as failed."""
+    answers = [
+        web.json_response({"detail": "bad gateway"}, status=502),
+        web.json_response({"detail": "slow down"}, status=429, headers={"Retry-After": "1"}),
+        web.json_response({"status": "running", "done": 1}),
+        web.json_response(
+            {
+                "status": "completed",
+                "done": 2,
+                "files": [{"name": "a.txt", "status": "created"}, {"name": "b.txt", "status": "unchanged"}],
+            }
+        ),
+    ]
+
+    async def job(_: web.Request) -> web.Response:
+        return answers.pop(0)
+
+    app = web.Application()
+    app.router.add_get("/v1/jobs/{id}", job)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        tally = Tally()
+        async with aiohttp.ClientSession() as session:
+            follower = Follower(session, f"http://127.0.0.1:{unused_tcp_port}", tally)
+            follower.add(Submitted("job-1", total=2, names=["a.txt", "b.txt"]))
+            for _ in range(4):
+                await follower.poll()
+        assert tally.problems == []
+        assert tally.counts == {"created": 1, "unchanged": 1}
+        assert not follower.open
+    finally:
+        await runner.cleanup()
