@@ -49,5 +49,7 @@ async def unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -
             except Exception:  # failing while cancelled changes nothing for a client that left
                 pass
     if task.cancelled():
-        raise ClientClosedRequest("The client closed the connection before the answer: nothing was kept.")
+        raise ClientClosedRequest(
+            "The client closed the connection before the answer: what was not yet written was not written."
+        )
     return task.result()
