@@ -3,6 +3,7 @@ file and the limit, and the pool reads the next file as if nothing happened (its
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -71,3 +72,37 @@ async def test_each_read_gets_its_own_cpu_time() -> None:
             assert pieces
     finally:
         pool.close()
+
+
+def _parse_workers() -> list[int]:
+    import psutil
+
+    return [
+        child.pid
+        for child in psutil.Process().children(recursive=True)
+        if child.is_running()
+        and child.status() != psutil.STATUS_ZOMBIE
+        and "resource_tracker" not in " ".join(child.cmdline())
+    ]
+
+
+async def test_a_replaced_or_closed_pool_ends_its_workers() -> None:
+    """pebble's stop() only marks a pool: its workers (up to parse_memory_mb each, maybe running a
+    hostile read) lived on after every replacement and after close()."""
+    import time
+
+    before = set(_parse_workers())
+    pool = ParsePool(2, ParseLimits(cpu_seconds=5, memory_mb=512))
+    try:
+        await _normal(pool)
+        first = set(_parse_workers()) - before
+        assert first
+        pool._retire(pool._running())  # what a read that found the pool broken does
+        deadline = time.monotonic() + 60
+        while set(_parse_workers()) & first:
+            assert time.monotonic() < deadline, "the replaced pool's workers are still running"
+            await asyncio.sleep(0.2)
+        await _normal(pool)  # a fresh pool reads on
+    finally:
+        pool.close()
+    assert not (set(_parse_workers()) - before)

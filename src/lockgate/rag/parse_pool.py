@@ -16,6 +16,7 @@ import asyncio
 import math
 import resource
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class ParsePool:
     def _running(self) -> ProcessPool:
         if self._pool is None or not self._pool.active:  # never started, or broken: a fresh one
             if self._pool is not None:
-                self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+                self._retire(self._pool)
             self._pool = ProcessPool(
                 self._workers,
                 initializer=_start_worker,
@@ -92,13 +93,14 @@ class ParsePool:
         it goes past a limit; the function's own AppErrors as they are. Cancelling the caller ends the
         worker. A pool found broken is replaced and the read tried once more on the fresh one."""
         for attempt in (1, 2):
-            future = self._running().schedule(_bounded, (self.limits.cpu_seconds, function, *args))
+            pool = self._running()
+            future = pool.schedule(_bounded, (self.limits.cpu_seconds, function, *args))
             try:
                 return await asyncio.wrap_future(future)  # cancelled → future.cancel() → worker stopped
             except BrokenProcessPool:
                 if attempt == 2:
                     raise
-                self.close()
+                self._retire(pool)
             except MemoryError as exc:
                 raise self._over_memory(filename) from exc
             except ProcessExpired as exc:
@@ -118,8 +120,19 @@ class ParsePool:
             param="file",
         )
 
+    def _retire(self, pool: ProcessPool) -> None:
+        """Replace `pool` if it is still the current one (every read that broke with it lands here: only
+        the first retires it, so none stops the fresh pool another has rescheduled on), and end its
+        workers in a thread: pebble's stop() only marks the pool, its join() ends the workers."""
+        if self._pool is not pool:
+            return
+        self._pool = None
+        pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+        threading.Thread(target=pool.join, name="parse-pool-retire", daemon=True).start()
+
     def close(self) -> None:
-        """Stops the workers (a running read is abandoned)."""
+        """Stops the workers and waits for them to end (a running read is abandoned)."""
         if self._pool is not None:
-            self._pool.stop()  # type: ignore[no-untyped-call]
-            self._pool = None
+            pool, self._pool = self._pool, None
+            pool.stop()  # type: ignore[no-untyped-call]
+            pool.join()
