@@ -68,6 +68,10 @@ def test_synchronous_ingestion_counts_under_jobs_per_user(deployment: Deployment
         first = pool.submit(post_document, base, target, "first.txt")
         until(lambda: len(embedder.calls(EMBEDDINGS)) > before, "the request embeds its document")
         assert [j["status"] for j in jobs() if j["kind"] == "request"] == ["running"]
+        # its row is no job a client can cancel: that would free the slot, not stop the request
+        hold = next(j["id"] for j in jobs() if j["kind"] == "request")
+        assert http.post(f"/v1/jobs/{hold}/cancel").status_code == 409
+        assert job(hold)["status"] == "running"
         assert_refused(post_document(base, target, "second.txt"))
         waiting = post_document(base, target, "waiting.txt", **{"async": "true"})  # queued, not refused
         assert waiting.status_code == 202, waiting.text

@@ -158,8 +158,15 @@ class JobService:
 
     async def cancel(self, principal: Principal, job_id: str) -> Job:
         """Cancel the caller's job. A pending job never runs; a running one stops before its next
-        document (the one in flight is rolled back, never half written). A finished job stays as it is."""
-        await self.get(principal, job_id)
+        document (the one in flight is rolled back, never half written). A finished job stays as it is.
+        409 for a synchronous request's row: it holds a jobs_per_user slot while that request runs, and
+        ends with it (cancelling it would free the slot, not stop the work)."""
+        job = await self.get(principal, job_id)
+        if job.kind == JobKind.REQUEST.value:
+            raise Conflict(
+                f"Job {job_id} is a synchronous request's hold on a jobs_per_user slot: it ends with its "
+                "request (close that request to stop it)."
+            )
         async with self._db.transaction() as session:
             await repository.cancel(session, job_id, now_ts())
         return await self.get(principal, job_id)
