@@ -32,8 +32,8 @@ async def sync_config_models(
     for attempt in range(3):
         try:
             return await _sync_once(db, box, models, owner_id)
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, Conflict):  # a Conflict too: the winner's router may commit between
+            if attempt == 2:  # our lookup of it (none) and of its names (taken); a real one stays
                 raise
 
 
