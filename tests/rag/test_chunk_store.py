@@ -181,3 +181,66 @@ async def test_replicas_preparing_the_same_hnsw_index_at_once_all_succeed(postgr
     async with postgres_db.transaction() as session:
         indexes = await session.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"))
         assert f"ix_chunks_vector_hnsw_{DIMENSIONS + 1}" in {row[0] for row in indexes}
+
+
+async def test_versions_read_with_the_access_check_serve_the_cached_indexes(store_db: Database) -> None:
+    """A search reads the collections' cache versions with its access check (`readable_versions`) and
+    hands them to the store: rankings equal those of a scope without them, a write (version moved) is
+    seen by the next search, and once the indexes are current the PostgreSQL lexical index and the
+    SQLite vector matrix answer without opening a transaction."""
+    from lockgate.rag import repository
+    from lockgate.rag.access import readable_versions
+
+    store = chunk_store_for(store_db)
+    texts = ["the cat sat on the mat", "cat cat cat: a study of cats", "a treatise on monetary policy"]
+    mine = await write_collection(store_db, store, [(t, unit(i)) for i, t in enumerate(texts)])
+    other = await write_collection(store_db, store, [("cat cat cat cat cat", unit(7))])
+    async with store_db.transaction() as session:
+        owner = await session.scalar(text("SELECT owner_id FROM collections WHERE id = :c"), {"c": mine})
+        versions = await readable_versions(session, owner, None)
+    assert list(versions) == [mine]  # the other user's collection is not readable, so not versioned
+
+    def scope(given: dict[int, tuple[int, int]] | None) -> SearchScope:
+        return SearchScope([mine], versions=given)
+
+    assert await store.lexical("cat", scope(versions), 10) == await store.lexical("cat", scope(None), 10)
+    semantic = await store.semantic(unit(1), scope(versions), 10, -1.0)
+    assert semantic == await store.semantic(unit(1), scope(None), 10, -1.0)
+
+    opened: list[int] = []
+    transaction = store_db.transaction
+
+    def counted():
+        opened.append(1)
+        return transaction()
+
+    store_db.transaction = counted  # type: ignore[method-assign]
+    try:
+        if isinstance(store, PostgresChunkStore):
+            assert await store.lexical("cat study", scope(versions), 10)
+        else:
+            assert await store.semantic(unit(1), scope(versions), 10, -1.0) == semantic
+        assert opened == []
+    finally:
+        store_db.transaction = transaction  # type: ignore[method-assign]
+
+    async with store_db.transaction() as session:  # a write, as ingestion does it
+        document = await session.scalar(
+            text("SELECT id FROM documents WHERE collection_id = :c"), {"c": mine}
+        )
+        row = Chunk(
+            document_id=document,
+            collection_id=mine,
+            position=9,
+            content="zebra crossing",
+            metadata_={},
+            embedding=to_blob(unit(40)),
+        )
+        session.add(row)
+        await session.flush()
+        await store.index(session, [row])
+        await repository.bump_vectors(session, mine)
+        moved = await readable_versions(session, owner, [mine, other])
+    assert moved[mine] != versions[mine] and list(moved) == [mine]
+    assert [i for i, _ in await store.lexical("zebra", scope(moved), 10)] == [row.id]
+    assert (await store.semantic(unit(40), scope(moved), 1, -1.0))[0][0] == row.id

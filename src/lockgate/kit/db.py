@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,20 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error."""
         async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def lazy_transaction(self) -> AsyncIterator[Callable[[], Awaitable[AsyncSession]]]:
+        """Like `transaction`, opened by the first call of the yielded function (later calls return the
+        same session): a read the per-process caches answer whole takes no connection at all."""
+        async with AsyncExitStack() as stack:
+            opened: list[AsyncSession] = []
+
+            async def session() -> AsyncSession:
+                if not opened:
+                    opened.append(await stack.enter_async_context(self.transaction()))
+                return opened[0]
+
             yield session
 
     async def dispose(self) -> None:

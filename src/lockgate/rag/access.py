@@ -36,6 +36,17 @@ async def readable_ids(session: AsyncSession, user_id: int, wanted: list[int] | 
     return list((await session.scalars(stmt)).all())
 
 
+async def readable_versions(
+    session: AsyncSession, user_id: int, wanted: list[int] | None
+) -> dict[int, tuple[int, int]]:
+    """`readable_ids` with each collection's cache version (`repository.vector_versions`), in one read:
+    a search checks access and finds its cached indexes current with one statement."""
+    stmt = select(Collection.id, Collection.created, Collection.vectors_version).where(readable(user_id))
+    if wanted:
+        stmt = stmt.where(Collection.id.in_(wanted))
+    return {row[0]: (row[1], row[2]) for row in await session.execute(stmt)}
+
+
 async def readable_collection(session: AsyncSession, principal: Principal, collection_id: int) -> Collection:
     """The collection, if the caller may read it; else 404."""
     collection, _ = await _collection(session, principal, collection_id, master=False)

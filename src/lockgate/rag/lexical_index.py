@@ -10,9 +10,13 @@ contributions (`rank`)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lockgate.rag import repository
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -145,6 +149,42 @@ class LexicalCache:
             if oldest == keep:
                 break
             self._entries.pop(oldest)
+
+
+# How a store fills an entry: a new one for (collection id, version), or the postings of terms.
+Refresh = Callable[[AsyncSession, int, tuple[int, int]], Awaitable[CollectionTerms]]
+LoadTerms = Callable[[AsyncSession, int, CollectionTerms, list[str]], Awaitable[None]]
+
+
+async def cached_terms(
+    cache: LexicalCache,
+    session: Callable[[], Awaitable[AsyncSession]],
+    collection_ids: list[int],
+    versions: dict[int, tuple[int, int]] | None,
+    wanted: list[str],
+    refresh: Refresh,
+    load_terms: LoadTerms,
+) -> list[CollectionTerms]:
+    """Each collection's entry in `cache` with the postings of `wanted` loaded, for both stores: the
+    collections' versions (`versions` if already read with the access check, else read now), a deleted
+    collection forgotten (its postings must never serve anything again), a missing or stale entry
+    rebuilt by `refresh`, terms an incomplete entry lacks read by `load_terms`. `session()` opens the
+    database only when one of these must read it."""
+    if versions is None:
+        versions = await repository.vector_versions(await session(), collection_ids)
+    for gone in set(collection_ids) - set(versions):
+        cache.forget(gone)
+    entries = []
+    for collection_id, version in versions.items():
+        entry = cache.get(collection_id, version)
+        if entry is None:
+            entry = await refresh(await session(), collection_id, version)
+        missing = [t for t in dict.fromkeys(wanted) if t not in entry.postings]
+        if missing and not entry.complete:
+            await load_terms(await session(), collection_id, entry, missing)
+        entries.append(entry)
+    cache.trim(keep=-1)
+    return entries
 
 
 def bm25_top(entries: list[CollectionTerms], wanted: list[str], limit: int) -> list[tuple[int, float]]:

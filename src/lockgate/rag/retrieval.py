@@ -12,7 +12,7 @@ from lockgate.errors import NotFound
 from lockgate.gateway.service import GatewayService
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.access import readable_ids
+from lockgate.rag.access import readable_versions
 from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
@@ -94,7 +94,9 @@ class Retriever:
             "rerank_model": rerank_model,
         }
         async with self._db.transaction() as session:
-            allowed = await readable_ids(session, ctx.principal.user_id, collection_ids)
+            # with their cache versions: the stores' per-process indexes then need no transaction
+            versions = await readable_versions(session, ctx.principal.user_id, collection_ids)
+            allowed = list(versions)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
         missing = [c for c in collection_ids or () if c not in set(allowed)]
         if missing and unreadable_is_missing:
@@ -103,7 +105,7 @@ class Retriever:
         tuning = DEFAULT_FUSION.with_settings(stored, "").with_settings(request, "")
         if not allowed:
             return [], no_usage()
-        scope = SearchScope(allowed, document_ids, metadata_filters)
+        scope = SearchScope(allowed, document_ids, metadata_filters, versions)
         pool = max(100, 2 * wanted)
         threshold = score_threshold if method == "semantic" else -1.0
         semantic, lexical, usage = await self.rankings(ctx, query, scope, method, pool, threshold)

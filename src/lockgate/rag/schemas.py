@@ -15,11 +15,14 @@ from lockgate.rag.models import Chunk, Collection, Document, Tag
 @dataclass(frozen=True, slots=True)
 class SearchScope:
     """Which chunks a search may consider. `collection_ids` are already limited to what the caller can
-    read (`access.readable_ids`); the other filters can only narrow them further."""
+    read (`access.readable_ids`); the other filters can only narrow them further. `versions`, when
+    given, are those collections' cache versions read with the access check (`access.readable_versions`),
+    so the stores' per-process indexes need no read of their own."""
 
     collection_ids: list[int]
     document_ids: list[int] | None = None
     metadata: dict[str, Any] | None = None
+    versions: dict[int, tuple[int, int]] | None = None
 
     @property
     def filtered(self) -> bool:

@@ -28,7 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
-from lockgate.rag.lexical_index import BM25_B, BM25_K1, CollectionTerms, LexicalCache, Postings, bm25_top
+from lockgate.rag.lexical_index import (
+    BM25_B,
+    BM25_K1,
+    CollectionTerms,
+    LexicalCache,
+    Postings,
+    bm25_top,
+    cached_terms,
+)
 from lockgate.rag.models import Chunk, ChunkTerm
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.terms import query_terms, terms
@@ -152,33 +160,26 @@ class PostgresChunkStore:
             return []
         if scope.filtered:
             return await self.lexical_sql(wanted, scope, limit)
-        return bm25_top(await self._cached_terms(scope.collection_ids, wanted), wanted, limit)
+        async with self._db.lazy_transaction() as session:
+            entries = await cached_terms(
+                self._terms,
+                session,
+                scope.collection_ids,
+                scope.versions,
+                wanted,
+                self._refreshed,
+                self._load_terms,
+            )
+        return bm25_top(entries, wanted, limit)
 
-    async def _cached_terms(self, collection_ids: list[int], wanted: list[str]) -> list[CollectionTerms]:
-        """Each collection's index entry, with the postings of `wanted` loaded. Only the collections
-        asked for (already limited to what the caller may read) are read or ranked."""
-        async with self._db.transaction() as session:
-            versions = await repository.vector_versions(session, collection_ids)
-            for gone in set(collection_ids) - set(versions):
-                self._terms.forget(gone)  # deleted: its postings must never serve anything again
-            entries = []
-            for collection_id, version in versions.items():
-                entry = self._terms.get(collection_id, version)
-                if entry is None:
-                    entry = await self._refreshed(session, collection_id, version)
-                missing = [t for t in wanted if t not in entry.postings]
-                if missing and not entry.complete:
-                    await self._read_postings(
-                        session,
-                        entry,
-                        POSTINGS.join(Chunk, Chunk.id == ChunkTerm.chunk_id).where(
-                            Chunk.collection_id == collection_id, ChunkTerm.term.in_(missing)
-                        ),
-                        missing,
-                    )
-                entries.append(entry)
-        self._terms.trim(keep=-1)
-        return entries
+    async def _load_terms(
+        self, session: AsyncSession, collection_id: int, entry: CollectionTerms, missing: list[str]
+    ) -> None:
+        """The postings of `missing` in the collection (joined on it: only it is read), in one read."""
+        stmt = POSTINGS.join(Chunk, Chunk.id == ChunkTerm.chunk_id).where(
+            Chunk.collection_id == collection_id, ChunkTerm.term.in_(missing)
+        )
+        await self._read_postings(session, entry, stmt, missing)
 
     async def _refreshed(
         self, session: AsyncSession, collection_id: int, version: tuple[int, int]

@@ -5,6 +5,7 @@ cosine over a per-process matrix of each collection's vectors."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import numpy as np
 from sqlalchemy import Float, bindparam, column, literal_column, select, table, text
@@ -20,7 +21,7 @@ from lockgate.rag.fts5_index import (
     tokenizer_of,
     varint,
 )
-from lockgate.rag.lexical_index import CollectionTerms, LexicalCache, rank
+from lockgate.rag.lexical_index import CollectionTerms, LexicalCache, cached_terms, rank
 from lockgate.rag.models import Chunk
 from lockgate.rag.schemas import SearchScope
 from lockgate.rag.search import cosine_top
@@ -29,6 +30,10 @@ from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_KEPT_TERMS = 100_000  # table-wide document frequencies kept between writes
 ADDED_BATCH = 5_000  # chunks re-tokenized per read after a write (SQLite caps bound parameters)
+
+
+async def _same(session: AsyncSession) -> AsyncSession:
+    return session
 
 
 def fts_query(query: str) -> str | None:
@@ -61,18 +66,20 @@ class SqliteChunkStore:
                     session, scope.collection_ids, scope.document_ids, scope.metadata
                 )
             return cosine_top(query_vector, rows, limit, threshold)
-        return top_k(query_vector, await self._cached(scope.collection_ids), limit, threshold)
+        return top_k(query_vector, await self._cached(scope), limit, threshold)
 
-    async def _cached(self, collection_ids: list[int]) -> list[CachedVectors]:
-        async with self._db.transaction() as session:
-            versions = await repository.vector_versions(session, collection_ids)
-            for gone in set(collection_ids) - set(versions):
+    async def _cached(self, scope: SearchScope) -> list[CachedVectors]:
+        async with self._db.lazy_transaction() as session:
+            versions = scope.versions
+            if versions is None:
+                versions = await repository.vector_versions(await session(), scope.collection_ids)
+            for gone in set(scope.collection_ids) - set(versions):
                 self._vectors.forget(gone)  # deleted: its matrix must never serve anything again
             entries = []
             for collection_id, version in versions.items():
                 entry = self._vectors.get(collection_id, version)
                 if entry is None:
-                    rows = await repository.vectors(session, [collection_id], None, None)
+                    rows = await repository.vectors(await session(), [collection_id], None, None)
                     entry = self._vectors.put(collection_id, version, rows)
                 entries.append(entry)
         return entries
@@ -95,7 +102,15 @@ class SqliteChunkStore:
             if not rows:
                 return []
             found = [t for t in dict.fromkeys(phrases) if hits.get(t)]
-            entries = await self._cached_terms(session, scope.collection_ids, found, rows)
+            entries = await cached_terms(
+                self._terms,
+                partial(_same, session),
+                scope.collection_ids,
+                scope.versions,
+                found,
+                partial(self._refreshed, table_rows=rows),
+                self._load_terms,
+            )
         weighted = [(t, fts5_idf(rows, hits.get(t, 0))) for t in phrases]
         return rank(entries, weighted, total_tokens / rows, limit)
 
@@ -133,31 +148,16 @@ class SqliteChunkStore:
             self._tokenizer = Fts5Tokenizer(tokenizer_of(create or ""))
         return self._tokenizer
 
-    async def _cached_terms(
-        self, session: AsyncSession, collection_ids: list[int], wanted: list[str], table_rows: int
-    ) -> list[CollectionTerms]:
-        """Each collection's index entry, with the postings of `wanted` loaded. FTS5 keeps one index
-        for all collections, so a term's postings are read for all of them and at once cut to the
-        collection's own chunks (never kept or ranked for another)."""
-        versions = await repository.vector_versions(session, collection_ids)
-        for gone in set(collection_ids) - set(versions):
-            self._terms.forget(gone)  # deleted: its postings must never serve anything again
-        entries = []
-        for collection_id, version in versions.items():
-            entry = self._terms.get(collection_id, version)
-            if entry is None:
-                entry = await self._refreshed(session, collection_id, version, table_rows)
-            if not entry.complete:
-                for term in wanted:
-                    if term not in entry.postings:
-                        docs = await session.scalar(
-                            text("SELECT group_concat(doc) FROM chunks_fts_vocab_instance WHERE term = :t"),
-                            {"t": term},
-                        )
-                        entry.postings[term] = entry.postings_of(*postings_from_instances(docs))
-            entries.append(entry)
-        self._terms.trim(keep=-1)
-        return entries
+    async def _load_terms(
+        self, session: AsyncSession, collection_id: int, entry: CollectionTerms, missing: list[str]
+    ) -> None:
+        """Each term's postings: FTS5 keeps one index for all collections, so they are read for all of
+        them and at once cut to the collection's own chunks (never kept or ranked for another)."""
+        for term in missing:
+            docs = await session.scalar(
+                text("SELECT group_concat(doc) FROM chunks_fts_vocab_instance WHERE term = :t"), {"t": term}
+            )
+            entry.postings[term] = entry.postings_of(*postings_from_instances(docs))
 
     async def _refreshed(
         self, session: AsyncSession, collection_id: int, version: tuple[int, int], table_rows: int
