@@ -3,24 +3,15 @@ OpenAI-compatible upstreams receive back from it, and the shapes it refuses with
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from lockgate.errors import BadRequest
+from lockgate.gateway.messages import ImagePart, Message, OtherPart, TextPart, ToolCall
 from lockgate.gateway.providers.anthropic_wire import messages_request
-from lockgate.gateway.request import (
-    GenerationRequest,
-    ImagePart,
-    Message,
-    OtherPart,
-    TextPart,
-    Tool,
-    ToolCall,
-    ToolChoice,
-    read_chat,
-    read_completion,
-)
+from lockgate.gateway.request import GenerationRequest, Tool, ToolChoice, read_chat, read_completion
 from lockgate.gateway.schemas import Endpoint
 from lockgate.gateway.usage import estimate_prompt, estimate_tokens
 
@@ -211,3 +202,41 @@ def test_the_prompt_estimate_counts_what_an_upstream_bills_as_input() -> None:
     assert estimate_prompt(request) == sum(estimate_tokens(t) for t in texts)
     assert estimate_prompt(request) == estimate_tokens(CHAT["messages"])  # the walk over the wire body
     assert estimate_prompt(read_completion({"model": "m", "prompt": "abcdefgh"})) == 2
+
+
+def _call(call_id: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+
+
+def test_parallel_calls_answered_in_any_order_and_a_custom_tool_call_read() -> None:
+    messages = [
+        {"role": "user", "content": "Paris and Lyon?"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("a"), _call("b")]},
+        {"role": "tool", "tool_call_id": "b", "content": "rain"},
+        {"role": "tool", "tool_call_id": "a", "content": [{"type": "text", "text": "sun"}]},
+        {"role": "assistant", "content": "Sun in Paris, rain in Lyon."},
+        {"role": "user", "content": "Run it."},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c", "type": "custom", "custom": {"name": "shell", "input": "ls"}}],
+        },
+        {"role": "tool", "tool_call_id": "c", "content": "a.txt"},
+    ]
+    request = read_chat({"model": "m", "messages": messages})
+    assert [m.tool_call_id for m in request.messages if m.role == "tool"] == ["b", "a", "c"]
+    assert request.messages[6].tool_calls == (ToolCall("c", "shell", "ls", messages[6]["tool_calls"][0]),)
+    assert request.openai_body("m")["messages"] == messages  # sent on as they came
+
+
+def test_the_tool_turn_rule_holds_for_messages_sent_as_a_json_string() -> None:
+    ok = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("a")]},
+        {"role": "tool", "tool_call_id": "a", "content": "sun"},
+    ]
+    assert len(read_chat({"model": "m", "messages": json.dumps(ok)}).messages) == 3
+    missing = [*ok[:2], {"role": "tool", "content": "sun"}]
+    with pytest.raises(BadRequest) as refused:
+        read_chat({"model": "m", "messages": json.dumps(missing)})
+    assert refused.value.param == "messages[2].tool_call_id"

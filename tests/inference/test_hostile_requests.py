@@ -157,7 +157,12 @@ def test_a_whole_tool_loop_with_null_content_and_a_tool_result(local) -> None:
                     "id": "call_1",
                     "type": "function",
                     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
+                },
+                {
+                    "id": "call_2",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Lyon"}'},
+                },
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"},
@@ -200,6 +205,66 @@ def test_a_whole_tool_loop_with_null_content_and_a_tool_result(local) -> None:
 def test_messages_no_text_model_can_take_are_a_400_naming_the_field(local, messages, param) -> None:
     error = error_of(chat(local, messages=messages))
     assert error["param"] == param
+
+
+ASK = {"role": "user", "content": "Weather in Paris?"}
+CALLED = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    ],
+}
+ANSWER = {"role": "tool", "tool_call_id": "call_1", "content": "again"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "param"),
+    [
+        # the trial's request: a tool result without the id of the call it answers (OpenAI: 400)
+        ([ASK, CALLED, {"role": "tool", "content": "18 C"}], "messages[2].tool_call_id"),
+        ([ASK, CALLED, {"role": "tool", "tool_call_id": 7, "content": "18 C"}], "messages[2].tool_call_id"),
+        # a tool result no assistant tool call precedes
+        ([ASK, {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}], "messages[1].role"),
+        (
+            [ASK, CALLED, {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}, ASK, ANSWER],
+            "messages[4].role",
+        ),
+        # answering a call the assistant turn before it did not make
+        (
+            [ASK, CALLED, {"role": "tool", "tool_call_id": "call_9", "content": "18 C"}],
+            "messages[2].tool_call_id",
+        ),
+        # a call left unanswered before the conversation goes on, or at its end
+        ([ASK, CALLED, ASK], "messages[1].tool_calls"),
+        ([ASK, CALLED], "messages[1].tool_calls"),
+        # tool calls in shapes OpenAI refuses
+        (
+            [
+                ASK,
+                {
+                    **CALLED,
+                    "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+            ],
+            "messages[1].tool_calls[0].id",
+        ),
+        (
+            [ASK, {**CALLED, "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {"a": 1}}}]}],
+            "messages[1].tool_calls[0].function.arguments",
+        ),
+        ([ASK, {**CALLED, "tool_calls": "call"}], "messages[1].tool_calls"),
+        ([ASK, {"role": "function", "content": "18 C"}], "messages[1].name"),
+        (
+            [{"role": "system", "content": [{"type": "input_audio", "input_audio": {}}]}, ASK],
+            "messages[0].content[0]",
+        ),
+    ],
+)
+def test_tool_turns_openai_refuses_are_a_400_naming_the_field(local, messages, param) -> None:
+    for stream in (False, True):
+        error = error_of(chat(local, messages=messages, tools=[WEATHER], stream=stream))
+        assert error["param"] == param, error
 
 
 def test_more_messages_than_the_context_window_holds_is_a_quick_400(local) -> None:

@@ -155,6 +155,30 @@ def test_search_prompt_alias_and_missing_collections(local) -> None:
         assert chat.status_code == 404 and str(missing) in spec.valid(spec.HTTPException, chat.json()).detail
 
 
+def test_search_reads_collections_the_former_name_of_collection_ids(local) -> None:
+    # A trial client sent OpenGateLLM's former field `collections`: ignored, it searched every collection
+    # the caller can read (OpenGateLLM 0.4 still reads it as `collection_ids`).
+    alice = member(local)
+    mine, other = collection(alice), collection(alice)
+    assert upload(alice, mine, GARDEN).status_code == 201
+    assert upload(alice, other, MARKET).status_code == 201
+    for method in ("semantic", "lexical", "hybrid"):
+        body = {"query": "stock market tomatoes", "collections": [mine], "method": method, "limit": 10}
+        hits = spec.valid(spec.Searches, alice.post("/v1/search", json=body).json()).data
+        assert hits and {h.chunk.collection_id for h in hits} == {mine}, method
+        both = alice.post("/v1/search", json={**body, "collections": [mine, other]}).json()["data"]
+        assert {h["chunk"]["collection_id"] for h in both} == {mine, other}, method
+    # `collection_ids` wins when both are sent; a bad id under the old name is a 422 naming it
+    given = alice.post(
+        "/v1/search", json={"query": "market", "collection_ids": [other], "collections": [mine]}
+    )
+    assert {h["chunk"]["collection_id"] for h in given.json()["data"]} == {other}
+    refused = alice.post("/v1/search", json={"query": "market", "collections": [0]})
+    assert refused.status_code == 422
+    assert spec.valid(spec.HTTPValidationError, refused.json()).detail[0].loc[:2] == ["body", "collections"]
+    assert local.admin.get("/health").status_code == 200
+
+
 # 14, 15, 16, 17, 18: search inside chat
 
 

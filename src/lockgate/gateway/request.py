@@ -4,27 +4,32 @@ adapter renders its own upstream body from.
 
 Known fields are typed; what a client sends beyond them (llama.cpp's `grammar`, `mirostat_mode`, vLLM's
 `guided_json`...) rides in `extras`, passed on to providers that speak OpenAI's shapes exactly as sent.
-Messages keep the same rule at their level: typed role, content parts, tool calls; other keys in
-`extras`. `openai_body(model)` gives back the OpenAI wire body the request was read from.
+Messages keep the same rule at their level (`lockgate.gateway.messages`): typed role, content parts,
+tool calls; other keys in `extras`. `openai_body(model)` gives back the OpenAI wire body the request was
+read from.
 
-`read_chat` refuses (400 naming the field) the message shapes no model could take; whether a model
-reads images is the router's to say, once known (`GenerationRequest.check_parts`)."""
+`read_chat` refuses (400 naming the field) the message shapes OpenAI refuses, tool turns that answer no
+call or leave one unanswered included; whether a model reads images is the router's to say, once known
+(`GenerationRequest.check_parts`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from lockgate.errors import BadRequest
+from lockgate.gateway.messages import (
+    NO_EXTRAS,
+    ImagePart,
+    Message,
+    OtherPart,
+    check_tool_turns,
+    extras_of,
+    read_message,
+)
 from lockgate.gateway.schemas import Endpoint
 from lockgate.inference.messages import message_list
-
-NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-TEXT_PARTS = frozenset({"text", "input_text", "output_text", "refusal"})
-IMAGE_PARTS = frozenset({"image_url", "input_image"})
 
 # Top-level fields read into typed attributes (the rest is `extras`).
 _COMMON = frozenset(
@@ -44,67 +49,10 @@ _COMMON = frozenset(
     }
 )
 _CHAT_TYPED = _COMMON | {"messages", "tools", "tool_choice"}
-_MESSAGE_TYPED = frozenset({"role", "content", "name", "tool_calls", "tool_call_id"})
 
 
-# -- content parts, tool calls, tools, formats -----------------------------------------------------
-# Each keeps `sent`, the object as the client sent it: what OpenAI-shaped upstreams receive. One built
-# inside Lockgate (no `sent`) renders from its typed fields.
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    """`text` (or Responses' `input_text`/`output_text`, or a `refusal`)."""
-
-    text: str
-    type: str = "text"
-    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
-
-    def wire(self) -> dict[str, Any]:
-        return dict(self.sent) if self.sent else {"type": self.type, "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image by URL (`data:` URLs included): `image_url` or Responses' `input_image`."""
-
-    url: str | None
-    type: str = "image_url"
-    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
-
-    def wire(self) -> dict[str, Any]:
-        return dict(self.sent) if self.sent else {"type": self.type, "image_url": {"url": self.url}}
-
-
-@dataclass(frozen=True, slots=True)
-class OtherPart:
-    """A part only a multimodal upstream judges (audio, files...), passed on as sent."""
-
-    type: str
-    sent: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS)
-
-    def wire(self) -> dict[str, Any]:
-        return dict(self.sent) if self.sent else {"type": self.type}
-
-
-ContentPart = TextPart | ImagePart | OtherPart
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """An assistant's call of a function tool; `arguments` as sent (a JSON text, normally). `name` is
-    None for a call that names no function (passed on to upstreams, skipped by local templates)."""
-
-    id: str | None
-    name: str | None
-    arguments: Any
-    sent: Any = None  # the call as sent (any JSON value)
-
-    def wire(self) -> Any:
-        if self.sent is not None:
-            return self.sent
-        call = {"type": "function", "function": {"name": self.name, "arguments": self.arguments}}
-        return {"id": self.id, **call} if self.id is not None else call
+# -- tools, formats --------------------------------------------------------------------------------
+# Each keeps `sent`, the object as the client sent it (see lockgate.gateway.messages).
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,41 +103,6 @@ class ResponseFormat:
         if self.type == "json_schema":
             return {"type": self.type, "json_schema": {"name": "answer", "schema": dict(self.schema or {})}}
         return {"type": self.type}
-
-
-class Message(NamedTuple):
-    """One chat turn. A NamedTuple, as immutable as a frozen dataclass and built in a third of the time:
-    every message of every chat request becomes one."""
-
-    role: str
-    content: str | tuple[ContentPart, ...] | None
-    name: str | None = None
-    tool_calls: tuple[ToolCall, ...] | None = None
-    tool_call_id: str | None = None
-    extras: Mapping[str, Any] = NO_EXTRAS  # other keys (`function_call`...)
-
-    @property
-    def text(self) -> str:
-        """The content as one string: text parts joined by newlines, null as ""."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
-
-    def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.extras, "role": self.role}
-        if isinstance(self.content, tuple):
-            out["content"] = [part.wire() for part in self.content]
-        else:
-            out["content"] = self.content
-        if self.name is not None:
-            out["name"] = self.name
-        if self.tool_calls is not None:
-            out["tool_calls"] = [call.wire() for call in self.tool_calls]
-        if self.tool_call_id is not None:
-            out["tool_call_id"] = self.tool_call_id
-        return out
 
 
 # -- the request -----------------------------------------------------------------------------------
@@ -284,7 +197,8 @@ def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
     """An OpenAI chat/completions body (as a dialect has shaped it) as the typed request; 400 naming
     the field for messages, tools or tool_choice no model could take."""
     sent = message_list(body.get("messages"))
-    messages = tuple([_message(i, m) for i, m in enumerate(sent)])
+    messages = tuple([read_message(i, m) for i, m in enumerate(sent)])
+    check_tool_turns(messages)
     tools = _tools(body.get("tools"))
     choice, fmt = body.get("tool_choice"), body.get("response_format")
     # Each field read once, by keyword (not a ** mapping: this runs on every chat request).
@@ -304,7 +218,7 @@ def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
         tools=tools,
         tool_choice=_tool_choice(choice, tools) if choice is not None else None,
         response_format=_response_format(fmt) if fmt is not None else None,
-        extras=_extras(body, _CHAT_TYPED),
+        extras=extras_of(body, _CHAT_TYPED),
         sent_messages=sent,
     )
 
@@ -326,84 +240,8 @@ def read_completion(body: Mapping[str, Any]) -> GenerationRequest:
         stop=body.get("stop"),
         seed=body.get("seed"),
         response_format=_response_format(fmt) if fmt is not None else None,
-        extras=_extras(body, _COMMON),
+        extras=extras_of(body, _COMMON),
     )
-
-
-def _extras(fields: Mapping[str, Any], typed: frozenset[str]) -> Mapping[str, Any]:
-    """The fields not read into typed attributes, as sent (the shared empty mapping when none)."""
-    if fields.keys() <= typed:
-        return NO_EXTRAS
-    return {k: v for k, v in fields.items() if k not in typed}
-
-
-def _message(index: int, message: Any) -> Message:
-    if type(message) is dict and len(message) == 2:  # the common turn, {"role": ..., "content": "..."}
-        role, content = message.get("role"), message.get("content")
-        if type(content) is str and content and role in ROLES:
-            return Message(role, content)
-    where = f"messages[{index}]"
-    if not isinstance(message, dict):
-        raise BadRequest(f"{where}: must be an object.", param=where)
-    role = message.get("role")
-    if role not in ROLES:
-        raise BadRequest(f"{where}.role: must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role")
-    content = message.get("content")
-    has_calls = bool(message.get("tool_calls") or message.get("function_call"))
-    if content is None:
-        if not (role == "assistant" and has_calls):
-            raise BadRequest(
-                f"{where}.content: required (null only on an assistant turn with tool_calls).",
-                param=f"{where}.content",
-            )
-    elif isinstance(content, str):
-        if not content and not (role == "assistant" and has_calls):
-            raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
-    elif isinstance(content, list):
-        if not content and not has_calls:
-            raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
-        content = tuple(_part(f"{where}.content[{n}]", role, part) for n, part in enumerate(content))
-    else:
-        raise BadRequest(f"{where}.content: must be a string or an array of parts.", param=f"{where}.content")
-    return Message(
-        role,
-        content,
-        name=message.get("name"),
-        tool_calls=_tool_calls(message["tool_calls"]) if "tool_calls" in message else None,
-        tool_call_id=message.get("tool_call_id"),
-        extras=_extras(message, _MESSAGE_TYPED),
-    )
-
-
-def _part(where: str, role: str, part: Any) -> ContentPart:
-    kind = part.get("type") if isinstance(part, dict) else None
-    if kind in TEXT_PARTS:
-        text = part.get("text", part.get("refusal"))
-        if not isinstance(text, str):
-            raise BadRequest(f"{where}.text: must be a string.", param=where)
-        return TextPart(text, kind, part)
-    if kind in IMAGE_PARTS:
-        if role != "user":
-            raise BadRequest(f"{where}: images are allowed in user messages only.", param=where)
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        return ImagePart(url if isinstance(url, str) else None, kind, part)
-    if isinstance(kind, str):
-        return OtherPart(kind, part)
-    raise BadRequest(f"{where}.type: this model reads text parts only (got {kind!r}).", param=where)
-
-
-def _tool_calls(value: Any) -> tuple[ToolCall, ...] | None:
-    if not isinstance(value, list):
-        return None if value is None else (ToolCall(None, None, None, value),)
-    calls = []
-    for call in value:
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict):
-            calls.append(ToolCall(call.get("id"), function.get("name"), function.get("arguments"), call))
-        else:
-            calls.append(ToolCall(None, None, None, call))
-    return tuple(calls)
 
 
 def _tools(value: Any) -> tuple[Tool, ...] | None:

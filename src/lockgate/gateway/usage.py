@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lockgate.accounting.schemas import Usage
-from lockgate.gateway.request import ContentPart, GenerationRequest, TextPart
+from lockgate.gateway.messages import ContentPart, TextPart
+from lockgate.gateway.request import GenerationRequest
 from lockgate.gateway.schemas import Endpoint
 
 # Roughly four characters per token for English-like text: only used when the provider reports nothing.

@@ -1,5 +1,5 @@
 """Chat messages as a local model's template reads them. (Their shapes are checked once, for every
-surface and provider, when a request is read: `lockgate.gateway.request`.)
+surface and provider, when a request is read: `lockgate.gateway.messages`.)
 
 `for_template` runs in the local llama.cpp engine: GGUF chat templates expect `content` to be a string,
 so text parts are joined, `null` becomes "", and tool turns are rendered the way the template knows. A

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
 
@@ -115,7 +115,14 @@ Query = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 class SearchRequest(Wire):
     query: Query | None = None
     prompt: Query | None = Field(default=None, description="Deprecated: the former name of `query`.")
-    collection_ids: list[DbRef] = Field(default_factory=list, max_length=100)
+    # `collections`: its former name, still read by OpenGateLLM 0.4 (an alias there too); ignored, it
+    # would widen the search to every collection the caller can read.
+    collection_ids: list[DbRef] = Field(
+        default_factory=list,
+        max_length=100,
+        validation_alias=AliasChoices("collection_ids", "collections"),
+        description="List of collections ID (`collections`: its former name).",
+    )
     document_ids: list[DbRef] = Field(default_factory=list, max_length=100)
     metadata_filters: ComparisonFilter | CompoundFilter | None = None
     limit: int = Field(default=10, gt=0, le=100)

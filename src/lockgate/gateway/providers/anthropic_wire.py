@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from lockgate.errors import UpstreamRejected
-from lockgate.gateway.request import GenerationRequest, ImagePart, Message, TextPart, ToolCall, ToolChoice
+from lockgate.gateway.messages import ImagePart, Message, TextPart, ToolCall
+from lockgate.gateway.request import GenerationRequest, ToolChoice
 
 # Anthropic requires max_tokens; OpenAI callers may leave it out.
 DEFAULT_MAX_TOKENS = 4096
