@@ -238,3 +238,24 @@ def test_a_client_that_leaves_its_upload_cancels_it(local) -> None:
     served = upload(alice, target, "# Notes\n\nTomatoes want water twice a week.")
     assert served.status_code == 201, served.text
     assert _stored(local, target)[0] == 1
+
+
+def test_a_file_of_one_character_repeated_is_embedded_once_per_distinct_chunk(local) -> None:
+    # A user trial: 200 KB of '[' took ~35 s to ingest — parsing and splitting took about a second; the
+    # rest was embedding 788 chunks of one full window each (a '[' is a token), all the same text. Now
+    # each distinct chunk is embedded once. 40 KB here: ~160 chunks, two distinct texts.
+    alice = member(local)
+    target = collection(alice)
+    text = "[" * 40_000
+    answer = upload(alice, target, text, filename="brackets.md")
+    assert answer.status_code == 201, answer.text
+    document_id = answer.json()["id"]
+    chunks = alice.get(f"/v1/documents/{document_id}/chunks", params={"limit": 100}).json()["data"]
+    assert len(chunks) == 100 and {c["content"] for c in chunks} == {"[" * len(chunks[0]["content"])}
+    assert alice.get(f"/v1/documents/{document_id}").json()["chunks"] > 100  # every chunk stored
+    rows = alice.get("/v1/me/usage", params={"endpoint": "/v1/documents", "limit": 100}).json()["data"]
+    embedded = sum(r["usage"]["prompt_tokens"] for r in rows)
+    assert len(rows) == 1 and 0 < embedded <= 2 * 256  # two texts of one window each, not ~160
+    hits = alice.post("/v1/search", json={"query": "[[[", "collection_ids": [target], "limit": 3})
+    assert hits.status_code == 200 and len(hits.json()["data"]) == 3  # every chunk has its vector
+    assert local.admin.get("/health").status_code == 200

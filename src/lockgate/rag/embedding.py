@@ -33,12 +33,18 @@ class Embedder:
 
     async def embed(self, ctx: CallContext, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order, by batches of EMBED_BATCH (one usage record per call); the
-        store is made ready for their size before any write transaction opens."""
+        store is made ready for their size before any write transaction opens. A text given more than
+        once is embedded once: a file repeating itself (boilerplate on every page, or one character
+        200,000 times, a full-window chunk each) costs the model calls of its distinct chunks only."""
+        distinct = list(dict.fromkeys(texts))
         vectors: list[list[float]] = []
-        for start in range(0, len(texts), EMBED_BATCH):
+        for start in range(0, len(distinct), EMBED_BATCH):
             batch_ctx = CallContext(ctx.principal, ctx.endpoint, ctx.method)
-            answer = await self.embeddings(batch_ctx, texts[start : start + EMBED_BATCH])
+            answer = await self.embeddings(batch_ctx, distinct[start : start + EMBED_BATCH])
             vectors.extend(item["embedding"] for item in sorted(answer["data"], key=lambda d: d["index"]))
         if vectors:
             await self._store.prepare(len(vectors[0]))
-        return vectors
+        if len(distinct) == len(texts):
+            return vectors
+        by_text = dict(zip(distinct, vectors, strict=True))
+        return [list(by_text[text]) for text in texts]  # a list each: no vector shared between chunks

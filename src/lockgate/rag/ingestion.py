@@ -116,7 +116,7 @@ class Ingestion:
         if force_ocr and engine is None:
             raise NotAvailable("force_ocr: no OCR engine is loaded on this server.")
         # force_ocr: every page comes back blank, so every page is OCR'd
-        read = await self._pool.run(filename, parse, filename, content_type, data, None, force_ocr, pages)
+        read = await self._pool.run(filename, parse, filename, content_type, data, force_ocr, pages)
         return await self._ocr_blank_pages(filename, data, read, engine)
 
     async def ingest_file(

@@ -1,6 +1,6 @@
-"""Files → text pages. PDF (text layer, OCR fallback for pages without one), DOCX, HTML → Markdown,
-Markdown, plain text, JSON, and through `converters`: PowerPoint (a page per slide), Excel, CSV,
-OpenDocument text, e-mail, EPUB. Blocking: run it in a thread or a worker process."""
+"""Files → text pages. PDF (text layer; a page without one comes back blank, for the caller to OCR),
+DOCX, HTML → Markdown, Markdown, plain text, JSON, and through `converters`: PowerPoint (a page per
+slide), Excel, CSV, OpenDocument text, e-mail, EPUB. Blocking: run it in a thread or a worker process."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING
 
 from lockgate.errors import AppError, BadRequest
-
-if TYPE_CHECKING:
-    from pypdfium2 import PdfPage
 
 
 def page_range(spec: str) -> set[int] | None:
@@ -124,15 +120,15 @@ def parse(
     filename: str,
     content_type: str | None,
     data: bytes,
-    ocr: Callable[[bytes], str] | None = None,
     force_ocr: bool = False,
     pages: set[int] | None = None,
 ) -> list[Page]:
-    """The text of a file, page by page. `ocr` reads a rendered page image when a PDF page has no text
-    (or always, with `force_ocr`); `pages` (0-based) restricts a PDF to some pages. 400 (param `file`)
-    for a file that cannot be read, nested too deeply included."""
+    """The text of a file, page by page. A PDF page without a text layer comes back blank (every page,
+    with `force_ocr`): the OCR engine reads it outside the parse worker (`render_pages`); `pages`
+    (0-based) restricts a PDF to some pages. 400 (param `file`) for a file that cannot be read, nested
+    too deeply included."""
     try:
-        return _parse(filename, content_type, data, ocr, force_ocr, pages)
+        return _parse(filename, content_type, data, force_ocr, pages)
     except RecursionError:  # the JSON decoder and the HTML converter recurse once per nesting level
         raise BadRequest("file: nested too deeply to be read.", param="file") from None
 
@@ -141,7 +137,6 @@ def _parse(
     filename: str,
     content_type: str | None,
     data: bytes,
-    ocr: Callable[[bytes], str] | None,
     force_ocr: bool,
     pages: set[int] | None,
 ) -> list[Page]:
@@ -160,7 +155,7 @@ def _parse(
     if kind == "docx":
         return [Page(_docx(data))]
     if kind == "pdf":
-        return _pdf(data, ocr, force_ocr, pages)
+        return _pdf(data, force_ocr, pages)
     from lockgate.rag import converters
 
     if kind == "pptx":
@@ -236,10 +231,7 @@ def _docx(data: bytes) -> str:
     return "\n\n".join(lines)
 
 
-def _pdf(
-    data: bytes, ocr: Callable[[bytes], str] | None, force_ocr: bool = False, wanted: set[int] | None = None
-) -> list[Page]:
-
+def _pdf(data: bytes, force_ocr: bool = False, wanted: set[int] | None = None) -> list[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -253,21 +245,10 @@ def _pdf(
                 continue
             page = document[index]
             text = "" if force_ocr else page.get_textpage().get_text_range().strip()
-            if not text and ocr is not None:
-                text = _read_image(page, ocr)
             pages.append(Page(text, index + 1))
     finally:
         document.close()
     return pages
-
-
-def _read_image(page: PdfPage, ocr: Callable[[bytes], str]) -> str:
-    import io
-
-    image = page.render(scale=2.0).to_pil()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return ocr(buffer.getvalue()).strip()
 
 
 def render_pages(data: bytes, numbers: list[int]) -> list[bytes]:
