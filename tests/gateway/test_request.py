@@ -75,6 +75,26 @@ def test_a_chat_body_reads_into_typed_fields_and_renders_back_as_sent() -> None:
     assert request.openai_body("m") == CHAT
 
 
+def test_each_sampling_field_lands_on_its_own_attribute() -> None:
+    # read_chat passes the fields by position (it runs on every request): a value in the wrong slot
+    # would reach the upstream under another name
+    fields = {
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "n": 3,
+        "max_tokens": 11,
+        "max_completion_tokens": 12,
+        "temperature": 0.25,
+        "top_p": 0.5,
+        "stop": ["END"],
+        "seed": 7,
+    }
+    request = read_chat({"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields})
+    assert {name: getattr(request, name) for name in fields} == fields
+    assert request.prompt is None and request.extras == {}
+    assert request.sent_messages == [{"role": "user", "content": "hi"}]
+
+
 def test_a_provider_gets_its_own_model_name_and_streams_always_report_usage() -> None:
     request = read_chat({**CHAT, "stream_options": {"include_obfuscation": False}})
     upstream = request.openai_body("upstream-model", stream=True)

@@ -54,13 +54,17 @@ class BodyLimits:
         return self.json_bytes
 
 
+# Read once: an enum member lookup costs ~0.15 µs on 3.11, and every request asks.
+_H2OGPTE, _OPENAI, _OPENGATE = Dialect.H2OGPTE, Dialect.OPENAI, Dialect.OPENGATE
+
+
 def error_dialect(path: str) -> Dialect:
     """The error shape a path's surface answers, known before any route runs."""
     if path.startswith("/api/"):
-        return Dialect.H2OGPTE
+        return _H2OGPTE
     if path.startswith(_OPENAI_PREFIXES):
-        return Dialect.OPENAI
-    return Dialect.OPENGATE
+        return _OPENAI
+    return _OPENGATE
 
 
 class BodyLimitMiddleware:

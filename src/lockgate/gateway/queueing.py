@@ -15,7 +15,7 @@ class CapacityGate:
 
     @property
     def waiting(self) -> bool:
-        return any(not future.done() for _, _, future in self._heap)
+        return bool(self._heap) and any(not future.done() for _, _, future in self._heap)
 
     @property
     def depth(self) -> int:

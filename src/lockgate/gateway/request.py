@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from lockgate.errors import BadRequest
@@ -30,6 +31,9 @@ from lockgate.gateway.messages import (
 )
 from lockgate.gateway.schemas import Endpoint
 from lockgate.inference.messages import message_list
+
+# Enum members read once (each `Endpoint.CHAT` is a lookup through the enum class, ~0.15 µs on 3.11).
+_CHAT, _COMPLETIONS = Endpoint.CHAT, Endpoint.COMPLETIONS
 
 # Top-level fields read into typed attributes (the rest is `extras`).
 _COMMON = frozenset(
@@ -163,16 +167,17 @@ class GenerationRequest(NamedTuple):
     def openai_body(self, model: str, stream: bool = False) -> dict[str, Any]:
         """The OpenAI chat/completions body for a provider's `model`: typed fields that are set, and the
         extras as sent. `stream`: streamed, always asking for the usage."""
-        body: dict[str, Any] = {**self.extras, "model": model}
-        if self.endpoint == Endpoint.CHAT:
+        body: dict[str, Any] = {**self.extras, "model": model} if self.extras else {"model": model}
+        if self.endpoint is _CHAT:
             sent = self.sent_messages
             body["messages"] = list(sent) if sent is not None else [m.wire() for m in self.messages]
         else:
             body["prompt"] = self.prompt
-        for name in _SCALARS:
-            value = getattr(self, name)
-            if value is not None:
-                body[name] = value
+        values = _scalars(self)
+        if values != _UNSET_SCALARS:
+            for name, value in zip(_SCALARS, values, strict=True):
+                if value is not None:
+                    body[name] = value
         if stream:
             body["stream"] = True
             body["stream_options"] = {**(self.stream_options or {}), "include_usage": True}
@@ -188,6 +193,9 @@ class GenerationRequest(NamedTuple):
 
 
 _SCALARS = ("stream", "n", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed")
+# The scalar fields' values in one C call (a getattr per name costs twice as much on every request).
+_scalars = itemgetter(*(GenerationRequest._fields.index(name) for name in _SCALARS))
+_UNSET_SCALARS = (None,) * len(_SCALARS)
 
 
 # -- reading the OpenAI wire body ------------------------------------------------------------------
@@ -201,25 +209,27 @@ def read_chat(body: Mapping[str, Any]) -> GenerationRequest:
     check_tool_turns(messages)
     tools = _tools(body.get("tools"))
     choice, fmt = body.get("tool_choice"), body.get("response_format")
-    # Each field read once, by keyword (not a ** mapping: this runs on every chat request).
+    # Every field by position, in the class's order (mypy checks each one's type): this runs on every
+    # chat request, and 19 keyword arguments cost twice as much as positions (~1 µs).
     return GenerationRequest(
-        Endpoint.CHAT,
+        _CHAT,
         body.get("model") or "",
-        messages=messages,
-        stream=body.get("stream"),
-        stream_options=body.get("stream_options"),
-        n=body.get("n"),
-        max_tokens=body.get("max_tokens"),
-        max_completion_tokens=body.get("max_completion_tokens"),
-        temperature=body.get("temperature"),
-        top_p=body.get("top_p"),
-        stop=body.get("stop"),
-        seed=body.get("seed"),
-        tools=tools,
-        tool_choice=_tool_choice(choice, tools) if choice is not None else None,
-        response_format=_response_format(fmt) if fmt is not None else None,
-        extras=extras_of(body, _CHAT_TYPED),
-        sent_messages=sent,
+        messages,
+        None,  # prompt
+        body.get("stream"),
+        body.get("stream_options"),
+        body.get("n"),
+        body.get("max_tokens"),
+        body.get("max_completion_tokens"),
+        body.get("temperature"),
+        body.get("top_p"),
+        body.get("stop"),
+        body.get("seed"),
+        tools,
+        _tool_choice(choice, tools) if choice is not None else None,
+        _response_format(fmt) if fmt is not None else None,
+        extras_of(body, _CHAT_TYPED),
+        sent,  # sent_messages
     )
 
 
@@ -227,7 +237,7 @@ def read_completion(body: Mapping[str, Any]) -> GenerationRequest:
     """An OpenAI completions body as the typed request (its fields validated by the surface)."""
     fmt = body.get("response_format")
     return GenerationRequest(
-        Endpoint.COMPLETIONS,
+        _COMPLETIONS,
         body.get("model") or "",
         prompt=body.get("prompt"),
         stream=body.get("stream"),

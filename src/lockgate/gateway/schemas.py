@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from lockgate.accounting.schemas import Usage
 
@@ -129,8 +129,7 @@ class ProbeResult:
     vector_size: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Generation:
+class Generation(NamedTuple):
     """A chat or text completion answered through a router: the OpenAI body (`chat.completion` or
     `text_completion`, `model` the router's name, without `usage`) and its settled usage."""
 

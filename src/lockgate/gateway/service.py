@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Enum members read once: each `Endpoint.CHAT` is a lookup through the enum class (~0.15 µs on 3.11),
+# and these are read on every request.
+_CHAT = Endpoint.CHAT
+_IMAGE_TEXT_TO_TEXT = ModelType.IMAGE_TEXT_TO_TEXT
+
 
 class AtCapacity(ServiceUnavailable):
     """Every usable provider is over its QoS limit (as opposed to down or cooling)."""
@@ -137,7 +142,9 @@ class GatewayService:
         self, router: RouterRuntime, endpoint: Endpoint, priority: int
     ) -> list[ProviderRuntime]:
         """Candidates now, or after waiting in the router's priority queue while it is saturated."""
-        gate = self._gates.setdefault(router.id, CapacityGate())
+        gate = self._gates.get(router.id)
+        if gate is None:
+            gate = self._gates[router.id] = CapacityGate()
         if not gate.waiting:
             try:
                 return self.candidates(router, endpoint)
@@ -178,9 +185,11 @@ class GatewayService:
                     tracing.answered(attempt.span, result)
             return result, attempt.elapsed_ms()
 
-        (result, latency_ms), provider = await failover(
-            await self.providers(router, endpoint, priority), try_one
-        )
+        providers = await self.providers(router, endpoint, priority)
+        if len(providers) == 1:  # the usual router: what failover would do with one, one coroutine less
+            result, latency_ms = await try_one(providers[0])
+            return result, providers[0], latency_ms
+        (result, latency_ms), provider = await failover(providers, try_one)
         return result, provider, latency_ms
 
     async def _admit(
@@ -210,8 +219,8 @@ class GatewayService:
     def _checked(self, request: GenerationRequest) -> RouterRuntime:
         """The router of a generation request whose messages any provider of it could take."""
         router = self.resolve(request.model, request.endpoint)
-        if request.endpoint == Endpoint.CHAT:
-            request.check_parts(accepts_images=router.type == ModelType.IMAGE_TEXT_TO_TEXT)
+        if request.endpoint is _CHAT:
+            request.check_parts(accepts_images=router.type is _IMAGE_TEXT_TO_TEXT)
         return router
 
     async def generate(self, ctx: CallContext, request: GenerationRequest) -> Generation:
@@ -220,7 +229,7 @@ class GatewayService:
         endpoint, prompt_tokens = request.endpoint, estimate_prompt(request)
 
         async def invoke(provider: ProviderRuntime) -> dict[str, Any]:
-            if endpoint == Endpoint.CHAT:
+            if endpoint is _CHAT:
                 return answers.generation(await provider.adapter.chat(request))
             return answers.generation(await provider.adapter.completions(request))
 

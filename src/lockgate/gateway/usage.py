@@ -31,6 +31,7 @@ def estimate_tokens(value: Any) -> int:
     return 0
 
 
+_CHAT = Endpoint.CHAT  # read once: an enum member lookup costs ~0.15 µs on 3.11
 _TEXT_KEYS = frozenset({"content", "text", "arguments", "input", "prompt"})
 
 
@@ -45,7 +46,7 @@ def normalize_usage(reported: Usage | None, prompt_tokens: int, completion: Any)
 def estimate_prompt(request: GenerationRequest) -> int:
     """The prompt tokens of a generation request, estimated from its text: message contents, text
     parts, tool-call arguments (what an upstream bills as input), or the completion prompt."""
-    if request.endpoint != Endpoint.CHAT:
+    if request.endpoint is not _CHAT:
         return estimate_tokens(request.prompt)
     total = 0
     for message in request.messages:

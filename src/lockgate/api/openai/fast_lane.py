@@ -30,6 +30,7 @@ from lockgate.api.errors import Dialect, render_exception
 from lockgate.api.json_text import check_decoded, may_hold_surrogate
 
 HOT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+_OPENAI = Dialect.OPENAI  # read once: an enum member lookup costs ~0.15 µs on 3.11
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class InferenceFastLane:
             return
         scope["route"] = lane.route
         request = Request(scope, receive)
-        request.state.dialect = Dialect.OPENAI
+        request.state.dialect = _OPENAI
         try:
             context = await call_context(request, await get_principal(request))
             body = await parse_body(request, lane.model)
