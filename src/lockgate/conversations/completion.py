@@ -26,6 +26,7 @@ from lockgate.gateway.events import ErrorEvent, UsageEvent
 from lockgate.kit.clock import now_ts
 from lockgate.kit.db import Database
 from lockgate.rag.access import readable_collection
+from lockgate.rag.schemas import SearchQuery
 
 HISTORY_TURNS = 2
 CUT_SHORT = "The client went away before the answer was complete."
@@ -281,15 +282,15 @@ class CompletionService:
         if turn.document_ids is not None and not turn.document_ids:
             return []  # the tags leave no document
         assert turn.collection_id is not None
-        hits = await self._grounding.retrieve(
-            ctx,
+        search = SearchQuery(
             query,
-            method="semantic" if retrieval.min_score is not None else "hybrid",
-            collection_ids=[turn.collection_id],
-            document_ids=turn.document_ids,
+            "semantic" if retrieval.min_score is not None else "hybrid",
+            [turn.collection_id],
+            turn.document_ids,
             limit=retrieval.max_chunks,
             score_threshold=retrieval.min_score or 0.0,
         )
+        hits = await self._grounding.retrieve(ctx, search)
         used = [Used(c.id, c.document_id, c.collection_id, float(s), c.page, c.content) for _, s, c in hits]
         if neighbours and used:
             async with self._db.transaction() as session:

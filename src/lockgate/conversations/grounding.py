@@ -15,7 +15,7 @@ from lockgate.gateway.events import StreamEvent
 from lockgate.gateway.request import read_chat
 from lockgate.gateway.schemas import Generation
 from lockgate.gateway.service import GatewayService
-from lockgate.rag.schemas import SearchHit
+from lockgate.rag.schemas import SearchHit, SearchQuery
 from lockgate.rag.service import RagService
 
 SEARCH_ENDPOINT = "/v1/search"
@@ -33,11 +33,10 @@ class Grounding:
             raise UpstreamBadGateway("No chat model is configured.")
         return model
 
-    async def retrieve(self, ctx: CallContext, query: str, **search: Any) -> list[SearchHit]:
-        """The best chunks for `query` among the collections the caller can read; `search` takes the
-        arguments of `RagService.search` (collection_ids, method, limit, document_ids…)."""
+    async def retrieve(self, ctx: CallContext, search: SearchQuery) -> list[SearchHit]:
+        """The best chunks for the search among the collections the caller can read."""
         search_ctx = CallContext(ctx.principal, SEARCH_ENDPOINT, ctx.method)
-        hits, _ = await self._rag.search(search_ctx, query, **search)
+        hits, _ = await self._rag.search(search_ctx, search)
         return hits
 
     async def answer(self, ctx: CallContext, body: dict[str, Any]) -> Generation:

@@ -14,7 +14,7 @@ from lockgate.errors import InvalidRequest
 from lockgate.gateway.events import ChunkEvent, StreamEvent, UsageEvent
 from lockgate.rag.citations import cited, source_label
 from lockgate.rag.hits import search_result
-from lockgate.rag.schemas import ChunkView, SearchHit
+from lockgate.rag.schemas import ChunkView, SearchHit, SearchQuery
 
 PROMPT = (
     "Answer the user's question using the numbered sources below when they are relevant. Cite the "
@@ -46,14 +46,14 @@ class GroundedChat:
         self._grounding = grounding
 
     async def _ground(
-        self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
+        self, ctx: CallContext, body: dict[str, Any], search: SearchQuery
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[ChunkView]]:
-        """(the body with the numbered sources as its first message, search_results, their chunks)."""
-        args = dict(args)
-        query = args.pop("query", None) or _question(body["messages"])
+        """(the body with the numbered sources as its first message, search_results, their chunks).
+        A search without a query asks the last user message."""
+        query = search.query or _question(body["messages"])
         if not query:  # an empty question: answered without searching, as OpenGateLLM does
             return body, [], []
-        hits: list[SearchHit] = await self._grounding.retrieve(ctx, query, **args)
+        hits: list[SearchHit] = await self._grounding.retrieve(ctx, search.with_query(query))
         chunks = [hit.chunk for hit in hits]
         context = "\n\n".join(source_label(n, chunk) for n, chunk in enumerate(chunks, start=1))
         grounded = {
@@ -62,9 +62,9 @@ class GroundedChat:
         }
         return grounded, [search_result(*hit) for hit in hits], chunks
 
-    async def answer(self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, ctx: CallContext, body: dict[str, Any], search: SearchQuery) -> dict[str, Any]:
         """The model's answer with `search_results` (the numbered sources, in order) and `citations`."""
-        grounded, results, chunks = await self._ground(ctx, body, args)
+        grounded, results, chunks = await self._ground(ctx, body, search)
         answer = (await self._grounding.answer(ctx, grounded)).wire()
         answer["search_results"] = results
         choices = answer.get("choices") or [{}]
@@ -73,9 +73,9 @@ class GroundedChat:
         return answer
 
     async def stream(
-        self, ctx: CallContext, body: dict[str, Any], args: dict[str, Any]
+        self, ctx: CallContext, body: dict[str, Any], search: SearchQuery
     ) -> AsyncIterator[StreamEvent]:
-        grounded, results, chunks = await self._ground(ctx, body, args)
+        grounded, results, chunks = await self._ground(ctx, body, search)
         events = await self._grounding.stream(ctx, grounded)
         return self._with_results(events, results, chunks)
 

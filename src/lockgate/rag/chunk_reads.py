@@ -12,7 +12,7 @@ from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
 from lockgate.rag import library_repository as repo
 from lockgate.rag.models import Document
-from lockgate.rag.schemas import ChunkView, DocumentView, chunk_view
+from lockgate.rag.schemas import ChunkView, DocumentView, SearchQuery, chunk_view
 from lockgate.rag.service import RagService
 
 
@@ -42,9 +42,8 @@ class ChunkReads:
             document_ids = [c.id for c in copies if c is not None]
             if not document_ids:
                 return []
-        hits, _ = await self._rag.search(
-            ctx, query, "hybrid", [collection_id], document_ids=document_ids, limit=limit, offset=offset
-        )
+        search = SearchQuery(query, "hybrid", [collection_id], document_ids, limit=limit, offset=offset)
+        hits, _ = await self._rag.search(ctx, search)
         async with self._db.transaction() as session:
             found = {d: await session.get(Document, d) for d in {c.document_id for _, _, c in hits}}
         documents = {d: document for d, document in found.items() if document is not None}

@@ -16,7 +16,7 @@ from lockgate.rag.access import readable_versions
 from lockgate.rag.chunk_store import ChunkStore
 from lockgate.rag.fusion import DEFAULT_FUSION, RERANK_CANDIDATES, Fusion, fuse
 from lockgate.rag.models import Chunk
-from lockgate.rag.schemas import SearchHit, SearchScope, chunk_view
+from lockgate.rag.schemas import SearchHit, SearchQuery, SearchScope, chunk_view
 
 
 def no_usage() -> dict[str, Any]:
@@ -47,51 +47,30 @@ class Retriever:
         self._store = store
         self._embeddings = embeddings
 
-    async def search(
-        self,
-        ctx: CallContext,
-        query: str,
-        method: str = "semantic",
-        collection_ids: list[int] | None = None,
-        **options: Any,
-    ) -> tuple[list[SearchHit], dict[str, Any]]:
+    async def search(self, ctx: CallContext, search: SearchQuery) -> tuple[list[SearchHit], dict[str, Any]]:
         """`_search`, in a retrieval span when tracing is on."""
         tracing = self._gateway.attempt.tracing
         if tracing is None:
-            return await self._search(ctx, query, method, collection_ids, **options)
-        with tracing.retrieval(method, collection_ids, options.get("limit", 10)) as span:
-            hits, usage = await self._search(ctx, query, method, collection_ids, **options)
+            return await self._search(ctx, search)
+        with tracing.retrieval(search.method, search.collection_ids, search.limit) as span:
+            hits, usage = await self._search(ctx, search)
             span.set_attribute("lockgate.rag.hits", len(hits))
             return hits, usage
 
-    async def _search(
-        self,
-        ctx: CallContext,
-        query: str,
-        method: str = "semantic",
-        collection_ids: list[int] | None = None,
-        document_ids: list[int] | None = None,
-        metadata_filters: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        rff_k: int | None = None,
-        score_threshold: float = 0.0,
-        fusion: str | None = None,
-        semantic_weight: float | None = None,
-        rerank_model: str | None = None,
-        unreadable_is_missing: bool = True,
-    ) -> tuple[list[SearchHit], dict[str, Any]]:
+    async def _search(self, ctx: CallContext, search: SearchQuery) -> tuple[list[SearchHit], dict[str, Any]]:
         """Hits (method, score, chunk with its document's name) and the embedding usage. Only chunks of
         collections the caller can read are ever considered, whatever the filters say; a named collection
         the caller cannot read (or that does not exist) is a 404 (OpenGateLLM's answer), or left out of
         scope without `unreadable_is_missing`. Hybrid fusion and
         rerank come from the request, else the one collection searched, else `DEFAULT_FUSION`."""
+        query, method, collection_ids = search.query, search.method, search.collection_ids
+        offset, limit = search.offset, search.limit
         wanted = offset + limit
         request = {
-            "fusion": fusion,
-            "semantic_weight": semantic_weight,
-            "rff_k": rff_k,
-            "rerank_model": rerank_model,
+            "fusion": search.fusion,
+            "semantic_weight": search.semantic_weight,
+            "rff_k": search.rff_k,
+            "rerank_model": search.rerank_model,
         }
         async with self._db.transaction() as session:
             # with their cache versions: the stores' per-process indexes then need no transaction
@@ -99,15 +78,15 @@ class Retriever:
             allowed = list(versions)
             stored = await repository.search_settings(session, allowed) if len(allowed) == 1 else {}
         missing = [c for c in collection_ids or () if c not in set(allowed)]
-        if missing and unreadable_is_missing:
+        if missing and search.unreadable_is_missing:
             # named, as OpenGateLLM answers; another user's private collection looks absent
             raise NotFound(f"Collection {missing[0]} not found.", param="collection_ids")
         tuning = DEFAULT_FUSION.with_settings(stored, "").with_settings(request, "")
         if not allowed:
             return [], no_usage()
-        scope = SearchScope(allowed, document_ids, metadata_filters, versions)
+        scope = SearchScope(allowed, search.document_ids, search.metadata_filters, versions)
         pool = max(100, 2 * wanted)
-        threshold = score_threshold if method == "semantic" else -1.0
+        threshold = search.score_threshold if method == "semantic" else -1.0
         semantic, lexical, usage = await self.rankings(ctx, query, scope, method, pool, threshold)
         ranked = fuse(semantic, lexical, tuning) if method == "hybrid" else semantic or lexical
         found: dict[int, tuple[Chunk, str]] = {}

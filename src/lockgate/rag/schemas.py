@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -27,6 +27,37 @@ class SearchScope:
     @property
     def filtered(self) -> bool:
         return bool(self.document_ids or self.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """One search, as every surface asks it (POST /v1/search, search in chat, h2oGPTe retrieval, the
+    Responses file_search tool, the console): `method` "semantic", "lexical" or "hybrid"; results
+    `offset`..`offset + limit`, best first.
+
+    `collection_ids` None or empty: every collection the caller can read; a named one the caller cannot
+    read is a 404 unless `unreadable_is_missing` is False (then it is left out of scope).
+    `document_ids`/`metadata_filters` narrow the scope. `score_threshold` (0..1) applies to semantic
+    scores. Hybrid tuning (`fusion`, `semantic_weight`, `rff_k`: RRF when given) and `rerank_model`
+    override the collection's stored settings; None leaves them. `query` empty: search in chat asks the
+    chat's last user message (`with_query`)."""
+
+    query: str = ""
+    method: str = "semantic"
+    collection_ids: list[int] | None = None
+    document_ids: list[int] | None = None
+    metadata_filters: dict[str, Any] | None = None
+    limit: int = 10
+    offset: int = 0
+    rff_k: int | None = None
+    score_threshold: float = 0.0
+    fusion: str | None = None
+    semantic_weight: float | None = None
+    rerank_model: str | None = None
+    unreadable_is_missing: bool = True
+
+    def with_query(self, query: str) -> SearchQuery:
+        return replace(self, query=query)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from lockgate.accounting.service import CallContext
 from lockgate.errors import NotFound
 from lockgate.identity.schemas import Principal
 from lockgate.kit.db import Database
+from lockgate.rag.schemas import SearchQuery
 from lockgate.rag.service import RagService
 from lockgate.responses import repository
 from lockgate.responses.models import StoredResponse
@@ -57,9 +58,8 @@ class ResponsesService:
         """Chunks of the named collections the caller can read (others are silently out of scope), best
         first. The embedding call is billed to the caller like any search."""
         search_ctx = CallContext(ctx.principal, "/v1/search", ctx.method)
-        hits, _ = await self._rag.search(
-            search_ctx, query, "hybrid", collection_ids, limit=limit, unreadable_is_missing=False
-        )
+        search = SearchQuery(query, "hybrid", collection_ids, limit=limit, unreadable_is_missing=False)
+        hits, _ = await self._rag.search(search_ctx, search)
         names = await self._rag.document_names([chunk.document_id for _, _, chunk in hits])
         return [
             Citation(

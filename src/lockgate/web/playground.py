@@ -18,6 +18,7 @@ from lockgate.gateway.request import read_chat
 from lockgate.gateway.schemas import ENDPOINT_MODEL_TYPES, Endpoint
 from lockgate.identity.schemas import Principal
 from lockgate.kit.pagination import Page
+from lockgate.rag.schemas import SearchQuery
 from lockgate.state import AppState
 from lockgate.web import streams
 from lockgate.web.render import ConsoleRoute, page
@@ -105,7 +106,7 @@ async def stream(
     }
     ctx = CallContext(principal, ENDPOINT, "POST")
     if collections:
-        search = {"collection_ids": collections, "method": method, "limit": chunks}
+        search = SearchQuery(method=method, collection_ids=list(collections), limit=chunks)
         events = await state.grounded_chat.stream(ctx, body, search)
         encoded = streams.encode(events, sources_namer(state, principal))
     else:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from lockgate.accounting.service import CallContext
 from lockgate.api.deps import DbId, State
+from lockgate.rag.schemas import SearchQuery
 from lockgate.web.render import ConsoleRoute, page
 from lockgate.web.session import Viewer
 
@@ -30,7 +31,7 @@ async def search(
     if q.strip():
         for method in METHODS:
             ctx = CallContext(principal, "/ui/search", "GET")  # one usage record per search
-            hits, _usage = await state.rag.search(ctx, q, method, [collection_id], limit=limit)
+            hits, _usage = await state.rag.search(ctx, SearchQuery(q, method, [collection_id], limit=limit))
             results[method] = [(score, chunk) for _, score, chunk in hits]
     template = "_search_results.html" if request.headers.get("hx-request") else "search.html"
     return page(request, template, collection=collection, q=q, limit=limit, results=results, methods=METHODS)

@@ -16,6 +16,7 @@ from lockgate.api.openai.sse import encode_sse, wants_usage
 from lockgate.api.opengate.rag_schemas import SearchRequest
 from lockgate.api.responses import OrjsonResponse
 from lockgate.gateway.request import GenerationRequest, read_chat, read_completion
+from lockgate.rag.schemas import SearchQuery
 from lockgate.state import AppState
 
 router = inference_router()
@@ -34,8 +35,9 @@ async def _respond(
     return OrjsonResponse((await state.gateway.generate(ctx, request)).wire())
 
 
-def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Search arguments validated like POST /v1/search (422 naming the field)."""
+def _checked(search: dict[str, Any] | None) -> SearchQuery | None:
+    """Search arguments validated like POST /v1/search (422 naming the field); without a `query`, the
+    chat's last user message is searched."""
     if search is None:
         return None
     query = search.get("query")
@@ -45,13 +47,7 @@ def _checked(search: dict[str, Any] | None) -> dict[str, Any] | None:
         raise RequestValidationError(
             [{**e, "loc": ("body", "search", *e["loc"])} for e in exc.errors()]
         ) from exc
-    args = checked.model_dump(exclude={"query", "prompt"})
-    for unset in ("metadata_filters", "fusion", "semantic_weight", "rerank_model"):
-        if args[unset] is None:
-            args.pop(unset)
-    if "rff_k" not in checked.model_fields_set:  # only an explicit rff_k asks for RRF
-        args.pop("rff_k")
-    return {**args, "query": query} if query else args
+    return checked.to_query(query or "")
 
 
 @router.post("/chat/completions")

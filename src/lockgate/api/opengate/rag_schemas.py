@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
+from lockgate.rag.schemas import SearchQuery
 
 Visibility = Literal["private", "public"]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -141,6 +142,23 @@ class SearchRequest(Wire):
         if self.query is None:
             raise ValueError("query: required.")
         return self
+
+    def to_query(self, query: str | None = None) -> SearchQuery:
+        """The search this body asks (`query`, when given, instead of the body's own)."""
+        return SearchQuery(
+            self.query or "" if query is None else query,  # never None once validated
+            self.method,
+            self.collection_ids,
+            self.document_ids,
+            self.metadata_filters.model_dump() if self.metadata_filters else None,
+            self.limit,
+            self.offset,
+            self.rff_k if "rff_k" in self.model_fields_set else None,  # given: RRF, as OpenGateLLM
+            self.score_threshold,
+            self.fusion,
+            self.semantic_weight,
+            self.rerank_model,
+        )
 
 
 # -- POST /v1/collections/{collection_id}/evaluate (Lockgate's addition) --------------------------------
