@@ -179,6 +179,29 @@ def test_search_reads_collections_the_former_name_of_collection_ids(local) -> No
     assert local.admin.get("/health").status_code == 200
 
 
+def test_a_score_threshold_outside_semantic_search_is_a_400(local) -> None:
+    # It was ignored (nothing filtered); OpenGateLLM 0.4: "only available for semantic search method".
+    alice = member(local)
+    target = collection(alice)
+    assert upload(alice, target, MARKET).status_code == 201
+    for method in ("hybrid", "lexical"):
+        body = {"query": "market", "collection_ids": [target], "method": method, "score_threshold": 0.5}
+        refused = alice.post("/v1/search", json=body)
+        assert refused.status_code == 400, refused.text
+        assert "score_threshold" in spec.valid(spec.HTTPException, refused.json()).detail
+        chat = {
+            "model": "local-chat",
+            "messages": [{"role": "user", "content": "market?"}],
+            "max_tokens": 4,
+            "tools": [{"type": "search", **{k: v for k, v in body.items() if k != "query"}}],
+        }
+        assert alice.post("/v1/chat/completions", json=chat).status_code == 400
+    body = {"query": "market", "collection_ids": [target], "score_threshold": 0.99}
+    strict = alice.post("/v1/search", json=body)  # semantic: the threshold applies
+    assert strict.status_code == 200 and strict.json()["data"] == []
+    assert local.admin.get("/health").status_code == 200
+
+
 # 14, 15, 16, 17, 18: search inside chat
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
 from lockgate.api.opengate.schemas import Name, Wire
+from lockgate.errors import BadRequest
 from lockgate.rag.schemas import SearchQuery
 
 Visibility = Literal["private", "public"]
@@ -141,6 +142,11 @@ class SearchRequest(Wire):
         self.query = self.query or self.prompt
         if self.query is None:
             raise ValueError("query: required.")
+        if self.score_threshold > 0 and self.method != "semantic":
+            # OpenGateLLM 0.4's answer (a 400, raised from its schema too); ignored, it filtered nothing
+            raise BadRequest(
+                "score_threshold: only available for the semantic search method.", param="score_threshold"
+            )
         return self
 
     def to_query(self, query: str | None = None) -> SearchQuery:
