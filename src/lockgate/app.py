@@ -84,6 +84,7 @@ from lockgate.rag.chunk_store import chunk_store_for
 from lockgate.rag.embedding import Embedder
 from lockgate.rag.evaluation import Evaluator
 from lockgate.rag.ingestion import Ingestion
+from lockgate.rag.job_uploads import JobUploads
 from lockgate.rag.library import Library
 from lockgate.rag.parse_pool import ParseLimits
 from lockgate.rag.retrieval import Retriever
@@ -178,6 +179,7 @@ def build_state(settings: Settings, metrics: Metrics, tracing: Tracing | None = 
         settings.jobs_per_user,
         settings.job_lease_seconds,
     )
+    jobs.hold_for_jobs(JobUploads(db))  # a job's files go when it ends, however it ends
     return AppState(
         settings=settings,
         db=db,

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import AppError, Conflict, NotFound
 from lockgate.identity.schemas import Principal
@@ -32,6 +34,23 @@ class TooManyJobs(AppError):
     code = "rate_limit_exceeded"
 
 
+class JobHoldings(Protocol):
+    """Rows a domain keeps for its jobs outside the jobs table (rag's uploads), registered with
+    JobService.hold_for_jobs at the composition root: jobs/ sits below the domains and knows none."""
+
+    async def release(self, job_id: str) -> None:
+        """Drop what this job holds: it ended (completed, failed, canceled) and will never run again."""
+
+    async def release_leftovers(self) -> None:
+        """Drop what no pending or running job holds: the leftovers of a process that died between a
+        job's end and its release."""
+
+
+# Writes the rows a job holds in its submit transaction (a job's uploads), given `(session, job_id)`;
+# answers the job's payload completed with them (their ids), or None to keep it as given.
+Attach = Callable[[AsyncSession, str], Awaitable[BaseModel | None]]
+
+
 class JobService:
     """`per_user`: jobs of one user running at once (jobs_per_user), requests holding one included;
     `lease_seconds`: how often a held job's heartbeat must be renewed (job_lease_seconds)."""
@@ -43,6 +62,29 @@ class JobService:
         self._lease = lease_seconds
         # Set on every submit, so a worker in this process starts at once instead of at its next poll.
         self.submitted = asyncio.Event()
+        self._holdings: list[JobHoldings] = []
+
+    def hold_for_jobs(self, holdings: JobHoldings) -> None:
+        """Have `holdings` released whenever a job ends, however it ends (this is the one place)."""
+        self._holdings.append(holdings)
+
+    async def ended(self, job_id: str) -> None:
+        """Release what the job held; called by whoever moved it to a final status, after that commit
+        (not in it: a running step holding the same rows would deadlock with it on PostgreSQL). A
+        release lost to a crash is done by the next release_leftovers."""
+        for holdings in self._holdings:
+            try:
+                await holdings.release(job_id)
+            except Exception:
+                log.exception("job %s: what it held not released; the next sweep will", job_id)
+
+    async def release_leftovers(self) -> None:
+        """What ended jobs still hold (jobs/worker.py sweeps it at start and every few leases)."""
+        for holdings in self._holdings:
+            try:
+                await holdings.release_leftovers()
+            except Exception:
+                log.exception("jobs' leftovers not released; retrying at the next sweep")
 
     async def submit(
         self,
@@ -53,9 +95,12 @@ class JobService:
         payload: BaseModel,
         collection_id: int | None = None,
         job_id: str | None = None,
+        attach: Attach | None = None,
     ) -> Job:
         """A pending job, queued; its id is a UUID string (`job_id` when the client chose it, 409 if
-        taken). The work runs as the submitting key: revoking the key stops jobs not yet run."""
+        taken). The work runs as the submitting key: revoking the key stops jobs not yet run. `attach`
+        writes the rows the job holds (its uploads) in the same transaction: the job and its rows exist
+        together or not at all, and they are released when it ends (hold_for_jobs)."""
         async with self._db.transaction() as session:
             if job_id is not None and await session.get(Job, job_id) is not None:
                 raise Conflict(f"Job {job_id} already exists.")
@@ -73,6 +118,10 @@ class JobService:
                 payload=payload.model_dump(mode="json"),
             )
             session.add(job)
+            if attach is not None:
+                completed = await attach(session, job.id)
+                if completed is not None:
+                    job.payload = completed.model_dump(mode="json")
         # After the commit: a worker that pops the id finds the row. Should the push fail, the row
         # stays pending and the sweep (jobs/worker.py) queues it again.
         try:
@@ -158,7 +207,8 @@ class JobService:
 
     async def cancel(self, principal: Principal, job_id: str) -> Job:
         """Cancel the caller's job. A pending job never runs; a running one stops before its next
-        document (the one in flight is rolled back, never half written). A finished job stays as it is.
+        document (the one in flight is rolled back, never half written); what it held (its uploads) is
+        released. A finished job stays as it is.
         409 for a synchronous request's row: it holds a jobs_per_user slot while that request runs, and
         ends with it (cancelling it would free the slot, not stop the work)."""
         job = await self.get(principal, job_id)
@@ -168,7 +218,9 @@ class JobService:
                 "request (close that request to stop it)."
             )
         async with self._db.transaction() as session:
-            await repository.cancel(session, job_id, now_ts())
+            canceled = await repository.cancel(session, job_id, now_ts())
+        if canceled:
+            await self.ended(job_id)
         return await self.get(principal, job_id)
 
     async def wait(self, principal: Principal, job_id: str, poll: float = 0.05) -> Job:

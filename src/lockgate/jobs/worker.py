@@ -106,6 +106,7 @@ class JobWorker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._next_leftovers = 0
 
     async def start(self) -> None:
         # What a previous run left behind. Every pending job too, however fresh: a message taken by a
@@ -167,7 +168,7 @@ class JobWorker:
     async def sweep(self, every_pending: bool = False) -> None:
         """Queue again the running jobs whose lease ran out and the pending jobs left unqueued (all of
         them with `every_pending`, else those untouched for ten leases); fail a job whose worker died
-        `max_attempts` times."""
+        `max_attempts` times. At start and every ten leases, release what ended jobs still hold."""
         now = now_ts()
         pending_before = now + 1 if every_pending else now - int(self._lease * 10)
         async with self._db.transaction() as session:
@@ -180,9 +181,14 @@ class JobWorker:
                 give_up = f"{job.name}: stopped {job.attempts} times by its worker dying; given up."
             async with self._db.transaction() as session:
                 taken = await repository.requeue(session, job, now, give_up)
-            if taken and give_up is None:
+            if taken and give_up is None:  # retried: it keeps what it holds (its uploads)
                 log.info("job %s: queued again (%s, attempt %d done)", job.id, job.status, job.attempts)
                 await self._queue.push(job.id)
+            elif taken:
+                await self._jobs.ended(job.id)
+        if every_pending or now >= self._next_leftovers:
+            self._next_leftovers = now + int(self._lease * 10)
+            await self._jobs.release_leftovers()
 
     async def _run(self, job_id: str) -> None:
         async with self._db.transaction() as session:
@@ -217,7 +223,9 @@ class JobWorker:
         status = JobStatus.FAILED if errors else JobStatus.COMPLETED
         self._running.pop(job_id, None)  # finishing: not a job for the lease renewal to stop
         async with self._db.transaction() as session:
-            await repository.finish(session, job_id, self.id, status, errors, result, now_ts())
+            finished = await repository.finish(session, job_id, self.id, status, errors, result, now_ts())
+        if finished:  # else it was canceled or taken over meanwhile: not this worker's to release
+            await self._jobs.ended(job_id)
 
     async def _give_back(self, job_id: str) -> None:
         with contextlib.suppress(Exception):

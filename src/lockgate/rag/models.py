@@ -145,7 +145,8 @@ class DocumentTag(Base):
 
 
 class Upload(Base):
-    """A file uploaded but not yet ingested (h2oGPTe's two-step `PUT /uploads` then ingest)."""
+    """A file uploaded but not yet ingested: h2oGPTe's two-step `PUT /uploads` then ingest, and the
+    files of an asynchronous ingestion or sync kept for its job."""
 
     __tablename__ = "uploads"
     __table_args__ = IDS_NEVER_REUSED
@@ -156,3 +157,6 @@ class Upload(Base):
     content_type: Mapped[str | None] = mapped_column(String(127), nullable=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created: Mapped[int] = mapped_column(BigInteger, default=now_ts)
+    # The job that will ingest it (None: uploaded, not yet handed to one). Held by that job until it
+    # ends, however it ends (rag/job_uploads.py): no file outlives its job.
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)

@@ -12,17 +12,19 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import AppError, InvalidRequest, NotFound
-from lockgate.jobs.models import Job, JobKind, JobStatus
+from lockgate.errors import InvalidRequest, NotFound
+from lockgate.jobs.models import Job, JobKind
 from lockgate.jobs.schemas import ChunkingSpec, FileOutcome, IngestPayload
 from lockgate.jobs.service import JobService
-from lockgate.jobs.worker import JobLost, JobRun
+from lockgate.jobs.worker import JobRun
 from lockgate.kit.db import Database
 from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.ingestion import Ingestion
+from lockgate.rag.job_uploads import add_for_job
 from lockgate.rag.models import Upload
 from lockgate.rag.schemas import FileResult, SourceFile
 
@@ -64,51 +66,31 @@ class SyncJobs:
         repeated = next((name for name in names if names.count(name) > 1), None)
         if repeated is not None:
             raise InvalidRequest(f"names: '{repeated}' is given to two files.", param="names")
-        async with self._db.transaction() as session:
-            await writable_collection(session, ctx.principal, collection_id)
-            rows = [
-                Upload(
-                    owner_id=ctx.principal.user_id,
-                    name=source.filename[:255],
-                    content_type=source.content_type,
-                    data=source.data,
-                )
-                for source in sources
-            ]
-            session.add_all(rows)
-            await session.flush()
-            upload_ids = [row.id for row in rows]
         payload = IngestPayload(
             endpoint=ctx.endpoint,
             collection_id=collection_id,
-            upload_ids=upload_ids,
+            upload_ids=[],
             names=list(names),
             chunking=ChunkingSpec(**asdict(chunking)),
             metadata=metadata,
         )
+
+        async def attach(session: AsyncSession, job_id: str) -> IngestPayload:
+            await writable_collection(session, ctx.principal, collection_id)
+            upload_ids = await add_for_job(session, job_id, ctx.principal.user_id, sources)
+            return payload.model_copy(update={"upload_ids": upload_ids})
+
         title = f"Syncing {len(sources)} file(s)"
         return await self._jobs.submit(
-            ctx.principal, JobKind.SYNC_FILES, title, len(sources), payload, collection_id
+            ctx.principal, JobKind.SYNC_FILES, title, len(sources), payload, collection_id, attach=attach
         )
 
     async def run(self, run: JobRun) -> None:
         """The work of a sync job, from the first file not yet recorded. An error that stops the whole
         job (the embedding model down, the collection gone) fails it; a file that cannot be read only
-        fails that file. A job that ends without finishing (failed, canceled) drops its uploads."""
+        fails that file. The uploads of a job that ends without finishing are dropped with it
+        (rag/job_uploads.py)."""
         job = IngestPayload.model_validate(run.job.payload)
-        try:
-            await self._steps(run, job)
-        except AppError:
-            await self._forget(job.upload_ids[run.done :])
-            raise
-        except JobLost:
-            async with self._db.transaction() as session:
-                status = await session.scalar(select(Job.status).where(Job.id == run.id))
-            if status == JobStatus.CANCELED:  # not taken over: nobody will need the uploads
-                await self._forget(job.upload_ids[run.done :])
-            raise
-
-    async def _steps(self, run: JobRun, job: IngestPayload) -> None:
         ctx = CallContext(run.principal, job.endpoint)
         chunking = ChunkingOptions(**job.chunking.model_dump())
         files: list[dict[str, Any]] = run.result.setdefault("files", [])
@@ -139,11 +121,6 @@ class SyncJobs:
                 document_ids.extend(o.id for o in outcomes if o.id is not None and o.status != "failed")
                 run.errors.extend(f"{o.name}: {o.error}" for o in outcomes if o.error is not None)
                 await run.advance(run.done + len(step), session)
-
-    async def _forget(self, upload_ids: list[int]) -> None:
-        if upload_ids:
-            async with self._db.transaction() as session:
-                await session.execute(delete(Upload).where(Upload.id.in_(upload_ids)))
 
 
 def _outcome(result: FileResult) -> FileOutcome:

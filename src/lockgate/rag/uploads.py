@@ -25,8 +25,9 @@ from lockgate.rag import library_repository
 from lockgate.rag.access import writable_collection
 from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.ingestion import Ingestion
+from lockgate.rag.job_uploads import add_for_job, hand_to_job
 from lockgate.rag.models import Document, Upload
-from lockgate.rag.schemas import FileResult
+from lockgate.rag.schemas import FileResult, SourceFile
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -58,8 +59,10 @@ class Uploads:
         self, ctx: CallContext, upload_ids: list[int], collection_id: int, options: IngestOptions
     ) -> Job:
         """Queue the ingestion of the uploads (one document each, then the upload is forgotten) as one
-        job, answered at once; its result will hold the document ids, in order. Unknown uploads or an
-        unwritable collection are refused (404/403) before any job exists."""
+        job, answered at once; its result will hold the document ids, in order. The job holds the
+        uploads: they are deleted when it ends, ingested or not (rag/job_uploads.py). Unknown uploads
+        or an unwritable collection are refused (404/403), uploads another job holds with 409, before
+        any job exists."""
         principal = ctx.principal
         async with self._db.transaction() as session:
             for position, upload_id in enumerate(upload_ids):
@@ -79,8 +82,12 @@ class Uploads:
             questions=_flag(options.gen_doc_questions, settings.get("gen_doc_questions")),
         )
         name = f"Ingesting {len(upload_ids)} file(s)"
+
+        async def attach(session: AsyncSession, job_id: str) -> None:
+            await hand_to_job(session, job_id, principal.user_id, upload_ids)
+
         return await self._jobs.submit(
-            principal, JobKind.INGEST_UPLOAD, name, len(upload_ids), payload, collection_id
+            principal, JobKind.INGEST_UPLOAD, name, len(upload_ids), payload, collection_id, attach=attach
         )
 
     async def ingest_now(
@@ -112,21 +119,26 @@ class Uploads:
         metadata: dict[str, Any],
     ) -> Job:
         """Queue one file (name, content type, bytes) as a document of the collection (POST
-        /v1/documents?async=true): kept as an upload until its job writes the document."""
-        async with self._db.transaction() as session:
-            await writable_collection(session, ctx.principal, collection_id)
-        upload_id = await self.save(ctx.principal, *file)
+        /v1/documents?async=true): kept as an upload held by its job (deleted when the job ends)."""
+        filename, content_type, data = file
         payload = IngestPayload(
             endpoint=ctx.endpoint,
             collection_id=collection_id,
-            upload_ids=[upload_id],
+            upload_ids=[],
             names=[name],
             chunking=ChunkingSpec(**asdict(chunking)),
             metadata=metadata,
         )
-        title = f"Ingesting {name or file[0]}"
+
+        async def attach(session: AsyncSession, job_id: str) -> IngestPayload:
+            await writable_collection(session, ctx.principal, collection_id)
+            source = SourceFile(name or filename, filename, content_type, data)
+            upload_ids = await add_for_job(session, job_id, ctx.principal.user_id, [source])
+            return payload.model_copy(update={"upload_ids": upload_ids})
+
+        title = f"Ingesting {name or filename}"
         return await self._jobs.submit(
-            ctx.principal, JobKind.INGEST_DOCUMENT, title, 1, payload, collection_id
+            ctx.principal, JobKind.INGEST_DOCUMENT, title, 1, payload, collection_id, attach=attach
         )
 
     async def run_ingest(self, run: JobRun) -> None:
