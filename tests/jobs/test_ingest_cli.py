@@ -27,6 +27,12 @@ def cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the CLI even when the suite itself was started in the background (`make test &`):
+    a non-interactive shell starts background commands with SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_the_jobs_queued_a_worker_runs_them_and_follow_reports_each_file(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -42,7 +48,13 @@ def test_ctrl_c_leaves_the_jobs_queued_a_worker_runs_them_and_follow_reports_eac
     log = tmp_path / "ingest.log"
     command = [LOCKGATE, "ingest", str(folder), "--collection", "notes", "--url", base, "--key", MASTER_KEY]
     with log.open("w") as out:
-        ingest = subprocess.Popen(command, env=_env(deployment.directory / "data"), stderr=out, stdout=out)
+        ingest = subprocess.Popen(
+            command,
+            env=_env(deployment.directory / "data"),
+            stderr=out,
+            stdout=out,
+            preexec_fn=_interruptible,
+        )
     deadline = time.monotonic() + WAIT_SECONDS
     while "queued job" not in log.read_text():  # the CLI now follows a job that no worker runs
         assert ingest.poll() is None, log.read_text()
