@@ -73,3 +73,20 @@ async def test_the_sqlite_database_and_journal_are_private(tmp_path) -> None:
     await engine.dispose()
     assert stat.S_IMODE((tmp_path / "data" / "lockgate.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+# a role or part type that is a list or an object (unhashable) was looked up in a set: TypeError, 500
+UNHASHABLE = [
+    ([{"role": ["user"], "content": "hi"}], "messages[0].role"),
+    ([{"role": {"a": 1}, "content": "hi", "name": "x"}], "messages[0].role"),
+    ([{"role": "user", "content": [{"type": ["text"], "text": "x"}]}], "messages[0].content[0]"),
+    ([{"role": "system", "content": [{"type": {"t": 1}, "text": "x"}]}], "messages[0].content[0]"),
+]
+
+
+@pytest.mark.parametrize(("messages", "param"), UNHASHABLE)
+async def test_a_role_or_part_type_of_the_wrong_json_type_is_a_400_naming_it(api, messages, param) -> None:
+    response = await api.post("/v1/chat/completions", json={"model": "m", "messages": messages})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert (await api.get("/health")).status_code == 200

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from lockgate.jobs import repository
 from lockgate.jobs.models import Job, JobKind, JobStatus
@@ -245,3 +246,38 @@ async def test_a_job_whose_key_was_deleted_fails_without_running(api: Api) -> No
         await running.stop()
     assert after.status == JobStatus.FAILED and "deleted" in after.errors[0]
     assert steps.ran == []
+
+
+async def test_a_job_whose_database_connection_dropped_runs_again(api: Api) -> None:
+    """A pooled connection the database dropped (restart, failover; ADR 0025 pings only idle ones) fails
+    the step in flight: the job goes back to the queue and completes, instead of failing for good."""
+    steps = Steps()
+    steps.gate.set()
+    dropped: list[str] = []
+
+    async def work(run: JobRun) -> None:
+        if not dropped:
+            dropped.append(run.id)
+            raise DBAPIError("SELECT 1", {}, ConnectionError("server closed"), connection_invalidated=True)
+        await steps.work(run)
+
+    state = api.state
+    runner = JobWorker(
+        state.db,
+        state.jobs,
+        {JobKind.DELETE_DOCUMENTS: work},
+        state.authenticator.principal_for_key,
+        slots=2,
+        lease_seconds=30.0,
+        max_attempts=3,
+        per_user=10,
+    )
+    job = await submit(api, 2)
+    await runner.start()
+    try:
+        done = await finished(api, job.id)
+    finally:
+        await runner.stop()
+    assert dropped == [job.id]
+    assert done.status == JobStatus.COMPLETED, done.errors
+    assert steps.ran == [(job.id, 0), (job.id, 1)] and not done.errors

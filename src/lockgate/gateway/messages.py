@@ -129,13 +129,13 @@ def read_message(index: int, message: Any) -> Message:
     """Message `index` of a chat body as the typed turn; 400 naming the field for a shape OpenAI refuses."""
     if type(message) is dict and len(message) == 2:  # the common turn, {"role": ..., "content": "..."}
         role, content = message.get("role"), message.get("content")
-        if type(content) is str and content and role in _PLAIN_ROLES:
+        if type(content) is str and content and type(role) is str and role in _PLAIN_ROLES:
             return Message(role, content)
     where = f"messages[{index}]"
     if not isinstance(message, dict):
         raise BadRequest(f"{where}: must be an object.", param=where)
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a list or object role is not hashable
         raise BadRequest(f"{where}.role: must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role")
     content = message.get("content")
     has_calls = bool(message.get("tool_calls") or message.get("function_call"))
@@ -176,7 +176,8 @@ def read_message(index: int, message: Any) -> Message:
 
 
 def _part(where: str, role: str, part: Any) -> ContentPart:
-    kind = part.get("type") if isinstance(part, dict) else None
+    given = part.get("type") if isinstance(part, dict) else None
+    kind = given if isinstance(given, str) else None  # a list or object type is not hashable
     if kind in TEXT_PARTS:
         text = part.get("text", part.get("refusal"))
         if not isinstance(text, str):
@@ -191,7 +192,7 @@ def _part(where: str, role: str, part: Any) -> ContentPart:
         return ImagePart(url if isinstance(url, str) else None, kind, part)
     if isinstance(kind, str):
         return OtherPart(kind, part)
-    raise BadRequest(f"{where}.type: this model reads text parts only (got {kind!r}).", param=where)
+    raise BadRequest(f"{where}.type: this model reads text parts only (got {given!r}).", param=where)
 
 
 def _tool_calls(where: str, value: Any) -> tuple[ToolCall, ...] | None:

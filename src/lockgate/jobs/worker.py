@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.errors import AppError
@@ -217,6 +218,15 @@ class JobWorker:
             raise
         except AppError as exc:
             errors.append(exc.message)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:  # the database dropped a pooled connection (restart,
+                # failover; ADR 0025): the step rolled back and the pool is renewed, so run it again
+                log.warning("job %s: database connection lost; queued again", job_id)
+                self._running.pop(job_id, None)
+                await self._give_back(job_id)
+                return
+            log.exception("job %s (%s) failed", job_id, job.kind)
+            errors.append(f"{job.name}: internal error.")
         except Exception:
             log.exception("job %s (%s) failed", job_id, job.kind)
             errors.append(f"{job.name}: internal error.")
