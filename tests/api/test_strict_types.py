@@ -17,6 +17,8 @@ WRONG = [
     ("/v1/chat/completions", "stream", 1),
     ("/v1/chat/completions", "max_tokens", "5"),
     ("/v1/chat/completions", "max_tokens", 5.5),
+    ("/v1/chat/completions", "max_tokens", 2**31),  # #22: one bound for every dialect's token counts
+    ("/v1/chat/completions", "max_completion_tokens", 2**31),
     ("/v1/chat/completions", "max_completion_tokens", "5"),
     ("/v1/chat/completions", "n", "2"),
     ("/v1/chat/completions", "n", True),

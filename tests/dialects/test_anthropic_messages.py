@@ -196,6 +196,8 @@ def test_x_api_key_and_bearer_both_authenticate(stack) -> None:
     ("change", "field"),
     [
         ({"max_tokens": None}, "max_tokens"),
+        ({"max_tokens": 10**30}, "max_tokens"),  # #22: ran, then could not be rendered
+        ({"top_k": 10**30}, "top_k"),
         ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "messages.0"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools.0"),
         ({"temperature": 1.5}, "temperature"),

@@ -223,6 +223,9 @@ def test_another_users_stored_response_is_404(stack) -> None:
         ({"model": "chat"}, "input"),
         ({"model": "chat", "input": "x", "tools": [{"type": "web_search"}]}, "tools.0"),
         ({"model": "chat", "input": "x", "temperature": 3}, "temperature"),
+        # #22: ran, was stored, then every render of it was a 500
+        ({"model": "chat", "input": "x", "max_output_tokens": 10**29}, "max_output_tokens"),
+        ({"model": "chat", "input": "x", "top_logprobs": 10**29}, "top_logprobs"),
         ({"model": "chat", "input": [{"type": "computer_call_output"}]}, "input.0"),
         ({"model": "chat", "input": "x", "background": True}, "background"),
         ({"model": "chat", "input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),

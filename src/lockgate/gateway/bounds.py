@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
+# The largest token count a request may ask for (max_tokens, max_output_tokens, top_k…): far above any
+# model, and within the 64-bit integers JSON encoders and databases hold (a bigger one stored on a
+# response made every later read of it fail).
+MAX_TOKEN_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

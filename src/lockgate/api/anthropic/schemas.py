@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -96,11 +98,11 @@ class CountTokensRequest(_Wire):
 
 
 class MessagesRequest(CountTokensRequest):
-    max_tokens: int = Field(ge=1)
+    max_tokens: int = Field(ge=1, le=MAX_TOKEN_COUNT)
     stop_sequences: list[str] | None = Field(default=None, max_length=16)
     stream: bool | None = False
     temperature: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0, le=MAX_TOKEN_COUNT)
     top_p: float | None = Field(default=None, ge=0, le=1)
     metadata: Metadata | None = None
     output_config: OutputConfig | None = None

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -47,8 +49,8 @@ class ChatRequest(Passthrough):
     n: int | None = Field(default=None, ge=1, le=128)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: str | list[str] | None = None
@@ -68,7 +70,7 @@ class CompletionRequest(Passthrough):
     prompt: str | list[str] | list[int] | list[list[int]]
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
     n: int | None = Field(default=None, ge=1, le=128)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)

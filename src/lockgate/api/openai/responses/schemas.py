@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
+from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -130,7 +132,7 @@ class ResponsesRequest(_Wire):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     metadata: (
@@ -145,6 +147,8 @@ class ResponsesRequest(_Wire):
     stream: bool | None = False
     user: str | None = None
     safety_identifier: str | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_tool_calls: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
     include: list[str] | None = None  # "file_search_call.results" is honoured
     background: Literal[False] | None = None  # no background mode: answers come in the request
     # Server-side conversations and stored prompt templates do not exist here: refused, not ignored.
