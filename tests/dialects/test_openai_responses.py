@@ -65,6 +65,8 @@ def test_items_input_and_max_output_tokens_cut(stack) -> None:
     )
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.output[-1].type == "message" and response.output[-1].status == "incomplete"  # #22
+    assert live.openai().responses.retrieve(response.id).output[-1].status == "incomplete"
     sent = upstream.calls("/v1/chat/completions")[-1].json["messages"]
     assert sent == [
         {"role": "system", "content": "Answer in English."},

@@ -123,6 +123,9 @@ class Draft:
         body = self.body
         incomplete = status == "completed" and finish_reason == "length"
         fmt = body.text.format if body.text and body.text.format else None
+        if incomplete and self.output and self.output[-1].get("type") == "message":
+            # The message the token limit cut is itself incomplete (the SDK's item status allows it).
+            self.output[-1] = {**self.output[-1], "status": "incomplete"}
         return {
             "id": self.id,
             "object": "response",
