@@ -120,6 +120,7 @@ def test_forced_tool_call(local) -> None:
     )
     call = answer.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather"
+    assert answer.choices[0].message.function_call is None  # #22: only for legacy `functions`
     assert isinstance(json.loads(call.function.arguments)["city"], str)
 
 

@@ -172,6 +172,11 @@ class LlamaEngine:
 
     def _chat_once(self, messages: list[dict[str, Any]], call: LlamaCall) -> dict[str, Any]:
         answer: dict[str, Any] = self.llm.create_chat_completion(messages=messages, **self._kwargs(call))
+        if not call.legacy_functions:
+            # llama-cpp-python adds the deprecated `function_call` for a named tool; OpenAI sends it
+            # only to requests that used `functions`.
+            for choice in answer.get("choices") or []:
+                (choice.get("message") or {}).pop("function_call", None)
         if call.required_tools:
             return tool_calls.forced_call(answer)
         if call.auto_tools:

@@ -45,6 +45,7 @@ class LlamaCall:
     required_tools: list[str] | None = None
     grammar: str | None = None  # passed as llama-cpp-python's `grammar` (a named tool makes its own)
     auto_tools: list[str] | None = None  # tool_choice "auto": the tools whose markup becomes calls
+    legacy_functions: bool = False  # the request used `functions`: answer with `function_call` too
 
 
 def _int(value: Any, param: str) -> int:
@@ -153,6 +154,7 @@ def build_call(body: dict[str, Any], chat: bool, n_vocab: int, n_ctx: int) -> Ll
 def _chat_options(body: dict[str, Any], call: LlamaCall) -> None:
     tools: list[dict[str, Any]] = body.get("tools") or []
     if body.get("functions") and not tools:  # the legacy form
+        call.legacy_functions = True
         tools = [{"type": "function", "function": f} for f in body["functions"] if isinstance(f, dict)]
     names = tool_names(tools)
     choice = body.get("tool_choice")
