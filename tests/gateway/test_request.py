@@ -260,3 +260,19 @@ def test_the_tool_turn_rule_holds_for_messages_sent_as_a_json_string() -> None:
     with pytest.raises(BadRequest) as refused:
         read_chat({"model": "m", "messages": json.dumps(missing)})
     assert refused.value.param == "messages[2].tool_call_id"
+
+
+def test_a_tool_that_returned_nothing_is_answered_with_empty_content() -> None:
+    """Agent loops send a tool's empty output as "" (OpenAI takes it); other empty turns stay a 400."""
+    asked = [
+        {"role": "user", "content": "Clear the cache."},
+        {"role": "assistant", "content": None, "tool_calls": [_call("a")]},
+    ]
+    for empty in ("", []):
+        request = read_chat(
+            {"model": "m", "messages": [*asked, {"role": "tool", "tool_call_id": "a", "content": empty}]}
+        )
+        assert request.messages[2].role == "tool" and not request.messages[2].content
+    with pytest.raises(BadRequest) as refused:
+        read_chat({"model": "m", "messages": [{"role": "user", "content": ""}]})
+    assert refused.value.param == "messages[0].content"

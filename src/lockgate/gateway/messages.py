@@ -157,10 +157,11 @@ def read_message(index: int, message: Any) -> Message:
                 param=f"{where}.content",
             )
     elif isinstance(content, str):
-        if not content and not (role == "assistant" and has_calls):
+        # a tool that returned nothing is answered with "" (agent loops send it; OpenAI takes it)
+        if not content and not (role == "assistant" and has_calls) and role != "tool":
             raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
     elif isinstance(content, list):
-        if not content and not has_calls:
+        if not content and not has_calls and role != "tool":
             raise BadRequest(f"{where}.content: must not be empty.", param=f"{where}.content")
         content = tuple(_part(f"{where}.content[{n}]", role, part) for n, part in enumerate(content))
     else:
