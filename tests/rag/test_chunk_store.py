@@ -244,3 +244,11 @@ async def test_versions_read_with_the_access_check_serve_the_cached_indexes(stor
     assert moved[mine] != versions[mine] and list(moved) == [mine]
     assert [i for i, _ in await store.lexical("zebra", scope(moved), 10)] == [row.id]
     assert (await store.semantic(unit(40), scope(moved), 1, -1.0))[0][0] == row.id
+
+
+def test_a_search_scope_cannot_name_versions_wider_than_its_collections() -> None:
+    """The stores rank the collections `versions` names; a caller passing more than the access-checked
+    `collection_ids` would widen a tenant's search, so the scope refuses to exist."""
+    SearchScope([1, 2], versions={1: (0, 0)})
+    with pytest.raises(ValueError):
+        SearchScope([1], versions={1: (0, 0), 2: (0, 0)})

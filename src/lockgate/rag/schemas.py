@@ -24,6 +24,11 @@ class SearchScope:
     metadata: dict[str, Any] | None = None
     versions: dict[int, tuple[int, int]] | None = None
 
+    def __post_init__(self) -> None:
+        # the stores rank what `versions` names: it must never widen the access-checked collections
+        if self.versions is not None and not self.versions.keys() <= set(self.collection_ids):
+            raise ValueError("SearchScope.versions names a collection outside collection_ids")
+
     @property
     def filtered(self) -> bool:
         return bool(self.document_ids or self.metadata)
