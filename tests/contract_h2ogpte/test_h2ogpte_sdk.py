@@ -195,7 +195,7 @@ def test_deletes_sessions_messages_documents_and_collections(lockgate, new_user)
     assert job.completed and job.errors == []
     assert client.count_documents_in_collection(collection_id) == 0
     job = client.delete_collections([collection_id, second])
-    assert job.completed and job.errors == []
+    assert job.completed and job.errors == [] and (job.passed, job.failed) == (1.0, 0.0)
     with pytest.raises(ObjectNotFoundError):
         client.get_collection(collection_id)
 
@@ -211,8 +211,10 @@ def test_jobs_report_what_failed_and_other_users_objects_stay_out_of_reach(lockg
 
     job = intruder.delete_collections([collection_id])
     assert job.completed and job.errors and job.failed > 0
+    assert (job.passed, job.failed) == (0.0, 1.0)  # a failed item is not also counted as passed
     job = intruder.delete_documents(document_ids)
     assert job.completed and job.errors
+    assert job.passed + job.failed == 1.0 and job.passed == 0.0
     job = intruder.delete_chat_sessions([chat_session_id])
     assert job.completed and job.errors
     for call in (

@@ -126,6 +126,19 @@ def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
     assert [d["id"] for d in listed] == [document_id, again.json()["id"]]
 
 
+def test_a_filename_past_255_characters_names_the_document_by_its_first_255(local) -> None:
+    """Without `name`, the document is named by its filename: a longer one was stored whole on SQLite
+    and refused by PostgreSQL's VARCHAR(255) (a 5xx); explicit names stay refused past 255."""
+    alice = member(local)
+    target = collection(alice)
+    long = "n" * 300 + ".md"
+    created = upload(alice, target, PASTA, filename=long)
+    assert created.status_code == 201, created.text
+    assert alice.get(f"/v1/documents/{created.json()['id']}").json()["name"] == long[:255]
+    assert upload(alice, target, PASTA, filename="a.md", name=long).status_code == 422
+    assert alice.get("/health").status_code == 200
+
+
 def test_deeply_nested_metadata_is_a_422_not_a_500(local) -> None:
     # json.loads raised RecursionError on 100,000 nested arrays: a 500 and a reset connection.
     alice = member(local)

@@ -231,14 +231,23 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+# Longest document or upload name (the columns' VARCHAR(255)); names clients give are refused past it.
+NAME_LENGTH = 255
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One file to ingest: `name` is the document's name (what sync matches), `filename` gives its type."""
+    """One file to ingest: `name` is the document's name (what sync matches), `filename` gives its type.
+    A name taken from a longer filename is cut to NAME_LENGTH characters, as the job uploads' are."""
 
     name: str
     filename: str
     content_type: str | None
     data: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.name) > NAME_LENGTH:  # PostgreSQL refuses the row; SQLite would store it whole
+            object.__setattr__(self, "name", self.name[:NAME_LENGTH])
 
     def digest(self) -> str:
         """sha256 of the bytes, hex (documents.file_hash)."""

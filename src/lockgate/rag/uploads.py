@@ -27,7 +27,7 @@ from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.job_uploads import add_for_job, hand_to_job
 from lockgate.rag.models import Document, Upload
-from lockgate.rag.schemas import FileResult, SourceFile
+from lockgate.rag.schemas import NAME_LENGTH, FileResult, SourceFile
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -50,7 +50,9 @@ class Uploads:
 
     async def save(self, principal: Principal, name: str, content_type: str | None, data: bytes) -> int:
         async with self._db.transaction() as session:
-            row = Upload(owner_id=principal.user_id, name=name, content_type=content_type, data=data)
+            row = Upload(
+                owner_id=principal.user_id, name=name[:NAME_LENGTH], content_type=content_type, data=data
+            )
             session.add(row)
             await session.flush()
             return row.id

@@ -46,7 +46,7 @@ def job_out(job: Job) -> dict[str, Any]:
         "name": job.name,
         "overall_status": overall,
         "status": job.status,
-        "passed_percentage": job.done / total,
+        "passed_percentage": max(min(job.done, total) - failed, 0) / total,  # done counts failed items too
         "failed_percentage": min(failed / total, 1.0),
         "progress": 1.0 if final else job.done / total,
         "created_at": timestamp(job.created),
