@@ -79,3 +79,14 @@ async def test_values_of_the_right_type_pass_validation(api: Api, path: str, fie
     # past validation, the unknown model "m" is what is refused
     assert response.status_code == 404, response.text
     assert response.json()["error"]["param"] == "model"
+
+
+@pytest.mark.parametrize("item", ["x", [1]], ids=["texts", "token-id-lists"])
+async def test_embeddings_take_at_most_2048_inputs_as_openai_does(api: Api, item) -> None:
+    """100,000 inputs in one request held the single local embedder for minutes (#22: counts bounded)."""
+    over = await api.post("/v1/embeddings", json={"model": "m", "input": [item] * 2049})
+    assert over.status_code == 422, over.text
+    assert over.json()["error"]["param"] == "input"
+    at_limit = await api.post("/v1/embeddings", json={"model": "m", "input": [item] * 2048})
+    assert at_limit.status_code == 404 and at_limit.json()["error"]["param"] == "model"  # past validation
+    assert (await api.get("/health")).status_code == 200

@@ -9,7 +9,15 @@ as true, 5, 1 and 0.5). An integer is accepted where a number is expected. OpenG
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from lockgate.gateway.bounds import MAX_TOKEN_COUNT
 
@@ -88,6 +96,11 @@ class CompletionRequest(Passthrough):
 TokenIds = Annotated[list[int], Field(min_length=1)]
 
 
+# Most inputs one embeddings request may carry: OpenAI's limit ("any array must be 2048 dimensions or
+# less", openai/types/embedding_create_params.py); more held the one local embedder for minutes.
+MAX_EMBEDDING_INPUTS = 2048
+
+
 class EmbeddingRequest(Passthrough):
     model: NonEmpty
     # Nothing empty to embed ("" , [], [""], [[]]): 422, as OpenGateLLM answers.
@@ -99,6 +112,14 @@ class EmbeddingRequest(Passthrough):
     )
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _at_most_2048(cls, value: object) -> object:
+        # before the union: its members' errors would name `input.0`, not the count
+        if isinstance(value, list) and len(value) > MAX_EMBEDDING_INPUTS and not isinstance(value[0], int):
+            raise ValueError(f"at most {MAX_EMBEDDING_INPUTS} inputs per request (got {len(value)})")
+        return value
 
 
 class RerankRequest(Passthrough):
