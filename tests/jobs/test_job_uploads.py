@@ -90,7 +90,13 @@ async def ended(api: Api, job_id: str) -> Job:
         job = await job_row(api, job_id)
         return job is not None and job.status in {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
 
+    async def released() -> bool:  # a job's files go in their own transaction, just after its status
+        async with api.state.db.transaction() as session:
+            held = select(func.count()).select_from(Upload).where(Upload.job_id == job_id)
+            return not await session.scalar(held)
+
     await until(final, f"job {job_id} never ended")
+    await until(released, f"job {job_id} ended but kept its uploads")
     job = await job_row(api, job_id)
     assert job is not None
     return job
