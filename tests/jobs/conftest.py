@@ -24,6 +24,25 @@ WAIT_SECONDS = 240.0  # generous: two cores shared with other work; never a timi
 EMBEDDINGS = "/v1/embeddings"
 
 
+def with_embedder(settings, embedder: FakeUpstream, job_workers: int):
+    """The app's settings with `embedder` as the RAG embedding model and `job_workers` in-app workers."""
+    return type(settings).model_validate(
+        {
+            **settings.model_dump(),
+            "rag_embedding_model": "embed",
+            "models": [model("embed", "text-embeddings-inference", provider(embedder))],
+            "job_workers": job_workers,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Iterator[FakeUpstream]:
+    """A fake embedding upstream per test module (in-process tests; `Deployment` has its own)."""
+    with FakeUpstream("openai", "up-embed", embedding_dim=8) as fake:
+        yield fake
+
+
 @dataclass
 class Deployment:
     """One database, one queue, one embedding upstream; servers and workers started on demand."""

@@ -5,34 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.fakes.upstreams import FakeUpstream
-from tests.gateway.conftest import model, provider
 from tests.helpers import Api
+from tests.jobs.conftest import with_embedder
 
 WAIT_SECONDS = 120.0
 TEXT = b"The keeper of the Brest lighthouse counts ships every night."
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[FakeUpstream]:
-    with FakeUpstream("openai", "up-embed", embedding_dim=8) as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(settings, embedder: FakeUpstream):
-    return type(settings).model_validate(
-        {
-            **settings.model_dump(),
-            "rag_embedding_model": "embed",
-            "models": [model("embed", "text-embeddings-inference", provider(embedder))],
-            "job_workers": 1,
-        }
-    )
+    return with_embedder(settings, embedder, job_workers=1)
 
 
 async def collection(api: Api, key: str) -> int:

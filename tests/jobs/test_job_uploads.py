@@ -10,7 +10,6 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -26,31 +25,18 @@ from lockgate.migrate import upgrade
 from lockgate.rag.models import Upload
 from lockgate.rag.uploads import IngestOptions
 from tests.fakes.upstreams import FakeUpstream
-from tests.gateway.conftest import model, provider
 from tests.helpers import Api
+from tests.jobs.conftest import with_embedder
 from tests.rag.test_sync import _files
 
 WAIT_SECONDS = 120.0  # generous: two cores shared with other work; never a timing assert
 TEXT = b"The keeper of the Brest lighthouse counts ships every night."
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[FakeUpstream]:
-    with FakeUpstream("openai", "up-embed", embedding_dim=8) as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(settings, embedder: FakeUpstream):
     # No worker inside the app: each test starts the worker it needs, with the work it needs.
-    return type(settings).model_validate(
-        {
-            **settings.model_dump(),
-            "rag_embedding_model": "embed",
-            "models": [model("embed", "text-embeddings-inference", provider(embedder))],
-            "job_workers": 0,
-        }
-    )
+    return with_embedder(settings, embedder, job_workers=0)
 
 
 def worker(api: Api, replaced: dict[str, Work] | None = None, **options) -> JobWorker:

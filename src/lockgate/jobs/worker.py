@@ -218,16 +218,14 @@ class JobWorker:
             raise
         except AppError as exc:
             errors.append(exc.message)
-        except DBAPIError as exc:
-            if exc.connection_invalidated:  # the database dropped a pooled connection (restart,
-                # failover; ADR 0025): the step rolled back and the pool is renewed, so run it again
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # the database dropped a pooled connection (restart, failover; ADR 0025): the step
+                # rolled back and the pool is renewed, so the job runs again instead of failing
                 log.warning("job %s: database connection lost; queued again", job_id)
                 self._running.pop(job_id, None)
                 await self._give_back(job_id)
                 return
-            log.exception("job %s (%s) failed", job_id, job.kind)
-            errors.append(f"{job.name}: internal error.")
-        except Exception:
             log.exception("job %s (%s) failed", job_id, job.kind)
             errors.append(f"{job.name}: internal error.")
         status = JobStatus.FAILED if errors else JobStatus.COMPLETED
