@@ -74,6 +74,17 @@ def test_items_input_and_max_output_tokens_cut(stack) -> None:
     ]
 
 
+def test_a_streamed_message_cut_by_max_output_tokens_is_done_as_incomplete(stack) -> None:
+    live, _ = stack
+    events = list(
+        live.openai().responses.create(model="chat", input="one two three", max_output_tokens=2, stream=True)
+    )
+    [done] = [e for e in events if e.type == "response.output_item.done" and e.item.type == "message"]
+    assert done.item.status == "incomplete"  # as the final response says of the same item (#22)
+    assert events[-1].response.status == "incomplete"
+    assert events[-1].response.output[-1].status == "incomplete"
+
+
 def test_streaming_event_sequence_and_final_response(stack) -> None:
     live, _ = stack
     events = list(live.openai().responses.create(model="chat", input="one two three", stream=True))

@@ -47,7 +47,8 @@ class _Writer:
         out.append(self.frame("response.output_item.added", {"output_index": self.index, "item": item}))
         return out
 
-    def close(self) -> list[bytes]:
+    def close(self, cut: bool = False) -> list[bytes]:
+        """The open item's closing frames; `cut`: the token limit ended it (a message is incomplete)."""
         item = self.open
         if item is None:
             return []
@@ -67,7 +68,7 @@ class _Writer:
         else:
             done = {**where, "name": item["name"], "arguments": item["arguments"]}
             out.append(self.frame("response.function_call_arguments.done", done))
-        item["status"] = "completed"
+        item["status"] = "incomplete" if cut and item["type"] == "message" else "completed"
         out.append(self.frame("response.output_item.done", {"output_index": self.index, "item": item}))
         return out
 
@@ -164,7 +165,7 @@ async def encode_response_stream(
                 await events.aclose()  # type: ignore[attr-defined]  # stops the generation, settles usage
                 writer.cut_short()
                 await _keep(on_done, draft.render("cancelled"))
-    for frame in writer.close():
+    for frame in writer.close(cut=writer.finish == "length"):
         yield frame
     if not any(item["type"] in ("message", "function_call") for item in draft.output):
         draft.output.append(message_item(f"msg_{unique_hex()}", "", [], "completed"))
