@@ -55,6 +55,25 @@ def quickstart_collection(client) -> tuple[str, list[str]]:
     return collection_id, [d.id for d in documents]
 
 
+def test_a_file_that_cannot_be_read_fails_alone_in_an_ingest_job(lockgate, new_user) -> None:
+    """ingest_uploads judges each file: an unreadable one is a line of the job's errors, the others are
+    ingested (the first bad file used to end the job and drop the good uploads after it unread); a
+    filename past 255 characters keeps its suffix, so its type is still known."""
+    client = sdk(lockgate, new_user())
+    collection_id = client.create_collection(name="Mixed", description="one bad file")
+    long = "L" * 300 + ".txt"
+    uploads = [
+        client.upload("broken.pdf", io.BytesIO(b"%PDF-1.4 not really a pdf")),
+        client.upload(long, io.BytesIO(SCRANTON)),
+    ]
+    job = client.ingest_uploads(collection_id, uploads)
+    assert job.completed and len(job.errors) == 1 and job.errors[0].startswith("broken.pdf: "), job
+    assert (job.passed, job.failed) == (0.5, 0.5)
+    documents = client.list_documents_in_collection(collection_id, offset=0, limit=9)
+    assert [d.name for d in documents] == ["L" * 251 + ".txt"]
+    assert client._get("/rpc/fs") == []  # both uploads gone: one ingested, one refused
+
+
 def test_constructs_with_the_version_check_and_reports_the_caller(lockgate, new_user) -> None:
     alice = new_user()
     client = sdk(lockgate, alice)  # strict: a version mismatch would raise RuntimeError

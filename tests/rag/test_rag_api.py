@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 
 import httpx
 import pytest
@@ -128,13 +129,27 @@ def test_upload_chunks_with_metadata_and_refuses_bad_files(local) -> None:
 
 def test_a_filename_past_255_characters_names_the_document_by_its_first_255(local) -> None:
     """Without `name`, the document is named by its filename: a longer one was stored whole on SQLite
-    and refused by PostgreSQL's VARCHAR(255) (a 5xx); explicit names stay refused past 255."""
+    and refused by PostgreSQL's VARCHAR(255) (a 5xx); now cut to 255 with its suffix; explicit names
+    stay refused past 255."""
     alice = member(local)
     target = collection(alice)
     long = "n" * 300 + ".md"
+    clipped = "n" * 252 + ".md"  # the suffix kept: it is how the file's type is known
     created = upload(alice, target, PASTA, filename=long)
     assert created.status_code == 201, created.text
-    assert alice.get(f"/v1/documents/{created.json()['id']}").json()["name"] == long[:255]
+    assert alice.get(f"/v1/documents/{created.json()['id']}").json()["name"] == clipped
+    # through a job too, where the file waits as an upload (its stored name once lost the suffix)
+    files = {"file": (long, io.BytesIO(PASTA.encode()), "application/octet-stream")}
+    queued = alice.post(
+        "/v1/documents", params={"async": "true"}, data={"collection_id": str(target)}, files=files
+    )
+    assert queued.status_code == 202, queued.text
+    deadline = time.monotonic() + 120
+    while (job := alice.get(f"/v1/jobs/{queued.json()['id']}").json())["status"] in ("pending", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "completed", job
+    assert alice.get(f"/v1/documents/{job['document_ids'][0]}").json()["name"] == clipped
     assert upload(alice, target, PASTA, filename="a.md", name=long).status_code == 422
     assert alice.get("/health").status_code == 200
 

@@ -15,7 +15,7 @@ from lockgate.errors import Conflict
 from lockgate.jobs.models import Job, JobStatus
 from lockgate.kit.db import Database
 from lockgate.rag.models import Upload
-from lockgate.rag.schemas import NAME_LENGTH, SourceFile
+from lockgate.rag.schemas import SourceFile, clip_name
 
 
 class JobUploads:
@@ -45,7 +45,7 @@ async def add_for_job(
     rows = [
         Upload(
             owner_id=owner_id,
-            name=source.filename[:NAME_LENGTH],
+            name=clip_name(source.filename),
             content_type=source.content_type,
             data=source.data,
             job_id=job_id,

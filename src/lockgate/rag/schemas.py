@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from lockgate.errors import AppError
@@ -235,10 +236,21 @@ class Outcome(StrEnum):
 NAME_LENGTH = 255
 
 
+def clip_name(filename: str) -> str:
+    """A name taken from a filename, cut to NAME_LENGTH characters with its suffix kept: the suffix is
+    how a file's type is known (`report….pdf`, not `report…` read as an unknown type)."""
+    if len(filename) <= NAME_LENGTH:
+        return filename
+    suffix = PurePath(filename).suffix
+    if not suffix or len(suffix) > NAME_LENGTH // 2:
+        return filename[:NAME_LENGTH]
+    return filename[: NAME_LENGTH - len(suffix)] + suffix
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """One file to ingest: `name` is the document's name (what sync matches), `filename` gives its type.
-    A name taken from a longer filename is cut to NAME_LENGTH characters, as the job uploads' are."""
+    A name taken from a longer filename is cut to NAME_LENGTH characters (`clip_name`)."""
 
     name: str
     filename: str
@@ -247,7 +259,7 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         if len(self.name) > NAME_LENGTH:  # PostgreSQL refuses the row; SQLite would store it whole
-            object.__setattr__(self, "name", self.name[:NAME_LENGTH])
+            object.__setattr__(self, "name", clip_name(self.name))
 
     def digest(self) -> str:
         """sha256 of the bytes, hex (documents.file_hash)."""

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.accounting.service import CallContext
-from lockgate.errors import InvalidRequest, NotFound
+from lockgate.errors import AppError, InvalidRequest, NotFound
 from lockgate.gateway.request import read_chat
 from lockgate.gateway.service import GatewayService
 from lockgate.identity.schemas import Principal
@@ -27,7 +27,7 @@ from lockgate.rag.chunking import ChunkingOptions
 from lockgate.rag.ingestion import Ingestion
 from lockgate.rag.job_uploads import add_for_job, hand_to_job
 from lockgate.rag.models import Document, Upload
-from lockgate.rag.schemas import NAME_LENGTH, FileResult, SourceFile
+from lockgate.rag.schemas import FileResult, SourceFile, clip_name
 
 SUMMARY_INPUT_CHARS = 2000
 
@@ -51,7 +51,7 @@ class Uploads:
     async def save(self, principal: Principal, name: str, content_type: str | None, data: bytes) -> int:
         async with self._db.transaction() as session:
             row = Upload(
-                owner_id=principal.user_id, name=name[:NAME_LENGTH], content_type=content_type, data=data
+                owner_id=principal.user_id, name=clip_name(name), content_type=content_type, data=data
             )
             session.add(row)
             await session.flush()
@@ -146,7 +146,8 @@ class Uploads:
     async def run_ingest(self, run: JobRun) -> None:
         """The work of an ingestion job, from the first upload not yet ingested. Each document is
         written, its upload forgotten and the job advanced in one transaction: a worker killed midway
-        leaves the document whole or absent, and the retry goes on from there."""
+        leaves the document whole or absent, and the retry goes on from there. A file that cannot be
+        read (a 4xx of its own) fails alone, as a line of the job's errors; the others go on."""
         job = IngestPayload.model_validate(run.job.payload)
         ctx = CallContext(run.principal, job.endpoint)
         chunking = ChunkingOptions(**job.chunking.model_dump())
@@ -166,6 +167,7 @@ class Uploads:
                 document_ids.append(document_id)
                 await run.advance(done, session)
 
+            recorded = len(document_ids)
             try:
                 ingested = await self._ingestion.ingest_file(
                     ctx,
@@ -179,10 +181,16 @@ class Uploads:
                     written,
                 )
                 document_id = ingested.document_id
-            except BaseException:
-                if len(document_ids) > position:  # recorded in a transaction that rolled back
-                    document_ids.pop()
-                raise
+            except BaseException as exc:
+                del document_ids[recorded:]  # recorded in a transaction that rolled back
+                if not isinstance(exc, AppError) or exc.status_code >= 500:
+                    raise  # the job cannot go on (model down, worker stopping): failed, or retried
+                # this file cannot be read: it alone fails, named in the job's errors, and the rest go on
+                run.errors.append(f"{name or filename}: {exc.message}")
+                async with self._db.transaction() as session:
+                    await session.execute(delete(Upload).where(Upload.id == upload.id))
+                    await run.advance(position + 1, session)
+                continue
             if (job.summaries or job.questions) and document_id is not None:  # None only on failure, raised
                 await self._describe(ctx, document_id, job.summaries, job.questions)
 
