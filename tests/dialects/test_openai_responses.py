@@ -263,6 +263,20 @@ def test_malformed_requests_get_the_openai_error_envelope(stack, body: dict, par
     assert upstream.calls("/v1/chat/completions") == []
 
 
+def test_an_input_item_of_unknown_type_names_the_types_and_nothing_internal(stack) -> None:
+    live, _ = stack
+    for kind in (["message"], "image"):
+        response = httpx.post(
+            f"{live.url}/v1/responses",
+            headers=bearer(MASTER_KEY),
+            json={"model": "chat", "input": [{"type": kind, "role": "user", "content": "hi"}]},
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["param"] == "input.0" and "function_call_output" in error["message"]
+        assert "_item_type" not in error["message"] and "replayed" not in error["message"]
+
+
 def test_unparsable_body_unknown_model_and_wrong_key(stack) -> None:
     live, _ = stack
     broken = httpx.post(

@@ -74,7 +74,13 @@ InputItem = Annotated[
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
     | Annotated[ReplayedItem, Tag("replayed")],
-    Discriminator(_item_type),
+    Discriminator(
+        _item_type,  # its own name and the "replayed" tag must not reach clients: they name the field
+        custom_error_type="invalid_input_item",
+        custom_error_message=(
+            "type must be one of message, function_call, function_call_output, file_search_call, reasoning"
+        ),
+    ),
 ]
 
 
