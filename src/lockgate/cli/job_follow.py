@@ -39,12 +39,14 @@ class Tally:
 
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    failed_files: int = 0  # a problem may stand for several files (someone else's job: names unknown)
 
-    def failed(self, name: str, reason: str) -> None:
+    def failed(self, name: str, reason: str, files: int = 1) -> None:
         self.problems.append((name, reason))
+        self.failed_files += files
 
     def summary(self) -> str:
-        counts = self.counts + Counter(failed=len(self.problems))
+        counts = self.counts + Counter(failed=self.failed_files)
         return ", ".join(f"{counts[k]} {k}" for k in OUTCOMES)
 
 
@@ -141,7 +143,9 @@ class Follower:
         for name in names:
             self._tally.failed(name, reason)
         if job.names is None:  # someone else's submission: the count alone is known
-            self._tally.failed(f"{job.total - skip} file(s) of job {job.job_id}", reason)
+            self._tally.failed(
+                f"{job.total - skip} file(s) of job {job.job_id}", reason, files=job.total - skip
+            )
         self.finished_files += job.total
         self.open.pop(job.job_id, None)
 
