@@ -92,26 +92,29 @@ class OnnxEmbedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.clip(norms, 1e-12, None), int(mask.sum())
 
-    def embed_sync(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        # Longest first, in batches of at most BATCH_TOKENS padded tokens: on CPU this model runs
-        # memory-bound, and a batch of 32 texts of 256 tokens took twice as long as the same texts one
-        # by one (bench/README.md), while short texts (queries) still share a batch.
+    def plan(self, texts: list[str]) -> list[list[int]]:
+        """Batches of text indices, longest first, each of at most BATCH_TOKENS padded tokens."""
+        # On CPU this model runs memory-bound: a batch of 32 texts of 256 tokens took twice as long as
+        # the same texts one by one (bench/README.md), while short texts (queries) still share a batch.
         encodings = self._counter.encode_batch(texts)
         lengths = [min(len(e.ids), self.max_tokens) for e in encodings]
         order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
-        vectors: list[list[float]] = [[] for _ in texts]
-        tokens = 0
+        batches: list[list[int]] = []
         start = 0
         while start < len(order):
             width = max(1, lengths[order[start]])
             size = max(1, min(BATCH, BATCH_TOKENS // width))
-            indices = order[start : start + size]
-            batch, count = self._embed_batch([texts[i] for i in indices])
-            for i, vector in zip(indices, batch.astype(float).tolist(), strict=True):
-                vectors[i] = vector
-            tokens += count
+            batches.append(order[start : start + size])
             start += size
-        return vectors, tokens
+        return batches
+
+    def embed_rows(self, texts: list[str], indices: list[int]) -> tuple[list[list[float]], int]:
+        batch, count = self._embed_batch([texts[i] for i in indices])
+        return batch.astype(float).tolist(), count
+
+    def embed_sync(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """`embed` in the calling thread (benches)."""
+        return _in_order(len(texts), [(i, *self.embed_rows(texts, i)) for i in self.plan(texts)])
 
     def check_token_ids(self, sequences: list[list[int]]) -> None:
         """400 naming the input for anything but non-empty id lists of this vocabulary and window."""
@@ -126,23 +129,44 @@ class OnnxEmbedder:
                     f"{where}: {len(sequence)} token ids; this model reads at most {room}.", param="input"
                 )
 
-    def embed_token_ids_sync(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
+    def embed_id_rows(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
+        batch, count = self._embed_id_batch(sequences)
+        return batch.astype(float).tolist(), count
+
+    async def embed_token_ids(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
+        """Vectors of token-id sequences of this model's tokenizer; 400 for ids it cannot read.
+        BATCH sequences per turn on the engine thread, as `embed` does."""
+        self.check_token_ids(sequences)
         vectors: list[list[float]] = []
         tokens = 0
         for start in range(0, len(sequences), BATCH):
-            batch, count = self._embed_id_batch(sequences[start : start + BATCH])
-            vectors.extend(batch.astype(float).tolist())
+            rows, count = await self.worker.run(self.embed_id_rows, sequences[start : start + BATCH])
+            vectors.extend(rows)
             tokens += count
         return vectors, tokens
 
-    async def embed_token_ids(self, sequences: list[list[int]]) -> tuple[list[list[float]], int]:
-        """Vectors of token-id sequences of this model's tokenizer; 400 for ids it cannot read."""
-        self.check_token_ids(sequences)
-        return await self.worker.run(self.embed_token_ids_sync, sequences)
-
     async def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        """Vectors (unit length) and the number of tokens read."""
-        return await self.worker.run(self.embed_sync, texts)
+        """Vectors (unit length) and the number of tokens read.
+
+        Each batch is its own turn on the engine thread: a search query that arrives while a large
+        ingestion is being embedded waits for one batch (a fraction of a second), not for the whole
+        document's chunks."""
+        batches = [
+            (indices, *await self.worker.run(self.embed_rows, texts, indices))
+            for indices in await self.worker.run(self.plan, texts)
+        ]
+        return _in_order(len(texts), batches)
 
     def close(self) -> None:
         self.worker.close()
+
+
+def _in_order(
+    size: int, batches: list[tuple[list[int], list[list[float]], int]]
+) -> tuple[list[list[float]], int]:
+    """Vectors back in input order from (indices, vectors, tokens) batches; the tokens summed."""
+    vectors: list[list[float]] = [[] for _ in range(size)]
+    for indices, rows, _ in batches:
+        for i, vector in zip(indices, rows, strict=True):
+            vectors[i] = vector
+    return vectors, sum(tokens for _, _, tokens in batches)
