@@ -122,6 +122,22 @@ def test_forced_tool_call(local) -> None:
     assert call.function.name == "get_weather"
     assert answer.choices[0].message.function_call is None  # #22: only for legacy `functions`
     assert isinstance(json.loads(call.function.arguments)["city"], str)
+    # Streamed, the named call comes as tool_calls deltas alone, as OpenAI streams it
+    chunks = list(
+        local.openai().chat.completions.create(
+            model=CHAT,
+            messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+            tools=tools,
+            tool_choice={"type": "function", "function": {"name": "get_weather"}},
+            max_tokens=40,
+            stream=True,
+        )
+    )
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    assert all(delta.function_call is None for delta in deltas)
+    streamed = [c for delta in deltas for c in delta.tool_calls or []]
+    assert streamed[0].function.name == "get_weather"
+    assert isinstance(json.loads("".join(c.function.arguments or "" for c in streamed))["city"], str)
 
 
 def test_completions_with_echo_and_unsupported_options(local) -> None:

@@ -173,10 +173,7 @@ class LlamaEngine:
     def _chat_once(self, messages: list[dict[str, Any]], call: LlamaCall) -> dict[str, Any]:
         answer: dict[str, Any] = self.llm.create_chat_completion(messages=messages, **self._kwargs(call))
         if not call.legacy_functions:
-            # llama-cpp-python adds the deprecated `function_call` for a named tool; OpenAI sends it
-            # only to requests that used `functions`.
-            for choice in answer.get("choices") or []:
-                (choice.get("message") or {}).pop("function_call", None)
+            _drop_function_call(answer, "message")
         if call.required_tools:
             return tool_calls.forced_call(answer)
         if call.auto_tools:
@@ -226,6 +223,8 @@ class LlamaEngine:
             calls = tool_calls.StreamCalls(call.auto_tools) if call.auto_tools else None
             async with aclosing(self._choices(opener, call.n, stops)) as items:  # closed inside the lock
                 async for item in items:
+                    if isinstance(item, dict) and not call.legacy_functions:
+                        _drop_function_call(item, "delta")
                     if calls is None or not isinstance(item, dict):
                         yield item
                         continue
@@ -304,6 +303,14 @@ class LlamaEngine:
         self.worker.close()
         if self._llm is not None:
             self._llm.close()
+
+
+def _drop_function_call(answer: dict[str, Any], part: str) -> None:
+    """llama-cpp-python adds the deprecated `function_call` beside a named tool's call (in each
+    choice's `message`, or `delta` when streamed); OpenAI sends it only to requests that used
+    `functions`."""
+    for choice in answer.get("choices") or []:
+        (choice.get(part) or {}).pop("function_call", None)
 
 
 def _own_stops(kwargs: dict[str, Any]) -> list[str] | None:
