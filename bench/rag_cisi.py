@@ -86,13 +86,11 @@ def reference_bm25(docs: dict[int, str], queries: dict[int, str]) -> dict[int, l
     return results
 
 
-def postgres_ts_rank(
-    socket_dir: str, chunk_to_doc: dict[int, int], queries: dict[int, str]
-) -> dict[int, list[int]]:
+def postgres_ts_rank(socket_dir: str, queries: dict[int, str]) -> dict[int, list[int]]:
     """Postgres' built-in full-text ranking (`ts_rank`, any query word may match), on the same chunks:
-    what Lockgate would rank like without its own BM25 postings."""
+    what Lockgate would rank like without its own BM25 postings. CISI ids are the documents' names
+    (read in the same query: the chunk ids of the API are positions within a document)."""
     import asyncio
-    import re
 
     import asyncpg
 
@@ -103,12 +101,12 @@ def postgres_ts_rank(
             for qid, text in queries.items():
                 words = sorted(set(re.findall(r"[a-z0-9]+", text.lower())))
                 rows = await connection.fetch(
-                    "SELECT id FROM chunks, to_tsquery('english', $1) query "
-                    "WHERE to_tsvector('english', content) @@ query "
-                    "ORDER BY ts_rank(to_tsvector('english', content), query) DESC, id LIMIT 100",
+                    "SELECT d.name FROM chunks c JOIN documents d ON d.id = c.document_id, "
+                    "to_tsquery('english', $1) query WHERE to_tsvector('english', c.content) @@ query "
+                    "ORDER BY ts_rank(to_tsvector('english', c.content), query) DESC, c.id LIMIT 100",
                     " | ".join(words) or "nothing",
                 )
-                ranked[qid] = [chunk_to_doc[row["id"]] for row in rows if row["id"] in chunk_to_doc]
+                ranked[qid] = [int(row["name"]) for row in rows]
             return ranked
         finally:
             await connection.close()
@@ -117,18 +115,6 @@ def postgres_ts_rank(
 
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-
-
-def list_documents(client: httpx.Client, collection: int) -> list[dict]:
-    found, offset = [], 0
-    while True:
-        page = client.get(
-            "/v1/documents", params={"collection_id": collection, "limit": 100, "offset": offset}
-        ).json()["data"]
-        found += page
-        if len(page) < 100:
-            return found
-        offset += 100
 
 
 def row(name: str, ranked: dict[int, list[int]], judged: dict, relevance: dict, p50: str = "—") -> str:
@@ -261,11 +247,7 @@ def main() -> None:
         reference = reference_bm25(docs, judged)
         report.append(row("reference BM25 (bm25s)", reference, judged, relevance))
         if args.postgres and not args.lexical_only:
-            chunk_to_doc = {}
-            for doc in list_documents(client, collection):
-                for chunk in client.get(f"/v1/documents/{doc['id']}/chunks").json()["data"]:
-                    chunk_to_doc[chunk["id"]] = int(doc["name"])
-            ts_ranked = postgres_ts_rank(socket_dir, chunk_to_doc, judged)
+            ts_ranked = postgres_ts_rank(socket_dir, judged)
             report.append(row("Postgres ts_rank (not used)", ts_ranked, judged, relevance))
         report.append(
             f"\nIngest (upload, parse, embed, store; one request per document): {ingest_rate:.1f} docs/s"

@@ -83,8 +83,8 @@ def fill_postgres(database_url: str, collection: int, count: int, start: int, hn
     import asyncpg
 
     from lockgate.kit.db import Database
+    from lockgate.rag.fts5_index import CHUNKS_TOKENIZE, Fts5Tokenizer
     from lockgate.rag.store_postgres import PostgresChunkStore, vector_literal
-    from lockgate.rag.terms import terms
 
     rng = np.random.default_rng(start)
 
@@ -106,7 +106,11 @@ def fill_postgres(database_url: str, collection: int, count: int, start: int, hn
                 vector /= np.linalg.norm(vector)
                 vectors.append(vector)
                 texts.append(" ".join(random.choice(WORDS) for _ in range(40)))
-            counted = [terms(text) for text in texts]
+            counted: list[dict[str, int]] = [{} for _ in texts]  # FTS5's terms, as the store indexes
+            tokenized = await Fts5Tokenizer(CHUNKS_TOKENIZE).postings(list(enumerate(texts)))
+            for term, (rows, tfs) in tokenized.items():
+                for i, tf in zip(rows.tolist(), tfs.tolist(), strict=True):
+                    counted[i][term] = int(tf)
             await connection.copy_records_to_table(
                 "chunks",
                 columns=[
@@ -175,7 +179,6 @@ def lexical_before_p50(database_url: str, collection: int, queries: int) -> dict
     from lockgate.rag.lexical_index import LexicalCache
     from lockgate.rag.store_postgres import PostgresChunkStore
     from lockgate.rag.store_sqlite import SqliteChunkStore
-    from lockgate.rag.terms import query_terms
 
     async def timed(search) -> float:
         timings = []
@@ -196,7 +199,7 @@ def lexical_before_p50(database_url: str, collection: int, queries: int) -> dict
             store = PostgresChunkStore(db)
             store._terms = LexicalCache(max_bytes=1)  # too small for a whole collection: term by term
             return {
-                "SQL": await timed(lambda q: store.lexical_sql(query_terms(q), scope, 10)),
+                "SQL": await timed(lambda q: store.lexical_sql(store.phrases(q), scope, 10)),
                 "per-term index": await timed(lambda q: store.lexical(q, scope, 10)),
             }
         finally:

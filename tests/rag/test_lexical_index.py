@@ -15,7 +15,6 @@ from lockgate.rag.lexical_index import LexicalCache
 from lockgate.rag.models import Chunk, Collection
 from lockgate.rag.search import to_blob
 from lockgate.rag.store_postgres import PostgresChunkStore
-from lockgate.rag.terms import query_terms
 from tests.rag.test_chunk_store import unit, write_collection
 
 VOCABULARY = (
@@ -65,7 +64,7 @@ async def test_cached_bm25_ranks_as_the_sql_over_postings(postgres_store, whole:
         for scope in (SearchScope([mine]), SearchScope([mine, other])):
             for limit in (5, 200):
                 cached = await store.lexical(query, scope, limit)
-                sql = await store.lexical_sql(query_terms(query), scope, limit)
+                sql = await store.lexical_sql(store.phrases(query), scope, limit)
                 assert cached, query
                 assert_same_ranking(cached, sql)
     assert await store.lexical("unknownword", SearchScope([mine]), 10) == []
@@ -160,5 +159,5 @@ async def test_cached_bm25_follows_writes_and_deletes_without_reloading(
             query = " ".join(rng.sample(VOCABULARY, rng.randint(1, 4)))
             for scope in (SearchScope([mine]), SearchScope([mine, other])):
                 cached = await store.lexical(query, scope, 500)
-                assert_same_ranking(cached, await store.lexical_sql(query_terms(query), scope, 500))
+                assert_same_ranking(cached, await store.lexical_sql(store.phrases(query), scope, 500))
     assert whole_reads == []

@@ -3,7 +3,8 @@
 (row count, token count, rows holding each term), its idf, and postings read from its `fts5vocab`
 tables. FTS5's bm25 (sqlite/ext/fts5/fts5_aux.c) sums, over the query's phrases in order,
 idf · tf·(k1 + 1) / (tf + k1·(1 - b + b·D/avgdl)) with k1 1.2, b 0.75, idf = log((N - n + 0.5) /
-(n + 0.5)) floored at 1e-6, N and avgdl those of the whole table and n the rows holding the phrase."""
+(n + 0.5)) floored at 1e-6, N and avgdl those of the whole table and n the rows holding the phrase.
+The PostgreSQL store indexes and ranks with the same tokenizer and formula (ADR 0026)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from collections import OrderedDict
 import numpy as np
 
 FTS5_MIN_IDF = 1e-6
+CHUNKS_TOKENIZE = "porter unicode61"  # the chunks' FTS5 index on SQLite (migration 0005)
+WORD = re.compile(r"\w+", re.UNICODE)  # a query's words, each quoted as one FTS5 phrase
 _TOKENIZE = re.compile(r"tokenize\s*=\s*'((?:[^']|'')*)'", re.IGNORECASE)
 
 

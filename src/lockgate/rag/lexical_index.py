@@ -3,13 +3,12 @@ terms (all at once, or each once a query has asked for it), as numpy arrays. A q
 vector additions instead of the database scoring every matching chunk (542 ms on PostgreSQL, 239 ms on
 SQLite at 100k chunks where every chunk matches: bench/rag_scale.py). Entries are versioned like the
 vector cache (`vectors`): a collection's `vectors_version` moves on every chunk write or delete, so a
-stale entry is reloaded, and one found deleted is dropped. PostgreSQL scores with the Okapi BM25 of its
-SQL ranking (`bm25_top`), SQLite with FTS5's bm25() (`fts5_index`); both sum the same per-term
-contributions (`rank`)."""
+stale entry is reloaded, and one found deleted is dropped. Both stores score with FTS5's bm25()
+(`fts5_index`) over FTS5's terms: SQLite with FTS5's table-wide statistics, PostgreSQL with those of
+the collections searched (`bm25_top`); both sum the same per-term contributions (`rank`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.rag import repository
+from lockgate.rag.fts5_index import fts5_idf
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -187,17 +187,18 @@ async def cached_terms(
     return entries
 
 
-def bm25_top(entries: list[CollectionTerms], wanted: list[str], limit: int) -> list[tuple[int, float]]:
-    """(chunk id, Okapi BM25), best first, ties by chunk id, at most `limit`; only chunks holding at
-    least one of `wanted` (whose postings must be loaded in every entry). Document frequencies, the
-    chunk count and the average length are those of the collections in `entries`."""
+def bm25_top(entries: list[CollectionTerms], phrases: list[str], limit: int) -> list[tuple[int, float]]:
+    """(chunk id, BM25 as FTS5's bm25() computes it), best first, ties by chunk id, at most `limit`;
+    only chunks holding at least one of `phrases` (the query's terms in order, repeats included, whose
+    postings must be loaded in every entry). The chunk count, average length and document frequencies
+    are those of the collections in `entries`."""
     total = sum(len(e.ids) for e in entries)
     if not total:
         return []
     avg_length = float(sum(float(e.lengths.sum()) for e in entries)) / total
-    frequencies = {t: sum(len(e.postings_for(t).rows) for e in entries) for t in wanted}
-    idf = [(t, math.log(1 + (total - df + 0.5) / (df + 0.5))) for t, df in frequencies.items() if df]
-    return rank(entries, idf, avg_length, limit)
+    frequencies = {t: sum(len(e.postings_for(t).rows) for e in entries) for t in dict.fromkeys(phrases)}
+    weighted = [(t, fts5_idf(total, frequencies[t])) for t in phrases if frequencies[t]]
+    return rank(entries, weighted, avg_length, limit)
 
 
 def rank(

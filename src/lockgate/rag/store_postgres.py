@@ -1,9 +1,10 @@
-"""PostgreSQL chunk store: pgvector HNSW for semantic search, and Okapi BM25 over term postings that
-Lockgate writes itself (Postgres' own `ts_rank` is not BM25 and ranks much worse: bench/rag_cisi.py)."""
+"""PostgreSQL chunk store: pgvector HNSW for semantic search, and BM25 over term postings that Lockgate
+writes itself (Postgres' own `ts_rank` is not BM25 and ranks much worse: bench/rag_cisi.py). Terms and
+scores are SQLite's: FTS5's own tokenizer (run in process) makes the terms, and the score is FTS5's
+bm25() (ADR 0026), so a collection ranks the same on both databases."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import cast
 
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lockgate.kit.db import Database
 from lockgate.rag import repository
+from lockgate.rag.fts5_index import CHUNKS_TOKENIZE, WORD, Fts5Tokenizer, fts5_idf
 from lockgate.rag.lexical_index import (
     BM25_B,
     BM25_K1,
@@ -39,9 +41,9 @@ from lockgate.rag.lexical_index import (
 )
 from lockgate.rag.models import Chunk, ChunkTerm
 from lockgate.rag.schemas import SearchScope
-from lockgate.rag.terms import query_terms, terms
 
 HNSW_MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
+MAX_TERM = 64  # characters of a term kept (chunk_terms.term); FTS5 keeps longer tokens whole
 
 # One row per term: its postings as (chunk id, tf) pairs of big-endian int32, decoded by numpy at once.
 POSTINGS: Select[str, bytes] = select(
@@ -62,18 +64,30 @@ class PostgresChunkStore:
         self._db = db
         self._indexed_dimensions: set[int] = set()
         self._terms = LexicalCache()
+        self._tokenizer = Fts5Tokenizer(CHUNKS_TOKENIZE)
 
     # -- writing -----------------------------------------------------------------------------------
 
     async def index(self, session: AsyncSession, rows: list[Chunk]) -> None:
-        """BM25 postings and the pgvector copy of each vector, in the caller's transaction."""
-        postings: list[dict[str, object]] = []
-        vectors: list[dict[str, object]] = []
-        for row in rows:
-            counts = terms(row.content)
-            postings.extend({"chunk_id": row.id, "term": t, "tf": tf} for t, tf in counts.items())
-            vector = vector_literal(np.frombuffer(row.embedding, dtype=np.float32))
-            vectors.append({"id": row.id, "length": sum(counts.values()), "vector": vector})
+        """BM25 postings (FTS5's terms of each chunk, as SQLite's index holds them) and each chunk's
+        length in tokens and pgvector copy of its vector, in the caller's transaction."""
+        counts: dict[tuple[int, str], int] = {}
+        lengths = dict.fromkeys((row.id for row in rows), 0)
+        found = await self._tokenizer.postings([(row.id, row.content) for row in rows])
+        for term, (ids, tfs) in found.items():
+            for chunk_id, tf in zip(ids.tolist(), tfs.tolist(), strict=True):
+                key = (chunk_id, term[:MAX_TERM])  # two long tokens may share a cut term: one posting
+                counts[key] = counts.get(key, 0) + int(tf)
+                lengths[chunk_id] += int(tf)
+        postings = [{"chunk_id": c, "term": t, "tf": tf} for (c, t), tf in counts.items()]
+        vectors = [
+            {
+                "id": row.id,
+                "length": lengths[row.id],
+                "vector": vector_literal(np.frombuffer(row.embedding, dtype=np.float32)),
+            }
+            for row in rows
+        ]
         if postings:
             await session.execute(cast(Table, ChunkTerm.__table__).insert(), postings)
         if vectors:
@@ -151,26 +165,33 @@ class PostgresChunkStore:
 
     # -- lexical -----------------------------------------------------------------------------------
 
+    def phrases(self, query: str) -> list[str]:
+        """The query's terms in order, repeats included, as SQLite ranks them: each word (`WORD`)
+        tokenized by FTS5. A word FTS5 splits (`snake_case`) gives each of its tokens, any of which
+        may match (SQLite's FTS5 matches them as an adjacent phrase)."""
+        words = WORD.findall(query)
+        return [t[:MAX_TERM] for tokens in self._tokenizer.tokens(words) for t in tokens] if words else []
+
     async def lexical(self, query: str, scope: SearchScope, limit: int) -> list[tuple[int, float]]:
-        """Okapi BM25 from the postings. Document frequencies and the average length are those of the
-        collections searched. Whole collections are ranked from the per-process index (`lexical_index`);
-        searches narrowed by documents or metadata let the database pick and sum the postings."""
-        wanted = query_terms(query)
-        if not wanted:
+        """FTS5's bm25() from the postings. Document frequencies, the chunk count and the average length
+        are those of the collections searched. Whole collections are ranked from the per-process index
+        (`lexical_index`); searches narrowed by documents or metadata let the database sum the postings."""
+        phrases = self.phrases(query)
+        if not phrases:
             return []
         if scope.filtered:
-            return await self.lexical_sql(wanted, scope, limit)
+            return await self.lexical_sql(phrases, scope, limit)
         async with self._db.lazy_transaction() as session:
             entries = await cached_terms(
                 self._terms,
                 session,
                 scope.collection_ids,
                 scope.versions,
-                wanted,
+                list(dict.fromkeys(phrases)),
                 self._refreshed,
                 self._load_terms,
             )
-        return bm25_top(entries, wanted, limit)
+        return bm25_top(entries, phrases, limit)
 
     async def _load_terms(
         self, session: AsyncSession, collection_id: int, entry: CollectionTerms, missing: list[str]
@@ -247,8 +268,11 @@ class PostgresChunkStore:
             if term not in found:
                 entry.postings[term] = Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
-    async def lexical_sql(self, wanted: list[str], scope: SearchScope, limit: int) -> list[tuple[int, float]]:
-        """The same BM25 summed by the database over the postings of the chunks in `scope`."""
+    async def lexical_sql(
+        self, phrases: list[str], scope: SearchScope, limit: int
+    ) -> list[tuple[int, float]]:
+        """The same BM25 (the query's terms as `phrases` gives them) summed by the database over the
+        postings of the chunks in `scope`, with the statistics of the scope's collections and documents."""
         in_collections = repository.chunk_filters(scope.collection_ids, scope.document_ids, None)
         async with self._db.transaction() as session:
             stats = (
@@ -264,16 +288,16 @@ class PostgresChunkStore:
                     await session.execute(
                         select(ChunkTerm.term, func.count(ChunkTerm.chunk_id))
                         .join(Chunk, Chunk.id == ChunkTerm.chunk_id)
-                        .where(ChunkTerm.term.in_(wanted), *in_collections)
+                        .where(ChunkTerm.term.in_(set(phrases)), *in_collections)
                         .group_by(ChunkTerm.term)
                     )
                 ).all()
             )
             if not frequencies:
                 return []
-            idf = case(
+            idf = case(  # a term the query repeats counts as often (FTS5 scores each phrase)
                 *[
-                    (ChunkTerm.term == term, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+                    (ChunkTerm.term == term, phrases.count(term) * fts5_idf(total, df))
                     for term, df in frequencies.items()
                 ],
                 else_=0.0,

@@ -4,7 +4,6 @@ cosine over a per-process matrix of each collection's vectors."""
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
 import numpy as np
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lockgate.kit.db import Database
 from lockgate.rag import repository
 from lockgate.rag.fts5_index import (
+    WORD,
     Fts5Tokenizer,
     averages,
     fts5_idf,
@@ -27,7 +27,6 @@ from lockgate.rag.schemas import SearchScope
 from lockgate.rag.search import cosine_top
 from lockgate.rag.vectors import CachedVectors, VectorCache, top_k
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 MAX_KEPT_TERMS = 100_000  # table-wide document frequencies kept between writes
 ADDED_BATCH = 5_000  # chunks re-tokenized per read after a write (SQLite caps bound parameters)
 
@@ -38,7 +37,7 @@ async def _same(session: AsyncSession) -> AsyncSession:
 
 def fts_query(query: str) -> str | None:
     """User text → a safe FTS5 query: every word quoted, any of them may match (BM25 ranks)."""
-    words = _WORD.findall(query)
+    words = WORD.findall(query)
     return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
@@ -88,7 +87,7 @@ class SqliteChunkStore:
         """FTS5's bm25() ranking, ties by chunk id. Whole collections are ranked from the per-process
         index; searches narrowed by documents or metadata, and queries holding a word FTS5 splits into
         several tokens or none (a phrase, e.g. `snake_case`), are ranked by FTS5 itself."""
-        words = _WORD.findall(query)
+        words = WORD.findall(query)
         if not words:
             return []
         if scope.filtered:
