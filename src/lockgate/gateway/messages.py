@@ -225,29 +225,54 @@ def _tool_calls(where: str, value: Any) -> tuple[ToolCall, ...] | None:
     return tuple(calls)
 
 
+class ToolTurnError(BadRequest):
+    """`check_tool_turns`' refusal, worded in chat's fields, with where it is so that a surface whose
+    messages were translated (Responses items, Anthropic blocks) names its own field instead:
+    `problem` NO_CALLS (tool message `index` follows no assistant turn with calls), UNKNOWN_CALL (tool
+    message `index` answers `call_ids[0]`, no call of assistant message `owner`) or UNANSWERED
+    (assistant message `index` = `owner` has calls `call_ids` no tool message answers)."""
+
+    NO_CALLS, UNKNOWN_CALL, UNANSWERED = "no_calls", "unknown_call", "unanswered"
+
+    def __init__(self, problem: str, index: int, owner: int, call_ids: tuple[str, ...]):
+        self.problem, self.index, self.owner, self.call_ids = problem, index, owner, call_ids
+        where = f"messages[{index}]"
+        if problem == self.NO_CALLS:
+            message, param = (
+                f"{where}.role: a tool message must answer a tool call of the assistant message "
+                "before it, and no assistant message with tool_calls precedes it.",
+                f"{where}.role",
+            )
+        elif problem == self.UNKNOWN_CALL:
+            message, param = (
+                f"{where}.tool_call_id: '{call_ids[0]}' is not the id of a tool call of the "
+                f"assistant message before it (messages[{owner}]).",
+                f"{where}.tool_call_id",
+            )
+        else:
+            message, param = (
+                f"{where}.tool_calls: an assistant message with tool_calls must be followed by tool "
+                f"messages answering each call; none answers {', '.join(call_ids)}.",
+                f"{where}.tool_calls",
+            )
+        super().__init__(message, param=param)
+
+
 def check_tool_turns(messages: Sequence[Message]) -> None:
     """OpenAI's rule for tool turns: a `tool` message answers, by `tool_call_id`, a call of the assistant
     message just before it (other tool messages between them), and an assistant message's tool calls are
-    each answered by the tool messages that follow it. BadRequest naming the message otherwise."""
+    each answered by the tool messages that follow it. ToolTurnError (a BadRequest) otherwise."""
     calls: frozenset[str] | None = None  # ids of the assistant turn the following tool messages answer
     unanswered: set[str] = set()
     owner = 0
     for index, message in enumerate(messages):
         if message.role == "tool":
-            where = f"messages[{index}]"
+            call_id = message.tool_call_id or ""
             if calls is None:
-                raise BadRequest(
-                    f"{where}.role: a tool message must answer a tool call of the assistant message "
-                    "before it, and no assistant message with tool_calls precedes it.",
-                    param=f"{where}.role",
-                )
-            if message.tool_call_id not in calls:
-                raise BadRequest(
-                    f"{where}.tool_call_id: '{message.tool_call_id}' is not the id of a tool call of the "
-                    f"assistant message before it (messages[{owner}]).",
-                    param=f"{where}.tool_call_id",
-                )
-            unanswered.discard(message.tool_call_id or "")
+                raise ToolTurnError(ToolTurnError.NO_CALLS, index, owner, (call_id,))
+            if call_id not in calls:
+                raise ToolTurnError(ToolTurnError.UNKNOWN_CALL, index, owner, (call_id,))
+            unanswered.discard(call_id)
             continue
         if unanswered:
             break
@@ -256,8 +281,4 @@ def check_tool_turns(messages: Sequence[Message]) -> None:
             ids = [call.id for call in message.tool_calls if call.id is not None]
             calls, unanswered, owner = frozenset(ids), set(ids), index
     if unanswered:
-        raise BadRequest(
-            f"messages[{owner}].tool_calls: an assistant message with tool_calls must be followed by tool "
-            f"messages answering each call; none answers {', '.join(sorted(unanswered))}.",
-            param=f"messages[{owner}].tool_calls",
-        )
+        raise ToolTurnError(ToolTurnError.UNANSWERED, owner, owner, tuple(sorted(unanswered)))

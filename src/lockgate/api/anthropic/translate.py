@@ -21,6 +21,7 @@ from lockgate.api.anthropic.schemas import (
     ToolUseBlock,
 )
 from lockgate.errors import BadRequest
+from lockgate.gateway.messages import ToolTurnError
 from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.gateway.schemas import Generation
 
@@ -85,12 +86,13 @@ def _tool_result(block: ToolResultBlock, field: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": block.tool_use_id, "content": text}
 
 
-def _turn(message: MessageParam, i: int) -> list[dict[str, Any]]:
+def _turn(message: MessageParam, i: int) -> list[tuple[dict[str, Any], int | None]]:
+    """Message `i` as chat messages, each with the block it comes from (None: the whole turn)."""
     if isinstance(message.content, str):
-        return [{"role": message.role, "content": message.content}]
+        return [({"role": message.role, "content": message.content}, None)]
     parts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
+    results: list[tuple[dict[str, Any], int | None]] = []
     for j, block in enumerate(message.content):
         field = f"messages.{i}.content.{j}"
         if isinstance(block, TextBlock):
@@ -112,24 +114,33 @@ def _turn(message: MessageParam, i: int) -> list[dict[str, Any]]:
         else:
             if message.role != "user":
                 raise BadRequest(f"{field}: tool_result blocks belong in user turns.", param=field)
-            results.append(_tool_result(block, field))
+            results.append((_tool_result(block, field), j))
     if message.role == "assistant":
         # "" rather than null beside tool calls: every chat template can concatenate it
         turn: dict[str, Any] = {"role": "assistant", "content": _content(parts) if parts else ""}
         if calls:
             turn["tool_calls"] = calls
-        return [turn]
+        return [(turn, None)]
     # Tool results answer the previous assistant turn's calls: they come first.
-    return [*results, *([{"role": "user", "content": _content(parts)}] if parts else [])]
+    return [*results, *([({"role": "user", "content": _content(parts)}, None)] if parts else [])]
 
 
-def chat_messages(body: CountTokensRequest) -> list[dict[str, Any]]:
+def chat_messages(
+    body: CountTokensRequest, origins: list[tuple[int, int | None]] | None = None
+) -> list[dict[str, Any]]:
+    """The chat messages of a Messages request. `origins`, when given, gets for each one the index of
+    the Anthropic message and block it comes from (-1 for `system`; block None: the whole turn)."""
     messages: list[dict[str, Any]] = []
     if body.system:
         system = body.system if isinstance(body.system, str) else "\n\n".join(b.text for b in body.system)
         messages.append({"role": "system", "content": system})
+        if origins is not None:
+            origins.append((-1, None))
     for i, message in enumerate(body.messages):
-        messages.extend(_turn(message, i))
+        for turn, block in _turn(message, i):
+            messages.append(turn)
+            if origins is not None:
+                origins.append((i, block))
     if not any(m["role"] != "system" for m in messages):
         raise BadRequest("messages: at least one message needs content.", param="messages")
     return messages
@@ -189,7 +200,35 @@ def chat_request(body: MessagesRequest) -> GenerationRequest:
         payload["response_format"] = {"type": "json_schema", "json_schema": schema}
     if body.metadata and body.metadata.user_id:
         payload["user"] = body.metadata.user_id
-    return read_chat(payload)
+    try:
+        return read_chat(payload)
+    except ToolTurnError as error:
+        raise _tool_turn_error(body, error) from None
+
+
+def _tool_turn_error(body: MessagesRequest, error: ToolTurnError) -> BadRequest:
+    """The chat rule's refusal in Anthropic's words, naming the block the client sent (the mapping is
+    rebuilt here, on the error path only)."""
+    origins: list[tuple[int, int | None]] = []
+    chat_messages(body, origins)
+    i, j = origins[error.index]
+    call_id = error.call_ids[0]
+    if error.problem == ToolTurnError.UNANSWERED:
+        blocks = body.messages[i].content  # the assistant turn: a list, as it holds tool_use blocks
+        uses = [n for n, b in enumerate(blocks) if isinstance(b, ToolUseBlock) and b.id == call_id]
+        where = f"messages.{i}.content.{uses[0] if uses else 0}"
+        return BadRequest(
+            f"{where}: tool_use ids were found without tool_result blocks immediately after: "
+            f"{', '.join(error.call_ids)}. Each tool_use block must have a corresponding tool_result "
+            "block in the next message.",
+            param=where,
+        )
+    where = f"messages.{i}.content.{j}.tool_use_id"
+    return BadRequest(
+        f"{where}: unexpected tool_use_id found in tool_result blocks: {call_id}. Each tool_result block "
+        "must have a corresponding tool_use block in the previous message.",
+        param=where,
+    )
 
 
 def tool_input(arguments: str | None) -> dict[str, Any]:

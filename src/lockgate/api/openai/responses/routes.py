@@ -78,7 +78,8 @@ async def create_response(body: ResponsesRequest, ctx: Context, state: State) ->
             lead.append(grounding_message(citations))
     if not history and not any(m["role"] != "system" for m in new_messages):
         raise InvalidRequest("input: needs at least one message or item to answer.", param="input")
-    payload = chat_request(body, [*lead, *history, *new_messages])
+    earlier = [*lead, *history]
+    payload = chat_request(body, [*earlier, *new_messages], items, len(earlier))
     stored_input = stored_items(items)
 
     async def keep(response: dict[str, Any]) -> None:

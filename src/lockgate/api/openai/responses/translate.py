@@ -21,7 +21,8 @@ from lockgate.api.openai.responses.schemas import (
     Refusal,
     ResponsesRequest,
 )
-from lockgate.errors import InvalidRequest
+from lockgate.errors import BadRequest, InvalidRequest
+from lockgate.gateway.messages import ToolTurnError
 from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.kit.ids import unique_hex
 
@@ -53,10 +54,12 @@ def _message_content(item: MessageItem, i: int) -> str | list[dict[str, Any]]:
     return parts
 
 
-def chat_messages(items: list[InputItem]) -> list[dict[str, Any]]:
-    """Input items as chat messages, in order."""
+def chat_messages(items: list[InputItem], origins: list[int] | None = None) -> list[dict[str, Any]]:
+    """Input items as chat messages, in order. `origins`, when given, gets for each message the index of
+    the item it comes from (its first, for an assistant turn made of several function_call items)."""
     messages: list[dict[str, Any]] = []
     for i, item in enumerate(items):
+        made = len(messages)
         if isinstance(item, MessageItem):
             role = "system" if item.role == "developer" else item.role
             messages.append({"role": role, "content": _message_content(item, i)})
@@ -74,6 +77,8 @@ def chat_messages(items: list[InputItem]) -> list[dict[str, Any]]:
         elif isinstance(item, FunctionCallOutputItem):
             output = item.output if isinstance(item.output, str) else "".join(p.text for p in item.output)
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": output})
+        if origins is not None and len(messages) > made:
+            origins.append(i)
     return messages
 
 
@@ -167,8 +172,11 @@ def _tool_choice(body: ResponsesRequest, tools: list[dict[str, Any]]) -> Any:
     return None  # file_search: retrieval always runs when the tool is given
 
 
-def chat_request(body: ResponsesRequest, messages: list[dict[str, Any]]) -> GenerationRequest:
-    """The internal chat request for `messages` (instructions, grounding, history and input, in order)."""
+def chat_request(
+    body: ResponsesRequest, messages: list[dict[str, Any]], items: list[InputItem], first: int
+) -> GenerationRequest:
+    """The internal chat request for `messages` (instructions, grounding, history and input, in order;
+    the messages of input `items` from index `first`). A 400 names the field of the Responses request."""
     payload: dict[str, Any] = {"model": body.model, "messages": messages}
     if body.max_output_tokens is not None:
         payload["max_tokens"] = body.max_output_tokens
@@ -185,4 +193,37 @@ def chat_request(body: ResponsesRequest, messages: list[dict[str, Any]]) -> Gene
         payload["response_format"] = fmt
     if user := body.safety_identifier or body.user:
         payload["user"] = user
-    return read_chat(payload)
+    try:
+        return read_chat(payload)
+    except ToolTurnError as error:
+        raise _tool_turn_error(error, items, first) from None
+
+
+def _tool_turn_error(error: ToolTurnError, items: list[InputItem], first: int) -> BadRequest:
+    """The chat rule's refusal in the Responses API's words, naming the input item the client sent (the
+    item of each message is found again here, on the error path only)."""
+    call_id = error.call_ids[0]
+    if error.index < first:  # the previous response's calls, which this input must answer
+        return BadRequest(
+            f"input: no function_call_output item answers the function call {', '.join(error.call_ids)} "
+            "of the previous response (previous_response_id); each needs one at the start of the input.",
+            param="input",
+        )
+    if error.problem == ToolTurnError.UNANSWERED:
+        calls = [
+            n for n, it in enumerate(items) if isinstance(it, FunctionCallItem) and it.call_id == call_id
+        ]
+        where = f"input[{calls[0]}]" if calls else "input"
+        return BadRequest(
+            f"{where}: no function_call_output item answers function call {call_id!r} (each "
+            "function_call item needs one after it, before the next message).",
+            param=where,
+        )
+    origins: list[int] = []
+    chat_messages(items, origins)
+    k = origins[error.index - first]
+    return BadRequest(
+        f"input[{k}].call_id: {call_id!r} is not the call_id of a function_call item of the turn before "
+        "this function_call_output item.",
+        param=f"input[{k}].call_id",
+    )
