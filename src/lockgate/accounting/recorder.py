@@ -10,6 +10,7 @@ import fcntl
 import functools
 import itertools
 import logging
+import operator
 import os
 import socket
 import uuid
@@ -35,6 +36,19 @@ _DEFAULTS = {
     column.name: column.default.arg if column.default is not None and column.default.is_scalar else None
     for column in Usage.__table__.columns
 }
+_VALUES = operator.itemgetter(*_COLUMNS)
+
+
+def _row_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's values in column order; a column the row lacks takes its default. Rows the accountant
+    builds have every column: one itemgetter call (~0.3 µs) instead of 22 lookups (~1.5 µs)."""
+    try:
+        values: tuple[Any, ...] = _VALUES(row)
+    except KeyError:
+        return tuple(row.get(column, _DEFAULTS[column]) for column in _COLUMNS)
+    return values
+
+
 # SQLite: many rows per INSERT statement. executemany steps once per row, and each step releases and
 # re-takes the GIL: under load the event loop holds it for up to ~1 ms at a time, so 1,000 rows took
 # ~900 ms and the backlog grew without bound. 400 rows of 22 columns stays under SQLite's 32,766 variables.
@@ -172,7 +186,7 @@ class UsageRecorder:
         connection = await session.connection()
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
             batch = rows[start : start + _ROWS_PER_STATEMENT]
-            values = tuple(row.get(column, _DEFAULTS[column]) for row in batch for column in _COLUMNS)
+            values = tuple(itertools.chain.from_iterable(map(_row_values, batch)))
             await connection.exec_driver_sql(_multi_row_insert(len(batch)), values)
 
     async def _replay(self) -> None:

@@ -259,9 +259,9 @@ def _tightest(
     counters: list[Counter], observed: list[int], refused: Counter | str | None
 ) -> tuple[RateLimitWindow, ...]:
     """Per unit (requests, tokens), the window with the least left: what a client should pace on.
-    `observed`: each counter's value after an admitted reservation; a refused counter has 0 left."""
-    now = time.time()
-    best: dict[str, RateLimitWindow] = {}
+    `observed`: each counter's value after an admitted reservation; a refused counter has 0 left.
+    Only the windows kept are built (two for four counters)."""
+    best: dict[str, tuple[int, Counter]] = {}
     for index, counter in enumerate(counters):
         if refused is not None:
             if counter is not refused:
@@ -272,8 +272,11 @@ def _tightest(
         else:
             continue
         unit = "requests" if counter.label.startswith("r") else "tokens"
-        reset = max(1, int(counter.window_end - now + 0.999))
-        window = RateLimitWindow(unit, counter.limit, remaining, reset)
-        if unit not in best or window.remaining < best[unit].remaining:
-            best[unit] = window
-    return tuple(best.values())
+        kept = best.get(unit)
+        if kept is None or remaining < kept[0]:
+            best[unit] = (remaining, counter)
+    now = time.time()
+    return tuple(
+        RateLimitWindow(unit, counter.limit, remaining, max(1, int(counter.window_end - now + 0.999)))
+        for unit, (remaining, counter) in best.items()
+    )

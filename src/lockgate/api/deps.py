@@ -19,9 +19,19 @@ async def get_state(request: Request) -> AppState:
     return state
 
 
+_AUTHORIZATION = b"authorization"
+
+
 def bearer_token(request: HTTPConnection) -> str | None:
-    """The key of `Authorization: Bearer <key>` (HTTP request or websocket handshake)."""
-    header = request.headers.get("authorization")
+    """The key of `Authorization: Bearer <key>` (HTTP request or websocket handshake). Read from the
+    raw ASGI headers (names are lower-case there), the first one as Starlette's `headers.get` would:
+    building Starlette's Headers costs ~1.5 µs on every inference request."""
+    for name, value in request.scope["headers"]:
+        if name == _AUTHORIZATION:
+            header = value.decode("latin-1")
+            break
+    else:
+        return None
     if not header:
         return None
     scheme, _, token = header.partition(" ")
