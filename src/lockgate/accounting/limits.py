@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Concatenate, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from lockgate.errors import AppError
@@ -58,8 +57,7 @@ def window_counters(
 _SPANS = {"rpm": 60, "tpm": 60, "rpd": 86400, "tpd": 86400}  # seconds per window, by limit type
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetHold:
+class BudgetHold(NamedTuple):  # NamedTuples: built on every request of a user with a budget
     """Hold `amount` of a user's budget; `balance` initialises the ledger when the limiter has none."""
 
     user_id: int
@@ -67,8 +65,7 @@ class BudgetHold:
     amount: float
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetSettlement:
+class BudgetSettlement(NamedTuple):
     """Give back what was held and charge what was spent."""
 
     user_id: int

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lockgate.accounting.carbon import ZERO, cost, footprint
 from lockgate.accounting.limits import (
@@ -70,8 +71,7 @@ class Admission:
     settled: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderFacts:
+class ProviderFacts(NamedTuple):  # built for every settled request
     id: int | None
     active_params: int
     total_params: int

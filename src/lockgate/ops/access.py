@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitWindow:
-    """What the x-ratelimit-*-{unit} headers say: `unit` "requests" or "tokens"."""
+class RateLimitWindow(NamedTuple):
+    """What the x-ratelimit-*-{unit} headers say: `unit` "requests" or "tokens". A NamedTuple (~0.3 µs
+    to build, a frozen dataclass ~0.6 µs): two per request of a user with limits."""
 
     unit: str
     limit: int

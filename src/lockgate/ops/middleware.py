@@ -81,14 +81,25 @@ class RequestContextMiddleware:
 def rate_limit_headers(windows: tuple[RateLimitWindow, ...]) -> list[tuple[bytes, bytes]]:
     """OpenAI's names: x-ratelimit-{limit,remaining,reset}-{requests,tokens}; reset as "42s"."""
     headers = []
-    for window in windows:
-        unit = window.unit.encode()
+    for unit, limit, remaining, reset_seconds in windows:
+        limit_name, remaining_name, reset_name = _RATE_LIMIT_NAMES.get(unit) or _rate_limit_names(unit)
         headers += [
-            (b"x-ratelimit-limit-" + unit, str(window.limit).encode()),
-            (b"x-ratelimit-remaining-" + unit, str(window.remaining).encode()),
-            (b"x-ratelimit-reset-" + unit, f"{window.reset_seconds}s".encode()),
+            (limit_name, str(limit).encode()),
+            (remaining_name, str(remaining).encode()),
+            (reset_name, f"{reset_seconds}s".encode()),
         ]
     return headers
+
+
+def _rate_limit_names(unit: str) -> tuple[bytes, bytes, bytes]:
+    return (
+        f"x-ratelimit-limit-{unit}".encode(),
+        f"x-ratelimit-remaining-{unit}".encode(),
+        f"x-ratelimit-reset-{unit}".encode(),
+    )
+
+
+_RATE_LIMIT_NAMES = {unit: _rate_limit_names(unit) for unit in ("requests", "tokens")}  # built once
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
