@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,15 @@ from lockgate.state import AppState
 
 MASTER_KEY = "sk-test-master-key-0123456789"
 _seq = itertools.count(1)
+
+
+def fresh_minute(room: float = 20.0) -> None:
+    """Rate-limit windows are fixed minutes (floor(now / 60)): a test that counts requests in one
+    window first waits for the next minute when fewer than `room` seconds of this one are left, so a
+    busy machine cannot split its count across two windows (both would let the requests through)."""
+    left = 60 - time.time() % 60
+    if left < room:
+        time.sleep(left + 0.05)
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -14,13 +14,14 @@ import yaml
 from tests.accounting.helpers import chat, member_key, router_id
 from tests.fakes.upstreams import FakeUpstream, free_port
 from tests.gateway.conftest import model, provider
-from tests.helpers import MASTER_KEY, bearer
+from tests.helpers import MASTER_KEY, bearer, fresh_minute
 
 
 def test_rpm_lets_exactly_five_of_eight_through(fake, lockgate) -> None:
     upstream = fake("openai", "up")
     live = lockgate(models=[model("chat", "text-generation", provider(upstream))])
     _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "rpm", "value": 5}])
+    fresh_minute()
     responses = [chat(live, key) for _ in range(8)]
     assert [r.status_code for r in responses] == [200] * 5 + [429] * 3
     refused = responses[-1]
@@ -34,6 +35,7 @@ def test_tpm_counts_prompt_and_completion_tokens(fake, lockgate) -> None:
     upstream = fake("openai", "up")  # counts words: "ping" = 1 prompt token, "echo: ping" = 2 completion
     live = lockgate(models=[model("chat", "text-generation", provider(upstream))])
     _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "tpm", "value": 10}])
+    fresh_minute()
     statuses = [chat(live, key).status_code for _ in range(6)]
     assert statuses == [200, 200, 200, 200, 429, 429]  # 3 + 3 + 3 + 3 = 12 > 10 after the fourth
 
@@ -119,6 +121,7 @@ def test_two_processes_sharing_redis_enforce_one_exact_count(tmp_path: Path, red
                     f"{a}/v1/admin/tokens", headers=bearer(MASTER_KEY), json={"name": "k", "user": user}
                 ).json()["token"]
                 statuses = []
+                fresh_minute()
                 for i in range(8):
                     port = first_port if i % 2 == 0 else second_port
                     response = httpx.post(

@@ -10,7 +10,7 @@ import pytest
 
 from tests.accounting.helpers import member_key, router_id
 from tests.gateway.conftest import dead_url, model, provider
-from tests.helpers import MASTER_KEY, bearer
+from tests.helpers import MASTER_KEY, bearer, fresh_minute
 
 LOOKUP = {
     "name": "lookup",
@@ -265,6 +265,7 @@ def test_limits_budgets_and_usage_rows_apply(fake, lockgate) -> None:
     priced = {"cost_prompt_tokens": 1_000_000.0, "cost_completion_tokens": 0.0}
     live = lockgate(models=[model("chat", "text-generation", provider(upstream), **priced)])
     _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "rpm", "value": 2}], budget=100.0)
+    fresh_minute()
     client = live.anthropic(key)
     ask = {"model": "chat", "max_tokens": 5, "messages": [{"role": "user", "content": "ping"}]}
     client.messages.create(**ask)

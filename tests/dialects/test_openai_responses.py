@@ -10,7 +10,7 @@ import pytest
 
 from tests.accounting.helpers import member_key, router_id
 from tests.gateway.conftest import model, provider
-from tests.helpers import MASTER_KEY, bearer
+from tests.helpers import MASTER_KEY, bearer, fresh_minute
 
 LOOKUP = {
     "type": "function",
@@ -296,6 +296,7 @@ def test_limits_budgets_and_usage_rows_apply(fake, lockgate) -> None:
     priced = {"cost_prompt_tokens": 1_000_000.0, "cost_completion_tokens": 0.0}
     live = lockgate(models=[model("chat", "text-generation", provider(upstream), **priced)])
     _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "rpm", "value": 2}], budget=100.0)
+    fresh_minute()
     client = live.openai(key)
     first = client.responses.create(model="chat", input="ping")
     assert first.usage.input_tokens == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.accounting.helpers import chat, member_key, router_id
 from tests.gateway.conftest import model, provider
+from tests.helpers import fresh_minute
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "lockgate.json"
 
@@ -16,6 +17,7 @@ def test_every_series_of_the_dashboard_is_exported(fake, lockgate) -> None:
     upstream = fake("openai", "up")
     live = lockgate(models=[model("chat", "text-generation", provider(upstream), cost_prompt_tokens=1.0)])
     _, key = member_key(live, [{"router": router_id(live, "chat"), "type": "rpm", "value": 1}], budget=10.0)
+    fresh_minute()
     assert chat(live, key).status_code == 200
     assert chat(live, key).status_code == 429
     streamed = chat(live, "sk-test-master-key-0123456789", stream=True)  # time to first token

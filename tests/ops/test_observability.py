@@ -10,7 +10,7 @@ import httpx
 
 from tests.accounting.helpers import chat, member_key, router_id
 from tests.gateway.conftest import model, provider
-from tests.helpers import bearer
+from tests.helpers import bearer, fresh_minute
 
 
 def _access_lines(caplog, path: str) -> list[logging.LogRecord]:
@@ -71,6 +71,7 @@ def test_metrics_name_providers_count_spend_refusals_and_health(fake, lockgate) 
     )
     chat_id = router_id(live, "chat")
     _, key = member_key(live, limits=[{"router": chat_id, "type": "rpm", "value": 1}], budget=1000.0)
+    fresh_minute()
     assert chat(live, key).status_code == 200
     assert chat(live, key).status_code == 429
     text = live.admin.get("/metrics").text
