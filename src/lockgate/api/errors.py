@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from lockgate.errors import AppError, UpstreamError
+from lockgate.gateway.bounds import TOKEN_COUNT_FIELDS, TOKEN_COUNT_RULE
 
 log = logging.getLogger("lockgate.errors")
 
@@ -190,11 +191,36 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
 _BRANCH_LABELS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
 
 
-def _field_path(loc: Sequence[Any]) -> list[str]:
-    return [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _BRANCH_LABELS))]
+def _field_path(loc: Sequence[Any], body: Any) -> list[str]:
+    """The client's field path of a pydantic error location: without the labels of union branches
+    (`str`, `list[int]`, `constrained-str`) nor a tagged union's tag (the `type` value pydantic puts in
+    the location, e.g. `tools.0.function.parameters` for a Responses tool that has no `function` key)."""
+    path: list[str] = []
+    node, tagged = body, None
+    for p in loc:
+        if isinstance(p, str) and ("[" in p or p in _BRANCH_LABELS or p.startswith("constrained-")):
+            continue
+        if isinstance(node, dict) and node is not tagged and p not in node and p == node.get("type"):
+            tagged = node  # the tag of the union member the object was read as (once per object)
+            continue
+        path.append(str(p))
+        if isinstance(node, dict):
+            node = node.get(p)
+        elif isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
+            node = node[p]
+        else:
+            node = None
+    return path
 
 
-def _first_problem(errors: Sequence[Any], deepest: bool) -> tuple[str, str | None]:
+# Errors of a count of tokens asked for (one rule, gateway.bounds.TokenCount, on every surface): said
+# once the same way whatever the surface calls the field and whichever bound or type check failed.
+_COUNT_ERRORS = frozenset(
+    {"int_type", "int_parsing", "int_from_float", "less_than_equal", "greater_than_equal", "finite_number"}
+)
+
+
+def _first_problem(errors: Sequence[Any], deepest: bool, body: Any = None) -> tuple[str, str | None]:
     """The validation error to report as (message, param): the first, or the deepest (for a union
     field, `input`: string or items, it names the bad item). A JSON syntax error names no field: its
     position goes in the message, `param` stays null."""
@@ -207,7 +233,10 @@ def _first_problem(errors: Sequence[Any], deepest: bool) -> tuple[str, str | Non
         where = f" at character {position}" if isinstance(position, int) else ""
         return f"body: not valid JSON{where}" + (f" ({reason})." if reason else "."), None
     first = max(errors, key=lambda e: len(e["loc"])) if deepest else errors[0]
-    param = ".".join(_field_path(first["loc"][1:])) or None
+    path = _field_path(first["loc"][1:], body)
+    param = ".".join(path) or None
+    if path and path[-1] in TOKEN_COUNT_FIELDS and first.get("type") in _COUNT_ERRORS:
+        return f"{param}: {TOKEN_COUNT_RULE}.", param
     return f"{param or 'body'}: {first['msg']}", param
 
 
@@ -217,7 +246,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     # FastAPI's own shape, as OpenGateLLM answers: a list naming every bad field.
     detail = [{k: v for k, v in err.items() if k in {"loc", "msg", "type"}} for err in errors]
     if dialect in ("h2ogpte", "h2ogpte_rpc", "openai", "anthropic"):
-        message, param = _first_problem(errors, deepest=dialect not in ("h2ogpte", "h2ogpte_rpc"))
+        deepest = dialect not in ("h2ogpte", "h2ogpte_rpc")
+        message, param = _first_problem(errors, deepest, exc.body)
         if dialect == "openai":  # OpenGateLLM clients read FastAPI's list beside OpenAI's first field
             code = "invalid_request_error"
             error = {"message": message, "type": code, "param": param, "code": code}

@@ -4,12 +4,21 @@ a worker's memory or a client forever."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 MIB = 1024 * 1024
 # The largest token count a request may ask for (max_tokens, max_output_tokens, top_k…): far above any
 # model, and within the 64-bit integers JSON encoders and databases hold (a bigger one stored on a
 # response made every later read of it fail).
 MAX_TOKEN_COUNT = 2**31 - 1
+# The one rule for a count of tokens a request asks for, whatever its dialect calls it: a JSON integer
+# (strict: not 5.0, "5" nor true) from 1 to MAX_TOKEN_COUNT. The surfaces' error rendering says
+# TOKEN_COUNT_RULE for any breach of it in a field of TOKEN_COUNT_FIELDS.
+TokenCount = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKEN_COUNT)]
+TOKEN_COUNT_FIELDS = frozenset({"max_tokens", "max_completion_tokens", "max_output_tokens"})
+TOKEN_COUNT_RULE = f"must be an integer from 1 to {MAX_TOKEN_COUNT}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,10 +142,12 @@ def read_message(index: int, message: Any) -> Message:
     if role == "tool":
         call_id = message.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
-            raise BadRequest(
-                f"{where}.tool_call_id: required on a tool message (the id of the tool call it answers).",
-                param=f"{where}.tool_call_id",
+            problem = (
+                "required on a tool message (the id of the tool call it answers)"
+                if call_id is None
+                else f"must be a non-empty string (the id of the tool call it answers), not {call_id!r}"
             )
+            raise BadRequest(f"{where}.tool_call_id: {problem}.", param=f"{where}.tool_call_id")
     elif role == "function" and not isinstance(message.get("name"), str):
         raise BadRequest(
             f"{where}.name: required on a function message (the function it answers).", param=f"{where}.name"

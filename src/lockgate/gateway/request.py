@@ -254,6 +254,9 @@ def read_completion(body: Mapping[str, Any]) -> GenerationRequest:
     )
 
 
+_JSON_TYPES = {str: "a string", list: "an array", int: "a number", float: "a number", bool: "a boolean"}
+
+
 def _tools(value: Any) -> tuple[Tool, ...] | None:
     if value is None:
         return None
@@ -264,11 +267,17 @@ def _tools(value: Any) -> tuple[Tool, ...] | None:
         if not isinstance(function, dict) or not isinstance(name, str) or not name:
             raise BadRequest(f"tools[{index}].function.name: required.", param=f"tools[{index}]")
         description, parameters = function.get("description"), function.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):  # OpenAI: a JSON schema object
+            where = f"tools[{index}].function.parameters"
+            raise BadRequest(
+                f"{where}: must be an object (a JSON schema), not {_JSON_TYPES.get(type(parameters))}.",
+                param=where,
+            )
         tools.append(
             Tool(
                 name,
                 description if isinstance(description, str) else None,
-                parameters if isinstance(parameters, dict) else None,
+                parameters,
                 tool,
             )
         )
@@ -302,6 +311,12 @@ def _response_format(value: Any) -> ResponseFormat:
         raise BadRequest("response_format: must be an object.", param="response_format")
     kind = value.get("type")
     spec = value.get("json_schema")
+    if kind == "json_schema" and not isinstance(spec, dict):
+        raise BadRequest(
+            "response_format.json_schema: required, an object with the schema's `name` and `schema`, "
+            'when response_format.type is "json_schema".',
+            param="response_format.json_schema",
+        )
     schema = spec.get("schema") if isinstance(spec, dict) else value.get("schema")
     return ResponseFormat(
         kind if isinstance(kind, str) else None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+from lockgate.gateway.bounds import MAX_TOKEN_COUNT, TokenCount
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -98,7 +98,7 @@ class CountTokensRequest(_Wire):
 
 
 class MessagesRequest(CountTokensRequest):
-    max_tokens: int = Field(ge=1, le=MAX_TOKEN_COUNT)
+    max_tokens: TokenCount
     stop_sequences: list[str] | None = Field(default=None, max_length=16)
     stream: bool | None = False
     temperature: float | None = Field(default=None, ge=0, le=1)

@@ -18,8 +18,9 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+from lockgate.gateway.bounds import TokenCount
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -57,8 +58,8 @@ class ChatRequest(Passthrough):
     n: int | None = Field(default=None, ge=1, le=128)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: str | list[str] | None = None
@@ -78,7 +79,7 @@ class CompletionRequest(Passthrough):
     prompt: str | list[str] | list[int] | list[list[int]]
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
+    max_tokens: TokenCount | None = None
     n: int | None = Field(default=None, ge=1, le=128)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
@@ -116,7 +117,10 @@ class EmbeddingRequest(Passthrough):
     @field_validator("input", mode="before")
     @classmethod
     def _at_most_2048(cls, value: object) -> object:
-        # before the union: its members' errors would name `input.0`, not the count
+        # before the union: its members' errors would name `input.0` or a member's type, not the count
+        # nor the emptiness
+        if value == "" or value == []:
+            raise PydanticCustomError("empty_input", "must not be empty: give the text(s) to embed")
         if isinstance(value, list) and len(value) > MAX_EMBEDDING_INPUTS and not isinstance(value[0], int):
             raise ValueError(f"at most {MAX_EMBEDDING_INPUTS} inputs per request (got {len(value)})")
         return value

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
-from lockgate.gateway.bounds import MAX_TOKEN_COUNT
+from lockgate.gateway.bounds import MAX_TOKEN_COUNT, TokenCount
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -138,7 +138,7 @@ class ResponsesRequest(_Wire):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
-    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)
+    max_output_tokens: TokenCount | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     metadata: (

@@ -147,8 +147,12 @@ def _response_format(body: ResponsesRequest) -> dict[str, Any] | None:
         return None
     if fmt.type == "json_object":
         return {"type": "json_object"}
-    if not fmt.name or fmt.schema_ is None:
-        raise InvalidRequest("text.format: json_schema needs 'name' and 'schema'.", param="text.format")
+    for name, value in (("name", fmt.name), ("schema", fmt.schema_)):
+        if not value and value != {}:  # as chat's response_format.json_schema, OpenAI answers 400
+            raise BadRequest(
+                f'text.format.{name}: required when text.format.type is "json_schema".',
+                param=f"text.format.{name}",
+            )
     schema: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema_}
     if fmt.strict is not None:
         schema["strict"] = fmt.strict
