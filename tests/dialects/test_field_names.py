@@ -98,3 +98,35 @@ def test_anthropic_tool_turns_name_the_block(live, messages, field) -> None:
     assert error["message"].startswith(f"{field}:")
     assert "messages[" not in error["message"] and "tool_call_id" not in error["message"]
     _still_up(live)
+
+
+def test_responses_message_refusals_name_the_input_item(live) -> None:
+    """The chat rules for a turn's content (one place) name the item it was read from."""
+    cases = [
+        ([{"role": "user", "content": ""}], "input[0].content"),
+        (
+            [
+                ASK,
+                {"role": "assistant", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]},
+            ],
+            "input[1].content[0]",
+        ),
+    ]
+    for items, param in cases:
+        with pytest.raises(openai.BadRequestError) as refused:
+            live.openai().responses.create(model="chat", input=items)
+        assert refused.value.body["param"] == param
+        assert refused.value.body["message"].startswith(f"{param}: ")
+    _still_up(live)
+
+
+def test_anthropic_message_refusals_name_the_message_and_block(live) -> None:
+    cases = [
+        ([{"role": "user", "content": ""}], "messages.0.content"),
+        ([ASK, {"role": "assistant", "content": []}, ASK], "messages.1.content"),
+    ]
+    for messages, field in cases:
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            live.anthropic().messages.create(model="chat", max_tokens=20, messages=messages)
+        assert refused.value.body["error"]["message"].startswith(f"{field}: "), refused.value.body
+    _still_up(live)

@@ -6,6 +6,7 @@ from its typed fields."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -225,6 +226,10 @@ def _tool_calls(where: str, value: Any) -> tuple[ToolCall, ...] | None:
             raise BadRequest(f"{at}.{inner}.{text}: must be a string.", param=f"{at}.{inner}.{text}")
         calls.append(ToolCall(call_id, name, arguments, call))
     return tuple(calls)
+
+
+# A refusal of `read_message`, as worded for chat: the message's index, the field under it, the problem.
+CHAT_MESSAGE_ERROR = re.compile(r"messages\[(\d+)\](\S*): (.*)", re.S)
 
 
 class ToolTurnError(BadRequest):

@@ -6,6 +6,7 @@ with text and `tool_use` content blocks, Anthropic's stop reason and usage."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from lockgate.api.anthropic.schemas import (
     ToolUseBlock,
 )
 from lockgate.errors import BadRequest
-from lockgate.gateway.messages import ToolTurnError
+from lockgate.gateway.messages import CHAT_MESSAGE_ERROR, ToolTurnError
 from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.gateway.schemas import Generation
 
@@ -204,6 +205,34 @@ def chat_request(body: MessagesRequest) -> GenerationRequest:
         return read_chat(payload)
     except ToolTurnError as error:
         raise _tool_turn_error(body, error) from None
+    except BadRequest as error:
+        raise _message_error(body, error) from None
+
+
+def _message_error(body: MessagesRequest, error: BadRequest) -> BadRequest:
+    """A message refused by the chat rules (`messages[i].content[n]: ...`) named as the Anthropic message
+    and block it was read from (`messages.i.content.j`); other errors as they are."""
+    found = CHAT_MESSAGE_ERROR.match(error.message)
+    if found is None:
+        return error
+    origins: list[tuple[int, int | None]] = []
+    chat_messages(body, origins)
+    i, block = origins[int(found[1])]
+    if i < 0:
+        return BadRequest(f"system: {found[3]}", param="system")
+    where = f"messages.{i}"
+    if block is not None:
+        where += f".content.{block}"
+    elif found[2].startswith(".content"):
+        where += ".content"
+        content = body.messages[i].content
+        part = re.match(r"\.content\[(\d+)\]", found[2])
+        if part is not None and not isinstance(content, str):
+            # part n of the chat message: the n-th text or image block (tool blocks are not parts)
+            parts = [j for j, b in enumerate(content) if isinstance(b, TextBlock | ImageBlock)]
+            n = int(part[1])
+            where += f".{parts[n]}" if n < len(parts) else ""
+    return BadRequest(f"{where}: {found[3]}", param=where)
 
 
 def _tool_turn_error(body: MessagesRequest, error: ToolTurnError) -> BadRequest:

@@ -22,7 +22,7 @@ from lockgate.api.openai.responses.schemas import (
     ResponsesRequest,
 )
 from lockgate.errors import BadRequest, InvalidRequest
-from lockgate.gateway.messages import ToolTurnError
+from lockgate.gateway.messages import CHAT_MESSAGE_ERROR, ToolTurnError
 from lockgate.gateway.request import GenerationRequest, read_chat
 from lockgate.kit.ids import unique_hex
 
@@ -201,6 +201,21 @@ def chat_request(
         return read_chat(payload)
     except ToolTurnError as error:
         raise _tool_turn_error(error, items, first) from None
+    except BadRequest as error:
+        raise _message_error(error, items, first) from None
+
+
+def _message_error(error: BadRequest, items: list[InputItem], first: int) -> BadRequest:
+    """A message refused by the chat rules (`messages[i].content: ...`) named as the input item it was
+    read from: `input[k].content` (parts keep their positions); other errors as they are."""
+    found = CHAT_MESSAGE_ERROR.match(error.message)
+    if found is None or int(found[1]) < first:
+        return error
+    origins: list[int] = []
+    chat_messages(items, origins)
+    rest = found[2] if found[2].startswith(".content") else ""
+    where = f"input[{origins[int(found[1]) - first]}]{rest}"
+    return BadRequest(f"{where}: {found[3]}", param=where)
 
 
 def _tool_turn_error(error: ToolTurnError, items: list[InputItem], first: int) -> BadRequest:
