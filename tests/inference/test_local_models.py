@@ -131,13 +131,28 @@ def test_forced_tool_call(local) -> None:
             tool_choice={"type": "function", "function": {"name": "get_weather"}},
             max_tokens=40,
             stream=True,
+            stream_options={"include_usage": True},
         )
     )
     deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
     assert all(delta.function_call is None for delta in deltas)
     streamed = [c for delta in deltas for c in delta.tool_calls or []]
-    assert streamed[0].function.name == "get_weather"
+    assert len(streamed) > 1
+    # id, type and name in the call's first delta only, as OpenAI streams them
+    assert streamed[0].function.name == "get_weather" and streamed[0].id
+    assert all(c.id is None and (c.function is None or c.function.name is None) for c in streamed[1:])
     assert isinstance(json.loads("".join(c.function.arguments or "" for c in streamed))["city"], str)
+    # every generated token is billed as output, as without streaming
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= len(streamed)
+    with local.openai().chat.completions.stream(
+        model=CHAT,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        max_tokens=40,
+    ) as helper:
+        final = helper.get_final_completion()
+    assert final.choices[0].message.tool_calls[0].function.name == "get_weather"
 
 
 def test_completions_with_echo_and_unsupported_options(local) -> None:

@@ -221,10 +221,13 @@ class LlamaEngine:
             stops = _own_stops(kwargs)
             opener = lambda: self.llm.create_chat_completion(messages=messages, stream=True, **kwargs)  # noqa: E731
             calls = tool_calls.StreamCalls(call.auto_tools) if call.auto_tools else None
+            named: set[tuple[int, int]] = set()  # (choice, call) whose id and name went out
             async with aclosing(self._choices(opener, call.n, stops)) as items:  # closed inside the lock
                 async for item in items:
-                    if isinstance(item, dict) and not call.legacy_functions:
-                        _drop_function_call(item, "delta")
+                    if isinstance(item, dict):
+                        if not call.legacy_functions:
+                            _drop_function_call(item, "delta")
+                        tool_calls.name_once(item, named)
                     if calls is None or not isinstance(item, dict):
                         yield item
                         continue
@@ -260,8 +263,9 @@ class LlamaEngine:
                 async for chunk in chunks:
                     choice = (chunk.get("choices") or [{}])[0]
                     choice["index"] = index
-                    if (choice.get("delta") or {}).get("content") or choice.get("text"):
-                        produced += 1  # llama.cpp streams one token per chunk
+                    delta = choice.get("delta") or {}
+                    if delta.get("content") or delta.get("tool_calls") or choice.get("text"):
+                        produced += 1  # llama.cpp streams one token per chunk (a named tool's too)
                     finish = choice.get("finish_reason") or finish
                     if matcher is not None and not _stopped(choice, matcher):
                         continue  # held back: it may be the start of a stop sequence

@@ -274,6 +274,22 @@ def forced_call(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def name_once(chunk: dict[str, Any], named: set[tuple[int, int]]) -> None:
+    """llama-cpp-python repeats a named tool's id, type and name in every delta of its call; OpenAI sends
+    them in the call's first delta only, and clients that join deltas (the openai SDK's stream helper)
+    would read the name nine times over. `named`: the (choice, call) pairs already introduced."""
+    for choice in chunk.get("choices") or []:
+        for call in (choice.get("delta") or {}).get("tool_calls") or []:
+            key = (choice.get("index", 0), call.get("index", 0))
+            if key not in named:
+                named.add(key)
+                continue
+            call.pop("id", None)
+            call.pop("type", None)
+            if isinstance(call.get("function"), dict):
+                call["function"].pop("name", None)
+
+
 def forced_call_chunks(answer: dict[str, Any], index: int) -> list[dict[str, Any]]:
     """A whole tool-call answer as the two chunks OpenAI streams: the call, then the finish."""
     call = answer["choices"][0]["message"]["tool_calls"][0]
