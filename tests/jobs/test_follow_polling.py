@@ -68,6 +68,7 @@ async def test_someone_elses_cancelled_job_counts_every_file_it_did_not_sync(unu
             await follower.poll()
         assert [name for name, _ in tally.problems] == ["5 file(s) of job job-1"]
         assert tally.summary() == "1 created, 0 replaced, 0 unchanged, 0 removed, 5 failed"
+        assert tally.files == 6  # the report's header: 1 + 5, not 1 + one problem line
         assert not follower.open
     finally:
         await runner.cleanup()

@@ -45,6 +45,11 @@ class Tally:
         self.problems.append((name, reason))
         self.failed_files += files
 
+    @property
+    def files(self) -> int:
+        """Files accounted for: each outcome counted, and every file a problem stands for."""
+        return self.counts.total() + self.failed_files
+
     def summary(self) -> str:
         counts = self.counts + Counter(failed=self.failed_files)
         return ", ".join(f"{counts[k]} {k}" for k in OUTCOMES)
@@ -194,8 +199,7 @@ def follow(
     except KeyboardInterrupt:
         interrupted(base, job_ids, 0)
         raise typer.Exit(130) from None
-    files = tally.counts.total() + len(tally.problems)
-    report(tally, files, [])
+    report(tally, tally.files, [])
     if tally.problems:
         raise typer.Exit(1)
 
