@@ -149,8 +149,8 @@ class OnnxEmbedder:
         """Vectors (unit length) and the number of tokens read.
 
         Each batch is its own turn on the engine thread: a search query that arrives while a large
-        ingestion is being embedded waits for one batch (a fraction of a second), not for the whole
-        document's chunks."""
+        ingestion is being embedded waits behind a batch or two of it (the query's plan and its batch
+        are two turns), not behind the whole document's chunks."""
         batches = [
             (indices, *await self.worker.run(self.embed_rows, texts, indices))
             for indices in await self.worker.run(self.plan, texts)
