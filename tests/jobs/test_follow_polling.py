@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 import aiohttp
 from aiohttp import web
 
 from lockgate.cli.job_follow import Follower, Submitted, Tally
+
+
+@asynccontextmanager
+async def jobs_server(port: int, answer: Callable[[], web.Response]) -> AsyncIterator[str]:
+    """A server whose `GET /v1/jobs/{id}` gives `answer()`; yields its base URL."""
+
+    async def job(_: web.Request) -> web.Response:
+        return answer()
+
+    app = web.Application()
+    app.router.add_get("/v1/jobs/{id}", job)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_5xx_or_429_while_polling_is_waited_out_not_the_jobs_end(unused_tcp_port: int) -> None:
@@ -23,52 +44,39 @@ async def test_a_5xx_or_429_while_polling_is_waited_out_not_the_jobs_end(unused_
             }
         ),
     ]
-
-    async def job(_: web.Request) -> web.Response:
-        return answers.pop(0)
-
-    app = web.Application()
-    app.router.add_get("/v1/jobs/{id}", job)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        tally = Tally()
-        async with aiohttp.ClientSession() as session:
-            follower = Follower(session, f"http://127.0.0.1:{unused_tcp_port}", tally)
-            follower.add(Submitted("job-1", total=2, names=["a.txt", "b.txt"]))
-            for _ in range(4):
-                await follower.poll()
-        assert tally.problems == []
-        assert tally.counts == {"created": 1, "unchanged": 1}
-        assert not follower.open
-    finally:
-        await runner.cleanup()
+    tally = Tally()
+    async with (
+        jobs_server(unused_tcp_port, lambda: answers.pop(0)) as url,
+        aiohttp.ClientSession() as session,
+    ):
+        follower = Follower(session, url, tally)
+        follower.add(Submitted("job-1", total=2, names=["a.txt", "b.txt"]))
+        for _ in range(4):
+            await follower.poll()
+    assert tally.problems == []
+    assert tally.counts == {"created": 1, "unchanged": 1}
+    assert not follower.open
 
 
 async def test_someone_elses_cancelled_job_counts_every_file_it_did_not_sync(unused_tcp_port: int) -> None:
     """`lockgate follow JOB` knows only the job's file count: a job cancelled after one of its six files
     is one file created and five failed in the summary, as the failure line below it says."""
 
-    async def job(_: web.Request) -> web.Response:
-        return web.json_response(
-            {"status": "canceled", "done": 1, "files": [{"name": "a.txt", "status": "created"}], "errors": []}
-        )
-
-    app = web.Application()
-    app.router.add_get("/v1/jobs/{id}", job)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    try:
-        tally = Tally()
-        async with aiohttp.ClientSession() as session:
-            follower = Follower(session, f"http://127.0.0.1:{unused_tcp_port}", tally)
-            follower.add(Submitted("job-1", total=6))
-            await follower.poll()
-        assert [name for name, _ in tally.problems] == ["5 file(s) of job job-1"]
-        assert tally.summary() == "1 created, 0 replaced, 0 unchanged, 0 removed, 5 failed"
-        assert tally.files == 6  # the report's header: 1 + 5, not 1 + one problem line
-        assert not follower.open
-    finally:
-        await runner.cleanup()
+    canceled = {
+        "status": "canceled",
+        "done": 1,
+        "files": [{"name": "a.txt", "status": "created"}],
+        "errors": [],
+    }
+    tally = Tally()
+    async with (
+        jobs_server(unused_tcp_port, lambda: web.json_response(canceled)) as url,
+        aiohttp.ClientSession() as session,
+    ):
+        follower = Follower(session, url, tally)
+        follower.add(Submitted("job-1", total=6))
+        await follower.poll()
+    assert [name for name, _ in tally.problems] == ["5 file(s) of job job-1"]
+    assert tally.summary() == "1 created, 0 replaced, 0 unchanged, 0 removed, 5 failed"
+    assert tally.files == 6  # the report's header: 1 + 5, not 1 + one problem line
+    assert not follower.open
